@@ -1,0 +1,48 @@
+/*-------------------------------------------------------------------------
+ *
+ * compat.h
+ *	  Every PG_VERSION_NUM shim lives here (SPEC §18: PostgreSQL 13-17).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef OM_COMPAT_H
+#define OM_COMPAT_H
+
+#include "utils/datetime.h"
+
+/* DecodeDateTime grew a DateTimeErrorExtra argument in PostgreSQL 16. */
+#if PG_VERSION_NUM >= 160000
+#define OM_DECODE_DATETIME(field, ftype, nf, dtype, tm, fsec, tzp) \
+	DecodeDateTime((field), (ftype), (nf), (dtype), (tm), (fsec), (tzp), &(DateTimeErrorExtra){0})
+#else
+#define OM_DECODE_DATETIME(field, ftype, nf, dtype, tm, fsec, tzp) \
+	DecodeDateTime((field), (ftype), (nf), (dtype), (tm), (fsec), (tzp))
+#endif
+
+/* MarkGUCPrefixReserved appeared in PostgreSQL 15; before it had another name. */
+#if PG_VERSION_NUM < 150000
+#define MarkGUCPrefixReserved(prefix) EmitWarningsOnPlaceholders(prefix)
+#endif
+
+
+
+/*
+ * GUC "extra" data must come from the GUC allocator, which frees it with
+ * free(): guc_malloc() from PostgreSQL 16, plain malloc() before it (the
+ * one place order_mgmt calls malloc, as guc.c requires).
+ */
+#if PG_VERSION_NUM >= 160000
+#define OM_GUC_MALLOC(size) guc_malloc(LOG, (size))
+#else
+#define OM_GUC_MALLOC(size) malloc(size)
+#endif
+
+/* numeric infinities appeared in PostgreSQL 14. */
+#include "utils/numeric.h"
+#if PG_VERSION_NUM >= 140000
+#define OM_NUMERIC_IS_FINITE(n) (!numeric_is_nan(n) && !numeric_is_inf(n))
+#else
+#define OM_NUMERIC_IS_FINITE(n) (!numeric_is_nan(n))
+#endif
+
+#endif							/* OM_COMPAT_H */

@@ -1,0 +1,679 @@
+/*-------------------------------------------------------------------------
+ *
+ * order_guard.c
+ *	  The C triggers that make the database the referee (SPEC principle 1).
+ *
+ * orders_guard (BEFORE INSERT OR UPDATE, per row) refuses every write to
+ * order_mgmt.orders that the status machines (machines.c) or the
+ * cross-status rules of SPEC §3 do not allow, whatever path it comes by,
+ * and stamps the row (updated_at, paid_at, shipped_at, ...).  It runs after
+ * the row is locked, on the newest row version (READ COMMITTED re-checks
+ * concurrent updates through EvalPlanQual), so two sessions racing to move
+ * one order are judged in the order their row locks were granted.
+ *
+ * orders_log (AFTER UPDATE, per row, only when a status or archived_at
+ * changed) appends the transition events with the acting role.
+ *
+ * forbid_change (BEFORE DELETE per row, BEFORE TRUNCATE, and BEFORE UPDATE
+ * on the event log) keeps orders and their history forever (SPEC §10).
+ *
+ * Locking: these triggers take no locks beyond the row being written and
+ * the FK share locks of the event rows they insert.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "order_mgmt.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_enum.h"
+#include "commands/trigger.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/json.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+
+/* Attribute numbers of the orders columns the guard reads or stamps. */
+typedef struct OrderCols
+{
+	Oid			relid;
+	AttrNumber	shop_id, order_id, order_no, email, email_key, logistics,
+				status, payment_status, delivery_status, hold_until,
+				payment_due_at, created_at, updated_at, paid_at, shipped_at,
+				completed_at, cancelled_at, cancel_source, cancel_reason,
+				cancel_note, archived_at, admin_note, shipping_note,
+				customer_note, consulted_support;
+} OrderCols;
+
+static OrderCols cols;
+
+static AttrNumber
+ColumnNumber(TupleDesc tupdesc, const char *name)
+{
+	int			attnum = SPI_fnumber(tupdesc, name);
+
+	if (attnum <= 0)
+		elog(ERROR, "order_mgmt.orders has no column \"%s\"", name);
+	return (AttrNumber) attnum;
+}
+
+static void
+LoadOrderCols(Relation rel)
+{
+	TupleDesc	td = RelationGetDescr(rel);
+
+	if (cols.relid == RelationGetRelid(rel))
+		return;
+#define COL(name) cols.name = ColumnNumber(td, #name)
+	COL(shop_id);
+	COL(order_id);
+	COL(order_no);
+	COL(email);
+	COL(email_key);
+	COL(logistics);
+	COL(status);
+	COL(payment_status);
+	COL(delivery_status);
+	COL(hold_until);
+	COL(payment_due_at);
+	COL(created_at);
+	COL(updated_at);
+	COL(paid_at);
+	COL(shipped_at);
+	COL(completed_at);
+	COL(cancelled_at);
+	COL(cancel_source);
+	COL(cancel_reason);
+	COL(cancel_note);
+	COL(archived_at);
+	COL(admin_note);
+	COL(shipping_note);
+	COL(customer_note);
+	COL(consulted_support);
+#undef COL
+	cols.relid = RelationGetRelid(rel);
+}
+
+/* Pending replacements for the row being written. */
+typedef struct RowEdit
+{
+	TupleDesc	tupdesc;
+	Datum	   *values;
+	bool	   *nulls;
+	bool	   *replace;
+	bool		any;
+} RowEdit;
+
+static void
+EditInit(RowEdit *edit, TupleDesc tupdesc)
+{
+	edit->tupdesc = tupdesc;
+	edit->values = palloc0(sizeof(Datum) * tupdesc->natts);
+	edit->nulls = palloc0(sizeof(bool) * tupdesc->natts);
+	edit->replace = palloc0(sizeof(bool) * tupdesc->natts);
+	edit->any = false;
+}
+
+static void
+EditSet(RowEdit *edit, AttrNumber attnum, Datum value, bool isnull)
+{
+	edit->values[attnum - 1] = value;
+	edit->nulls[attnum - 1] = isnull;
+	edit->replace[attnum - 1] = true;
+	edit->any = true;
+}
+
+static HeapTuple
+EditApply(RowEdit *edit, HeapTuple tuple)
+{
+	if (!edit->any)
+		return tuple;
+	return heap_modify_tuple(tuple, edit->tupdesc, edit->values, edit->nulls,
+							 edit->replace);
+}
+
+static Datum
+Get(HeapTuple tuple, TupleDesc td, AttrNumber attnum, bool *isnull)
+{
+	return heap_getattr(tuple, attnum, td, isnull);
+}
+
+static bool
+IsNull(HeapTuple tuple, TupleDesc td, AttrNumber attnum)
+{
+	return heap_attisnull(tuple, attnum, td);
+}
+
+static int64
+GetInt64(HeapTuple tuple, TupleDesc td, AttrNumber attnum)
+{
+	bool		isnull;
+	Datum		d = heap_getattr(tuple, attnum, td, &isnull);
+
+	return isnull ? 0 : DatumGetInt64(d);
+}
+
+/* The state index of a status column; status columns are NOT NULL. */
+static int
+GetState(HeapTuple tuple, TupleDesc td, AttrNumber attnum, OmMachine machine)
+{
+	bool		isnull;
+	Datum		d = heap_getattr(tuple, attnum, td, &isnull);
+
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("%s of an order must not be null", om_machine_name(machine))));
+	return om_state_from_datum(machine, TupleDescAttr(td, attnum - 1)->atttypid, d);
+}
+
+/* The label of an enum value. */
+static char *
+EnumLabel(Datum value)
+{
+	HeapTuple	tup = SearchSysCache1(ENUMOID, value);
+	char	   *label;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for enum value %u", DatumGetObjectId(value));
+	label = pstrdup(NameStr(((Form_pg_enum) GETSTRUCT(tup))->enumlabel));
+	ReleaseSysCache(tup);
+	return label;
+}
+
+/* The value of enum type enumtype with the given label. */
+static Datum
+EnumValue(Oid enumtype, const char *label)
+{
+	HeapTuple	tup = SearchSysCache2(ENUMTYPOIDNAME, ObjectIdGetDatum(enumtype),
+									  CStringGetDatum(label));
+	Oid			oid;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "enum type %u has no label \"%s\"", enumtype, label);
+	oid = ((Form_pg_enum) GETSTRUCT(tup))->oid;
+	ReleaseSysCache(tup);
+	return ObjectIdGetDatum(oid);
+}
+
+/* The delivery status an order of this logistics kind starts in (SPEC §3.3). */
+static int
+InitialDelivery(HeapTuple tuple, TupleDesc td)
+{
+	bool		isnull;
+	Datum		d = heap_getattr(tuple, cols.logistics, td, &isnull);
+
+	if (isnull || strcmp(EnumLabel(d), "standard") == 0)
+		return DS_UNFULFILLED;
+	return DS_NOT_EXECUTED;		/* integrated, cod */
+}
+
+static bool
+IsCod(HeapTuple tuple, TupleDesc td)
+{
+	bool		isnull;
+	Datum		d = heap_getattr(tuple, cols.logistics, td, &isnull);
+
+	return !isnull && strcmp(EnumLabel(d), "cod") == 0;
+}
+
+/* Recompute email_key = normalize_email(email). */
+static void
+StampEmailKey(RowEdit *edit, HeapTuple tuple, TupleDesc td)
+{
+	bool		isnull;
+	Datum		d = heap_getattr(tuple, cols.email, td, &isnull);
+
+	if (isnull)
+		EditSet(edit, cols.email_key, (Datum) 0, true);
+	else
+		EditSet(edit, cols.email_key,
+				CStringGetTextDatum(om_normalize(TextDatumGetCString(d), true)),
+				false);
+}
+
+static void
+CheckTriggerProtocol(FunctionCallInfo fcinfo, const char *funcname)
+{
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"%s\" was not called by trigger manager", funcname)));
+}
+
+/*
+ * BEFORE INSERT: a new order starts in the first state of each machine.
+ */
+static HeapTuple
+GuardInsert(TriggerData *trigdata)
+{
+	TupleDesc	td = RelationGetDescr(trigdata->tg_relation);
+	HeapTuple	newtup = trigdata->tg_trigtuple;
+	TimestampTz now = om_now();
+	RowEdit		edit;
+	int			first_delivery = InitialDelivery(newtup, td);
+	int			status,
+				payment,
+				delivery;
+
+	EditInit(&edit, td);
+
+	if (IsNull(newtup, td, cols.delivery_status))
+	{
+		EditSet(&edit, cols.delivery_status,
+				om_state_to_datum(OM_MACHINE_DELIVERY,
+								  TupleDescAttr(td, cols.delivery_status - 1)->atttypid,
+								  first_delivery), false);
+		delivery = first_delivery;
+	}
+	else
+		delivery = GetState(newtup, td, cols.delivery_status, OM_MACHINE_DELIVERY);
+	status = GetState(newtup, td, cols.status, OM_MACHINE_ORDER);
+	payment = GetState(newtup, td, cols.payment_status, OM_MACHINE_PAYMENT);
+
+	if (status != OS_PENDING || payment != PS_UNPAID || delivery != first_delivery ||
+		!IsNull(newtup, td, cols.archived_at))
+		ereport(ERROR,
+				(errcode(ERRCODE_OM_INVALID_TRANSITION),
+				 errmsg("invalid initial status for a new order"),
+				 errdetail("A new order starts pending, unpaid, %s and not archived; got %s, %s, %s%s.",
+						   om_state_name(OM_MACHINE_DELIVERY, first_delivery),
+						   om_state_name(OM_MACHINE_ORDER, status),
+						   om_state_name(OM_MACHINE_PAYMENT, payment),
+						   om_state_name(OM_MACHINE_DELIVERY, delivery),
+						   IsNull(newtup, td, cols.archived_at) ? "" : ", archived"),
+				 errhint("Create orders with order_mgmt.checkout().")));
+
+	if (IsNull(newtup, td, cols.created_at))
+		EditSet(&edit, cols.created_at, TimestampTzGetDatum(now), false);
+	EditSet(&edit, cols.updated_at, TimestampTzGetDatum(now), false);
+	if (IsNull(newtup, td, cols.order_no))
+		EditSet(&edit, cols.order_no,
+				CStringGetTextDatum(psprintf(INT64_FORMAT,
+											 GetInt64(newtup, td, cols.order_id))),
+				false);
+	StampEmailKey(&edit, newtup, td);
+	/* cancellation fields belong to cancelled orders only */
+	EditSet(&edit, cols.cancelled_at, (Datum) 0, true);
+	EditSet(&edit, cols.cancel_source, (Datum) 0, true);
+	EditSet(&edit, cols.cancel_reason, (Datum) 0, true);
+
+	return EditApply(&edit, newtup);
+}
+
+/* Columns an archived order may still change (SPEC §10: notes). */
+static bool
+ChangeableWhileArchived(AttrNumber attnum)
+{
+	return attnum == cols.updated_at || attnum == cols.admin_note ||
+		attnum == cols.shipping_note || attnum == cols.customer_note ||
+		attnum == cols.consulted_support || attnum == cols.archived_at;
+}
+
+static bool
+ColumnChanged(HeapTuple oldtup, HeapTuple newtup, TupleDesc td, AttrNumber attnum)
+{
+	Form_pg_attribute att = TupleDescAttr(td, attnum - 1);
+	bool		oldnull,
+				newnull;
+	Datum		oldval = heap_getattr(oldtup, attnum, td, &oldnull);
+	Datum		newval = heap_getattr(newtup, attnum, td, &newnull);
+
+	if (oldnull || newnull)
+		return oldnull != newnull;
+	return !datum_image_eq(oldval, newval, att->attbyval, att->attlen);
+}
+
+static void
+RefuseMove(int64 order_id, OmMachine machine, int from, int to)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OM_INVALID_TRANSITION),
+			 errmsg("invalid transition of order " INT64_FORMAT ": %s %s to %s",
+					order_id, om_machine_name(machine),
+					om_state_name(machine, from), om_state_name(machine, to)),
+			 errdetail("Machine %s has no move from \"%s\" to \"%s\".",
+					   om_machine_name(machine),
+					   om_state_name(machine, from), om_state_name(machine, to)),
+			 errhint("The allowed moves are listed in the view order_mgmt.transitions.")));
+}
+
+/*
+ * BEFORE UPDATE: judge the move, then stamp the row.
+ */
+static HeapTuple
+GuardUpdate(TriggerData *trigdata)
+{
+	TupleDesc	td = RelationGetDescr(trigdata->tg_relation);
+	HeapTuple	oldtup = trigdata->tg_trigtuple;
+	HeapTuple	newtup = trigdata->tg_newtuple;
+	int64		order_id = GetInt64(oldtup, td, cols.order_id);
+	TimestampTz now = om_now();
+	RowEdit		edit;
+	int			old_status,
+				new_status,
+				old_pay,
+				new_pay,
+				old_del,
+				new_del;
+	bool		was_archived = !IsNull(oldtup, td, cols.archived_at);
+	bool		archived = !IsNull(newtup, td, cols.archived_at);
+	int			i;
+
+	/* Keys never change. */
+	if (ColumnChanged(oldtup, newtup, td, cols.shop_id) ||
+		ColumnChanged(oldtup, newtup, td, cols.order_id))
+		ereport(ERROR,
+				(errcode(ERRCODE_OM_ORDER_NOT_MODIFIABLE),
+				 errmsg("cannot change the key of order " INT64_FORMAT, order_id),
+				 errdetail("shop_id and order_id of an order never change.")));
+
+	/* An archived order refuses everything but notes and unarchiving. */
+	if (was_archived)
+	{
+		for (i = 1; i <= td->natts; i++)
+		{
+			if (TupleDescAttr(td, i - 1)->attisdropped || ChangeableWhileArchived(i))
+				continue;
+			if (ColumnChanged(oldtup, newtup, td, i))
+				ereport(ERROR,
+						(errcode(ERRCODE_OM_ORDER_ARCHIVED),
+						 errmsg("order " INT64_FORMAT " is archived", order_id),
+						 errdetail("Archived orders refuse changes other than notes and unarchiving; column \"%s\" was to change.",
+								   NameStr(TupleDescAttr(td, i - 1)->attname)),
+						 errhint("Unarchive it first with order_mgmt.unarchive().")));
+		}
+		if (archived && ColumnChanged(oldtup, newtup, td, cols.archived_at))
+			ereport(ERROR,
+					(errcode(ERRCODE_OM_ORDER_ARCHIVED),
+					 errmsg("order " INT64_FORMAT " is archived", order_id),
+					 errdetail("Its archive time cannot be changed."),
+					 errhint("Unarchive it first with order_mgmt.unarchive().")));
+	}
+
+	old_status = GetState(oldtup, td, cols.status, OM_MACHINE_ORDER);
+	new_status = GetState(newtup, td, cols.status, OM_MACHINE_ORDER);
+	old_pay = GetState(oldtup, td, cols.payment_status, OM_MACHINE_PAYMENT);
+	new_pay = GetState(newtup, td, cols.payment_status, OM_MACHINE_PAYMENT);
+	old_del = GetState(oldtup, td, cols.delivery_status, OM_MACHINE_DELIVERY);
+	new_del = GetState(newtup, td, cols.delivery_status, OM_MACHINE_DELIVERY);
+
+	/* The transition tables. */
+	if (!om_move_allowed(OM_MACHINE_ORDER, old_status, new_status))
+		RefuseMove(order_id, OM_MACHINE_ORDER, old_status, new_status);
+	if (!om_move_allowed(OM_MACHINE_PAYMENT, old_pay, new_pay))
+		RefuseMove(order_id, OM_MACHINE_PAYMENT, old_pay, new_pay);
+	if (!om_move_allowed(OM_MACHINE_DELIVERY, old_del, new_del))
+		RefuseMove(order_id, OM_MACHINE_DELIVERY, old_del, new_del);
+
+	/* Cross-status rules of SPEC §3. */
+	if (new_status == OS_CANCELLED && !om_delivery_pre_shipment(new_del))
+	{
+		if (old_status != OS_CANCELLED)
+			ereport(ERROR,
+					(errcode(ERRCODE_OM_INVALID_TRANSITION),
+					 errmsg("cannot cancel order " INT64_FORMAT ": it has shipped", order_id),
+					 errdetail("Machine order_status refuses %s to cancelled while delivery is \"%s\"; cancelling is allowed only before shipment (unfulfilled, not_executed, shipment_cancelled, shipping_overdue).",
+							   om_state_name(OM_MACHINE_ORDER, old_status),
+							   om_state_name(OM_MACHINE_DELIVERY, new_del)),
+					 errhint("Take the goods back with a return instead.")));
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_OM_INVALID_TRANSITION),
+					 errmsg("cannot ship cancelled order " INT64_FORMAT, order_id),
+					 errdetail("Machine delivery_status refuses %s to %s while the order is cancelled.",
+							   om_state_name(OM_MACHINE_DELIVERY, old_del),
+							   om_state_name(OM_MACHINE_DELIVERY, new_del)),
+					 errhint("Reactivate the order first with order_mgmt.reactivate().")));
+	}
+
+	if (new_status == OS_COMPLETED && old_status != OS_COMPLETED &&
+		!(new_pay == PS_PAID || new_pay == PS_PARTIALLY_REFUNDED ||
+		  (new_del == DS_COLLECTED && IsCod(newtup, td))))
+		ereport(ERROR,
+				(errcode(ERRCODE_OM_INVALID_TRANSITION),
+				 errmsg("cannot complete order " INT64_FORMAT ": it is not paid", order_id),
+				 errdetail("Machine order_status refuses %s to completed while payment is \"%s\" and delivery is \"%s\"; completing needs payment paid or partially_refunded, or a cod order whose delivery is collected.",
+						   om_state_name(OM_MACHINE_ORDER, old_status),
+						   om_state_name(OM_MACHINE_PAYMENT, new_pay),
+						   om_state_name(OM_MACHINE_DELIVERY, new_del))));
+
+	if (old_status == OS_CANCELLED && new_status != OS_CANCELLED &&
+		!(old_pay == PS_UNPAID || old_pay == PS_PENDING || old_pay == PS_FAILED))
+		ereport(ERROR,
+				(errcode(ERRCODE_OM_INVALID_TRANSITION),
+				 errmsg("cannot reactivate order " INT64_FORMAT ": its payment is %s",
+						order_id, om_state_name(OM_MACHINE_PAYMENT, old_pay)),
+				 errdetail("Machine order_status refuses cancelled to %s while payment is \"%s\"; reactivation needs payment unpaid, pending or failed.",
+						   om_state_name(OM_MACHINE_ORDER, new_status),
+						   om_state_name(OM_MACHINE_PAYMENT, old_pay))));
+
+	if (new_status == OS_CANCELLED && new_pay == PS_PENDING && old_pay != PS_PENDING)
+		ereport(ERROR,
+				(errcode(ERRCODE_OM_INVALID_TRANSITION),
+				 errmsg("cannot start a payment for cancelled order " INT64_FORMAT, order_id),
+				 errdetail("Machine payment_status refuses %s to pending while the order is cancelled.",
+						   om_state_name(OM_MACHINE_PAYMENT, old_pay)),
+				 errhint("Reactivate the order first with order_mgmt.reactivate().")));
+
+	if (new_del != old_del)
+	{
+		bool		isnull;
+		Datum		hold = Get(newtup, td, cols.hold_until, &isnull);
+
+		if (!isnull && DatumGetTimestampTz(hold) > now)
+			ereport(ERROR,
+					(errcode(ERRCODE_OM_ORDER_ON_HOLD),
+					 errmsg("cannot move delivery of order " INT64_FORMAT ": it is on hold", order_id),
+					 errdetail("The post-purchase hold lasts until %s; delivery stays \"%s\" until then.",
+							   timestamptz_to_str(DatumGetTimestampTz(hold)),
+							   om_state_name(OM_MACHINE_DELIVERY, old_del))));
+	}
+
+	/* Archiving: only finished orders (SPEC §10). */
+	if (archived && !was_archived && new_status != OS_COMPLETED && new_status != OS_CANCELLED)
+		ereport(ERROR,
+				(errcode(ERRCODE_OM_ORDER_NOT_MODIFIABLE),
+				 errmsg("cannot archive order " INT64_FORMAT ": it is %s",
+						order_id, om_state_name(OM_MACHINE_ORDER, new_status)),
+				 errdetail("Only completed and cancelled orders can be archived.")));
+
+	/* Stamp the row. */
+	EditInit(&edit, td);
+	EditSet(&edit, cols.updated_at, TimestampTzGetDatum(now), false);
+	if (ColumnChanged(oldtup, newtup, td, cols.email))
+		StampEmailKey(&edit, newtup, td);
+
+	if (new_status != old_status)
+	{
+		if (new_status == OS_CANCELLED)
+		{
+			Oid			srctype = TupleDescAttr(td, cols.cancel_source - 1)->atttypid;
+			Oid			rsntype = TupleDescAttr(td, cols.cancel_reason - 1)->atttypid;
+
+			if (IsNull(newtup, td, cols.cancelled_at))
+				EditSet(&edit, cols.cancelled_at, TimestampTzGetDatum(now), false);
+			if (IsNull(newtup, td, cols.cancel_source))
+				EditSet(&edit, cols.cancel_source, EnumValue(srctype, "merchant"), false);
+			if (IsNull(newtup, td, cols.cancel_reason))
+				EditSet(&edit, cols.cancel_reason, EnumValue(rsntype, "other"), false);
+		}
+		else if (old_status == OS_CANCELLED)
+		{
+			/* reactivated: the cancellation lives on in the event log */
+			EditSet(&edit, cols.cancelled_at, (Datum) 0, true);
+			EditSet(&edit, cols.cancel_source, (Datum) 0, true);
+			EditSet(&edit, cols.cancel_reason, (Datum) 0, true);
+			EditSet(&edit, cols.cancel_note, (Datum) 0, true);
+		}
+		if (new_status == OS_COMPLETED)
+			EditSet(&edit, cols.completed_at, TimestampTzGetDatum(now), false);
+	}
+	if (new_pay != old_pay && new_pay == PS_PAID)
+	{
+		if (IsNull(newtup, td, cols.paid_at))
+			EditSet(&edit, cols.paid_at, TimestampTzGetDatum(now), false);
+		/* reaching paid clears the payment deadline (SPEC §6) */
+		EditSet(&edit, cols.payment_due_at, (Datum) 0, true);
+	}
+	if (new_del != old_del && !om_delivery_pre_shipment(new_del) &&
+		IsNull(newtup, td, cols.shipped_at))
+		EditSet(&edit, cols.shipped_at, TimestampTzGetDatum(now), false);
+
+	return EditApply(&edit, newtup);
+}
+
+PG_FUNCTION_INFO_V1(orders_guard);
+Datum
+orders_guard(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	HeapTuple	result;
+
+	CheckTriggerProtocol(fcinfo, "orders_guard");
+	if (!TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
+		TRIGGER_FIRED_BY_DELETE(trigdata->tg_event) ||
+		TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("orders_guard must be fired BEFORE INSERT OR UPDATE FOR EACH ROW")));
+
+	LoadOrderCols(trigdata->tg_relation);
+	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
+		result = GuardInsert(trigdata);
+	else
+		result = GuardUpdate(trigdata);
+	return PointerGetDatum(result);
+}
+
+/* {"source":..,"reason":..,"note":..} for a cancellation event. */
+static char *
+CancelDetail(HeapTuple tuple, TupleDesc td)
+{
+	StringInfoData buf;
+	bool		isnull;
+	Datum		d;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "{\"source\": ");
+	d = Get(tuple, td, cols.cancel_source, &isnull);
+	if (isnull)
+		appendStringInfoString(&buf, "null");
+	else
+		escape_json(&buf, EnumLabel(d));
+	appendStringInfoString(&buf, ", \"reason\": ");
+	d = Get(tuple, td, cols.cancel_reason, &isnull);
+	if (isnull)
+		appendStringInfoString(&buf, "null");
+	else
+		escape_json(&buf, EnumLabel(d));
+	d = Get(tuple, td, cols.cancel_note, &isnull);
+	if (!isnull)
+	{
+		appendStringInfoString(&buf, ", \"note\": ");
+		escape_json(&buf, TextDatumGetCString(d));
+	}
+	appendStringInfoChar(&buf, '}');
+	return buf.data;
+}
+
+/*
+ * AFTER UPDATE: one event per machine that moved, and one for archiving or
+ * unarchiving.  The trigger's WHEN clause skips rows where none changed.
+ */
+PG_FUNCTION_INFO_V1(orders_log);
+Datum
+orders_log(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	TupleDesc	td;
+	HeapTuple	oldtup,
+				newtup;
+	int64		shop_id,
+				order_id;
+	static const struct
+	{
+		OmMachine	machine;
+		size_t		offset;
+	}			machines[] = {
+		{OM_MACHINE_ORDER, offsetof(OrderCols, status)},
+		{OM_MACHINE_PAYMENT, offsetof(OrderCols, payment_status)},
+		{OM_MACHINE_DELIVERY, offsetof(OrderCols, delivery_status)},
+	};
+	int			i;
+
+	CheckTriggerProtocol(fcinfo, "orders_log");
+	if (!TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
+		!TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("orders_log must be fired AFTER UPDATE FOR EACH ROW")));
+
+	LoadOrderCols(trigdata->tg_relation);
+	td = RelationGetDescr(trigdata->tg_relation);
+	oldtup = trigdata->tg_trigtuple;
+	newtup = trigdata->tg_newtuple;
+	shop_id = GetInt64(newtup, td, cols.shop_id);
+	order_id = GetInt64(newtup, td, cols.order_id);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	for (i = 0; i < lengthof(machines); i++)
+	{
+		OmMachine	m = machines[i].machine;
+		AttrNumber	attnum = *(AttrNumber *) ((char *) &cols + machines[i].offset);
+		int			from = GetState(oldtup, td, attnum, m);
+		int			to = GetState(newtup, td, attnum, m);
+
+		if (from == to)
+			continue;
+		om_event_write(shop_id, order_id, om_machine_name(m),
+					   om_state_name(m, from), om_state_name(m, to),
+					   (m == OM_MACHINE_ORDER && to == OS_CANCELLED) ?
+					   CancelDetail(newtup, td) : NULL);
+	}
+
+	if (IsNull(oldtup, td, cols.archived_at) != IsNull(newtup, td, cols.archived_at))
+		om_event_write(shop_id, order_id,
+					   IsNull(newtup, td, cols.archived_at) ? "unarchive" : "archive",
+					   NULL, NULL, NULL);
+
+	SPI_finish();
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * forbid_change: orders and their history are never deleted, and events
+ * never change (SPEC §1 principle 3, §10).
+ */
+PG_FUNCTION_INFO_V1(forbid_change);
+Datum
+forbid_change(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	const char *relname;
+
+	CheckTriggerProtocol(fcinfo, "forbid_change");
+	relname = RelationGetRelationName(trigdata->tg_relation);
+
+	if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_OM_ORDER_DELETE_FORBIDDEN),
+				 errmsg("cannot update order_mgmt.%s: it is append-only", relname),
+				 errdetail("The event log records history as it happened; rows are never changed."),
+				 errhint("Record a correction as a new event or note.")));
+
+	ereport(ERROR,
+			(errcode(ERRCODE_OM_ORDER_DELETE_FORBIDDEN),
+			 errmsg("cannot %s order_mgmt.%s: orders and their history are never deleted",
+					TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event) ? "truncate" : "delete from",
+					relname),
+			 strcmp(relname, "orders") == 0 ?
+			 errhint("Archive finished orders with order_mgmt.archive() instead.") : 0));
+	return PointerGetDatum(NULL);
+}

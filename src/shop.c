@@ -1,0 +1,466 @@
+/*-------------------------------------------------------------------------
+ *
+ * shop.c
+ *	  Shops and customers: create_shop, update_shop, upsert_customer.
+ *
+ * Set-up functions validate every argument in C and give SPEC §16 errors
+ * (22023 for bad input, OM014 for an unknown shop) before writing, so a
+ * failed call changes nothing and never surfaces a bare constraint error.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "order_mgmt.h"
+
+#include "catalog/pg_type.h"
+#include "lib/stringinfo.h"
+#include "pgtime.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+
+void
+om_shop_not_found(int64 shop_id)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OM_SHOP_NOT_FOUND),
+			 errmsg("shop " INT64_FORMAT " does not exist", shop_id),
+			 errhint("Create it with order_mgmt.create_shop().")));
+}
+
+/* Raise OM014 unless the shop exists.  Inside an SPI connection. */
+void
+om_require_shop(int64 shop_id)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid argtypes[] = {INT8OID};
+	Datum		values[1];
+
+	om_plan(&plan, "SELECT 1 FROM order_mgmt.shop WHERE shop_id = $1", 1, argtypes);
+	values[0] = Int64GetDatum(shop_id);
+	om_exec(plan, values, NULL, true, 1);
+	if (SPI_processed == 0)
+		om_shop_not_found(shop_id);
+}
+
+static void
+CheckShopId(int64 shop_id)
+{
+	if (shop_id <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("shop_id must be positive"),
+				 errdetail("Got " INT64_FORMAT ".", shop_id)));
+}
+
+static void
+CheckNotBlank(const char *what, const char *value)
+{
+	const char *p;
+
+	for (p = value; *p; p++)
+		if (!isspace((unsigned char) *p))
+			return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("%s must not be empty", what)));
+}
+
+static void
+CheckTimezone(const char *tz)
+{
+	if (tz[0] == '\0' || pg_tzset(tz) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("time zone \"%s\" not recognized", tz),
+				 errhint("Use an IANA time zone name such as Asia/Taipei, Asia/Bangkok or Europe/Helsinki.")));
+}
+
+/* Upper-case an ASCII currency code and check ICU knows it. */
+static char *
+CurrencyArg(text *t)
+{
+	char	   *code = text_to_cstring(t);
+	char	   *p;
+
+	for (p = code; *p; p++)
+		if (*p >= 'a' && *p <= 'z')
+			*p -= 'a' - 'A';
+	om_check_currency(code);
+	return code;
+}
+
+/*
+ * create_shop(shop_id, name, currency, locale, timezone) -> void
+ */
+PG_FUNCTION_INFO_V1(create_shop);
+Datum
+create_shop(PG_FUNCTION_ARGS)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid argtypes[] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID};
+	int64		shop_id;
+	char	   *name;
+	char	   *currency;
+	char	   *locale;
+	char	   *timezone;
+	Datum		values[6];
+
+	OM_ARG_NOT_NULL(0, "shop_id");
+	OM_ARG_NOT_NULL(1, "name");
+	OM_ARG_NOT_NULL(2, "currency");
+	OM_ARG_NOT_NULL(3, "locale");
+	OM_ARG_NOT_NULL(4, "timezone");
+
+	shop_id = PG_GETARG_INT64(0);
+	CheckShopId(shop_id);
+	name = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	CheckNotBlank("name", name);
+	currency = CurrencyArg(PG_GETARG_TEXT_PP(2));
+	locale = text_to_cstring(PG_GETARG_TEXT_PP(3));
+	om_check_locale(locale);
+	timezone = text_to_cstring(PG_GETARG_TEXT_PP(4));
+	CheckTimezone(timezone);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	om_plan(&plan,
+			"INSERT INTO order_mgmt.shop"
+			" (shop_id, name, currency, locale, timezone, created_at, updated_at)"
+			" VALUES ($1, $2, $3, $4, $5, $6, $6)"
+			" ON CONFLICT (shop_id) DO NOTHING",
+			6, argtypes);
+	values[0] = Int64GetDatum(shop_id);
+	values[1] = CStringGetTextDatum(name);
+	values[2] = CStringGetTextDatum(currency);
+	values[3] = CStringGetTextDatum(locale);
+	values[4] = CStringGetTextDatum(timezone);
+	values[5] = TimestampTzGetDatum(om_now());
+	om_exec(plan, values, NULL, false, 0);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNIQUE_VIOLATION),
+				 errmsg("shop " INT64_FORMAT " already exists", shop_id),
+				 errhint("Change its settings with order_mgmt.update_shop().")));
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/* The settings update_shop accepts: the columns of SPEC §2's shop. */
+typedef enum SettingCheck
+{
+	CHECK_NONE,
+	CHECK_NOT_BLANK,
+	CHECK_CURRENCY,
+	CHECK_LOCALE,
+	CHECK_TIMEZONE,
+	CHECK_POSITIVE,				/* interval > 0 */
+	CHECK_NOT_NEGATIVE,			/* interval or numeric >= 0 */
+	CHECK_BUCKETS				/* 1 .. OM_MAX_BUCKETS */
+} SettingCheck;
+
+typedef struct ShopSetting
+{
+	const char *name;
+	Oid			type;
+	bool		nullable;
+	SettingCheck check;
+} ShopSetting;
+
+static const ShopSetting shop_settings[] = {
+	{"name", TEXTOID, false, CHECK_NOT_BLANK},
+	{"currency", TEXTOID, false, CHECK_CURRENCY},
+	{"locale", TEXTOID, false, CHECK_LOCALE},
+	{"timezone", TEXTOID, false, CHECK_TIMEZONE},
+	{"payment_timeout", INTERVALOID, false, CHECK_POSITIVE},
+	{"auto_cancel_failed", BOOLOID, false, CHECK_NONE},
+	{"auto_cancel_delay", INTERVALOID, false, CHECK_NOT_NEGATIVE},
+	{"allow_customer_cancel", BOOLOID, false, CHECK_NONE},
+	{"auto_archive_after", INTERVALOID, true, CHECK_NOT_NEGATIVE},
+	{"reward_rate", NUMERICOID, false, CHECK_NOT_NEGATIVE},
+	{"high_value_threshold", NUMERICOID, true, CHECK_NOT_NEGATIVE},
+	{"followup_window", INTERVALOID, false, CHECK_NOT_NEGATIVE},
+	{"stock_buckets", INT4OID, false, CHECK_BUCKETS},
+	{"admission_queue", BOOLOID, false, CHECK_NONE},
+};
+
+static const ShopSetting *
+FindSetting(const char *name)
+{
+	int			i;
+
+	for (i = 0; i < lengthof(shop_settings); i++)
+		if (strcmp(shop_settings[i].name, name) == 0)
+			return &shop_settings[i];
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("unknown shop setting \"%s\"", name),
+			 errhint("The settings are name, currency, locale, timezone, payment_timeout, auto_cancel_failed, auto_cancel_delay, allow_customer_cancel, auto_archive_after, reward_rate, high_value_threshold, followup_window, stock_buckets and admission_queue.")));
+	return NULL;				/* keep compiler quiet */
+}
+
+static void
+SettingErrorContext(void *arg)
+{
+	errcontext("shop setting \"%s\"", (const char *) arg);
+}
+
+/* Convert a JSON scalar to the setting's type, naming the setting in errors. */
+static Datum
+SettingValue(const ShopSetting *setting, JsonbValue *v)
+{
+	ErrorContextCallback errctx;
+	char	   *str;
+	Oid			typinput;
+	Oid			typioparam;
+	Datum		result;
+
+	switch (v->type)
+	{
+		case jbvString:
+			str = pnstrdup(v->val.string.val, v->val.string.len);
+			break;
+		case jbvNumeric:
+			str = DatumGetCString(DirectFunctionCall1(numeric_out,
+													  NumericGetDatum(v->val.numeric)));
+			break;
+		case jbvBool:
+			str = v->val.boolean ? "true" : "false";
+			break;
+		default:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("shop setting \"%s\" must be a string, number or boolean",
+							setting->name)));
+			str = NULL;			/* keep compiler quiet */
+	}
+
+	errctx.callback = SettingErrorContext;
+	errctx.arg = (void *) setting->name;
+	errctx.previous = error_context_stack;
+	error_context_stack = &errctx;
+	getTypeInputInfo(setting->type, &typinput, &typioparam);
+	result = OidInputFunctionCall(typinput, str, typioparam, -1);
+	error_context_stack = errctx.previous;
+	return result;
+}
+
+static void
+BadSetting(const ShopSetting *setting, const char *rule)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("shop setting \"%s\" must be %s", setting->name, rule)));
+}
+
+static Datum
+CheckSetting(const ShopSetting *setting, Datum value)
+{
+	switch (setting->check)
+	{
+		case CHECK_NONE:
+			break;
+		case CHECK_NOT_BLANK:
+			CheckNotBlank(setting->name, TextDatumGetCString(value));
+			break;
+		case CHECK_CURRENCY:
+			return CStringGetTextDatum(CurrencyArg(DatumGetTextPP(value)));
+		case CHECK_LOCALE:
+			om_check_locale(TextDatumGetCString(value));
+			break;
+		case CHECK_TIMEZONE:
+			CheckTimezone(TextDatumGetCString(value));
+			break;
+		case CHECK_POSITIVE:
+		case CHECK_NOT_NEGATIVE:
+			if (setting->type == INTERVALOID)
+			{
+				Interval   *zero = palloc0(sizeof(Interval));
+				bool		ok = setting->check == CHECK_POSITIVE ?
+				DatumGetBool(DirectFunctionCall2(interval_gt, value, IntervalPGetDatum(zero))) :
+				DatumGetBool(DirectFunctionCall2(interval_ge, value, IntervalPGetDatum(zero)));
+
+				if (!ok)
+					BadSetting(setting, setting->check == CHECK_POSITIVE ?
+							   "a positive interval" : "a non-negative interval");
+			}
+			else
+			{
+				Numeric		n = DatumGetNumeric(value);
+				Datum		zero = DirectFunctionCall1(int4_numeric, Int32GetDatum(0));
+
+				if (!OM_NUMERIC_IS_FINITE(n) ||
+					DatumGetBool(DirectFunctionCall2(numeric_lt, value, zero)))
+					BadSetting(setting, "a finite number of at least 0");
+			}
+			break;
+		case CHECK_BUCKETS:
+			if (DatumGetInt32(value) < 1 || DatumGetInt32(value) > OM_MAX_BUCKETS)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("shop setting \"stock_buckets\" must be between 1 and %d", OM_MAX_BUCKETS),
+						 errdetail("Got %d.", DatumGetInt32(value))));
+			break;
+	}
+	return value;
+}
+
+/*
+ * update_shop(shop_id, settings jsonb) -> void
+ *
+ * Sets any of the shop's settings by name; a JSON null clears the settings
+ * that may be NULL (auto_archive_after, high_value_threshold).
+ */
+PG_FUNCTION_INFO_V1(update_shop);
+Datum
+update_shop(PG_FUNCTION_ARGS)
+{
+	int64		shop_id;
+	Jsonb	   *settings;
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	StringInfoData sql;
+	Datum		values[2 + lengthof(shop_settings)];
+	Oid			argtypes[2 + lengthof(shop_settings)];
+	char		nulls[2 + lengthof(shop_settings)];
+	int			nargs = 2;
+	const ShopSetting *setting = NULL;
+
+	OM_ARG_NOT_NULL(0, "shop_id");
+	OM_ARG_NOT_NULL(1, "settings");
+	shop_id = PG_GETARG_INT64(0);
+	settings = PG_GETARG_JSONB_P(1);
+	if (!JB_ROOT_IS_OBJECT(settings))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("settings must be a JSON object"),
+				 errhint("For example: {\"payment_timeout\": \"15 minutes\", \"auto_cancel_failed\": true}.")));
+
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "UPDATE order_mgmt.shop SET updated_at = $2");
+	argtypes[0] = INT8OID;
+	values[0] = Int64GetDatum(shop_id);
+	argtypes[1] = TIMESTAMPTZOID;
+	values[1] = TimestampTzGetDatum(om_now());
+	memset(nulls, ' ', sizeof(nulls));
+
+	it = JsonbIteratorInit(&settings->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok == WJB_KEY)
+		{
+			char	   *key = pnstrdup(v.val.string.val, v.val.string.len);
+
+			setting = FindSetting(key);
+		}
+		else if (tok == WJB_VALUE)
+		{
+			Assert(setting != NULL);
+			argtypes[nargs] = setting->type;
+			if (v.type == jbvNull)
+			{
+				if (!setting->nullable)
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("shop setting \"%s\" must not be null", setting->name)));
+				values[nargs] = (Datum) 0;
+				nulls[nargs] = 'n';
+			}
+			else
+				values[nargs] = CheckSetting(setting, SettingValue(setting, &v));
+			/* setting names come from shop_settings[], never from the caller */
+			appendStringInfo(&sql, ", %s = $%d", quote_identifier(setting->name), nargs + 1);
+			nargs++;
+		}
+	}
+	appendStringInfoString(&sql, " WHERE shop_id = $1");
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args(sql.data, nargs, argtypes, values, nulls, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not update shop " INT64_FORMAT, shop_id);
+	if (SPI_processed == 0)
+		om_shop_not_found(shop_id);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/* A plausible e-mail address: local@domain, no white space or controls. */
+static void
+CheckEmail(const char *email)
+{
+	const char *at = strchr(email, '@');
+	const char *p;
+
+	for (p = email; *p; p++)
+		if ((unsigned char) *p <= ' ' || *p == 0x7f)
+			break;
+	if (at == NULL || at == email || at[1] == '\0' || strchr(at + 1, '@') != NULL ||
+		*p != '\0' || strlen(email) > 254)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid e-mail address \"%s\"", email),
+				 errdetail("An e-mail address is local@domain, at most 254 bytes, without white space.")));
+}
+
+/*
+ * upsert_customer(shop_id, customer_id, email, is_member, name, phone) -> void
+ */
+PG_FUNCTION_INFO_V1(upsert_customer);
+Datum
+upsert_customer(PG_FUNCTION_ARGS)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid argtypes[] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, BOOLOID,
+	TEXTOID, TEXTOID, TIMESTAMPTZOID};
+	int64		shop_id;
+	char	   *customer_id;
+	Datum		values[8];
+	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+
+	OM_ARG_NOT_NULL(0, "shop_id");
+	OM_ARG_NOT_NULL(1, "customer_id");
+	OM_ARG_NOT_NULL(3, "is_member");
+	shop_id = PG_GETARG_INT64(0);
+	customer_id = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	om_check_identifier("customer_id", customer_id);
+
+	values[0] = Int64GetDatum(shop_id);
+	values[1] = CStringGetTextDatum(customer_id);
+	if (PG_ARGISNULL(2))
+		nulls[2] = nulls[3] = 'n';
+	else
+	{
+		char	   *email = text_to_cstring(PG_GETARG_TEXT_PP(2));
+
+		CheckEmail(email);
+		values[2] = CStringGetTextDatum(email);
+		values[3] = CStringGetTextDatum(om_normalize(email, true));
+	}
+	values[4] = BoolGetDatum(PG_GETARG_BOOL(3));
+	if (PG_ARGISNULL(4))
+		nulls[5] = 'n';
+	else
+		values[5] = PointerGetDatum(PG_GETARG_TEXT_PP(4));
+	if (PG_ARGISNULL(5))
+		nulls[6] = 'n';
+	else
+		values[6] = PointerGetDatum(PG_GETARG_TEXT_PP(5));
+	values[7] = TimestampTzGetDatum(om_now());
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	om_require_shop(shop_id);
+	om_plan(&plan,
+			"INSERT INTO order_mgmt.customer AS c"
+			" (shop_id, customer_id, email, email_key, is_member, name, phone, created_at, updated_at)"
+			" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)"
+			" ON CONFLICT (shop_id, customer_id) DO UPDATE SET"
+			" email = EXCLUDED.email, email_key = EXCLUDED.email_key,"
+			" is_member = EXCLUDED.is_member, name = EXCLUDED.name,"
+			" phone = EXCLUDED.phone, updated_at = EXCLUDED.updated_at",
+			8, argtypes);
+	om_exec(plan, values, nulls, false, 0);
+	SPI_finish();
+	PG_RETURN_VOID();
+}

@@ -1,0 +1,63 @@
+-- order_mgmt install script, assembled by the Makefile from src/sql/*.sql.
+\echo Use "CREATE EXTENSION order_mgmt" to load this file. \quit
+
+-- Enum types (SPEC §2, §3).  Their labels are mirrored in src/machines.c,
+-- which checks the two agree the first time it reads them.
+
+CREATE TYPE order_mgmt.order_status AS ENUM
+	('pending', 'confirmed', 'completed', 'cancelled');
+COMMENT ON TYPE order_mgmt.order_status IS
+	'Order status machine (SPEC §3.1); moves are listed in order_mgmt.transitions';
+
+CREATE TYPE order_mgmt.payment_status AS ENUM
+	('unpaid', 'pending', 'paid', 'failed', 'refunding', 'partially_refunded', 'refunded');
+COMMENT ON TYPE order_mgmt.payment_status IS
+	'Payment status machine (SPEC §3.2); moves are listed in order_mgmt.transitions';
+
+CREATE TYPE order_mgmt.delivery_status AS ENUM
+	('unfulfilled', 'not_executed', 'shipment_cancelled', 'shipping_overdue',
+	 'shipping', 'shipped', 'arrived', 'collected', 'returning', 'returned');
+COMMENT ON TYPE order_mgmt.delivery_status IS
+	'Delivery status machine (SPEC §3.3); moves are listed in order_mgmt.transitions';
+
+CREATE TYPE order_mgmt.logistics_kind AS ENUM ('standard', 'integrated', 'cod');
+COMMENT ON TYPE order_mgmt.logistics_kind IS
+	'standard starts delivery unfulfilled; integrated (carrier-integrated) and cod (cash on delivery) start not_executed';
+
+CREATE TYPE order_mgmt.cancel_source AS ENUM ('customer', 'merchant', 'system');
+COMMENT ON TYPE order_mgmt.cancel_source IS 'Who cancelled an order';
+
+CREATE TYPE order_mgmt.cancel_reason AS ENUM
+	('changed_mind', 'found_better_price', 'shipping_cost', 'delivery_time',
+	 'payment_failed', 'payment_timeout', 'out_of_stock', 'size_unavailable',
+	 'wrong_item', 'duplicate_order', 'fraud_suspected', 'other');
+COMMENT ON TYPE order_mgmt.cancel_reason IS 'Why an order was cancelled (seed 003)';
+
+CREATE TYPE order_mgmt.reservation_state AS ENUM ('held', 'fulfilled', 'released');
+COMMENT ON TYPE order_mgmt.reservation_state IS
+	'held counts in stock.reserved; fulfilled left stock at shipment; released went back to available';
+
+CREATE TYPE order_mgmt.promo_kind AS ENUM ('percent', 'amount', 'free_shipping');
+COMMENT ON TYPE order_mgmt.promo_kind IS 'What a promo code takes off an order';
+
+CREATE TYPE order_mgmt.redemption_state AS ENUM ('active', 'released');
+COMMENT ON TYPE order_mgmt.redemption_state IS
+	'active redemptions count against a promo code''s limits; released ones do not';
+
+CREATE TYPE order_mgmt.payment_kind AS ENUM ('charge', 'refund');
+COMMENT ON TYPE order_mgmt.payment_kind IS 'Money in (charge) or out (refund)';
+
+CREATE TYPE order_mgmt.payment_result AS ENUM ('pending', 'succeeded', 'failed');
+COMMENT ON TYPE order_mgmt.payment_result IS 'Outcome of one payment attempt (payment.status)';
+
+CREATE TYPE order_mgmt.due_kind AS ENUM
+	('payment_timeout', 'auto_cancel', 'automation_complete', 'auto_archive', 'hold_end');
+COMMENT ON TYPE order_mgmt.due_kind IS 'What the sweeper must do to an order when its due_action row is due (SPEC §13)';
+
+CREATE TYPE order_mgmt.event_kind AS ENUM
+	('order_status', 'payment_status', 'delivery_status',
+	 'checkout', 'reserve', 'release', 'commit_stock', 'promo_claim',
+	 'promo_release', 'payment', 'refund', 'refund_owed', 'overpaid', 'note',
+	 'archive', 'unarchive', 'return', 'reward', 'deadline');
+COMMENT ON TYPE order_mgmt.event_kind IS
+	'Kinds of order_event rows (SPEC §12): a status machine for a transition, else a side effect';

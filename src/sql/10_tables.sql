@@ -1,0 +1,436 @@
+
+-- Tables (SPEC §2).  shop_id leads every primary and foreign key, so the
+-- layout can be distributed by shop (SPEC §18).
+
+CREATE TABLE order_mgmt.shop (
+	shop_id bigint PRIMARY KEY CHECK (shop_id > 0),
+	name text NOT NULL CHECK (name <> ''),
+	currency text NOT NULL CHECK (currency ~ '^[A-Z]{3}$'),
+	locale text NOT NULL CHECK (locale <> ''),
+	timezone text NOT NULL,
+	payment_timeout interval NOT NULL DEFAULT '30 minutes' CHECK (payment_timeout > '0'),
+	auto_cancel_failed boolean NOT NULL DEFAULT false,
+	auto_cancel_delay interval NOT NULL DEFAULT '0' CHECK (auto_cancel_delay >= '0'),
+	allow_customer_cancel boolean NOT NULL DEFAULT true,
+	auto_archive_after interval CHECK (auto_archive_after >= '0'),
+	reward_rate numeric NOT NULL DEFAULT 0 CHECK (reward_rate >= 0),
+	high_value_threshold numeric CHECK (high_value_threshold >= 0),
+	followup_window interval NOT NULL DEFAULT '3 days' CHECK (followup_window >= '0'),
+	stock_buckets integer NOT NULL DEFAULT 1 CHECK (stock_buckets BETWEEN 1 AND 64),
+	admission_queue boolean NOT NULL DEFAULT false,
+	created_at timestamptz NOT NULL,
+	updated_at timestamptz NOT NULL
+);
+COMMENT ON TABLE order_mgmt.shop IS 'A shop (tenant) and its settings; create with create_shop, change with update_shop';
+COMMENT ON COLUMN order_mgmt.shop.shop_id IS 'Tenant key; leads every key in the schema';
+COMMENT ON COLUMN order_mgmt.shop.name IS 'Display name';
+COMMENT ON COLUMN order_mgmt.shop.currency IS 'ISO 4217 code of the shop currency; every order is in it';
+COMMENT ON COLUMN order_mgmt.shop.locale IS 'BCP 47 locale for labels and money formatting (zh-TW, th-TH, fi-FI, en-US ...)';
+COMMENT ON COLUMN order_mgmt.shop.timezone IS 'IANA time zone; reports cut days in it';
+COMMENT ON COLUMN order_mgmt.shop.payment_timeout IS 'An order still unpaid or pending this long after checkout becomes failed';
+COMMENT ON COLUMN order_mgmt.shop.auto_cancel_failed IS 'Cancel failed orders automatically (releasing stock and promo)';
+COMMENT ON COLUMN order_mgmt.shop.auto_cancel_delay IS 'How long after failing an order is auto-cancelled';
+COMMENT ON COLUMN order_mgmt.shop.allow_customer_cancel IS 'Whether members may cancel their own orders (SPEC §8)';
+COMMENT ON COLUMN order_mgmt.shop.auto_archive_after IS 'Archive completed and cancelled orders this long afterwards; NULL = never';
+COMMENT ON COLUMN order_mgmt.shop.reward_rate IS 'Reward points per currency unit paid on completion; 0 = off';
+COMMENT ON COLUMN order_mgmt.shop.high_value_threshold IS 'Order total from which follow-ups go by phone; NULL = none';
+COMMENT ON COLUMN order_mgmt.shop.followup_window IS 'Unpaid orders younger than this are followed up by SMS';
+COMMENT ON COLUMN order_mgmt.shop.stock_buckets IS 'Default number of stock rows a SKU''s stock is split over (SPEC §4.4)';
+COMMENT ON COLUMN order_mgmt.shop.admission_queue IS 'Default for taking a per-SKU advisory lock before the stock row (SPEC §4.4)';
+COMMENT ON COLUMN order_mgmt.shop.created_at IS 'When the shop was created (order_mgmt.now())';
+COMMENT ON COLUMN order_mgmt.shop.updated_at IS 'When the shop was last changed (order_mgmt.now())';
+
+CREATE TABLE order_mgmt.sku (
+	shop_id bigint NOT NULL REFERENCES order_mgmt.shop,
+	sku text NOT NULL,
+	product_id text,
+	title text,
+	price numeric NOT NULL CHECK (price >= 0 AND price <> 'NaN'),
+	attrs jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(attrs) = 'object'),
+	digital boolean NOT NULL DEFAULT false,
+	allow_backorder boolean NOT NULL DEFAULT false,
+	stock_buckets integer CHECK (stock_buckets BETWEEN 1 AND 64),
+	admission_queue boolean,
+	created_at timestamptz NOT NULL,
+	updated_at timestamptz NOT NULL,
+	PRIMARY KEY (shop_id, sku)
+);
+CREATE INDEX ON order_mgmt.sku (shop_id, product_id);
+COMMENT ON TABLE order_mgmt.sku IS 'Sellable items (stock keeping units); create or change with upsert_sku';
+COMMENT ON COLUMN order_mgmt.sku.shop_id IS 'Owning shop';
+COMMENT ON COLUMN order_mgmt.sku.sku IS 'The shop''s SKU code';
+COMMENT ON COLUMN order_mgmt.sku.product_id IS 'Product the SKU is a variant of (reports group by it)';
+COMMENT ON COLUMN order_mgmt.sku.title IS 'Display title';
+COMMENT ON COLUMN order_mgmt.sku.price IS 'Unit price in the shop currency';
+COMMENT ON COLUMN order_mgmt.sku.attrs IS 'Variant attributes, e.g. {"color":"red","size":"M"}';
+COMMENT ON COLUMN order_mgmt.sku.digital IS 'Digital goods: no stock tracking unless a stock row exists; fulfilled when paid';
+COMMENT ON COLUMN order_mgmt.sku.allow_backorder IS 'May be sold beyond on_hand (reserved > on_hand allowed)';
+COMMENT ON COLUMN order_mgmt.sku.stock_buckets IS 'Stock rows to split this SKU over; NULL = the shop''s setting';
+COMMENT ON COLUMN order_mgmt.sku.admission_queue IS 'Per-SKU admission queue; NULL = the shop''s setting';
+COMMENT ON COLUMN order_mgmt.sku.created_at IS 'When the SKU was created';
+COMMENT ON COLUMN order_mgmt.sku.updated_at IS 'When the SKU was last changed';
+
+CREATE TABLE order_mgmt.stock (
+	shop_id bigint NOT NULL,
+	sku text NOT NULL,
+	bucket integer NOT NULL DEFAULT 0 CHECK (bucket >= 0),
+	on_hand integer NOT NULL DEFAULT 0,
+	reserved integer NOT NULL DEFAULT 0 CHECK (reserved >= 0),
+	backorder boolean NOT NULL DEFAULT false,
+	PRIMARY KEY (shop_id, sku, bucket),
+	FOREIGN KEY (shop_id, sku) REFERENCES order_mgmt.sku,
+	CONSTRAINT stock_never_oversold CHECK (backorder OR (on_hand >= 0 AND reserved <= on_hand))
+);
+COMMENT ON TABLE order_mgmt.stock IS 'Physical and reserved stock per SKU, split over buckets for hot SKUs; available = on_hand - reserved';
+COMMENT ON COLUMN order_mgmt.stock.shop_id IS 'Owning shop';
+COMMENT ON COLUMN order_mgmt.stock.sku IS 'The SKU';
+COMMENT ON COLUMN order_mgmt.stock.bucket IS 'Bucket number, 0 .. stock_buckets - 1 (SPEC §4.4)';
+COMMENT ON COLUMN order_mgmt.stock.on_hand IS 'Units physically in stock in this bucket';
+COMMENT ON COLUMN order_mgmt.stock.reserved IS 'Units held by orders: the sum of held reservations of this bucket';
+COMMENT ON COLUMN order_mgmt.stock.backorder IS 'Copy of sku.allow_backorder, so the never-oversell CHECK can see it';
+
+CREATE TABLE order_mgmt.stock_log (
+	shop_id bigint NOT NULL,
+	entry_id bigint GENERATED ALWAYS AS IDENTITY,
+	sku text NOT NULL,
+	delta integer NOT NULL,
+	on_hand integer NOT NULL,
+	note text,
+	actor text NOT NULL,
+	at timestamptz NOT NULL,
+	PRIMARY KEY (shop_id, entry_id),
+	FOREIGN KEY (shop_id, sku) REFERENCES order_mgmt.sku
+);
+COMMENT ON TABLE order_mgmt.stock_log IS 'Every change of physical stock by set_stock and adjust_stock';
+COMMENT ON COLUMN order_mgmt.stock_log.shop_id IS 'Owning shop';
+COMMENT ON COLUMN order_mgmt.stock_log.entry_id IS 'Log entry id';
+COMMENT ON COLUMN order_mgmt.stock_log.sku IS 'The SKU';
+COMMENT ON COLUMN order_mgmt.stock_log.delta IS 'Change of on_hand over all buckets';
+COMMENT ON COLUMN order_mgmt.stock_log.on_hand IS 'on_hand over all buckets after the change';
+COMMENT ON COLUMN order_mgmt.stock_log.note IS 'Why (adjust_stock''s note)';
+COMMENT ON COLUMN order_mgmt.stock_log.actor IS 'Role that made the change';
+COMMENT ON COLUMN order_mgmt.stock_log.at IS 'When (order_mgmt.now())';
+
+CREATE TABLE order_mgmt.customer (
+	shop_id bigint NOT NULL REFERENCES order_mgmt.shop,
+	customer_id text NOT NULL,
+	email text,
+	email_key text,
+	is_member boolean NOT NULL DEFAULT true,
+	phone text,
+	name text,
+	created_at timestamptz NOT NULL,
+	updated_at timestamptz NOT NULL,
+	PRIMARY KEY (shop_id, customer_id)
+);
+CREATE INDEX ON order_mgmt.customer (shop_id, email_key);
+COMMENT ON TABLE order_mgmt.customer IS 'A shop''s customers; create or change with upsert_customer';
+COMMENT ON COLUMN order_mgmt.customer.shop_id IS 'Owning shop';
+COMMENT ON COLUMN order_mgmt.customer.customer_id IS 'The shop''s customer id';
+COMMENT ON COLUMN order_mgmt.customer.email IS 'E-mail address as entered';
+COMMENT ON COLUMN order_mgmt.customer.email_key IS 'normalize_email(email): matches guest orders and guest promo limits';
+COMMENT ON COLUMN order_mgmt.customer.is_member IS 'Registered member (may self-cancel, SPEC §8)';
+COMMENT ON COLUMN order_mgmt.customer.phone IS 'Phone number';
+COMMENT ON COLUMN order_mgmt.customer.name IS 'Display name';
+COMMENT ON COLUMN order_mgmt.customer.created_at IS 'When the customer was created';
+COMMENT ON COLUMN order_mgmt.customer.updated_at IS 'When the customer was last changed';
+
+CREATE SEQUENCE order_mgmt.order_id_seq;
+COMMENT ON SEQUENCE order_mgmt.order_id_seq IS 'order_id values, unique over all shops';
+
+CREATE TABLE order_mgmt.orders (
+	shop_id bigint NOT NULL REFERENCES order_mgmt.shop,
+	order_id bigint NOT NULL DEFAULT nextval('order_mgmt.order_id_seq'),
+	order_no text NOT NULL,
+	customer_id text,
+	email text,
+	email_key text,
+	channel text NOT NULL DEFAULT 'online',
+	logistics order_mgmt.logistics_kind NOT NULL DEFAULT 'standard',
+	payment_method text,
+	status order_mgmt.order_status NOT NULL DEFAULT 'pending',
+	payment_status order_mgmt.payment_status NOT NULL DEFAULT 'unpaid',
+	delivery_status order_mgmt.delivery_status NOT NULL,
+	currency text NOT NULL,
+	subtotal numeric NOT NULL DEFAULT 0 CHECK (subtotal >= 0),
+	discount numeric NOT NULL DEFAULT 0 CHECK (discount >= 0),
+	shipping_fee numeric NOT NULL DEFAULT 0 CHECK (shipping_fee >= 0),
+	total numeric NOT NULL DEFAULT 0 CHECK (total >= 0),
+	paid_amount numeric NOT NULL DEFAULT 0 CHECK (paid_amount >= 0),
+	refunded_amount numeric NOT NULL DEFAULT 0 CHECK (refunded_amount >= 0 AND refunded_amount <= paid_amount),
+	promo_code text,
+	promo_key text,
+	payment_due_at timestamptz,
+	hold_until timestamptz,
+	created_at timestamptz NOT NULL,
+	updated_at timestamptz NOT NULL,
+	paid_at timestamptz,
+	shipped_at timestamptz,
+	completed_at timestamptz,
+	cancelled_at timestamptz,
+	cancel_source order_mgmt.cancel_source,
+	cancel_reason order_mgmt.cancel_reason,
+	cancel_note text,
+	archived_at timestamptz,
+	admin_note text,
+	shipping_note text,
+	customer_note text,
+	consulted_support boolean NOT NULL DEFAULT false,
+	idempotency_key text,
+	PRIMARY KEY (shop_id, order_id),
+	UNIQUE (shop_id, order_no),
+	FOREIGN KEY (shop_id, customer_id) REFERENCES order_mgmt.customer
+);
+CREATE UNIQUE INDEX orders_idempotency_key ON order_mgmt.orders (shop_id, idempotency_key)
+	WHERE idempotency_key IS NOT NULL;
+CREATE INDEX orders_created ON order_mgmt.orders (shop_id, created_at);
+COMMENT ON TABLE order_mgmt.orders IS 'Orders: three status machines guarded by C triggers on every path; never deleted';
+COMMENT ON COLUMN order_mgmt.orders.shop_id IS 'Owning shop';
+COMMENT ON COLUMN order_mgmt.orders.order_id IS 'Order id (from order_id_seq); immutable';
+COMMENT ON COLUMN order_mgmt.orders.order_no IS 'Order number shown to customers, unique per shop (defaults to the order_id)';
+COMMENT ON COLUMN order_mgmt.orders.customer_id IS 'Ordering customer; NULL for a guest order';
+COMMENT ON COLUMN order_mgmt.orders.email IS 'Contact e-mail as entered';
+COMMENT ON COLUMN order_mgmt.orders.email_key IS 'normalize_email(email), set by the guard trigger';
+COMMENT ON COLUMN order_mgmt.orders.channel IS 'Sales channel (online, pos, chat ...)';
+COMMENT ON COLUMN order_mgmt.orders.logistics IS 'Logistics kind; decides the first delivery status';
+COMMENT ON COLUMN order_mgmt.orders.payment_method IS 'Payment method chosen (credit_card, bank_transfer, cod ...)';
+COMMENT ON COLUMN order_mgmt.orders.status IS 'Order status (SPEC §3.1)';
+COMMENT ON COLUMN order_mgmt.orders.payment_status IS 'Payment status (SPEC §3.2)';
+COMMENT ON COLUMN order_mgmt.orders.delivery_status IS 'Delivery status (SPEC §3.3)';
+COMMENT ON COLUMN order_mgmt.orders.currency IS 'ISO 4217 currency of the amounts (the shop''s)';
+COMMENT ON COLUMN order_mgmt.orders.subtotal IS 'Sum of line amounts before discount';
+COMMENT ON COLUMN order_mgmt.orders.discount IS 'Promo discount';
+COMMENT ON COLUMN order_mgmt.orders.shipping_fee IS 'Shipping fee charged';
+COMMENT ON COLUMN order_mgmt.orders.total IS 'subtotal - discount + shipping_fee';
+COMMENT ON COLUMN order_mgmt.orders.paid_amount IS 'Money received (succeeded charges)';
+COMMENT ON COLUMN order_mgmt.orders.refunded_amount IS 'Money returned (succeeded refunds); never above paid_amount';
+COMMENT ON COLUMN order_mgmt.orders.promo_code IS 'Promo code as entered';
+COMMENT ON COLUMN order_mgmt.orders.promo_key IS 'normalize_code(promo_code): key of the promo_code row';
+COMMENT ON COLUMN order_mgmt.orders.payment_due_at IS 'Payment deadline; NULL once paid or when the merchant owns the order';
+COMMENT ON COLUMN order_mgmt.orders.hold_until IS 'End of the post-purchase hold: until then delivery may not move (SPEC §9)';
+COMMENT ON COLUMN order_mgmt.orders.created_at IS 'Checkout time (order_mgmt.now())';
+COMMENT ON COLUMN order_mgmt.orders.updated_at IS 'Last change (set by the guard trigger)';
+COMMENT ON COLUMN order_mgmt.orders.paid_at IS 'When payment first became paid';
+COMMENT ON COLUMN order_mgmt.orders.shipped_at IS 'When delivery first left the pre-shipment set';
+COMMENT ON COLUMN order_mgmt.orders.completed_at IS 'When the order was completed';
+COMMENT ON COLUMN order_mgmt.orders.cancelled_at IS 'When the order was cancelled; NULL unless status is cancelled';
+COMMENT ON COLUMN order_mgmt.orders.cancel_source IS 'Who cancelled it; NULL unless cancelled';
+COMMENT ON COLUMN order_mgmt.orders.cancel_reason IS 'Why it was cancelled; NULL unless cancelled';
+COMMENT ON COLUMN order_mgmt.orders.cancel_note IS 'Free-text note given with the cancellation';
+COMMENT ON COLUMN order_mgmt.orders.archived_at IS 'When archived; an archived order refuses changes but notes and unarchive';
+COMMENT ON COLUMN order_mgmt.orders.admin_note IS 'Merchant''s internal note';
+COMMENT ON COLUMN order_mgmt.orders.shipping_note IS 'Note for the shipment';
+COMMENT ON COLUMN order_mgmt.orders.customer_note IS 'Note left by the customer';
+COMMENT ON COLUMN order_mgmt.orders.consulted_support IS 'The customer talked to support about this order (lost-order report split)';
+COMMENT ON COLUMN order_mgmt.orders.idempotency_key IS 'Caller''s key: a checkout retried with it returns this order';
+
+CREATE TABLE order_mgmt.order_line (
+	shop_id bigint NOT NULL,
+	order_id bigint NOT NULL,
+	line_no integer NOT NULL CHECK (line_no > 0),
+	sku text NOT NULL,
+	qty integer NOT NULL CHECK (qty > 0),
+	unit_price numeric NOT NULL CHECK (unit_price >= 0),
+	discount numeric NOT NULL DEFAULT 0 CHECK (discount >= 0),
+	returned_qty integer NOT NULL DEFAULT 0 CHECK (returned_qty >= 0 AND returned_qty <= qty),
+	PRIMARY KEY (shop_id, order_id, line_no),
+	FOREIGN KEY (shop_id, order_id) REFERENCES order_mgmt.orders,
+	FOREIGN KEY (shop_id, sku) REFERENCES order_mgmt.sku
+);
+COMMENT ON TABLE order_mgmt.order_line IS 'Lines of an order; never deleted';
+COMMENT ON COLUMN order_mgmt.order_line.shop_id IS 'Owning shop';
+COMMENT ON COLUMN order_mgmt.order_line.order_id IS 'The order';
+COMMENT ON COLUMN order_mgmt.order_line.line_no IS 'Line number within the order, from 1';
+COMMENT ON COLUMN order_mgmt.order_line.sku IS 'The SKU bought';
+COMMENT ON COLUMN order_mgmt.order_line.qty IS 'Units bought';
+COMMENT ON COLUMN order_mgmt.order_line.unit_price IS 'Price per unit at checkout';
+COMMENT ON COLUMN order_mgmt.order_line.discount IS 'Share of the order discount on this line';
+COMMENT ON COLUMN order_mgmt.order_line.returned_qty IS 'Units returned; never above qty';
+
+CREATE SEQUENCE order_mgmt.reservation_id_seq;
+COMMENT ON SEQUENCE order_mgmt.reservation_id_seq IS 'reservation_id values';
+
+CREATE TABLE order_mgmt.reservation (
+	shop_id bigint NOT NULL,
+	reservation_id bigint NOT NULL DEFAULT nextval('order_mgmt.reservation_id_seq'),
+	order_id bigint NOT NULL,
+	return_id bigint,
+	sku text NOT NULL,
+	bucket integer NOT NULL DEFAULT 0,
+	qty integer NOT NULL CHECK (qty > 0),
+	state order_mgmt.reservation_state NOT NULL DEFAULT 'held',
+	created_at timestamptz NOT NULL,
+	resolved_at timestamptz,
+	PRIMARY KEY (shop_id, reservation_id),
+	FOREIGN KEY (shop_id, order_id) REFERENCES order_mgmt.orders
+);
+CREATE INDEX reservation_order ON order_mgmt.reservation (shop_id, order_id);
+CREATE INDEX reservation_held ON order_mgmt.reservation (shop_id, sku, bucket) WHERE state = 'held';
+COMMENT ON TABLE order_mgmt.reservation IS 'Stock ledger: each hold of stock by an order; held rows sum to stock.reserved';
+COMMENT ON COLUMN order_mgmt.reservation.shop_id IS 'Owning shop';
+COMMENT ON COLUMN order_mgmt.reservation.reservation_id IS 'Reservation id';
+COMMENT ON COLUMN order_mgmt.reservation.order_id IS 'The holding order';
+COMMENT ON COLUMN order_mgmt.reservation.return_id IS 'Set for an exchange''s replacement (SPEC §11)';
+COMMENT ON COLUMN order_mgmt.reservation.sku IS 'The SKU held';
+COMMENT ON COLUMN order_mgmt.reservation.bucket IS 'Stock bucket the units were taken from';
+COMMENT ON COLUMN order_mgmt.reservation.qty IS 'Units held';
+COMMENT ON COLUMN order_mgmt.reservation.state IS 'held, fulfilled (left stock at shipment) or released (back to available)';
+COMMENT ON COLUMN order_mgmt.reservation.created_at IS 'When the stock was held';
+COMMENT ON COLUMN order_mgmt.reservation.resolved_at IS 'When it was fulfilled or released';
+
+CREATE TABLE order_mgmt.promo_code (
+	shop_id bigint NOT NULL REFERENCES order_mgmt.shop,
+	code_key text NOT NULL CHECK (code_key <> ''),
+	code text NOT NULL,
+	kind order_mgmt.promo_kind NOT NULL,
+	value numeric NOT NULL CHECK (value >= 0),
+	min_subtotal numeric NOT NULL DEFAULT 0 CHECK (min_subtotal >= 0),
+	usage_limit integer CHECK (usage_limit > 0),
+	per_customer_limit integer CHECK (per_customer_limit > 0),
+	customer_id text,
+	used integer NOT NULL DEFAULT 0 CHECK (used >= 0),
+	starts_at timestamptz,
+	ends_at timestamptz,
+	active boolean NOT NULL DEFAULT true,
+	created_at timestamptz NOT NULL,
+	PRIMARY KEY (shop_id, code_key),
+	FOREIGN KEY (shop_id, customer_id) REFERENCES order_mgmt.customer,
+	CONSTRAINT promo_never_over_redeemed CHECK (usage_limit IS NULL OR used <= usage_limit),
+	CHECK (kind <> 'percent' OR value <= 100),
+	CHECK (ends_at IS NULL OR starts_at IS NULL OR ends_at > starts_at)
+);
+COMMENT ON TABLE order_mgmt.promo_code IS 'Promo codes, keyed by normalize_code(code)';
+COMMENT ON COLUMN order_mgmt.promo_code.shop_id IS 'Owning shop';
+COMMENT ON COLUMN order_mgmt.promo_code.code_key IS 'normalize_code(code): what checkouts match on';
+COMMENT ON COLUMN order_mgmt.promo_code.code IS 'The code as the merchant entered it';
+COMMENT ON COLUMN order_mgmt.promo_code.kind IS 'percent, amount or free_shipping';
+COMMENT ON COLUMN order_mgmt.promo_code.value IS 'Percent (0-100) or amount in the shop currency';
+COMMENT ON COLUMN order_mgmt.promo_code.min_subtotal IS 'Smallest subtotal the code applies to';
+COMMENT ON COLUMN order_mgmt.promo_code.usage_limit IS 'Live redemptions allowed in all; NULL = unlimited';
+COMMENT ON COLUMN order_mgmt.promo_code.per_customer_limit IS 'Live redemptions allowed per customer (or guest e-mail); NULL = unlimited';
+COMMENT ON COLUMN order_mgmt.promo_code.customer_id IS 'Personal code: only this customer may use it';
+COMMENT ON COLUMN order_mgmt.promo_code.used IS 'Active redemptions, kept exact for codes with a usage_limit';
+COMMENT ON COLUMN order_mgmt.promo_code.starts_at IS 'Valid from; NULL = at once';
+COMMENT ON COLUMN order_mgmt.promo_code.ends_at IS 'Valid until (exclusive); NULL = forever';
+COMMENT ON COLUMN order_mgmt.promo_code.active IS 'Switched on';
+COMMENT ON COLUMN order_mgmt.promo_code.created_at IS 'When the code was created';
+
+CREATE TABLE order_mgmt.promo_redemption (
+	shop_id bigint NOT NULL,
+	code_key text NOT NULL,
+	order_id bigint NOT NULL,
+	customer_id text,
+	email_key text,
+	state order_mgmt.redemption_state NOT NULL DEFAULT 'active',
+	claimed_at timestamptz NOT NULL,
+	released_at timestamptz,
+	PRIMARY KEY (shop_id, code_key, order_id),
+	FOREIGN KEY (shop_id, code_key) REFERENCES order_mgmt.promo_code,
+	FOREIGN KEY (shop_id, order_id) REFERENCES order_mgmt.orders
+);
+CREATE INDEX promo_redemption_customer ON order_mgmt.promo_redemption (shop_id, code_key, customer_id)
+	WHERE state = 'active';
+COMMENT ON TABLE order_mgmt.promo_redemption IS 'Promo ledger: one row per order that claimed a code';
+COMMENT ON COLUMN order_mgmt.promo_redemption.shop_id IS 'Owning shop';
+COMMENT ON COLUMN order_mgmt.promo_redemption.code_key IS 'The code';
+COMMENT ON COLUMN order_mgmt.promo_redemption.order_id IS 'The order that claimed it';
+COMMENT ON COLUMN order_mgmt.promo_redemption.customer_id IS 'Customer, for per-customer limits';
+COMMENT ON COLUMN order_mgmt.promo_redemption.email_key IS 'Normalized e-mail, for per-customer limits of guests';
+COMMENT ON COLUMN order_mgmt.promo_redemption.state IS 'active (counts against limits) or released (order cancelled)';
+COMMENT ON COLUMN order_mgmt.promo_redemption.claimed_at IS 'When claimed';
+COMMENT ON COLUMN order_mgmt.promo_redemption.released_at IS 'When released';
+
+CREATE SEQUENCE order_mgmt.payment_id_seq;
+COMMENT ON SEQUENCE order_mgmt.payment_id_seq IS 'payment_id values';
+
+CREATE TABLE order_mgmt.payment (
+	shop_id bigint NOT NULL,
+	payment_id bigint NOT NULL DEFAULT nextval('order_mgmt.payment_id_seq'),
+	order_id bigint NOT NULL,
+	kind order_mgmt.payment_kind NOT NULL,
+	method text,
+	amount numeric NOT NULL CHECK (amount >= 0),
+	status order_mgmt.payment_result NOT NULL,
+	provider_ref text,
+	failure_reason text,
+	created_at timestamptz NOT NULL,
+	PRIMARY KEY (shop_id, payment_id),
+	UNIQUE (shop_id, provider_ref),
+	FOREIGN KEY (shop_id, order_id) REFERENCES order_mgmt.orders
+);
+CREATE INDEX payment_order ON order_mgmt.payment (shop_id, order_id);
+COMMENT ON TABLE order_mgmt.payment IS 'Every charge and refund attempt; never deleted';
+COMMENT ON COLUMN order_mgmt.payment.shop_id IS 'Owning shop';
+COMMENT ON COLUMN order_mgmt.payment.payment_id IS 'Payment id';
+COMMENT ON COLUMN order_mgmt.payment.order_id IS 'The order paid for';
+COMMENT ON COLUMN order_mgmt.payment.kind IS 'charge or refund';
+COMMENT ON COLUMN order_mgmt.payment.method IS 'Payment method';
+COMMENT ON COLUMN order_mgmt.payment.amount IS 'Amount in the order currency';
+COMMENT ON COLUMN order_mgmt.payment.status IS 'pending, succeeded or failed';
+COMMENT ON COLUMN order_mgmt.payment.provider_ref IS 'Payment provider''s reference, unique per shop: makes callbacks idempotent';
+COMMENT ON COLUMN order_mgmt.payment.failure_reason IS 'Why it failed';
+COMMENT ON COLUMN order_mgmt.payment.created_at IS 'When recorded';
+
+CREATE SEQUENCE order_mgmt.event_id_seq;
+COMMENT ON SEQUENCE order_mgmt.event_id_seq IS 'event_id values: increasing, so consumers page with events_since';
+
+CREATE TABLE order_mgmt.order_event (
+	shop_id bigint NOT NULL,
+	event_id bigint NOT NULL DEFAULT nextval('order_mgmt.event_id_seq'),
+	order_id bigint NOT NULL,
+	at timestamptz NOT NULL,
+	actor text NOT NULL,
+	kind order_mgmt.event_kind NOT NULL,
+	from_value text,
+	to_value text,
+	detail jsonb,
+	PRIMARY KEY (shop_id, event_id),
+	FOREIGN KEY (shop_id, order_id) REFERENCES order_mgmt.orders
+);
+CREATE INDEX order_event_order ON order_mgmt.order_event (shop_id, order_id, event_id);
+COMMENT ON TABLE order_mgmt.order_event IS 'Append-only audit log and outbox: one row per transition and per side effect';
+COMMENT ON COLUMN order_mgmt.order_event.shop_id IS 'Owning shop';
+COMMENT ON COLUMN order_mgmt.order_event.event_id IS 'Event id, increasing';
+COMMENT ON COLUMN order_mgmt.order_event.order_id IS 'The order';
+COMMENT ON COLUMN order_mgmt.order_event.at IS 'When (order_mgmt.now())';
+COMMENT ON COLUMN order_mgmt.order_event.actor IS 'Calling role as the caller sees it (SET ROLE role, else session user), or system for the sweeper';
+COMMENT ON COLUMN order_mgmt.order_event.kind IS 'Status machine of a transition, or the side effect';
+COMMENT ON COLUMN order_mgmt.order_event.from_value IS 'Status before a transition';
+COMMENT ON COLUMN order_mgmt.order_event.to_value IS 'Status after a transition';
+COMMENT ON COLUMN order_mgmt.order_event.detail IS 'Details (lines and holds of a checkout, amounts, reasons)';
+
+CREATE TABLE order_mgmt.due_action (
+	shop_id bigint NOT NULL,
+	order_id bigint NOT NULL,
+	action order_mgmt.due_kind NOT NULL,
+	due_at timestamptz NOT NULL,
+	rule_id bigint,
+	created_at timestamptz NOT NULL,
+	PRIMARY KEY (shop_id, order_id, action),
+	FOREIGN KEY (shop_id, order_id) REFERENCES order_mgmt.orders
+);
+CREATE INDEX due_action_due ON order_mgmt.due_action (due_at);
+COMMENT ON TABLE order_mgmt.due_action IS 'Deadlines: what the sweeper (run_due) must do to an order, and when (SPEC §13)';
+COMMENT ON COLUMN order_mgmt.due_action.shop_id IS 'Owning shop';
+COMMENT ON COLUMN order_mgmt.due_action.order_id IS 'The order';
+COMMENT ON COLUMN order_mgmt.due_action.action IS 'What to do';
+COMMENT ON COLUMN order_mgmt.due_action.due_at IS 'When it is due';
+COMMENT ON COLUMN order_mgmt.due_action.rule_id IS 'Automation rule that scheduled it (automation_complete)';
+COMMENT ON COLUMN order_mgmt.due_action.created_at IS 'When it was scheduled';
+
+CREATE TABLE order_mgmt.status_label (
+	enum_type text NOT NULL CHECK (enum_type IN
+		('order_status', 'payment_status', 'delivery_status', 'logistics_kind',
+		 'cancel_source', 'cancel_reason')),
+	value text NOT NULL,
+	locale text NOT NULL,
+	label text NOT NULL,
+	builtin boolean NOT NULL DEFAULT false,
+	PRIMARY KEY (enum_type, value, locale, builtin)
+);
+COMMENT ON TABLE order_mgmt.status_label IS 'Display labels of status values per locale; a row with builtin = false overrides the built-in one';
+COMMENT ON COLUMN order_mgmt.status_label.enum_type IS 'Enum type name within order_mgmt (order_status ...)';
+COMMENT ON COLUMN order_mgmt.status_label.value IS 'Enum value';
+COMMENT ON COLUMN order_mgmt.status_label.locale IS 'Locale: en, zh-Hant, zh-Hans, th, fi, or any a shop adds';
+COMMENT ON COLUMN order_mgmt.status_label.label IS 'Text shown to people';
+COMMENT ON COLUMN order_mgmt.status_label.builtin IS 'Seeded by the extension (not dumped); shops insert rows with false to override';

@@ -1,0 +1,80 @@
+
+-- C functions.  SECURITY DEFINER functions pin search_path (SPEC §17).
+
+CREATE FUNCTION order_mgmt.now() RETURNS timestamptz
+	AS 'MODULE_PATHNAME', 'om_now_sql'
+	LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION order_mgmt.now() IS
+	'The time every order_mgmt rule uses: transaction start, or the test clock order_mgmt.clock when set';
+
+CREATE FUNCTION order_mgmt.normalize_code(code text) RETURNS text
+	AS 'MODULE_PATHNAME', 'normalize_text'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION order_mgmt.normalize_code(text) IS
+	'Promo code key: ICU NFKC case folding, trimmed (ＳＡＬＥ１０ = sale10)';
+
+CREATE FUNCTION order_mgmt.normalize_email(email text) RETURNS text
+	AS 'MODULE_PATHNAME', 'normalize_text'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION order_mgmt.normalize_email(text) IS
+	'E-mail key for matching guests and per-customer limits: ICU NFKC case folding, trimmed';
+
+CREATE FUNCTION order_mgmt.transition_table()
+	RETURNS TABLE (machine text, from_value text, to_value text, via text)
+	AS 'MODULE_PATHNAME', 'transition_table'
+	LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION order_mgmt.transition_table() IS
+	'The allowed status moves, as compiled into the C guard (see the view order_mgmt.transitions)';
+
+CREATE FUNCTION order_mgmt.create_shop(shop_id bigint, name text, currency text DEFAULT 'TWD',
+		locale text DEFAULT 'zh-TW', timezone text DEFAULT 'Asia/Taipei')
+	RETURNS void
+	AS 'MODULE_PATHNAME', 'create_shop'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.create_shop(bigint, text, text, text, text) IS
+	'Creates a shop with default settings; 23505 if it exists';
+
+CREATE FUNCTION order_mgmt.update_shop(shop_id bigint, settings jsonb)
+	RETURNS void
+	AS 'MODULE_PATHNAME', 'update_shop'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.update_shop(bigint, jsonb) IS
+	'Changes shop settings by name, e.g. {"payment_timeout": "15 minutes", "auto_cancel_failed": true}';
+
+CREATE FUNCTION order_mgmt.upsert_sku(shop_id bigint, sku text, price numeric,
+		product_id text DEFAULT NULL, title text DEFAULT NULL, attrs jsonb DEFAULT '{}',
+		digital boolean DEFAULT false, allow_backorder boolean DEFAULT false,
+		stock_buckets integer DEFAULT NULL, admission_queue boolean DEFAULT NULL)
+	RETURNS void
+	AS 'MODULE_PATHNAME', 'upsert_sku'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.upsert_sku(bigint, text, numeric, text, text, jsonb, boolean, boolean, integer, boolean) IS
+	'Creates or replaces a SKU (every argument is its new value) and creates its stock rows';
+
+CREATE FUNCTION order_mgmt.set_stock(shop_id bigint, sku text, on_hand integer)
+	RETURNS void
+	AS 'MODULE_PATHNAME', 'set_stock'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.set_stock(bigint, text, integer) IS
+	'Sets a SKU''s physical stock, spread over its buckets; OM001 below reserved unless backorder; logged in stock_log';
+
+CREATE FUNCTION order_mgmt.adjust_stock(shop_id bigint, sku text, delta integer, note text DEFAULT NULL)
+	RETURNS integer
+	AS 'MODULE_PATHNAME', 'adjust_stock'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.adjust_stock(bigint, text, integer, text) IS
+	'Changes a SKU''s physical stock by delta and returns the new on_hand; OM001 below reserved unless backorder';
+
+CREATE FUNCTION order_mgmt.upsert_customer(shop_id bigint, customer_id text, email text,
+		is_member boolean DEFAULT true, name text DEFAULT NULL, phone text DEFAULT NULL)
+	RETURNS void
+	AS 'MODULE_PATHNAME', 'upsert_customer'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.upsert_customer(bigint, text, text, boolean, text, text) IS
+	'Creates or replaces a customer; email is normalized into email_key';

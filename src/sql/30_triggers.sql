@@ -1,0 +1,62 @@
+
+-- Guard triggers (src/order_guard.c).  They are SECURITY DEFINER so that the
+-- events they append are written whoever makes the change; the actor is
+-- still the caller's role.
+
+CREATE FUNCTION order_mgmt.orders_guard() RETURNS trigger
+	AS 'MODULE_PATHNAME', 'orders_guard'
+	LANGUAGE C SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.orders_guard() IS
+	'BEFORE INSERT OR UPDATE on orders: refuses moves outside the status machines and cross-status rules, stamps the row';
+
+CREATE FUNCTION order_mgmt.orders_log() RETURNS trigger
+	AS 'MODULE_PATHNAME', 'orders_log'
+	LANGUAGE C SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.orders_log() IS
+	'AFTER UPDATE on orders: appends one order_event per status move, archive and unarchive';
+
+CREATE FUNCTION order_mgmt.forbid_change() RETURNS trigger
+	AS 'MODULE_PATHNAME', 'forbid_change'
+	LANGUAGE C;
+COMMENT ON FUNCTION order_mgmt.forbid_change() IS
+	'Refuses DELETE and TRUNCATE of orders and their history, and UPDATE of the event log (OM009)';
+
+CREATE TRIGGER orders_guard BEFORE INSERT OR UPDATE ON order_mgmt.orders
+	FOR EACH ROW EXECUTE FUNCTION order_mgmt.orders_guard();
+COMMENT ON TRIGGER orders_guard ON order_mgmt.orders IS 'Status machines on every path (SPEC §3)';
+
+CREATE TRIGGER orders_log AFTER UPDATE ON order_mgmt.orders
+	FOR EACH ROW
+	WHEN (OLD.status IS DISTINCT FROM NEW.status
+		  OR OLD.payment_status IS DISTINCT FROM NEW.payment_status
+		  OR OLD.delivery_status IS DISTINCT FROM NEW.delivery_status
+		  OR (OLD.archived_at IS NULL) <> (NEW.archived_at IS NULL))
+	EXECUTE FUNCTION order_mgmt.orders_log();
+COMMENT ON TRIGGER orders_log ON order_mgmt.orders IS 'Transition events (SPEC §12)';
+
+CREATE TRIGGER orders_no_delete BEFORE DELETE ON order_mgmt.orders
+	FOR EACH ROW EXECUTE FUNCTION order_mgmt.forbid_change();
+CREATE TRIGGER orders_no_truncate BEFORE TRUNCATE ON order_mgmt.orders
+	FOR EACH STATEMENT EXECUTE FUNCTION order_mgmt.forbid_change();
+CREATE TRIGGER order_line_no_delete BEFORE DELETE ON order_mgmt.order_line
+	FOR EACH ROW EXECUTE FUNCTION order_mgmt.forbid_change();
+CREATE TRIGGER order_line_no_truncate BEFORE TRUNCATE ON order_mgmt.order_line
+	FOR EACH STATEMENT EXECUTE FUNCTION order_mgmt.forbid_change();
+CREATE TRIGGER payment_no_delete BEFORE DELETE ON order_mgmt.payment
+	FOR EACH ROW EXECUTE FUNCTION order_mgmt.forbid_change();
+CREATE TRIGGER payment_no_truncate BEFORE TRUNCATE ON order_mgmt.payment
+	FOR EACH STATEMENT EXECUTE FUNCTION order_mgmt.forbid_change();
+CREATE TRIGGER order_event_append_only BEFORE UPDATE OR DELETE ON order_mgmt.order_event
+	FOR EACH ROW EXECUTE FUNCTION order_mgmt.forbid_change();
+CREATE TRIGGER order_event_no_truncate BEFORE TRUNCATE ON order_mgmt.order_event
+	FOR EACH STATEMENT EXECUTE FUNCTION order_mgmt.forbid_change();
+COMMENT ON TRIGGER orders_no_delete ON order_mgmt.orders IS 'Orders are never deleted (OM009)';
+COMMENT ON TRIGGER orders_no_truncate ON order_mgmt.orders IS 'Orders are never deleted (OM009)';
+COMMENT ON TRIGGER order_line_no_delete ON order_mgmt.order_line IS 'Order lines are never deleted (OM009)';
+COMMENT ON TRIGGER order_line_no_truncate ON order_mgmt.order_line IS 'Order lines are never deleted (OM009)';
+COMMENT ON TRIGGER payment_no_delete ON order_mgmt.payment IS 'Payments are never deleted (OM009)';
+COMMENT ON TRIGGER payment_no_truncate ON order_mgmt.payment IS 'Payments are never deleted (OM009)';
+COMMENT ON TRIGGER order_event_append_only ON order_mgmt.order_event IS 'The event log is append-only (OM009)';
+COMMENT ON TRIGGER order_event_no_truncate ON order_mgmt.order_event IS 'The event log is append-only (OM009)';

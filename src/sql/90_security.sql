@@ -1,0 +1,69 @@
+
+-- Roles and privileges (SPEC §17).  Roles are created when absent; they are
+-- cluster-wide and outlive the extension.
+
+DO $$
+DECLARE
+	r text;
+BEGIN
+	FOREACH r IN ARRAY ARRAY['order_mgmt_app', 'order_mgmt_admin', 'order_mgmt_report'] LOOP
+		IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = r) THEN
+			EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r);
+		END IF;
+	END LOOP;
+END
+$$;
+
+REVOKE ALL ON ALL TABLES IN SCHEMA order_mgmt FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA order_mgmt FROM PUBLIC;
+GRANT USAGE ON SCHEMA order_mgmt TO order_mgmt_app, order_mgmt_admin, order_mgmt_report;
+
+-- everyone may read the clock and use the pure helpers
+GRANT EXECUTE ON FUNCTION order_mgmt.now(), order_mgmt.normalize_code(text),
+	order_mgmt.normalize_email(text), order_mgmt.transition_table() TO PUBLIC;
+GRANT SELECT ON order_mgmt.transitions, order_mgmt.status_label TO PUBLIC;
+
+-- reports: read everything, run verify
+GRANT SELECT ON ALL TABLES IN SCHEMA order_mgmt TO order_mgmt_report, order_mgmt_admin;
+GRANT EXECUTE ON FUNCTION order_mgmt.verify(bigint) TO order_mgmt_report, order_mgmt_admin;
+REVOKE ALL ON FUNCTION order_mgmt.check_invariants(bigint) FROM PUBLIC;
+
+-- merchant operations and settings
+GRANT EXECUTE ON FUNCTION
+	order_mgmt.create_shop(bigint, text, text, text, text),
+	order_mgmt.update_shop(bigint, jsonb),
+	order_mgmt.upsert_sku(bigint, text, numeric, text, text, jsonb, boolean, boolean, integer, boolean),
+	order_mgmt.set_stock(bigint, text, integer),
+	order_mgmt.adjust_stock(bigint, text, integer, text),
+	order_mgmt.upsert_customer(bigint, text, text, boolean, text, text)
+	TO order_mgmt_admin;
+-- admins may also move orders by hand; the guard triggers still judge every move
+GRANT UPDATE (status, payment_status, delivery_status, admin_note, shipping_note,
+	customer_note, consulted_support) ON order_mgmt.orders TO order_mgmt_admin;
+GRANT INSERT, UPDATE, DELETE ON order_mgmt.status_label TO order_mgmt_admin;
+
+-- the shop backend: customers (checkout and friends come with the core API)
+GRANT EXECUTE ON FUNCTION
+	order_mgmt.upsert_customer(bigint, text, text, boolean, text, text)
+	TO order_mgmt_app;
+
+-- pg_dump: extension data is dumped (SPEC §18)
+SELECT pg_catalog.pg_extension_config_dump('order_mgmt.shop', '');
+SELECT pg_catalog.pg_extension_config_dump('order_mgmt.sku', '');
+SELECT pg_catalog.pg_extension_config_dump('order_mgmt.stock', '');
+SELECT pg_catalog.pg_extension_config_dump('order_mgmt.stock_log', '');
+SELECT pg_catalog.pg_extension_config_dump('order_mgmt.customer', '');
+SELECT pg_catalog.pg_extension_config_dump('order_mgmt.orders', '');
+SELECT pg_catalog.pg_extension_config_dump('order_mgmt.order_line', '');
+SELECT pg_catalog.pg_extension_config_dump('order_mgmt.reservation', '');
+SELECT pg_catalog.pg_extension_config_dump('order_mgmt.promo_code', '');
+SELECT pg_catalog.pg_extension_config_dump('order_mgmt.promo_redemption', '');
+SELECT pg_catalog.pg_extension_config_dump('order_mgmt.payment', '');
+SELECT pg_catalog.pg_extension_config_dump('order_mgmt.order_event', '');
+SELECT pg_catalog.pg_extension_config_dump('order_mgmt.due_action', '');
+SELECT pg_catalog.pg_extension_config_dump('order_mgmt.status_label', 'WHERE NOT builtin');
+SELECT pg_catalog.pg_extension_config_dump('order_mgmt.order_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('order_mgmt.reservation_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('order_mgmt.payment_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('order_mgmt.event_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('order_mgmt.stock_log_entry_id_seq', '');
