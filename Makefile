@@ -21,12 +21,11 @@ OBJS = \
 SQL_PARTS = $(sort $(wildcard src/sql/*.sql))
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 
-REGRESS = install clock machines transitions cross_rules history setup stock verify
+REGRESS = install clock transitions cross_rules history setup stock verify
 ISOLATION = order_race
 ISOLATION_OPTS = --inputdir=test
 TAP_TESTS = 1
 PROVE_TESTS = test/t/*.pl
-PROVE_FLAGS = --verbose
 
 EXTRA_CLEAN = test/output_iso
 
@@ -44,6 +43,9 @@ SHLIB_LINK += $(ICU_LIBS)
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# after the include: Makefile.global resets it
+PROVE_FLAGS = --verbose
 
 ifneq ($(with_icu),yes)
 $(error order_mgmt needs a PostgreSQL server built with ICU (configure --with-icu))

@@ -432,7 +432,14 @@ upsert_customer(PG_FUNCTION_ARGS)
 	else
 	{
 		char	   *email = text_to_cstring(PG_GETARG_TEXT_PP(2));
+		char	   *end;
 
+		/* surrounding white space is a typing accident, not part of it */
+		while (isspace((unsigned char) *email))
+			email++;
+		end = email + strlen(email);
+		while (end > email && isspace((unsigned char) end[-1]))
+			*--end = '\0';
 		CheckEmail(email);
 		values[2] = CStringGetTextDatum(email);
 		values[3] = CStringGetTextDatum(om_normalize(email, true));

@@ -18,7 +18,8 @@ REVOKE ALL ON ALL TABLES IN SCHEMA order_mgmt FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA order_mgmt FROM PUBLIC;
 GRANT USAGE ON SCHEMA order_mgmt TO order_mgmt_app, order_mgmt_admin, order_mgmt_report;
 
--- everyone may read the clock and use the pure helpers
+-- everyone may read the clock and use the pure helpers; tables stay closed
+GRANT USAGE ON SCHEMA order_mgmt TO PUBLIC;
 GRANT EXECUTE ON FUNCTION order_mgmt.now(), order_mgmt.normalize_code(text),
 	order_mgmt.normalize_email(text), order_mgmt.transition_table() TO PUBLIC;
 GRANT SELECT ON order_mgmt.transitions, order_mgmt.status_label TO PUBLIC;

@@ -1,0 +1,118 @@
+-- Every allowed move succeeds and every other move fails with OM005, on the
+-- direct UPDATE path (SPEC §3).  The from x to matrix is generated from the
+-- enums, not listed by hand; each from-state is reached by a shortest path
+-- of allowed moves from an order's first state.
+SELECT order_mgmt.create_shop(10, 'Matrix shop');
+
+CREATE TABLE tm_result (machine text, from_value text, to_value text, expected text, got text);
+
+DO $$
+DECLARE
+	r record;
+	step text;
+	oid_ bigint;
+	got text;
+	col text;
+BEGIN
+	FOR r IN
+		WITH RECURSIVE walk(machine, logistics, state, path) AS (
+			VALUES ('order_status', 'standard', 'pending', ARRAY[]::text[]),
+				   ('payment_status', 'standard', 'unpaid', ARRAY[]::text[]),
+				   ('delivery_status', 'standard', 'unfulfilled', ARRAY[]::text[]),
+				   ('delivery_status', 'integrated', 'not_executed', ARRAY[]::text[])
+			UNION ALL
+			SELECT w.machine, w.logistics, t.to_value, w.path || t.to_value
+			FROM walk w
+			JOIN order_mgmt.transitions t ON t.machine = w.machine AND t.from_value = w.state
+			WHERE t.to_value <> w.state AND cardinality(w.path) < 6
+		), shortest AS (
+			SELECT DISTINCT ON (machine, state) machine, logistics, state, path
+			FROM walk ORDER BY machine, state, cardinality(path), logistics
+		), states AS (
+			SELECT t.typname::text AS machine, e.enumlabel AS value
+			FROM pg_enum e JOIN pg_type t ON t.oid = e.enumtypid
+			JOIN pg_namespace n ON n.oid = t.typnamespace AND n.nspname = 'order_mgmt'
+			WHERE t.typname IN ('order_status', 'payment_status', 'delivery_status')
+		)
+		SELECT s.machine, s.logistics, s.state AS from_value, s.path, x.value AS to_value,
+			   CASE WHEN EXISTS (SELECT FROM order_mgmt.transitions t
+								 WHERE t.machine = s.machine AND t.from_value = s.state
+								   AND t.to_value = x.value)
+					THEN 'ok' ELSE 'OM005' END AS expected
+		FROM shortest s JOIN states x ON x.machine = s.machine
+		WHERE x.value <> s.state
+		   OR EXISTS (SELECT FROM order_mgmt.transitions t
+					  WHERE t.machine = s.machine AND t.from_value = s.state AND t.to_value = s.state)
+		ORDER BY 1, 3, 5
+	LOOP
+		INSERT INTO order_mgmt.orders (shop_id, currency, logistics)
+		VALUES (10, 'TWD', r.logistics::order_mgmt.logistics_kind)
+		RETURNING order_id INTO oid_;
+		col := CASE r.machine WHEN 'order_status' THEN 'status' ELSE r.machine END;
+		FOREACH step IN ARRAY r.path LOOP
+			IF r.machine = 'order_status' AND step = 'completed' THEN
+				UPDATE order_mgmt.orders SET payment_status = 'paid' WHERE shop_id = 10 AND order_id = oid_;
+			END IF;
+			EXECUTE format('UPDATE order_mgmt.orders SET %I = %L WHERE shop_id = 10 AND order_id = %s',
+						   col, step, oid_);
+		END LOOP;
+		BEGIN
+			IF r.machine = 'order_status' AND r.to_value = 'completed' THEN
+				UPDATE order_mgmt.orders SET payment_status = 'paid'
+				WHERE shop_id = 10 AND order_id = oid_ AND payment_status = 'unpaid';
+			END IF;
+			EXECUTE format('UPDATE order_mgmt.orders SET %I = %L WHERE shop_id = 10 AND order_id = %s',
+						   col, r.to_value, oid_);
+			got := 'ok';
+		EXCEPTION WHEN OTHERS THEN
+			got := SQLSTATE;
+		END;
+		INSERT INTO tm_result VALUES (r.machine, r.from_value, r.to_value, r.expected, got);
+	END LOOP;
+END
+$$;
+
+-- every state of every machine was reached and tried
+SELECT machine, count(DISTINCT from_value) AS from_states,
+	   count(*) FILTER (WHERE expected = 'ok') AS allowed,
+	   count(*) FILTER (WHERE expected <> 'ok') AS refused,
+	   count(*) FILTER (WHERE expected = got) AS as_expected
+FROM tm_result GROUP BY machine ORDER BY machine;
+
+-- any move whose outcome differs from the table (none)
+SELECT * FROM tm_result WHERE expected IS DISTINCT FROM got;
+
+-- the allowed moves, as the matrix saw them
+SELECT machine, from_value, string_agg(to_value, ', ' ORDER BY to_value) AS allowed_to
+FROM tm_result WHERE got = 'ok' GROUP BY machine, from_value ORDER BY machine, from_value;
+
+-- one refused move in full: machine, from and to in the error
+INSERT INTO order_mgmt.orders (shop_id, order_id, currency) VALUES (10, 1000001, 'TWD');
+UPDATE order_mgmt.orders SET payment_status = 'refunded' WHERE shop_id = 10 AND order_id = 1000001;
+\echo :LAST_ERROR_SQLSTATE
+UPDATE order_mgmt.orders SET delivery_status = 'returned' WHERE shop_id = 10 AND order_id = 1000001;
+\echo :LAST_ERROR_SQLSTATE
+-- a failed move changes nothing, and logs nothing
+SELECT status, payment_status, delivery_status FROM order_mgmt.orders WHERE order_id = 1000001;
+SELECT count(*) FROM order_mgmt.order_event WHERE order_id = 1000001;
+
+-- staying put is not a move
+UPDATE order_mgmt.orders SET status = 'pending' WHERE shop_id = 10 AND order_id = 1000001;
+SELECT count(*) FROM order_mgmt.order_event WHERE order_id = 1000001;
+
+-- every successful move wrote exactly one event with from and to
+SELECT count(*) AS moves_without_event FROM tm_result r WHERE got = 'ok' AND from_value <> to_value
+  AND NOT EXISTS (SELECT FROM order_mgmt.order_event e
+				  WHERE e.shop_id = 10 AND e.kind::text = r.machine
+					AND e.from_value = r.from_value AND e.to_value = r.to_value);
+
+-- a new order must start in the first states
+INSERT INTO order_mgmt.orders (shop_id, currency, status) VALUES (10, 'TWD', 'completed');
+\echo :LAST_ERROR_SQLSTATE
+INSERT INTO order_mgmt.orders (shop_id, currency, logistics, delivery_status) VALUES (10, 'TWD', 'cod', 'unfulfilled');
+\echo :LAST_ERROR_SQLSTATE
+INSERT INTO order_mgmt.orders (shop_id, currency, logistics) VALUES (10, 'TWD', 'cod')
+RETURNING status, payment_status, delivery_status;
+
+DROP TABLE tm_result;
+SELECT * FROM order_mgmt.verify(10);

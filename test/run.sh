@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# The test command (README): sets everything up on a fresh Debian 12 machine
+# as root, then runs every test -- pg_regress, isolation and TAP -- as user
+# postgres against throwaway clusters, and prints one summary line
+# "N passed, M failed".  .ci/run calls exactly this.
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+
+if ! bash "$top/test/setup.sh"; then
+	echo "build failed"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+
+# PostgreSQL refuses to run as root: test in a copy owned by postgres.
+work=$(mktemp -d /tmp/order_mgmt-test.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+tar -C "$top" --exclude=.git -cf - . | tar -C "$work" -xf -
+chown -R postgres: "$work"
+export PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
+
+run_as_postgres() {
+	runuser -u postgres -- env PG_CONFIG="$PG_CONFIG" "$@"
+}
+
+passed=0
+failed=0
+status=0
+
+# pg_regress and isolation: one throwaway cluster (pg_virtualenv).
+echo "== pg_regress"
+run_as_postgres pg_virtualenv -o "max_prepared_transactions=10" \
+	make -C "$work" installcheck ISOLATION= TAP_TESTS= >"$work/regress.log" 2>&1 || status=1
+echo "== isolation"
+run_as_postgres pg_virtualenv \
+	make -C "$work" installcheck REGRESS= TAP_TESTS= >"$work/isolation.log" 2>&1 || status=1
+# TAP tests start their own clusters (PostgreSQL::Test::Cluster).
+echo "== TAP"
+run_as_postgres make -C "$work" installcheck REGRESS= ISOLATION= >"$work/tap.log" 2>&1 || status=1
+
+for log in regress isolation; do
+	grep -E '\.\.\. (ok|FAILED|failed)' "$work/$log.log" | sed 's/^/  /'
+	p=$(grep -cE '\.\.\. ok' "$work/$log.log")
+	f=$(grep -cE '\.\.\. (FAILED|failed)' "$work/$log.log")
+	if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then
+		f=1				# the runner did not get as far as running tests
+		tail -30 "$work/$log.log"
+	fi
+	passed=$((passed + p))
+	failed=$((failed + f))
+done
+for diffs in "$work/regression.diffs" "$work/output_iso/regression.diffs"; do
+	[ -s "$diffs" ] && { echo "== $diffs"; head -300 "$diffs"; }
+done
+
+grep -E '^(ok|not ok) ' "$work/tap.log" | sed 's/^/  tap: /'
+p=$(grep -cE '^ok ' "$work/tap.log")
+f=$(grep -cE '^not ok ' "$work/tap.log")
+if grep -q 'Result: FAIL' "$work/tap.log" || { [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; }; then
+	[ "$f" -eq 0 ] && f=1
+	tail -40 "$work/tap.log"
+	for l in "$work"/tmp_check/log/*; do [ -f "$l" ] && { echo "== $l"; tail -40 "$l"; }; done
+fi
+passed=$((passed + p))
+failed=$((failed + f))
+
+[ "$failed" -gt 0 ] && status=1
+echo "$passed passed, $failed failed"
+exit $status

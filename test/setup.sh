@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Sets up a fresh Debian 12 machine for order_mgmt, as root: installs the
+# packages it needs, then builds (warnings are errors) and installs the
+# extension.  Sourced by test/run.sh and test/demo.sh.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "order_mgmt: run this as root (it installs packages; PostgreSQL itself runs as user postgres)" >&2
+	exit 1
+fi
+
+packages=(postgresql-15 postgresql-server-dev-15 libicu-dev pkg-config make gcc libipc-run-perl)
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "== installing: ${missing[*]}"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+export PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
+echo "== building order_mgmt (-Werror)"
+make -s clean >/dev/null
+make -s WERROR=-Werror >/dev/null
+make -s install >/dev/null
+
+# A run killed earlier may have left pg_virtualenv's cluster behind.
+pg_dropcluster --stop 15 regress >/dev/null 2>&1 || true
