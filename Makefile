@@ -14,6 +14,15 @@ OBJS = \
 	src/verify.o \
 	src/shop.o \
 	src/inventory.o \
+	src/reservation.o \
+	src/promo.o \
+	src/checkout.o \
+	src/order_effects.o \
+	src/order_api.o \
+	src/payment.o \
+	src/deadlines.o \
+	src/sweeper.o \
+	src/money.o \
 	src/text_icu.o
 
 # The install script is assembled from the concern-split files in src/sql/

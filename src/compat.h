@@ -37,6 +37,14 @@
 #define OM_GUC_MALLOC(size) malloc(size)
 #endif
 
+/* pg_prng appeared in PostgreSQL 15. */
+#if PG_VERSION_NUM >= 150000
+#include "common/pg_prng.h"
+#define OM_RANDOM_UINT32() pg_prng_uint32(&pg_global_prng_state)
+#else
+#define OM_RANDOM_UINT32() ((uint32) random())
+#endif
+
 /* numeric infinities appeared in PostgreSQL 14. */
 #include "utils/numeric.h"
 #if PG_VERSION_NUM >= 140000

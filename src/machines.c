@@ -190,6 +190,18 @@ om_state_name(OmMachine machine, int state)
 	return machine_defs[machine].states[state];
 }
 
+/* The state index of a label, or -1. */
+int
+om_state_by_name(OmMachine machine, const char *name)
+{
+	int			s;
+
+	for (s = 0; s < machine_defs[machine].nstates; s++)
+		if (strcmp(machine_defs[machine].states[s], name) == 0)
+			return s;
+	return -1;
+}
+
 /* The state index of an enum value of machine's type (enumtype). */
 int
 om_state_from_datum(OmMachine machine, Oid enumtype, Datum value)

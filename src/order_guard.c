@@ -35,19 +35,11 @@
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
-/* Attribute numbers of the orders columns the guard reads or stamps. */
-typedef struct OrderCols
-{
-	Oid			relid;
-	AttrNumber	shop_id, order_id, order_no, email, email_key, logistics,
-				status, payment_status, delivery_status, hold_until,
-				payment_due_at, created_at, updated_at, paid_at, shipped_at,
-				completed_at, cancelled_at, cancel_source, cancel_reason,
-				cancel_note, archived_at, admin_note, shipping_note,
-				customer_note, consulted_support;
-} OrderCols;
+#include "order_row.h"
 
-static OrderCols cols;
+#define cols om_order_cols
+
+OrderCols	om_order_cols;
 
 static AttrNumber
 ColumnNumber(TupleDesc tupdesc, const char *name)
@@ -59,8 +51,9 @@ ColumnNumber(TupleDesc tupdesc, const char *name)
 	return (AttrNumber) attnum;
 }
 
-static void
-LoadOrderCols(Relation rel)
+/* Look up the column numbers once per backend (and relation). */
+void
+om_load_order_cols(Relation rel)
 {
 	TupleDesc	td = RelationGetDescr(rel);
 
@@ -70,12 +63,14 @@ LoadOrderCols(Relation rel)
 	COL(shop_id);
 	COL(order_id);
 	COL(order_no);
+	COL(customer_id);
 	COL(email);
 	COL(email_key);
 	COL(logistics);
 	COL(status);
 	COL(payment_status);
 	COL(delivery_status);
+	COL(promo_key);
 	COL(hold_until);
 	COL(payment_due_at);
 	COL(created_at);
@@ -92,6 +87,7 @@ LoadOrderCols(Relation rel)
 	COL(shipping_note);
 	COL(customer_note);
 	COL(consulted_support);
+	COL(reactivated_at);
 #undef COL
 	cols.relid = RelationGetRelid(rel);
 }
@@ -146,8 +142,8 @@ IsNull(HeapTuple tuple, TupleDesc td, AttrNumber attnum)
 	return heap_attisnull(tuple, attnum, td);
 }
 
-static int64
-GetInt64(HeapTuple tuple, TupleDesc td, AttrNumber attnum)
+int64
+om_row_int64(HeapTuple tuple, TupleDesc td, AttrNumber attnum)
 {
 	bool		isnull;
 	Datum		d = heap_getattr(tuple, attnum, td, &isnull);
@@ -155,9 +151,18 @@ GetInt64(HeapTuple tuple, TupleDesc td, AttrNumber attnum)
 	return isnull ? 0 : DatumGetInt64(d);
 }
 
+char *
+om_row_text(HeapTuple tuple, TupleDesc td, AttrNumber attnum)
+{
+	bool		isnull;
+	Datum		d = heap_getattr(tuple, attnum, td, &isnull);
+
+	return isnull ? NULL : TextDatumGetCString(d);
+}
+
 /* The state index of a status column; status columns are NOT NULL. */
-static int
-GetState(HeapTuple tuple, TupleDesc td, AttrNumber attnum, OmMachine machine)
+int
+om_row_state(HeapTuple tuple, TupleDesc td, AttrNumber attnum, OmMachine machine)
 {
 	bool		isnull;
 	Datum		d = heap_getattr(tuple, attnum, td, &isnull);
@@ -170,8 +175,8 @@ GetState(HeapTuple tuple, TupleDesc td, AttrNumber attnum, OmMachine machine)
 }
 
 /* The label of an enum value. */
-static char *
-EnumLabel(Datum value)
+char *
+om_enum_label(Datum value)
 {
 	HeapTuple	tup = SearchSysCache1(ENUMOID, value);
 	char	   *label;
@@ -205,7 +210,7 @@ InitialDelivery(HeapTuple tuple, TupleDesc td)
 	bool		isnull;
 	Datum		d = heap_getattr(tuple, cols.logistics, td, &isnull);
 
-	if (isnull || strcmp(EnumLabel(d), "standard") == 0)
+	if (isnull || strcmp(om_enum_label(d), "standard") == 0)
 		return DS_UNFULFILLED;
 	return DS_NOT_EXECUTED;		/* integrated, cod */
 }
@@ -216,7 +221,7 @@ IsCod(HeapTuple tuple, TupleDesc td)
 	bool		isnull;
 	Datum		d = heap_getattr(tuple, cols.logistics, td, &isnull);
 
-	return !isnull && strcmp(EnumLabel(d), "cod") == 0;
+	return !isnull && strcmp(om_enum_label(d), "cod") == 0;
 }
 
 /* Recompute email_key = normalize_email(email). */
@@ -269,9 +274,9 @@ GuardInsert(TriggerData *trigdata)
 		delivery = first_delivery;
 	}
 	else
-		delivery = GetState(newtup, td, cols.delivery_status, OM_MACHINE_DELIVERY);
-	status = GetState(newtup, td, cols.status, OM_MACHINE_ORDER);
-	payment = GetState(newtup, td, cols.payment_status, OM_MACHINE_PAYMENT);
+		delivery = om_row_state(newtup, td, cols.delivery_status, OM_MACHINE_DELIVERY);
+	status = om_row_state(newtup, td, cols.status, OM_MACHINE_ORDER);
+	payment = om_row_state(newtup, td, cols.payment_status, OM_MACHINE_PAYMENT);
 
 	if (status != OS_PENDING || payment != PS_UNPAID || delivery != first_delivery ||
 		!IsNull(newtup, td, cols.archived_at))
@@ -292,7 +297,7 @@ GuardInsert(TriggerData *trigdata)
 	if (IsNull(newtup, td, cols.order_no))
 		EditSet(&edit, cols.order_no,
 				CStringGetTextDatum(psprintf(INT64_FORMAT,
-											 GetInt64(newtup, td, cols.order_id))),
+											 om_row_int64(newtup, td, cols.order_id))),
 				false);
 	StampEmailKey(&edit, newtup, td);
 	/* cancellation fields belong to cancelled orders only */
@@ -349,7 +354,7 @@ GuardUpdate(TriggerData *trigdata)
 	TupleDesc	td = RelationGetDescr(trigdata->tg_relation);
 	HeapTuple	oldtup = trigdata->tg_trigtuple;
 	HeapTuple	newtup = trigdata->tg_newtuple;
-	int64		order_id = GetInt64(oldtup, td, cols.order_id);
+	int64		order_id = om_row_int64(oldtup, td, cols.order_id);
 	TimestampTz now = om_now();
 	RowEdit		edit;
 	int			old_status,
@@ -393,12 +398,25 @@ GuardUpdate(TriggerData *trigdata)
 					 errhint("Unarchive it first with order_mgmt.unarchive().")));
 	}
 
-	old_status = GetState(oldtup, td, cols.status, OM_MACHINE_ORDER);
-	new_status = GetState(newtup, td, cols.status, OM_MACHINE_ORDER);
-	old_pay = GetState(oldtup, td, cols.payment_status, OM_MACHINE_PAYMENT);
-	new_pay = GetState(newtup, td, cols.payment_status, OM_MACHINE_PAYMENT);
-	old_del = GetState(oldtup, td, cols.delivery_status, OM_MACHINE_DELIVERY);
-	new_del = GetState(newtup, td, cols.delivery_status, OM_MACHINE_DELIVERY);
+	old_status = om_row_state(oldtup, td, cols.status, OM_MACHINE_ORDER);
+	new_status = om_row_state(newtup, td, cols.status, OM_MACHINE_ORDER);
+	old_pay = om_row_state(oldtup, td, cols.payment_status, OM_MACHINE_PAYMENT);
+	new_pay = om_row_state(newtup, td, cols.payment_status, OM_MACHINE_PAYMENT);
+	old_del = om_row_state(oldtup, td, cols.delivery_status, OM_MACHINE_DELIVERY);
+	new_del = om_row_state(newtup, td, cols.delivery_status, OM_MACHINE_DELIVERY);
+
+	EditInit(&edit, td);
+
+	/* Cancelling a paid order means its money is owed back (SPEC §6). */
+	if (new_status == OS_CANCELLED && old_status != OS_CANCELLED && new_pay == old_pay &&
+		(old_pay == PS_PAID || old_pay == PS_PARTIALLY_REFUNDED))
+	{
+		new_pay = PS_REFUNDING;
+		EditSet(&edit, cols.payment_status,
+				om_state_to_datum(OM_MACHINE_PAYMENT,
+								  TupleDescAttr(td, cols.payment_status - 1)->atttypid,
+								  PS_REFUNDING), false);
+	}
 
 	/* The transition tables. */
 	if (!om_move_allowed(OM_MACHINE_ORDER, old_status, new_status))
@@ -481,7 +499,6 @@ GuardUpdate(TriggerData *trigdata)
 				 errdetail("Only completed and cancelled orders can be archived.")));
 
 	/* Stamp the row. */
-	EditInit(&edit, td);
 	EditSet(&edit, cols.updated_at, TimestampTzGetDatum(now), false);
 	if (ColumnChanged(oldtup, newtup, td, cols.email))
 		StampEmailKey(&edit, newtup, td);
@@ -502,7 +519,12 @@ GuardUpdate(TriggerData *trigdata)
 		}
 		else if (old_status == OS_CANCELLED)
 		{
-			/* reactivated: the cancellation lives on in the event log */
+			/*
+			 * Reactivated: the merchant now owns the order, with no payment
+			 * deadline (SPEC §7).  The cancellation lives on in the event log.
+			 */
+			EditSet(&edit, cols.reactivated_at, TimestampTzGetDatum(now), false);
+			EditSet(&edit, cols.payment_due_at, (Datum) 0, true);
 			EditSet(&edit, cols.cancelled_at, (Datum) 0, true);
 			EditSet(&edit, cols.cancel_source, (Datum) 0, true);
 			EditSet(&edit, cols.cancel_reason, (Datum) 0, true);
@@ -541,110 +563,12 @@ orders_guard(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("orders_guard must be fired BEFORE INSERT OR UPDATE FOR EACH ROW")));
 
-	LoadOrderCols(trigdata->tg_relation);
+	om_load_order_cols(trigdata->tg_relation);
 	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
 		result = GuardInsert(trigdata);
 	else
 		result = GuardUpdate(trigdata);
 	return PointerGetDatum(result);
-}
-
-/* {"source":..,"reason":..,"note":..} for a cancellation event. */
-static char *
-CancelDetail(HeapTuple tuple, TupleDesc td)
-{
-	StringInfoData buf;
-	bool		isnull;
-	Datum		d;
-
-	initStringInfo(&buf);
-	appendStringInfoString(&buf, "{\"source\": ");
-	d = Get(tuple, td, cols.cancel_source, &isnull);
-	if (isnull)
-		appendStringInfoString(&buf, "null");
-	else
-		escape_json(&buf, EnumLabel(d));
-	appendStringInfoString(&buf, ", \"reason\": ");
-	d = Get(tuple, td, cols.cancel_reason, &isnull);
-	if (isnull)
-		appendStringInfoString(&buf, "null");
-	else
-		escape_json(&buf, EnumLabel(d));
-	d = Get(tuple, td, cols.cancel_note, &isnull);
-	if (!isnull)
-	{
-		appendStringInfoString(&buf, ", \"note\": ");
-		escape_json(&buf, TextDatumGetCString(d));
-	}
-	appendStringInfoChar(&buf, '}');
-	return buf.data;
-}
-
-/*
- * AFTER UPDATE: one event per machine that moved, and one for archiving or
- * unarchiving.  The trigger's WHEN clause skips rows where none changed.
- */
-PG_FUNCTION_INFO_V1(orders_log);
-Datum
-orders_log(PG_FUNCTION_ARGS)
-{
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-	TupleDesc	td;
-	HeapTuple	oldtup,
-				newtup;
-	int64		shop_id,
-				order_id;
-	static const struct
-	{
-		OmMachine	machine;
-		size_t		offset;
-	}			machines[] = {
-		{OM_MACHINE_ORDER, offsetof(OrderCols, status)},
-		{OM_MACHINE_PAYMENT, offsetof(OrderCols, payment_status)},
-		{OM_MACHINE_DELIVERY, offsetof(OrderCols, delivery_status)},
-	};
-	int			i;
-
-	CheckTriggerProtocol(fcinfo, "orders_log");
-	if (!TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
-		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
-		!TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("orders_log must be fired AFTER UPDATE FOR EACH ROW")));
-
-	LoadOrderCols(trigdata->tg_relation);
-	td = RelationGetDescr(trigdata->tg_relation);
-	oldtup = trigdata->tg_trigtuple;
-	newtup = trigdata->tg_newtuple;
-	shop_id = GetInt64(newtup, td, cols.shop_id);
-	order_id = GetInt64(newtup, td, cols.order_id);
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-
-	for (i = 0; i < lengthof(machines); i++)
-	{
-		OmMachine	m = machines[i].machine;
-		AttrNumber	attnum = *(AttrNumber *) ((char *) &cols + machines[i].offset);
-		int			from = GetState(oldtup, td, attnum, m);
-		int			to = GetState(newtup, td, attnum, m);
-
-		if (from == to)
-			continue;
-		om_event_write(shop_id, order_id, om_machine_name(m),
-					   om_state_name(m, from), om_state_name(m, to),
-					   (m == OM_MACHINE_ORDER && to == OS_CANCELLED) ?
-					   CancelDetail(newtup, td) : NULL);
-	}
-
-	if (IsNull(oldtup, td, cols.archived_at) != IsNull(newtup, td, cols.archived_at))
-		om_event_write(shop_id, order_id,
-					   IsNull(newtup, td, cols.archived_at) ? "unarchive" : "archive",
-					   NULL, NULL, NULL);
-
-	SPI_finish();
-	return PointerGetDatum(NULL);
 }
 
 /*

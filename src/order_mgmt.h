@@ -15,6 +15,8 @@
 
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "utils/numeric.h"
 #include "utils/timestamp.h"
 
 #include "compat.h"
@@ -68,20 +70,106 @@ extern bool om_delivery_pre_shipment(int state);
 
 /* events.c: the append-only event log (SPEC §12) */
 extern bool om_acting_as_system;
+extern void om_events_define_gucs(void);
 extern const char *om_actor(void);
 extern void om_event_write(int64 shop_id, int64 order_id, const char *kind,
 						   const char *from_value, const char *to_value,
 						   const char *detail_json);
+
+/* reservation.c: holding, releasing and committing stock (SPEC §4) */
+typedef struct OmHold
+{
+	char	   *sku;
+	int32		qty;
+	int32		buckets;		/* stock buckets of the SKU */
+	bool		queue;			/* admission queue */
+} OmHold;
+
+extern bool om_nowait;
+extern void om_hold_stock(int64 shop_id, int64 order_id, const OmHold *lines,
+						  int nlines, StringInfo holds);
+extern int64 om_release_stock(int64 shop_id, int64 order_id);
+extern int64 om_commit_stock(int64 shop_id, int64 order_id);
+
+/* promo.c: promo codes (SPEC §5) */
+typedef struct OmPromo
+{
+	char	   *code_key;
+	char	   *code;
+	char	   *kind;			/* percent, amount, free_shipping */
+	Numeric		value;
+	Numeric		min_subtotal;
+	bool		limited;
+	int32		usage_limit;
+	bool		per_customer;
+	int32		per_customer_limit;
+	char	   *customer_id;	/* personal code, or NULL */
+	bool		has_start;
+	TimestampTz starts_at;
+	bool		has_end;
+	TimestampTz ends_at;
+	bool		active;
+} OmPromo;
+
+extern bool om_promo_lookup(int64 shop_id, const char *code_key, OmPromo *p);
+extern void om_promo_validate(const OmPromo *p, const char *entered,
+							  const char *customer_id, Numeric subtotal);
+extern void om_promo_claim(int64 shop_id, int64 order_id, const OmPromo *p,
+						   const char *customer_id, const char *email_key);
+extern void om_promo_release(int64 shop_id, int64 order_id, const char *code_key);
 
 /* spi_plans.c: prepared, kept SPI plans */
 extern SPIPlanPtr om_plan(SPIPlanPtr *slot, const char *sql, int nargs,
 						  const Oid *argtypes);
 extern int	om_exec(SPIPlanPtr plan, Datum *values, const char *nulls,
 					bool read_only, long count);
+extern bool om_try(void (*fn) (void *), void *arg, const int *codes, int ncodes,
+				   ErrorData **error);
 
 /* shop.c: shops and customers */
 extern void om_shop_not_found(int64 shop_id) pg_attribute_noreturn();
 extern void om_require_shop(int64 shop_id);
+extern void om_check_email(const char *email);
+
+/* order_effects.c: side effects of order moves */
+extern const char *om_failure_reason;
+
+/* order_api.c: the order operations */
+typedef struct OmOrder
+{
+	int64		shop_id;
+	int64		order_id;
+	int			status;			/* OmOrderStatus */
+	int			payment;		/* OmPaymentStatus */
+	Numeric		total;
+	Numeric		paid_amount;
+	Numeric		refunded_amount;
+} OmOrder;
+
+extern void om_order_not_found(int64 shop_id, int64 order_id) pg_attribute_noreturn();
+extern void om_lock_order(int64 shop_id, int64 order_id, OmOrder *order);
+extern int	om_state_by_name(OmMachine machine, const char *name);
+
+/* sweeper.c: the background worker */
+extern void om_sweeper_define_gucs(void);
+extern void om_sweeper_register(void);
+
+/* deadlines.c: due actions and the sweeper's work (SPEC §13) */
+extern bool om_apply_due_action(int64 shop_id, int64 order_id, const char *action,
+								const char *reason);
+
+/* money.c: numeric money arithmetic, rounded to currency minor units */
+extern Numeric om_num_int(int64 v);
+extern Numeric om_num_add(Numeric a, Numeric b);
+extern Numeric om_num_sub(Numeric a, Numeric b);
+extern Numeric om_num_mul(Numeric a, Numeric b);
+extern Numeric om_num_div(Numeric a, Numeric b);
+extern int	om_num_cmp(Numeric a, Numeric b);
+extern Numeric om_num_min(Numeric a, Numeric b);
+extern Numeric om_num_round(Numeric a, int digits);
+extern char *om_num_text(Numeric a);
+extern bool om_num_is_amount(Numeric a);
+extern int	om_currency_digits(const char *currency);
 
 /* text_icu.c: ICU text handling (SPEC §15) */
 extern char *om_normalize(const char *s, bool trim);

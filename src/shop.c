@@ -386,8 +386,8 @@ update_shop(PG_FUNCTION_ARGS)
 }
 
 /* A plausible e-mail address: local@domain, no white space or controls. */
-static void
-CheckEmail(const char *email)
+void
+om_check_email(const char *email)
 {
 	const char *at = strchr(email, '@');
 	const char *p;
@@ -440,7 +440,7 @@ upsert_customer(PG_FUNCTION_ARGS)
 		end = email + strlen(email);
 		while (end > email && isspace((unsigned char) end[-1]))
 			*--end = '\0';
-		CheckEmail(email);
+		om_check_email(email);
 		values[2] = CStringGetTextDatum(email);
 		values[3] = CStringGetTextDatum(om_normalize(email, true));
 	}

@@ -13,6 +13,10 @@
  */
 #include "order_mgmt.h"
 
+#include "access/xact.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+
 SPIPlanPtr
 om_plan(SPIPlanPtr *slot, const char *sql, int nargs, const Oid *argtypes)
 {
@@ -40,4 +44,57 @@ om_exec(SPIPlanPtr plan, Datum *values, const char *nulls, bool read_only,
 	if (rc < 0)
 		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
 	return rc;
+}
+
+/*
+ * Run fn(arg) in a subtransaction.  Returns true if it succeeded.  If it
+ * raised an error whose SQLSTATE is one of codes (ncodes of them; ncodes <
+ * 0 means any error), the subtransaction is rolled back, the error is
+ * returned in *error (if given) and false returned; other errors propagate.
+ * The caller's SPI connection stays usable either way.
+ */
+bool
+om_try(void (*fn) (void *), void *arg, const int *codes, int ncodes, ErrorData **error)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	volatile bool ok = true;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+	PG_TRY();
+	{
+		fn(arg);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+		bool		caught = ncodes < 0;
+		int			i;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		for (i = 0; i < ncodes; i++)
+			if (edata->sqlerrcode == codes[i])
+				caught = true;
+		if (!caught)
+		{
+			FreeErrorData(edata);
+			PG_RE_THROW();
+		}
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+		if (error)
+			*error = edata;
+		else
+			FreeErrorData(edata);
+		ok = false;
+	}
+	PG_END_TRY();
+	return ok;
 }

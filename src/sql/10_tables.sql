@@ -177,6 +177,7 @@ CREATE TABLE order_mgmt.orders (
 	customer_note text,
 	consulted_support boolean NOT NULL DEFAULT false,
 	idempotency_key text,
+	reactivated_at timestamptz,
 	PRIMARY KEY (shop_id, order_id),
 	UNIQUE (shop_id, order_no),
 	FOREIGN KEY (shop_id, customer_id) REFERENCES order_mgmt.customer
@@ -223,6 +224,7 @@ COMMENT ON COLUMN order_mgmt.orders.shipping_note IS 'Note for the shipment';
 COMMENT ON COLUMN order_mgmt.orders.customer_note IS 'Note left by the customer';
 COMMENT ON COLUMN order_mgmt.orders.consulted_support IS 'The customer talked to support about this order (lost-order report split)';
 COMMENT ON COLUMN order_mgmt.orders.idempotency_key IS 'Caller''s key: a checkout retried with it returns this order';
+COMMENT ON COLUMN order_mgmt.orders.reactivated_at IS 'Last reactivation: from then on the merchant owns the order (no payment deadline, no auto-cancel)';
 
 CREATE TABLE order_mgmt.order_line (
 	shop_id bigint NOT NULL,
@@ -330,6 +332,8 @@ CREATE TABLE order_mgmt.promo_redemption (
 );
 CREATE INDEX promo_redemption_customer ON order_mgmt.promo_redemption (shop_id, code_key, customer_id)
 	WHERE state = 'active';
+CREATE INDEX promo_redemption_email ON order_mgmt.promo_redemption (shop_id, code_key, email_key)
+	WHERE state = 'active';
 COMMENT ON TABLE order_mgmt.promo_redemption IS 'Promo ledger: one row per order that claimed a code';
 COMMENT ON COLUMN order_mgmt.promo_redemption.shop_id IS 'Owning shop';
 COMMENT ON COLUMN order_mgmt.promo_redemption.code_key IS 'The code';
@@ -405,6 +409,7 @@ CREATE TABLE order_mgmt.due_action (
 	action order_mgmt.due_kind NOT NULL,
 	due_at timestamptz NOT NULL,
 	rule_id bigint,
+	reason order_mgmt.cancel_reason,
 	created_at timestamptz NOT NULL,
 	PRIMARY KEY (shop_id, order_id, action),
 	FOREIGN KEY (shop_id, order_id) REFERENCES order_mgmt.orders
@@ -416,6 +421,7 @@ COMMENT ON COLUMN order_mgmt.due_action.order_id IS 'The order';
 COMMENT ON COLUMN order_mgmt.due_action.action IS 'What to do';
 COMMENT ON COLUMN order_mgmt.due_action.due_at IS 'When it is due';
 COMMENT ON COLUMN order_mgmt.due_action.rule_id IS 'Automation rule that scheduled it (automation_complete)';
+COMMENT ON COLUMN order_mgmt.due_action.reason IS 'Cancel reason of an auto_cancel (payment_failed or payment_timeout)';
 COMMENT ON COLUMN order_mgmt.due_action.created_at IS 'When it was scheduled';
 
 CREATE TABLE order_mgmt.status_label (

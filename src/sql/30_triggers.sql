@@ -10,12 +10,12 @@ CREATE FUNCTION order_mgmt.orders_guard() RETURNS trigger
 COMMENT ON FUNCTION order_mgmt.orders_guard() IS
 	'BEFORE INSERT OR UPDATE on orders: refuses moves outside the status machines and cross-status rules, stamps the row';
 
-CREATE FUNCTION order_mgmt.orders_log() RETURNS trigger
-	AS 'MODULE_PATHNAME', 'orders_log'
+CREATE FUNCTION order_mgmt.orders_after() RETURNS trigger
+	AS 'MODULE_PATHNAME', 'orders_after'
 	LANGUAGE C SECURITY DEFINER
 	SET search_path = pg_catalog, order_mgmt, pg_temp;
-COMMENT ON FUNCTION order_mgmt.orders_log() IS
-	'AFTER UPDATE on orders: appends one order_event per status move, archive and unarchive';
+COMMENT ON FUNCTION order_mgmt.orders_after() IS
+	'AFTER UPDATE on orders: appends the transition events and does the side effects (stock, promo, deadlines)';
 
 CREATE FUNCTION order_mgmt.forbid_change() RETURNS trigger
 	AS 'MODULE_PATHNAME', 'forbid_change'
@@ -27,14 +27,14 @@ CREATE TRIGGER orders_guard BEFORE INSERT OR UPDATE ON order_mgmt.orders
 	FOR EACH ROW EXECUTE FUNCTION order_mgmt.orders_guard();
 COMMENT ON TRIGGER orders_guard ON order_mgmt.orders IS 'Status machines on every path (SPEC §3)';
 
-CREATE TRIGGER orders_log AFTER UPDATE ON order_mgmt.orders
+CREATE TRIGGER orders_after AFTER UPDATE ON order_mgmt.orders
 	FOR EACH ROW
 	WHEN (OLD.status IS DISTINCT FROM NEW.status
 		  OR OLD.payment_status IS DISTINCT FROM NEW.payment_status
 		  OR OLD.delivery_status IS DISTINCT FROM NEW.delivery_status
 		  OR (OLD.archived_at IS NULL) <> (NEW.archived_at IS NULL))
-	EXECUTE FUNCTION order_mgmt.orders_log();
-COMMENT ON TRIGGER orders_log ON order_mgmt.orders IS 'Transition events (SPEC §12)';
+	EXECUTE FUNCTION order_mgmt.orders_after();
+COMMENT ON TRIGGER orders_after ON order_mgmt.orders IS 'Transition events (SPEC §12) and side effects: stock, promo, deadlines (principle 1)';
 
 CREATE TRIGGER orders_no_delete BEFORE DELETE ON order_mgmt.orders
 	FOR EACH ROW EXECUTE FUNCTION order_mgmt.forbid_change();

@@ -23,3 +23,19 @@ COMMENT ON COLUMN order_mgmt.stock_level.sku IS 'The SKU';
 COMMENT ON COLUMN order_mgmt.stock_level.on_hand IS 'Units physically in stock';
 COMMENT ON COLUMN order_mgmt.stock_level.reserved IS 'Units held by orders';
 COMMENT ON COLUMN order_mgmt.stock_level.available IS 'on_hand - reserved: units a checkout can still hold';
+
+CREATE VIEW order_mgmt.promo_usage AS
+	SELECT p.shop_id, p.code_key, p.code, p.kind, p.usage_limit,
+		   count(r.order_id) FILTER (WHERE r.state = 'active') AS used,
+		   count(r.order_id) FILTER (WHERE r.state = 'released') AS released
+	FROM order_mgmt.promo_code p
+	LEFT JOIN order_mgmt.promo_redemption r ON r.shop_id = p.shop_id AND r.code_key = p.code_key
+	GROUP BY p.shop_id, p.code_key;
+COMMENT ON VIEW order_mgmt.promo_usage IS 'Live use of every promo code, counted on the ledger (also for codes without a limit)';
+COMMENT ON COLUMN order_mgmt.promo_usage.shop_id IS 'Owning shop';
+COMMENT ON COLUMN order_mgmt.promo_usage.code_key IS 'normalize_code(code)';
+COMMENT ON COLUMN order_mgmt.promo_usage.code IS 'The code as entered';
+COMMENT ON COLUMN order_mgmt.promo_usage.kind IS 'percent, amount or free_shipping';
+COMMENT ON COLUMN order_mgmt.promo_usage.usage_limit IS 'Live redemptions allowed; NULL = unlimited';
+COMMENT ON COLUMN order_mgmt.promo_usage.used IS 'Active redemptions';
+COMMENT ON COLUMN order_mgmt.promo_usage.released IS 'Redemptions given back by cancelled orders';

@@ -67,6 +67,22 @@ BEGIN
 		   OR (o.archived_at IS NOT NULL AND o.status NOT IN ('completed', 'cancelled'))
 		   OR o.refunded_amount > o.paid_amount);
 
+	-- the order's money is the sum of its succeeded payments and refunds
+	RETURN QUERY
+	SELECT 'money', o.shop_id,
+		   format('order %s: paid_amount %s, succeeded charges %s; refunded_amount %s, succeeded refunds %s',
+				  o.order_id, o.paid_amount, coalesce(p.charged, 0), o.refunded_amount, coalesce(p.refunded, 0))
+	FROM order_mgmt.orders o
+	LEFT JOIN (SELECT shop_id, order_id,
+					  sum(amount) FILTER (WHERE kind = 'charge') AS charged,
+					  sum(amount) FILTER (WHERE kind = 'refund') AS refunded
+			   FROM order_mgmt.payment
+			   WHERE status = 'succeeded' AND (p_shop IS NULL OR shop_id = p_shop)
+			   GROUP BY shop_id, order_id) p
+		ON p.shop_id = o.shop_id AND p.order_id = o.order_id
+	WHERE (p_shop IS NULL OR o.shop_id = p_shop)
+	  AND (o.paid_amount <> coalesce(p.charged, 0) OR o.refunded_amount <> coalesce(p.refunded, 0));
+
 	-- every status an order is in was reached by a logged move, and the
 	-- logged moves of each machine chain from the initial status
 	RETURN QUERY

@@ -43,10 +43,26 @@ GRANT UPDATE (status, payment_status, delivery_status, admin_note, shipping_note
 	customer_note, consulted_support) ON order_mgmt.orders TO order_mgmt_admin;
 GRANT INSERT, UPDATE, DELETE ON order_mgmt.status_label TO order_mgmt_admin;
 
--- the shop backend: customers (checkout and friends come with the core API)
 GRANT EXECUTE ON FUNCTION
-	order_mgmt.upsert_customer(bigint, text, text, boolean, text, text)
-	TO order_mgmt_app;
+	order_mgmt.create_promo(bigint, text, order_mgmt.promo_kind, numeric, integer, integer, numeric, timestamptz, timestamptz, text),
+	order_mgmt.issue_winback_code(bigint, bigint, order_mgmt.promo_kind, numeric, interval),
+	order_mgmt.confirm(bigint, bigint),
+	order_mgmt.reactivate(bigint, bigint, order_mgmt.order_status),
+	order_mgmt.mark_paid(bigint, bigint, text),
+	order_mgmt.refund(bigint, bigint, numeric, text, text),
+	order_mgmt.run_due(integer)
+	TO order_mgmt_admin;
+
+-- the shop backend: what a storefront and a payment callback do
+GRANT EXECUTE ON FUNCTION
+	order_mgmt.upsert_customer(bigint, text, text, boolean, text, text),
+	order_mgmt.checkout(bigint, jsonb, text, text, text, text, order_mgmt.logistics_kind, numeric, text, interval, interval, text),
+	order_mgmt.cancel(bigint, bigint, order_mgmt.cancel_reason, text, order_mgmt.cancel_source),
+	order_mgmt.payment_started(bigint, bigint, text),
+	order_mgmt.payment_succeeded(bigint, bigint, numeric, text, text),
+	order_mgmt.payment_failed(bigint, bigint, text, text),
+	order_mgmt.events_since(bigint, bigint, integer)
+	TO order_mgmt_app, order_mgmt_admin;
 
 -- pg_dump: extension data is dumped (SPEC §18)
 SELECT pg_catalog.pg_extension_config_dump('order_mgmt.shop', '');

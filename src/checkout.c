@@ -1,0 +1,570 @@
+/*-------------------------------------------------------------------------
+ *
+ * checkout.c
+ *	  order_mgmt.checkout(): an order, its lines, its promo claim and its
+ *	  stock holds in one call (SPEC §4.1, §5, §6).
+ *
+ * Everything is validated before the first write: the lines JSON, the
+ * shop, every SKU, the customer and the promo code.  Then, in this order,
+ * which keeps hot rows locked for the shortest time:
+ *
+ *	1. one statement inserts the order, its lines and its payment deadline
+ *	   (ON CONFLICT on the idempotency key returns the first order instead);
+ *	2. the promo code is claimed (promo.c);
+ *	3. stock is held line by line in SKU order (reservation.c);
+ *	4. one checkout event records the lines and the holds.
+ *
+ * Any failure raises an error, which rolls back the whole call: nothing is
+ * held, claimed or written.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "order_mgmt.h"
+
+#include "catalog/pg_type.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/fmgrprotos.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+
+#define OM_MAX_LINES 1000
+
+typedef struct CoLine
+{
+	char	   *sku;
+	int32		qty;
+	bool		found;
+	Numeric		price;
+	bool		tracked;
+	int32		buckets;
+	bool		queue;
+	Numeric		amount;
+	Numeric		discount;
+} CoLine;
+
+static int
+CompareLine(const void *a, const void *b)
+{
+	return strcmp(((const CoLine *) a)->sku, ((const CoLine *) b)->sku);
+}
+
+static void
+BadLine(int index, const char *what, const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("lines[%d]: %s", index, what),
+			 detail ? errdetail("%s", detail) : 0,
+			 errhint("lines is a JSON array of objects such as {\"sku\": \"A\", \"qty\": 2}.")));
+}
+
+/* A JSON number that is a whole number in 1 .. OM_MAX_QTY. */
+static int32
+LineQty(int index, JsonbValue *v)
+{
+	Numeric		n;
+
+	if (v->type != jbvNumeric)
+		BadLine(index, "qty must be a number", NULL);
+	n = v->val.numeric;
+	if (!OM_NUMERIC_IS_FINITE(n) ||
+		om_num_cmp(n, DatumGetNumeric(DirectFunctionCall2(numeric_trunc, NumericGetDatum(n),
+														  Int32GetDatum(0)))) != 0 ||
+		om_num_cmp(n, om_num_int(1)) < 0 || om_num_cmp(n, om_num_int(OM_MAX_QTY)) > 0)
+		BadLine(index, psprintf("qty must be a whole number from 1 to %d", OM_MAX_QTY),
+				psprintf("Got %s.", om_num_text(n)));
+	return DatumGetInt32(DirectFunctionCall1(numeric_int4, NumericGetDatum(n)));
+}
+
+/*
+ * Parse and check the lines JSON; repeated SKUs are summed.  Returns the
+ * lines sorted by SKU (the lock order).
+ */
+static CoLine *
+ParseLines(Jsonb *jb, int *nlines)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	CoLine	   *lines;
+	int			n = 0;
+	int			merged = 0;
+	int			i;
+
+	if (JB_ROOT_IS_SCALAR(jb) || !JB_ROOT_IS_ARRAY(jb))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("lines must be a JSON array"),
+				 errhint("lines is a JSON array of objects such as {\"sku\": \"A\", \"qty\": 2}.")));
+	if (JB_ROOT_COUNT(jb) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("lines must not be empty"),
+				 errhint("An order needs at least one line such as {\"sku\": \"A\", \"qty\": 2}.")));
+	if (JB_ROOT_COUNT(jb) > OM_MAX_LINES)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("too many lines"),
+				 errdetail("Got %u lines; an order has at most %d.", JB_ROOT_COUNT(jb), OM_MAX_LINES)));
+
+	lines = palloc0(sizeof(CoLine) * JB_ROOT_COUNT(jb));
+	it = JsonbIteratorInit(&jb->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		JsonbIterator *lit;
+		JsonbValue	lv;
+		JsonbIteratorToken ltok;
+		char	   *key = NULL;
+		bool		has_qty = false;
+
+		if (tok != WJB_ELEM)
+			continue;
+		if (v.type != jbvBinary || !JsonContainerIsObject(v.val.binary.data))
+			BadLine(n, "each line must be a JSON object", NULL);
+
+		lit = JsonbIteratorInit(v.val.binary.data);
+		while ((ltok = JsonbIteratorNext(&lit, &lv, true)) != WJB_DONE)
+		{
+			if (ltok == WJB_KEY)
+				key = pnstrdup(lv.val.string.val, lv.val.string.len);
+			else if (ltok == WJB_VALUE && strcmp(key, "sku") == 0)
+			{
+				if (lv.type != jbvString)
+					BadLine(n, "sku must be a string", NULL);
+				lines[n].sku = pnstrdup(lv.val.string.val, lv.val.string.len);
+				om_check_identifier(psprintf("lines[%d].sku", n), lines[n].sku);
+			}
+			else if (ltok == WJB_VALUE && strcmp(key, "qty") == 0)
+			{
+				lines[n].qty = LineQty(n, &lv);
+				has_qty = true;
+			}
+			else if (ltok == WJB_VALUE)
+				BadLine(n, psprintf("unknown key \"%s\"", key),
+						"A line has the keys sku and qty; prices come from order_mgmt.sku.");
+		}
+		if (lines[n].sku == NULL)
+			BadLine(n, "sku is missing", NULL);
+		if (!has_qty)
+			BadLine(n, "qty is missing", NULL);
+		n++;
+	}
+
+	qsort(lines, n, sizeof(CoLine), CompareLine);
+	for (i = 0; i < n; i++)
+	{
+		if (merged > 0 && strcmp(lines[merged - 1].sku, lines[i].sku) == 0)
+		{
+			lines[merged - 1].qty += lines[i].qty;
+			if (lines[merged - 1].qty > OM_MAX_QTY)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("too many units of sku \"%s\"", lines[i].sku),
+						 errdetail("Its lines add up to %d units; at most %d are allowed.",
+								   lines[merged - 1].qty, OM_MAX_QTY)));
+		}
+		else
+			lines[merged++] = lines[i];
+	}
+	*nlines = merged;
+	return lines;
+}
+
+static Datum
+TextArray(CoLine *lines, int n)
+{
+	Datum	   *d = palloc(sizeof(Datum) * n);
+	int			i;
+
+	for (i = 0; i < n; i++)
+		d[i] = CStringGetTextDatum(lines[i].sku);
+	return PointerGetDatum(construct_array(d, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/*
+ * Read the shop and the SKUs in one statement.  Fills the lines; returns
+ * the shop currency and sets *timeout to its payment timeout.
+ */
+static char *
+LoadShopAndSkus(int64 shop_id, CoLine *lines, int n, Interval **timeout)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid argtypes[] = {INT8OID, TEXTARRAYOID};
+	Datum		values[2];
+	uint64		i;
+	char	   *currency = NULL;
+	int			l;
+
+	om_plan(&plan,
+			"SELECT s.currency, s.payment_timeout, k.sku, k.price,"
+			" coalesce(k.stock_buckets, s.stock_buckets), coalesce(k.admission_queue, s.admission_queue),"
+			" NOT k.digital OR EXISTS (SELECT FROM order_mgmt.stock t WHERE t.shop_id = k.shop_id AND t.sku = k.sku)"
+			" FROM order_mgmt.shop s LEFT JOIN order_mgmt.sku k ON k.shop_id = s.shop_id AND k.sku = ANY ($2)"
+			" WHERE s.shop_id = $1",
+			2, argtypes);
+	values[0] = Int64GetDatum(shop_id);
+	values[1] = TextArray(lines, n);
+	om_exec(plan, values, NULL, true, 0);
+	if (SPI_processed == 0)
+		om_shop_not_found(shop_id);
+
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	td = SPI_tuptable->tupdesc;
+		bool		isnull;
+		Datum		sku;
+		CoLine		key;
+		CoLine	   *line;
+
+		if (i == 0)
+		{
+			currency = TextDatumGetCString(SPI_getbinval(tup, td, 1, &isnull));
+			*timeout = DatumGetIntervalP(datumCopy(SPI_getbinval(tup, td, 2, &isnull), false, sizeof(Interval)));
+		}
+		sku = SPI_getbinval(tup, td, 3, &isnull);
+		if (isnull)
+			continue;
+		key.sku = TextDatumGetCString(sku);
+		line = bsearch(&key, lines, n, sizeof(CoLine), CompareLine);
+		if (line == NULL)
+			continue;
+		line->found = true;
+		line->price = DatumGetNumericCopy(SPI_getbinval(tup, td, 4, &isnull));
+		line->buckets = DatumGetInt32(SPI_getbinval(tup, td, 5, &isnull));
+		line->queue = DatumGetBool(SPI_getbinval(tup, td, 6, &isnull));
+		line->tracked = DatumGetBool(SPI_getbinval(tup, td, 7, &isnull));
+	}
+
+	for (l = 0; l < n; l++)
+		if (!lines[l].found)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown sku \"%s\"", lines[l].sku),
+					 errdetail("Shop " INT64_FORMAT " has no SKU \"%s\".", shop_id, lines[l].sku),
+					 errhint("Create it with order_mgmt.upsert_sku().")));
+	return currency;
+}
+
+/* The customer's e-mail (may be NULL); 22023 if there is no such customer. */
+static char *
+LoadCustomerEmail(int64 shop_id, const char *customer_id)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid argtypes[] = {INT8OID, TEXTOID};
+	Datum		values[2];
+	bool		isnull;
+	Datum		d;
+
+	om_plan(&plan, "SELECT email FROM order_mgmt.customer WHERE shop_id = $1 AND customer_id = $2",
+			2, argtypes);
+	values[0] = Int64GetDatum(shop_id);
+	values[1] = CStringGetTextDatum(customer_id);
+	om_exec(plan, values, NULL, true, 1);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("customer \"%s\" does not exist in shop " INT64_FORMAT, customer_id, shop_id),
+				 errhint("Create it with order_mgmt.upsert_customer(), or check out as a guest.")));
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return isnull ? NULL : TextDatumGetCString(d);
+}
+
+static bool
+PositiveInterval(Interval *iv)
+{
+	return DatumGetBool(DirectFunctionCall2(interval_gt, IntervalPGetDatum(iv),
+											IntervalPGetDatum(palloc0(sizeof(Interval)))));
+}
+
+static TimestampTz
+PlusInterval(TimestampTz t, Interval *iv)
+{
+	return DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+												   TimestampTzGetDatum(t), IntervalPGetDatum(iv)));
+}
+
+/*
+ * checkout(shop_id, lines, customer_id, email, promo_code, payment_method,
+ *			logistics, shipping_fee, order_no, payment_timeout, hold,
+ *			idempotency_key) -> bigint order_id
+ */
+PG_FUNCTION_INFO_V1(checkout);
+Datum
+checkout(PG_FUNCTION_ARGS)
+{
+	static SPIPlanPtr insert_plan = NULL;
+	static SPIPlanPtr retry_plan = NULL;
+	static const Oid insert_types[] = {
+		INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, NUMERICOID,
+		NUMERICOID, NUMERICOID, NUMERICOID, TEXTOID, TEXTOID, TIMESTAMPTZOID,
+		TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, TEXTARRAYOID, INT4ARRAYOID,
+		NUMERICARRAYOID, NUMERICARRAYOID
+	};
+	static const Oid retry_types[] = {INT8OID, TEXTOID};
+	int64		shop_id;
+	CoLine	   *lines;
+	int			nlines;
+	char	   *customer_id = NULL;
+	char	   *email = NULL;
+	char	   *email_key = NULL;
+	char	   *promo_entered = NULL;
+	OmPromo		promo;
+	bool		has_promo = false;
+	char	   *logistics;
+	Numeric		shipping_fee;
+	char	   *order_no = NULL;
+	Interval   *timeout = NULL;
+	char	   *idempotency_key = NULL;
+	char	   *currency;
+	int			digits;
+	Numeric		zero = om_num_int(0);
+	Numeric		subtotal = zero;
+	Numeric		discount = zero;
+	Numeric		total;
+	Numeric		allocated = zero;
+	TimestampTz now = om_now();
+	TimestampTz due_at;
+	Datum		values[21];
+	char		nulls[21];
+	Datum	   *qty_d;
+	Datum	   *price_d;
+	Datum	   *disc_d;
+	OmHold	   *holds;
+	int			nholds = 0;
+	int64		order_id;
+	bool		isnull;
+	StringInfoData detail;
+	int			i;
+
+	OM_ARG_NOT_NULL(0, "shop_id");
+	OM_ARG_NOT_NULL(1, "lines");
+	OM_ARG_NOT_NULL(5, "payment_method");
+	OM_ARG_NOT_NULL(6, "logistics");
+	OM_ARG_NOT_NULL(7, "shipping_fee");
+	shop_id = PG_GETARG_INT64(0);
+	lines = ParseLines(PG_GETARG_JSONB_P(1), &nlines);
+	if (!PG_ARGISNULL(2))
+	{
+		customer_id = text_to_cstring(PG_GETARG_TEXT_PP(2));
+		om_check_identifier("customer_id", customer_id);
+	}
+	if (!PG_ARGISNULL(3))
+	{
+		email = text_to_cstring(PG_GETARG_TEXT_PP(3));
+		om_check_email(email);
+	}
+	if (!PG_ARGISNULL(4))
+		promo_entered = text_to_cstring(PG_GETARG_TEXT_PP(4));
+	logistics = DatumGetCString(DirectFunctionCall1(enum_out, PG_GETARG_DATUM(6)));
+	shipping_fee = PG_GETARG_NUMERIC(7);
+	if (!om_num_is_amount(shipping_fee))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("shipping_fee must be a finite amount of at least 0"),
+				 errdetail("Got %s.", om_num_text(shipping_fee))));
+	if (!PG_ARGISNULL(8))
+	{
+		order_no = text_to_cstring(PG_GETARG_TEXT_PP(8));
+		om_check_identifier("order_no", order_no);
+	}
+	if (!PG_ARGISNULL(9))
+	{
+		timeout = PG_GETARG_INTERVAL_P(9);
+		if (!PositiveInterval(timeout))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("payment_timeout must be a positive interval")));
+	}
+	if (!PG_ARGISNULL(10) && !PositiveInterval(PG_GETARG_INTERVAL_P(10)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("hold must be a positive interval")));
+	if (!PG_ARGISNULL(11))
+	{
+		idempotency_key = text_to_cstring(PG_GETARG_TEXT_PP(11));
+		if (idempotency_key[0] == '\0')
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("idempotency_key must not be empty")));
+	}
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	/* validate everything before the first write */
+	{
+		Interval   *shop_timeout;
+
+		currency = LoadShopAndSkus(shop_id, lines, nlines, &shop_timeout);
+		if (timeout == NULL)
+			timeout = shop_timeout;
+	}
+	if (customer_id)
+	{
+		char	   *customer_email = LoadCustomerEmail(shop_id, customer_id);
+
+		if (email == NULL)
+			email = customer_email;
+	}
+	if (email)
+		email_key = om_normalize(email, true);
+
+	digits = om_currency_digits(currency);
+	for (i = 0; i < nlines; i++)
+	{
+		lines[i].amount = om_num_mul(lines[i].price, om_num_int(lines[i].qty));
+		lines[i].discount = zero;
+		subtotal = om_num_add(subtotal, lines[i].amount);
+	}
+
+	if (promo_entered)
+	{
+		char	   *key = om_normalize(promo_entered, true);
+
+		if (key[0] == '\0' || !om_promo_lookup(shop_id, key, &promo))
+			ereport(ERROR,
+					(errcode(ERRCODE_OM_PROMO_CODE_INVALID),
+					 errmsg("promo code \"%s\" does not exist", promo_entered),
+					 errdetail("Shop " INT64_FORMAT " has no code matching \"%s\".", shop_id, key)));
+		om_promo_validate(&promo, promo_entered, customer_id, subtotal);
+		has_promo = true;
+		if (strcmp(promo.kind, "percent") == 0)
+			discount = om_num_round(om_num_div(om_num_mul(subtotal, promo.value), om_num_int(100)), digits);
+		else if (strcmp(promo.kind, "amount") == 0)
+			discount = om_num_min(promo.value, subtotal);
+		else
+			discount = shipping_fee;	/* free_shipping */
+	}
+	/* spread a line discount over the lines by amount; the last takes the rest */
+	if (has_promo && strcmp(promo.kind, "free_shipping") != 0 && om_num_cmp(subtotal, zero) > 0)
+	{
+		for (i = 0; i < nlines - 1; i++)
+		{
+			lines[i].discount =
+				DatumGetNumeric(DirectFunctionCall2(numeric_trunc,
+													NumericGetDatum(om_num_div(om_num_mul(discount, lines[i].amount), subtotal)),
+													Int32GetDatum(digits)));
+			allocated = om_num_add(allocated, lines[i].discount);
+		}
+		lines[nlines - 1].discount = om_num_sub(discount, allocated);
+	}
+	subtotal = om_num_round(subtotal, digits);
+	total = om_num_round(om_num_add(om_num_sub(subtotal, discount), shipping_fee), digits);
+	due_at = PlusInterval(now, timeout);
+
+	/* 1. the order, its lines and its payment deadline */
+	memset(nulls, ' ', sizeof(nulls));
+	qty_d = palloc(sizeof(Datum) * nlines);
+	price_d = palloc(sizeof(Datum) * nlines);
+	disc_d = palloc(sizeof(Datum) * nlines);
+	for (i = 0; i < nlines; i++)
+	{
+		qty_d[i] = Int32GetDatum(lines[i].qty);
+		price_d[i] = NumericGetDatum(lines[i].price);
+		disc_d[i] = NumericGetDatum(lines[i].discount);
+	}
+	values[0] = Int64GetDatum(shop_id);
+#define TEXT_OR_NULL(n, s) \
+	do { if (s) values[n] = CStringGetTextDatum(s); else nulls[n] = 'n'; } while (0)
+	TEXT_OR_NULL(1, order_no);
+	TEXT_OR_NULL(2, customer_id);
+	TEXT_OR_NULL(3, email);
+	values[4] = CStringGetTextDatum(logistics);
+	values[5] = PG_GETARG_DATUM(5);
+	values[6] = CStringGetTextDatum(currency);
+	values[7] = NumericGetDatum(subtotal);
+	values[8] = NumericGetDatum(discount);
+	values[9] = NumericGetDatum(shipping_fee);
+	values[10] = NumericGetDatum(total);
+	TEXT_OR_NULL(11, promo_entered);
+	TEXT_OR_NULL(12, has_promo ? promo.code_key : NULL);
+	values[13] = TimestampTzGetDatum(due_at);
+	if (PG_ARGISNULL(10))
+		nulls[14] = 'n';
+	else
+		values[14] = TimestampTzGetDatum(PlusInterval(now, PG_GETARG_INTERVAL_P(10)));
+	values[15] = TimestampTzGetDatum(now);
+	TEXT_OR_NULL(16, idempotency_key);
+#undef TEXT_OR_NULL
+	values[17] = TextArray(lines, nlines);
+	values[18] = PointerGetDatum(construct_array(qty_d, nlines, INT4OID, 4, true, TYPALIGN_INT));
+	values[19] = PointerGetDatum(construct_array(price_d, nlines, NUMERICOID, -1, false, TYPALIGN_INT));
+	values[20] = PointerGetDatum(construct_array(disc_d, nlines, NUMERICOID, -1, false, TYPALIGN_INT));
+
+	om_plan(&insert_plan,
+			"WITH o AS (INSERT INTO order_mgmt.orders (shop_id, order_no, customer_id, email,"
+			"    logistics, payment_method, currency, subtotal, discount, shipping_fee, total,"
+			"    promo_code, promo_key, payment_due_at, hold_until, created_at, idempotency_key)"
+			"  VALUES ($1, $2, $3, $4, $5::order_mgmt.logistics_kind, $6, $7, $8, $9, $10, $11,"
+			"    $12, $13, $14, $15, $16, $17)"
+			"  ON CONFLICT (shop_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"
+			"  RETURNING order_id),"
+			" l AS (INSERT INTO order_mgmt.order_line (shop_id, order_id, line_no, sku, qty, unit_price, discount)"
+			"  SELECT $1, o.order_id, u.n, u.sku, u.qty, u.price, u.disc FROM o,"
+			"  ROWS FROM (pg_catalog.unnest($18), pg_catalog.unnest($19), pg_catalog.unnest($20),"
+			"    pg_catalog.unnest($21)) WITH ORDINALITY AS u(sku, qty, price, disc, n)),"
+			" d AS (INSERT INTO order_mgmt.due_action (shop_id, order_id, action, due_at, created_at)"
+			"  SELECT $1, o.order_id, 'payment_timeout', $14, $16 FROM o)"
+			" SELECT order_id FROM o",
+			21, insert_types);
+	om_exec(insert_plan, values, nulls, false, 0);
+	if (SPI_processed == 0)
+	{
+		/* a retry with the same idempotency key: the first order */
+		om_plan(&retry_plan,
+				"SELECT order_id FROM order_mgmt.orders WHERE shop_id = $1 AND idempotency_key = $2",
+				2, retry_types);
+		values[1] = CStringGetTextDatum(idempotency_key);
+		om_exec(retry_plan, values, NULL, true, 1);
+		if (SPI_processed != 1)
+			elog(ERROR, "order with idempotency key \"%s\" vanished", idempotency_key);
+		order_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		SPI_finish();
+		PG_RETURN_INT64(order_id);
+	}
+	order_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+
+	/* 2. the promo code, before any stock row (lock order) */
+	if (has_promo)
+		om_promo_claim(shop_id, order_id, &promo, customer_id, email_key);
+
+	/* 3. stock, in SKU order, as late as possible */
+	initStringInfo(&detail);
+	appendStringInfoString(&detail, "{\"lines\": [");
+	holds = palloc(sizeof(OmHold) * nlines);
+	for (i = 0; i < nlines; i++)
+	{
+		if (i > 0)
+			appendStringInfoString(&detail, ", ");
+		appendStringInfoString(&detail, "{\"sku\": ");
+		escape_json(&detail, lines[i].sku);
+		appendStringInfo(&detail, ", \"qty\": %d, \"unit_price\": %s, \"discount\": %s}",
+						 lines[i].qty, om_num_text(lines[i].price), om_num_text(lines[i].discount));
+		if (!lines[i].tracked)
+			continue;
+		holds[nholds].sku = lines[i].sku;
+		holds[nholds].qty = lines[i].qty;
+		holds[nholds].buckets = lines[i].buckets;
+		holds[nholds].queue = lines[i].queue;
+		nholds++;
+	}
+	appendStringInfoString(&detail, "], \"holds\": [");
+	om_hold_stock(shop_id, order_id, holds, nholds, &detail);
+
+	/* 4. one checkout event */
+	appendStringInfo(&detail, "], \"subtotal\": %s, \"discount\": %s, \"shipping_fee\": %s, \"total\": %s, \"promo\": ",
+					 om_num_text(subtotal), om_num_text(discount), om_num_text(shipping_fee),
+					 om_num_text(total));
+	if (has_promo)
+		escape_json(&detail, promo.code_key);
+	else
+		appendStringInfoString(&detail, "null");
+	appendStringInfoChar(&detail, '}');
+	om_event_write(shop_id, order_id, "checkout", NULL, NULL, detail.data);
+
+	SPI_finish();
+	PG_RETURN_INT64(order_id);
+}

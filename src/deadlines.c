@@ -1,0 +1,224 @@
+/*-------------------------------------------------------------------------
+ *
+ * deadlines.c
+ *	  Deadlines as due_action rows, and run_due() (SPEC §6, §13).
+ *
+ * payment_timeout	an order still unpaid or pending at payment_due_at
+ *					becomes failed (reason payment_timeout); it stays
+ *					visible with its stock held (seed 000).
+ * auto_cancel		with shop.auto_cancel_failed, a failed order is
+ *					cancelled by the system auto_cancel_delay after it
+ *					failed, releasing stock and promo.
+ *
+ * An action re-checks its condition when it runs, so a stale row does
+ * nothing.  Actions run as actor "system", through plain UPDATEs of the
+ * order, so the triggers do their effects as on any other path.
+ *
+ * run_due() handles many orders in one transaction, so it cannot follow
+ * the per-call lock order: it never waits.  Due rows are taken with SKIP
+ * LOCKED, the order row with NOWAIT, and om_nowait makes stock and promo
+ * rows NOWAIT too; an order whose rows are busy is left, in its own
+ * subtransaction, for the next pass.  Any other error in one order's
+ * action is reported as a WARNING and that order is left too, so one bad
+ * row cannot stop the sweeper.  API calls apply an order's overdue
+ * actions first (om_lock_order), so correctness never depends on the
+ * sweeper being on time.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "order_mgmt.h"
+
+#include "catalog/pg_type.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+
+/*
+ * Perform one due action on an order the caller has locked, and delete its
+ * row.  Returns whether the order changed.  Inside SPI.
+ */
+bool
+om_apply_due_action(int64 shop_id, int64 order_id, const char *action, const char *reason)
+{
+	static SPIPlanPtr timeout_plan = NULL;
+	static SPIPlanPtr cancel_plan = NULL;
+	static SPIPlanPtr delete_plan = NULL;
+	static const Oid argtypes[] = {INT8OID, INT8OID, TIMESTAMPTZOID, TEXTOID};
+	static const Oid delete_types[] = {INT8OID, INT8OID, TEXTOID};
+	Datum		values[4];
+	bool		saved_system = om_acting_as_system;
+	const char *saved_reason = om_failure_reason;
+	bool		changed = false;
+
+	values[0] = Int64GetDatum(shop_id);
+	values[1] = Int64GetDatum(order_id);
+	values[2] = TimestampTzGetDatum(om_now());
+	values[3] = CStringGetTextDatum(reason ? reason : "payment_failed");
+
+	om_plan(&timeout_plan,
+			"UPDATE order_mgmt.orders SET payment_status = 'failed'"
+			" WHERE shop_id = $1 AND order_id = $2 AND status IN ('pending', 'confirmed')"
+			"   AND payment_status IN ('unpaid', 'pending') AND payment_due_at <= $3"
+			"   AND $4 IS NOT NULL",
+			4, argtypes);
+	om_plan(&cancel_plan,
+			"UPDATE order_mgmt.orders SET status = 'cancelled', cancel_source = 'system',"
+			"   cancel_reason = $4::order_mgmt.cancel_reason"
+			" WHERE shop_id = $1 AND order_id = $2 AND status IN ('pending', 'confirmed')"
+			"   AND payment_status = 'failed' AND reactivated_at IS NULL"
+			"   AND delivery_status IN ('unfulfilled', 'not_executed', 'shipment_cancelled', 'shipping_overdue')"
+			"   AND $3 IS NOT NULL",
+			4, argtypes);
+	om_plan(&delete_plan,
+			"DELETE FROM order_mgmt.due_action"
+			" WHERE shop_id = $1 AND order_id = $2 AND action = $3::order_mgmt.due_kind",
+			3, delete_types);
+
+	om_acting_as_system = true;
+	PG_TRY();
+	{
+		if (strcmp(action, "payment_timeout") == 0)
+		{
+			om_failure_reason = "payment_timeout";
+			om_exec(timeout_plan, values, NULL, false, 0);
+		}
+		else if (strcmp(action, "auto_cancel") == 0)
+			om_exec(cancel_plan, values, NULL, false, 0);
+		else
+			elog(ERROR, "due action \"%s\" is not known to this version of order_mgmt", action);
+		changed = SPI_processed > 0;
+		if (changed)
+		{
+			char	   *detail = psprintf("{\"action\": \"%s\"}", action);
+
+			om_event_write(shop_id, order_id, "deadline", NULL, NULL, detail);
+		}
+		values[2] = CStringGetTextDatum(action);
+		om_exec(delete_plan, values, NULL, false, 0);
+	}
+	PG_FINALLY();
+	{
+		om_acting_as_system = saved_system;
+		om_failure_reason = saved_reason;
+	}
+	PG_END_TRY();
+	return changed;
+}
+
+typedef struct DueRow
+{
+	int64		shop_id;
+	int64		order_id;
+	char	   *action;
+	char	   *reason;
+} DueRow;
+
+/* One order's action, in the sweeper's subtransaction: lock NOWAIT, apply. */
+static void
+SweepOne(void *arg)
+{
+	static SPIPlanPtr lock_plan = NULL;
+	static const Oid argtypes[] = {INT8OID, INT8OID};
+	DueRow	   *row = arg;
+	Datum		values[2];
+
+	om_plan(&lock_plan,
+			"SELECT 1 FROM order_mgmt.orders WHERE shop_id = $1 AND order_id = $2"
+			" FOR NO KEY UPDATE NOWAIT",
+			2, argtypes);
+	values[0] = Int64GetDatum(row->shop_id);
+	values[1] = Int64GetDatum(row->order_id);
+	om_exec(lock_plan, values, NULL, false, 0);
+	(void) om_apply_due_action(row->shop_id, row->order_id, row->action, row->reason);
+}
+
+/*
+ * run_due(max_actions) -> int: performs up to max_actions due actions,
+ * skipping what other sessions hold, and returns how many it performed.
+ * Safe to run from several sessions at once and from pg_cron.
+ */
+PG_FUNCTION_INFO_V1(run_due);
+Datum
+run_due(PG_FUNCTION_ARGS)
+{
+	static SPIPlanPtr batch_plan = NULL;
+	static const Oid argtypes[] = {TIMESTAMPTZOID, INT4OID};
+	int32		max_actions;
+	Datum		values[2];
+	DueRow	   *rows;
+	uint64		n;
+	uint64		i;
+	volatile int32 done = 0;
+	MemoryContext loop_cxt;
+	MemoryContext old_cxt;
+	bool		saved_nowait = om_nowait;
+
+	OM_ARG_NOT_NULL(0, "max_actions");
+	max_actions = PG_GETARG_INT32(0);
+	if (max_actions < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_actions must be positive"),
+				 errdetail("Got %d.", max_actions)));
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	om_plan(&batch_plan,
+			"SELECT shop_id, order_id, action::text, reason::text FROM order_mgmt.due_action"
+			" WHERE due_at <= $1 ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+			2, argtypes);
+	values[0] = TimestampTzGetDatum(om_now());
+	values[1] = Int32GetDatum(max_actions);
+	om_exec(batch_plan, values, NULL, false, 0);
+
+	/* copy the batch out of SPI's memory: each action runs more SPI */
+	n = SPI_processed;
+	rows = palloc(sizeof(DueRow) * (n + 1));
+	for (i = 0; i < n; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	td = SPI_tuptable->tupdesc;
+		bool		isnull;
+		Datum		reason;
+
+		rows[i].shop_id = DatumGetInt64(SPI_getbinval(tup, td, 1, &isnull));
+		rows[i].order_id = DatumGetInt64(SPI_getbinval(tup, td, 2, &isnull));
+		rows[i].action = TextDatumGetCString(SPI_getbinval(tup, td, 3, &isnull));
+		reason = SPI_getbinval(tup, td, 4, &isnull);
+		rows[i].reason = isnull ? NULL : TextDatumGetCString(reason);
+	}
+	SPI_freetuptable(SPI_tuptable);
+
+	loop_cxt = AllocSetContextCreate(CurrentMemoryContext, "order_mgmt run_due",
+									 ALLOCSET_DEFAULT_SIZES);
+	om_nowait = true;
+	PG_TRY();
+	{
+		for (i = 0; i < n; i++)
+		{
+			ErrorData  *error = NULL;
+
+			old_cxt = MemoryContextSwitchTo(loop_cxt);
+
+			if (om_try(SweepOne, &rows[i], NULL, -1, &error))
+				done++;
+			else if (error->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
+				/* not a busy row: say so, and leave it for a later pass */
+				ereport(WARNING,
+						(errmsg("order_mgmt: due action %s of order " INT64_FORMAT " in shop " INT64_FORMAT " failed: %s",
+								rows[i].action, rows[i].order_id, rows[i].shop_id, error->message)));
+			MemoryContextSwitchTo(old_cxt);
+			MemoryContextReset(loop_cxt);
+			CHECK_FOR_INTERRUPTS();
+		}
+	}
+	PG_FINALLY();
+	{
+		om_nowait = saved_nowait;
+	}
+	PG_END_TRY();
+	MemoryContextDelete(loop_cxt);
+
+	SPI_finish();
+	PG_RETURN_INT32(done);
+}

@@ -1,0 +1,96 @@
+/*-------------------------------------------------------------------------
+ *
+ * money.c
+ *	  Money arithmetic on numeric, rounded to the currency's minor units as
+ *	  ICU reports them (SPEC §2: JPY 0, TWD 2, KWD 3).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "order_mgmt.h"
+
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+
+#include <unicode/ucurr.h>
+#include <unicode/ustring.h>
+
+Numeric
+om_num_int(int64 v)
+{
+	return DatumGetNumeric(DirectFunctionCall1(int8_numeric, Int64GetDatum(v)));
+}
+
+Numeric
+om_num_add(Numeric a, Numeric b)
+{
+	return DatumGetNumeric(DirectFunctionCall2(numeric_add, NumericGetDatum(a), NumericGetDatum(b)));
+}
+
+Numeric
+om_num_sub(Numeric a, Numeric b)
+{
+	return DatumGetNumeric(DirectFunctionCall2(numeric_sub, NumericGetDatum(a), NumericGetDatum(b)));
+}
+
+Numeric
+om_num_mul(Numeric a, Numeric b)
+{
+	return DatumGetNumeric(DirectFunctionCall2(numeric_mul, NumericGetDatum(a), NumericGetDatum(b)));
+}
+
+Numeric
+om_num_div(Numeric a, Numeric b)
+{
+	return DatumGetNumeric(DirectFunctionCall2(numeric_div, NumericGetDatum(a), NumericGetDatum(b)));
+}
+
+int
+om_num_cmp(Numeric a, Numeric b)
+{
+	return DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(a), NumericGetDatum(b)));
+}
+
+Numeric
+om_num_min(Numeric a, Numeric b)
+{
+	return om_num_cmp(a, b) <= 0 ? a : b;
+}
+
+Numeric
+om_num_round(Numeric a, int digits)
+{
+	return DatumGetNumeric(DirectFunctionCall2(numeric_round, NumericGetDatum(a), Int32GetDatum(digits)));
+}
+
+char *
+om_num_text(Numeric a)
+{
+	return DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(a)));
+}
+
+/* Is a a finite number >= 0? */
+bool
+om_num_is_amount(Numeric a)
+{
+	return OM_NUMERIC_IS_FINITE(a) && om_num_cmp(a, om_num_int(0)) >= 0;
+}
+
+/* The currency's default fraction digits, from ICU. */
+int
+om_currency_digits(const char *currency)
+{
+	UChar		code[4];
+	UErrorCode	status = U_ZERO_ERROR;
+	int32_t		digits;
+
+	if (strlen(currency) != 3)
+		return 2;
+	u_charsToUChars(currency, code, 4);
+	digits = ucurr_getDefaultFractionDigits(code, &status);
+	if (U_FAILURE(status))
+		ereport(ERROR,
+				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
+				 errmsg("could not get the minor units of currency \"%s\"", currency),
+				 errdetail("ICU error: %s.", u_errorName(status))));
+	return digits;
+}

@@ -1,0 +1,237 @@
+/*-------------------------------------------------------------------------
+ *
+ * order_api.c
+ *	  The order operations of SPEC §7: cancel, confirm, reactivate.
+ *
+ * Each is a thin entry point: lock the order and apply its overdue
+ * deadlines (om_lock_order), then one UPDATE of the order row.  The guard
+ * trigger judges the move and the effects trigger does the rest (stock,
+ * promo, deadlines, events), exactly as for a DBA's plain UPDATE.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "order_mgmt.h"
+
+#include "catalog/pg_type.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+
+void
+om_order_not_found(int64 shop_id, int64 order_id)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OM_ORDER_NOT_FOUND),
+			 errmsg("order " INT64_FORMAT " does not exist in shop " INT64_FORMAT,
+					order_id, shop_id)));
+}
+
+/*
+ * Lock the order row and apply its overdue deadlines first (SPEC §13: lazy
+ * application, so correctness never depends on the sweeper being on time).
+ * Fills *order with the state after that.  OM007 if there is no such
+ * order.  Inside SPI.
+ */
+void
+om_lock_order(int64 shop_id, int64 order_id, OmOrder *order)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid argtypes[] = {INT8OID, INT8OID, TIMESTAMPTZOID};
+	Datum		values[3];
+	int			pass;
+
+	om_plan(&plan,
+			"SELECT o.status::text, o.payment_status::text, o.total, o.paid_amount,"
+			" o.refunded_amount, d.action::text, d.reason::text"
+			" FROM order_mgmt.orders o LEFT JOIN order_mgmt.due_action d"
+			"   ON d.shop_id = o.shop_id AND d.order_id = o.order_id AND d.due_at <= $3"
+			" WHERE o.shop_id = $1 AND o.order_id = $2"
+			" ORDER BY d.due_at FOR UPDATE OF o",
+			3, argtypes);
+	values[0] = Int64GetDatum(shop_id);
+	values[1] = Int64GetDatum(order_id);
+	values[2] = TimestampTzGetDatum(om_now());
+
+	for (pass = 0; pass < 2; pass++)
+	{
+		SPITupleTable *tt;
+		uint64		n;
+		uint64		i;
+		bool		isnull;
+		bool		applied = false;
+
+		om_exec(plan, values, NULL, false, 0);
+		if (SPI_processed == 0)
+			om_order_not_found(shop_id, order_id);
+		tt = SPI_tuptable;
+		n = SPI_processed;
+
+		order->shop_id = shop_id;
+		order->order_id = order_id;
+		order->status = om_state_by_name(OM_MACHINE_ORDER,
+										 TextDatumGetCString(SPI_getbinval(tt->vals[0], tt->tupdesc, 1, &isnull)));
+		order->payment = om_state_by_name(OM_MACHINE_PAYMENT,
+										  TextDatumGetCString(SPI_getbinval(tt->vals[0], tt->tupdesc, 2, &isnull)));
+		order->total = DatumGetNumericCopy(SPI_getbinval(tt->vals[0], tt->tupdesc, 3, &isnull));
+		order->paid_amount = DatumGetNumericCopy(SPI_getbinval(tt->vals[0], tt->tupdesc, 4, &isnull));
+		order->refunded_amount = DatumGetNumericCopy(SPI_getbinval(tt->vals[0], tt->tupdesc, 5, &isnull));
+
+		if (pass > 0)
+			break;
+		for (i = 0; i < n; i++)
+		{
+			Datum		action = SPI_getbinval(tt->vals[i], tt->tupdesc, 6, &isnull);
+			Datum		reason;
+			bool		reason_null;
+
+			if (isnull)
+				continue;
+			reason = SPI_getbinval(tt->vals[i], tt->tupdesc, 7, &reason_null);
+			applied |= om_apply_due_action(shop_id, order_id, TextDatumGetCString(action),
+										   reason_null ? NULL : TextDatumGetCString(reason));
+		}
+		if (!applied)
+			break;
+	}
+}
+
+/* Raise OM005 for an API call on an order already in the target state. */
+static void
+AlreadyThere(int64 order_id, int status, const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OM_INVALID_TRANSITION),
+			 errmsg("cannot %s order " INT64_FORMAT ": it is already %s",
+					what, order_id, om_state_name(OM_MACHINE_ORDER, status))));
+}
+
+/*
+ * Move the order's status; the triggers judge and do the rest.  The
+ * remaining arguments set the cancellation columns (NULL leaves them).
+ */
+static void
+MoveStatus(int64 shop_id, int64 order_id, const char *status, Datum reason,
+		   bool reason_null, Datum note, bool note_null, Datum source, bool source_null)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid argtypes[] = {INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+
+	om_plan(&plan,
+			"UPDATE order_mgmt.orders SET status = $3::order_mgmt.order_status,"
+			" cancel_reason = coalesce($4::order_mgmt.cancel_reason, cancel_reason),"
+			" cancel_note = coalesce($5, cancel_note),"
+			" cancel_source = coalesce($6::order_mgmt.cancel_source, cancel_source)"
+			" WHERE shop_id = $1 AND order_id = $2",
+			6, argtypes);
+	values[0] = Int64GetDatum(shop_id);
+	values[1] = Int64GetDatum(order_id);
+	values[2] = CStringGetTextDatum(status);
+	values[3] = reason_null ? (nulls[3] = 'n', (Datum) 0) :
+		CStringGetTextDatum(DatumGetCString(DirectFunctionCall1(enum_out, reason)));
+	values[4] = note_null ? (nulls[4] = 'n', (Datum) 0) : note;
+	values[5] = source_null ? (nulls[5] = 'n', (Datum) 0) :
+		CStringGetTextDatum(DatumGetCString(DirectFunctionCall1(enum_out, source)));
+	om_exec(plan, values, nulls, false, 0);
+}
+
+/*
+ * cancel(shop_id, order_id, reason, note, source) -> void
+ */
+PG_FUNCTION_INFO_V1(cancel);
+Datum
+cancel(PG_FUNCTION_ARGS)
+{
+	int64		shop_id;
+	int64		order_id;
+	OmOrder		order;
+
+	OM_ARG_NOT_NULL(0, "shop_id");
+	OM_ARG_NOT_NULL(1, "order_id");
+	OM_ARG_NOT_NULL(2, "reason");
+	OM_ARG_NOT_NULL(4, "source");
+	shop_id = PG_GETARG_INT64(0);
+	order_id = PG_GETARG_INT64(1);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	om_lock_order(shop_id, order_id, &order);
+	if (order.status == OS_CANCELLED)
+		AlreadyThere(order_id, order.status, "cancel");
+	MoveStatus(shop_id, order_id, "cancelled", PG_GETARG_DATUM(2), false,
+			   PG_ARGISNULL(3) ? (Datum) 0 : PG_GETARG_DATUM(3), PG_ARGISNULL(3),
+			   PG_GETARG_DATUM(4), false);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/*
+ * confirm(shop_id, order_id) -> void
+ */
+PG_FUNCTION_INFO_V1(confirm);
+Datum
+confirm(PG_FUNCTION_ARGS)
+{
+	int64		shop_id;
+	int64		order_id;
+	OmOrder		order;
+
+	OM_ARG_NOT_NULL(0, "shop_id");
+	OM_ARG_NOT_NULL(1, "order_id");
+	shop_id = PG_GETARG_INT64(0);
+	order_id = PG_GETARG_INT64(1);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	om_lock_order(shop_id, order_id, &order);
+	if (order.status == OS_CONFIRMED)
+		AlreadyThere(order_id, order.status, "confirm");
+	if (order.status == OS_CANCELLED)
+		ereport(ERROR,
+				(errcode(ERRCODE_OM_INVALID_TRANSITION),
+				 errmsg("cannot confirm order " INT64_FORMAT ": it is cancelled", order_id),
+				 errhint("Reactivate it with order_mgmt.reactivate().")));
+	MoveStatus(shop_id, order_id, "confirmed", (Datum) 0, true, (Datum) 0, true, (Datum) 0, true);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/*
+ * reactivate(shop_id, order_id, to_status) -> void
+ *
+ * Holds the stock again and re-claims the promo code, all or nothing: on
+ * OM001/OM003/OM004 the order stays cancelled, its record intact.
+ */
+PG_FUNCTION_INFO_V1(reactivate);
+Datum
+reactivate(PG_FUNCTION_ARGS)
+{
+	int64		shop_id;
+	int64		order_id;
+	char	   *to_status;
+	OmOrder		order;
+
+	OM_ARG_NOT_NULL(0, "shop_id");
+	OM_ARG_NOT_NULL(1, "order_id");
+	OM_ARG_NOT_NULL(2, "to_status");
+	shop_id = PG_GETARG_INT64(0);
+	order_id = PG_GETARG_INT64(1);
+	to_status = DatumGetCString(DirectFunctionCall1(enum_out, PG_GETARG_DATUM(2)));
+	if (strcmp(to_status, "pending") != 0 && strcmp(to_status, "confirmed") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("to_status must be pending or confirmed"),
+				 errdetail("Got %s.", to_status)));
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	om_lock_order(shop_id, order_id, &order);
+	if (order.status != OS_CANCELLED)
+		ereport(ERROR,
+				(errcode(ERRCODE_OM_INVALID_TRANSITION),
+				 errmsg("cannot reactivate order " INT64_FORMAT ": it is %s, not cancelled",
+						order_id, om_state_name(OM_MACHINE_ORDER, order.status))));
+	MoveStatus(shop_id, order_id, to_status, (Datum) 0, true, (Datum) 0, true, (Datum) 0, true);
+	SPI_finish();
+	PG_RETURN_VOID();
+}

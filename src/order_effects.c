@@ -1,0 +1,275 @@
+/*-------------------------------------------------------------------------
+ *
+ * order_effects.c
+ *	  The side effects of order moves, done by the AFTER UPDATE trigger
+ *	  orders_after so that a plain UPDATE of order_mgmt.orders has exactly
+ *	  the effects of the API call (SPEC principle 1).
+ *
+ * For each row whose statuses or archive flag changed (the trigger's WHEN
+ * clause skips the rest) it appends the transition events, then:
+ *
+ *	cancelled			releases the promo redemption and the held stock,
+ *						and drops the order's pending deadlines;
+ *	reactivated			re-claims the promo code and holds the stock again,
+ *						all or nothing (OM003/OM004/OM001 abort the UPDATE);
+ *	left pre-shipment	commits the held stock (on_hand and reserved drop);
+ *	paid				drops the payment deadline and any auto-cancel;
+ *	failed				schedules the auto-cancel when the shop wants it;
+ *	left failed			drops the auto-cancel.
+ *
+ * Lock order: the order row (held by the UPDATE), the promo code row, then
+ * stock rows in SKU order; see reservation.c.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "order_mgmt.h"
+
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+
+#include "order_row.h"
+
+#define cols om_order_cols
+
+/* Why the next payment failure happens: "payment_timeout" from the sweeper. */
+const char *om_failure_reason = NULL;
+
+/* {"source":..,"reason":..,"note":..} for a cancellation event. */
+static char *
+CancelDetail(HeapTuple tuple, TupleDesc td)
+{
+	StringInfoData buf;
+	bool		isnull;
+	Datum		d;
+	char	   *note;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "{\"source\": ");
+	d = heap_getattr(tuple, cols.cancel_source, td, &isnull);
+	if (isnull)
+		appendStringInfoString(&buf, "null");
+	else
+		escape_json(&buf, om_enum_label(d));
+	appendStringInfoString(&buf, ", \"reason\": ");
+	d = heap_getattr(tuple, cols.cancel_reason, td, &isnull);
+	if (isnull)
+		appendStringInfoString(&buf, "null");
+	else
+		escape_json(&buf, om_enum_label(d));
+	note = om_row_text(tuple, td, cols.cancel_note);
+	if (note)
+	{
+		appendStringInfoString(&buf, ", \"note\": ");
+		escape_json(&buf, note);
+	}
+	appendStringInfoChar(&buf, '}');
+	return buf.data;
+}
+
+/* Drop an order's deadlines of the given kinds. */
+static void
+DropDeadlines(int64 shop_id, int64 order_id, const char *kinds)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid argtypes[] = {INT8OID, INT8OID, TEXTOID};
+	Datum		values[3];
+
+	om_plan(&plan,
+			"DELETE FROM order_mgmt.due_action WHERE shop_id = $1 AND order_id = $2"
+			" AND action::text = ANY (pg_catalog.string_to_array($3, ','))",
+			3, argtypes);
+	values[0] = Int64GetDatum(shop_id);
+	values[1] = Int64GetDatum(order_id);
+	values[2] = CStringGetTextDatum(kinds);
+	om_exec(plan, values, NULL, false, 0);
+}
+
+/* A failed order is cancelled auto_cancel_delay later, if the shop says so. */
+static void
+ScheduleAutoCancel(int64 shop_id, int64 order_id)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid argtypes[] = {INT8OID, INT8OID, TIMESTAMPTZOID, TEXTOID};
+	Datum		values[4];
+
+	om_plan(&plan,
+			"INSERT INTO order_mgmt.due_action (shop_id, order_id, action, due_at, reason, created_at)"
+			" SELECT $1, $2, 'auto_cancel', $3 + s.auto_cancel_delay, $4::order_mgmt.cancel_reason, $3"
+			" FROM order_mgmt.shop s WHERE s.shop_id = $1 AND s.auto_cancel_failed"
+			" ON CONFLICT (shop_id, order_id, action) DO UPDATE"
+			" SET due_at = EXCLUDED.due_at, reason = EXCLUDED.reason",
+			4, argtypes);
+	values[0] = Int64GetDatum(shop_id);
+	values[1] = Int64GetDatum(order_id);
+	values[2] = TimestampTzGetDatum(om_now());
+	values[3] = CStringGetTextDatum(om_failure_reason ? om_failure_reason : "payment_failed");
+	om_exec(plan, values, NULL, false, 0);
+}
+
+/* Reactivation: hold the order's lines again (tracked SKUs), or OM001. */
+static void
+HoldAgain(int64 shop_id, int64 order_id)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid argtypes[] = {INT8OID, INT8OID};
+	Datum		values[2];
+	OmHold	   *holds;
+	uint64		n;
+	uint64		i;
+	StringInfoData detail;
+
+	om_plan(&plan,
+			"SELECT l.sku, sum(l.qty)::int4,"
+			" coalesce(min(k.stock_buckets), min(s.stock_buckets)),"
+			" coalesce(bool_or(k.admission_queue), bool_or(s.admission_queue))"
+			" FROM order_mgmt.order_line l"
+			" JOIN order_mgmt.sku k ON k.shop_id = l.shop_id AND k.sku = l.sku"
+			" JOIN order_mgmt.shop s ON s.shop_id = l.shop_id"
+			" WHERE l.shop_id = $1 AND l.order_id = $2"
+			"   AND (NOT k.digital OR EXISTS (SELECT FROM order_mgmt.stock t"
+			"        WHERE t.shop_id = l.shop_id AND t.sku = l.sku))"
+			" GROUP BY l.sku ORDER BY l.sku COLLATE \"C\"",
+			2, argtypes);
+	values[0] = Int64GetDatum(shop_id);
+	values[1] = Int64GetDatum(order_id);
+	om_exec(plan, values, NULL, true, 0);
+	n = SPI_processed;
+	if (n == 0)
+		return;
+	holds = palloc(sizeof(OmHold) * n);
+	for (i = 0; i < n; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	td = SPI_tuptable->tupdesc;
+		bool		isnull;
+
+		holds[i].sku = TextDatumGetCString(SPI_getbinval(tup, td, 1, &isnull));
+		holds[i].qty = DatumGetInt32(SPI_getbinval(tup, td, 2, &isnull));
+		holds[i].buckets = DatumGetInt32(SPI_getbinval(tup, td, 3, &isnull));
+		holds[i].queue = DatumGetBool(SPI_getbinval(tup, td, 4, &isnull));
+	}
+	initStringInfo(&detail);
+	appendStringInfoString(&detail, "{\"holds\": [");
+	om_hold_stock(shop_id, order_id, holds, (int) n, &detail);
+	appendStringInfoString(&detail, "]}");
+	om_event_write(shop_id, order_id, "reserve", NULL, NULL, detail.data);
+}
+
+/* Reactivation: claim the order's promo code again, or OM003/OM004. */
+static void
+ClaimAgain(int64 shop_id, int64 order_id, const char *code_key,
+		   const char *customer_id, const char *email_key)
+{
+	OmPromo		promo;
+	StringInfoData detail;
+
+	if (!om_promo_lookup(shop_id, code_key, &promo))
+		return;
+	om_promo_claim(shop_id, order_id, &promo, customer_id, email_key);
+	initStringInfo(&detail);
+	appendStringInfoString(&detail, "{\"code\": ");
+	escape_json(&detail, code_key);
+	appendStringInfoChar(&detail, '}');
+	om_event_write(shop_id, order_id, "promo_claim", NULL, NULL, detail.data);
+}
+
+PG_FUNCTION_INFO_V1(orders_after);
+Datum
+orders_after(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	TupleDesc	td;
+	HeapTuple	oldtup,
+				newtup;
+	int64		shop_id,
+				order_id;
+	int			from[OM_NUM_MACHINES];
+	int			to[OM_NUM_MACHINES];
+	AttrNumber	attnum[OM_NUM_MACHINES];
+	char	   *promo_key;
+	int			m;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"orders_after\" was not called by trigger manager")));
+	if (!TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
+		!TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("orders_after must be fired AFTER UPDATE FOR EACH ROW")));
+
+	om_load_order_cols(trigdata->tg_relation);
+	td = RelationGetDescr(trigdata->tg_relation);
+	oldtup = trigdata->tg_trigtuple;
+	newtup = trigdata->tg_newtuple;
+	shop_id = om_row_int64(newtup, td, cols.shop_id);
+	order_id = om_row_int64(newtup, td, cols.order_id);
+	attnum[OM_MACHINE_ORDER] = cols.status;
+	attnum[OM_MACHINE_PAYMENT] = cols.payment_status;
+	attnum[OM_MACHINE_DELIVERY] = cols.delivery_status;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	/* the transition events */
+	for (m = 0; m < OM_NUM_MACHINES; m++)
+	{
+		from[m] = om_row_state(oldtup, td, attnum[m], m);
+		to[m] = om_row_state(newtup, td, attnum[m], m);
+		if (from[m] != to[m])
+			om_event_write(shop_id, order_id, om_machine_name(m),
+						   om_state_name(m, from[m]), om_state_name(m, to[m]),
+						   (m == OM_MACHINE_ORDER && to[m] == OS_CANCELLED) ?
+						   CancelDetail(newtup, td) : NULL);
+	}
+	if (heap_attisnull(oldtup, cols.archived_at, td) != heap_attisnull(newtup, cols.archived_at, td))
+		om_event_write(shop_id, order_id,
+					   heap_attisnull(newtup, cols.archived_at, td) ? "unarchive" : "archive",
+					   NULL, NULL, NULL);
+
+	promo_key = om_row_text(newtup, td, cols.promo_key);
+
+	/* cancel and reactivation: promo before stock (lock order) */
+	if (to[OM_MACHINE_ORDER] == OS_CANCELLED && from[OM_MACHINE_ORDER] != OS_CANCELLED)
+	{
+		if (promo_key)
+			om_promo_release(shop_id, order_id, promo_key);
+		om_release_stock(shop_id, order_id);
+		DropDeadlines(shop_id, order_id, "payment_timeout,auto_cancel,hold_end,automation_complete");
+	}
+	else if (from[OM_MACHINE_ORDER] == OS_CANCELLED && to[OM_MACHINE_ORDER] != OS_CANCELLED)
+	{
+		if (promo_key)
+			ClaimAgain(shop_id, order_id, promo_key,
+					   om_row_text(newtup, td, cols.customer_id),
+					   om_row_text(newtup, td, cols.email_key));
+		HoldAgain(shop_id, order_id);
+		DropDeadlines(shop_id, order_id, "payment_timeout,auto_cancel");
+	}
+
+	/* shipment commits the held stock (SPEC §4.2) */
+	if (om_delivery_pre_shipment(from[OM_MACHINE_DELIVERY]) &&
+		!om_delivery_pre_shipment(to[OM_MACHINE_DELIVERY]))
+		om_commit_stock(shop_id, order_id);
+
+	/* payment deadlines (SPEC §6) */
+	if (from[OM_MACHINE_PAYMENT] != to[OM_MACHINE_PAYMENT])
+	{
+		if (to[OM_MACHINE_PAYMENT] == PS_PAID)
+			DropDeadlines(shop_id, order_id, "payment_timeout,auto_cancel");
+		else if (to[OM_MACHINE_PAYMENT] == PS_FAILED &&
+				 to[OM_MACHINE_ORDER] != OS_CANCELLED &&
+				 heap_attisnull(newtup, cols.reactivated_at, td))
+			ScheduleAutoCancel(shop_id, order_id);
+		else if (from[OM_MACHINE_PAYMENT] == PS_FAILED)
+			DropDeadlines(shop_id, order_id, "auto_cancel");
+	}
+
+	SPI_finish();
+	return PointerGetDatum(NULL);
+}

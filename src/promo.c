@@ -1,0 +1,508 @@
+/*-------------------------------------------------------------------------
+ *
+ * promo.c
+ *	  Promo codes (SPEC §5): create_promo, issue_winback_code, and the
+ *	  claim and release of codes by orders.
+ *
+ * Codes match on code_key = normalize_code(code).  A claim is an 'active'
+ * row of promo_redemption (the ledger).  For a code with a usage_limit the
+ * claim also raises promo_code.used with a conditional UPDATE (used <
+ * usage_limit), which under READ COMMITTED re-checks the newest row, so a
+ * single-use code raced by many checkouts is won by exactly one.  A code
+ * without a limit is claimed without touching its promo_code row, so a
+ * campaign code never serializes checkouts.  Per-customer limits are
+ * counted on the ledger under a transaction advisory lock keyed by code and
+ * customer (or normalized e-mail for guests).
+ *
+ * Lock order: the promo_code row comes before any stock row (reservation.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "order_mgmt.h"
+
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/json.h"
+#include "utils/numeric.h"
+
+static Numeric
+GetNumeric(HeapTuple tup, TupleDesc td, int col, bool *isnull)
+{
+	Datum		d = SPI_getbinval(tup, td, col, isnull);
+
+	return *isnull ? NULL : DatumGetNumericCopy(d);
+}
+
+static char *
+GetText(HeapTuple tup, TupleDesc td, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, td, col, &isnull);
+
+	return isnull ? NULL : TextDatumGetCString(d);
+}
+
+/* Read a promo code; false if there is none.  Inside SPI. */
+bool
+om_promo_lookup(int64 shop_id, const char *code_key, OmPromo *p)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid argtypes[] = {INT8OID, TEXTOID};
+	Datum		values[2];
+	HeapTuple	tup;
+	TupleDesc	td;
+	bool		isnull;
+	Datum		d;
+
+	om_plan(&plan,
+			"SELECT code, kind::text, value, min_subtotal, usage_limit, per_customer_limit,"
+			" customer_id, starts_at, ends_at, active"
+			" FROM order_mgmt.promo_code WHERE shop_id = $1 AND code_key = $2",
+			2, argtypes);
+	values[0] = Int64GetDatum(shop_id);
+	values[1] = CStringGetTextDatum(code_key);
+	om_exec(plan, values, NULL, true, 1);
+	memset(p, 0, sizeof(OmPromo));
+	if (SPI_processed == 0)
+		return false;
+
+	tup = SPI_tuptable->vals[0];
+	td = SPI_tuptable->tupdesc;
+	p->code_key = pstrdup(code_key);
+	p->code = GetText(tup, td, 1);
+	p->kind = GetText(tup, td, 2);
+	p->value = GetNumeric(tup, td, 3, &isnull);
+	p->min_subtotal = GetNumeric(tup, td, 4, &isnull);
+	d = SPI_getbinval(tup, td, 5, &isnull);
+	p->limited = !isnull;
+	p->usage_limit = isnull ? 0 : DatumGetInt32(d);
+	d = SPI_getbinval(tup, td, 6, &isnull);
+	p->per_customer = !isnull;
+	p->per_customer_limit = isnull ? 0 : DatumGetInt32(d);
+	p->customer_id = GetText(tup, td, 7);
+	d = SPI_getbinval(tup, td, 8, &isnull);
+	p->has_start = !isnull;
+	p->starts_at = isnull ? 0 : DatumGetTimestampTz(d);
+	d = SPI_getbinval(tup, td, 9, &isnull);
+	p->has_end = !isnull;
+	p->ends_at = isnull ? 0 : DatumGetTimestampTz(d);
+	p->active = DatumGetBool(SPI_getbinval(tup, td, 10, &isnull));
+	return true;
+}
+
+static char *
+NumericText(Numeric n)
+{
+	return DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(n)));
+}
+
+/*
+ * The checks of SPEC §5 that a checkout makes before claiming (OM002).
+ * entered is the code as the customer typed it.
+ */
+void
+om_promo_validate(const OmPromo *p, const char *entered, const char *customer_id,
+				  Numeric subtotal)
+{
+	TimestampTz now = om_now();
+
+	if (!p->active)
+		ereport(ERROR,
+				(errcode(ERRCODE_OM_PROMO_CODE_INVALID),
+				 errmsg("promo code \"%s\" is not active", entered)));
+	if ((p->has_start && now < p->starts_at) || (p->has_end && now >= p->ends_at))
+		ereport(ERROR,
+				(errcode(ERRCODE_OM_PROMO_CODE_INVALID),
+				 errmsg("promo code \"%s\" is not valid at this time", entered),
+				 errdetail("It is valid from %s until %s; it is now %s.",
+						   p->has_start ? timestamptz_to_str(p->starts_at) : "the start",
+						   p->has_end ? timestamptz_to_str(p->ends_at) : "further notice",
+						   timestamptz_to_str(now))));
+	if (p->customer_id != NULL &&
+		(customer_id == NULL || strcmp(customer_id, p->customer_id) != 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_OM_PROMO_CODE_INVALID),
+				 errmsg("promo code \"%s\" belongs to another customer", entered),
+				 errdetail("It is a personal code%s.",
+						   customer_id ? "" : " and the order has no customer")));
+	if (DatumGetBool(DirectFunctionCall2(numeric_lt, NumericGetDatum(subtotal),
+										 NumericGetDatum(p->min_subtotal))))
+		ereport(ERROR,
+				(errcode(ERRCODE_OM_PROMO_CODE_INVALID),
+				 errmsg("promo code \"%s\" needs a subtotal of at least %s", entered,
+						NumericText(p->min_subtotal)),
+				 errdetail("The subtotal is %s.", NumericText(subtotal))));
+}
+
+/*
+ * Claim the code for an order (or re-claim it on reactivation): OM004 when
+ * the customer's limit is reached, OM003 when the code is used up.
+ */
+void
+om_promo_claim(int64 shop_id, int64 order_id, const OmPromo *p,
+			   const char *customer_id, const char *email_key)
+{
+	static SPIPlanPtr count_plan = NULL;
+	static SPIPlanPtr claim_plan = NULL;
+	static const Oid count_types[] = {INT8OID, TEXTOID, INT8OID, TEXTOID, TEXTOID};
+	static const Oid claim_types[] = {INT8OID, TEXTOID, INT8OID, TEXTOID, TEXTOID, BOOLOID, TIMESTAMPTZOID};
+	Datum		values[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	bool		isnull;
+
+	values[0] = Int64GetDatum(shop_id);
+	values[1] = CStringGetTextDatum(p->code_key);
+	values[2] = Int64GetDatum(order_id);
+	if (customer_id)
+		values[3] = CStringGetTextDatum(customer_id);
+	else
+		nulls[3] = 'n';
+	if (email_key)
+		values[4] = CStringGetTextDatum(email_key);
+	else
+		nulls[4] = 'n';
+
+	if (p->per_customer)
+	{
+		const char *who = customer_id ? customer_id : email_key;
+		int64		used;
+		uint32		h;
+
+		if (who == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OM_PROMO_CUSTOMER_LIMIT),
+					 errmsg("promo code \"%s\" is limited per customer", p->code),
+					 errdetail("The order has neither a customer nor an e-mail address to count its uses by."),
+					 errhint("Pass customer_id or email to checkout.")));
+		/* serialize claims of this code by this customer, not the code's row */
+		h = hash_bytes((const unsigned char *) p->code_key, strlen(p->code_key));
+		h = hash_combine(h, hash_bytes((const unsigned char *) who, strlen(who)));
+		h = hash_combine(h, hash_bytes_uint32((uint32) shop_id));
+		DirectFunctionCall1(pg_advisory_xact_lock_int8,
+							Int64GetDatum(((int64) 0x4f4d << 32) | h));
+
+		om_plan(&count_plan,
+				"SELECT count(*) FROM order_mgmt.promo_redemption"
+				" WHERE shop_id = $1 AND code_key = $2 AND state = 'active' AND order_id <> $3"
+				"   AND CASE WHEN $4::text IS NOT NULL THEN customer_id = $4"
+				"            ELSE customer_id IS NULL AND email_key = $5 END",
+				5, count_types);
+		om_exec(count_plan, values, nulls, false, 1);
+		used = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		if (used >= p->per_customer_limit)
+			ereport(ERROR,
+					(errcode(ERRCODE_OM_PROMO_CUSTOMER_LIMIT),
+					 errmsg("promo code \"%s\" has reached its limit for this customer", p->code),
+					 errdetail("%s %s has used it " INT64_FORMAT " times; the limit is %d.",
+							   customer_id ? "Customer" : "E-mail", who, used,
+							   p->per_customer_limit)));
+	}
+
+	values[5] = BoolGetDatum(p->limited);
+	values[6] = TimestampTzGetDatum(om_now());
+	om_plan(&claim_plan,
+			"WITH u AS (UPDATE order_mgmt.promo_code SET used = used + 1"
+			"    WHERE $6 AND shop_id = $1 AND code_key = $2 AND used < usage_limit RETURNING 1)"
+			" INSERT INTO order_mgmt.promo_redemption"
+			"    (shop_id, code_key, order_id, customer_id, email_key, state, claimed_at)"
+			" SELECT $1, $2, $3, $4, $5, 'active', $7 WHERE NOT $6 OR EXISTS (SELECT FROM u)"
+			" ON CONFLICT (shop_id, code_key, order_id) DO UPDATE"
+			"    SET state = 'active', claimed_at = EXCLUDED.claimed_at, released_at = NULL,"
+			"        customer_id = EXCLUDED.customer_id, email_key = EXCLUDED.email_key",
+			7, claim_types);
+	om_exec(claim_plan, values, nulls, false, 0);
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_OM_PROMO_CODE_EXHAUSTED),
+				 errmsg("promo code \"%s\" has been used up", p->code),
+				 errdetail("Its usage limit of %d is reached.", p->usage_limit)));
+}
+
+/* Cancel: the order's active redemption is released, the code usable again. */
+void
+om_promo_release(int64 shop_id, int64 order_id, const char *code_key)
+{
+	static SPIPlanPtr plan = NULL;
+	static SPIPlanPtr nowait_plan = NULL;
+	static const Oid argtypes[] = {INT8OID, INT8OID, TIMESTAMPTZOID, TEXTOID};
+	Datum		values[4];
+
+	values[0] = Int64GetDatum(shop_id);
+	values[1] = Int64GetDatum(order_id);
+	values[2] = TimestampTzGetDatum(om_now());
+	values[3] = CStringGetTextDatum(code_key);
+	if (om_nowait)
+	{
+		om_plan(&nowait_plan,
+				"SELECT 1 FROM order_mgmt.promo_code WHERE shop_id = $1 AND code_key = $4"
+				" AND usage_limit IS NOT NULL AND $2 IS NOT NULL AND $3 IS NOT NULL"
+				" FOR NO KEY UPDATE NOWAIT",
+				4, argtypes);
+		om_exec(nowait_plan, values, NULL, false, 0);
+	}
+	om_plan(&plan,
+			"WITH r AS (UPDATE order_mgmt.promo_redemption SET state = 'released', released_at = $3"
+			"    WHERE shop_id = $1 AND order_id = $2 AND code_key = $4 AND state = 'active'"
+			"    RETURNING code_key),"
+			" u AS (UPDATE order_mgmt.promo_code p SET used = p.used - 1 FROM r"
+			"    WHERE p.shop_id = $1 AND p.code_key = r.code_key AND p.usage_limit IS NOT NULL)"
+			" SELECT count(*) FROM r",
+			4, argtypes);
+	om_exec(plan, values, NULL, false, 0);
+	if (DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &(bool){false})) > 0)
+	{
+		StringInfoData detail;
+
+		initStringInfo(&detail);
+		appendStringInfoString(&detail, "{\"code\": ");
+		escape_json(&detail, code_key);
+		appendStringInfoChar(&detail, '}');
+		om_event_write(shop_id, order_id, "promo_release", NULL, NULL, detail.data);
+	}
+}
+
+static void
+CheckPositiveOrNull(FunctionCallInfo fcinfo, int argno, const char *name)
+{
+	if (!PG_ARGISNULL(argno) && PG_GETARG_INT32(argno) <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be positive", name),
+				 errdetail("Got %d.", PG_GETARG_INT32(argno))));
+}
+
+/* A percent code takes (0, 100], an amount code > 0, free shipping >= 0. */
+static void
+CheckPromoValue(const char *kind, Numeric value)
+{
+	Datum		zero = DirectFunctionCall1(int4_numeric, Int32GetDatum(0));
+
+	if (!OM_NUMERIC_IS_FINITE(value) ||
+		DatumGetBool(DirectFunctionCall2(numeric_lt, NumericGetDatum(value), zero)) ||
+		(strcmp(kind, "free_shipping") != 0 &&
+		 !DatumGetBool(DirectFunctionCall2(numeric_gt, NumericGetDatum(value), zero))) ||
+		(strcmp(kind, "percent") == 0 &&
+		 DatumGetBool(DirectFunctionCall2(numeric_gt, NumericGetDatum(value),
+										  DirectFunctionCall1(int4_numeric, Int32GetDatum(100))))))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value %s for a %s promo code", NumericText(value), kind),
+				 errdetail("A percent code takes more than 0 and at most 100, an amount code more than 0.")));
+}
+
+/*
+ * Insert a promo code; 23505 if the normalized key exists.  Inside SPI.
+ */
+static void
+InsertPromo(int64 shop_id, const char *code_key, const char *code, const char *kind,
+			Numeric value, Datum usage_limit, bool limit_null,
+			Datum per_customer_limit, bool per_customer_null, Numeric min_subtotal,
+			Datum starts_at, bool starts_null, Datum ends_at, bool ends_null,
+			const char *customer_id)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid argtypes[] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, NUMERICOID, INT4OID,
+	INT4OID, NUMERICOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, TIMESTAMPTZOID};
+	Datum		values[12];
+	char		nulls[12] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+
+	values[0] = Int64GetDatum(shop_id);
+	values[1] = CStringGetTextDatum(code_key);
+	values[2] = CStringGetTextDatum(code);
+	values[3] = CStringGetTextDatum(kind);
+	values[4] = NumericGetDatum(value);
+	values[5] = usage_limit;
+	nulls[5] = limit_null ? 'n' : ' ';
+	values[6] = per_customer_limit;
+	nulls[6] = per_customer_null ? 'n' : ' ';
+	values[7] = NumericGetDatum(min_subtotal);
+	values[8] = starts_at;
+	nulls[8] = starts_null ? 'n' : ' ';
+	values[9] = ends_at;
+	nulls[9] = ends_null ? 'n' : ' ';
+	if (customer_id)
+		values[10] = CStringGetTextDatum(customer_id);
+	else
+		nulls[10] = 'n';
+	values[11] = TimestampTzGetDatum(om_now());
+	om_plan(&plan,
+			"INSERT INTO order_mgmt.promo_code (shop_id, code_key, code, kind, value, usage_limit,"
+			" per_customer_limit, min_subtotal, starts_at, ends_at, customer_id, created_at)"
+			" VALUES ($1, $2, $3, $4::order_mgmt.promo_kind, $5, $6, $7, $8, $9, $10, $11, $12)"
+			" ON CONFLICT (shop_id, code_key) DO NOTHING",
+			12, argtypes);
+	om_exec(plan, values, nulls, false, 0);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNIQUE_VIOLATION),
+				 errmsg("promo code \"%s\" already exists in shop " INT64_FORMAT, code, shop_id),
+				 errdetail("Codes match on their normalized form \"%s\".", code_key)));
+}
+
+static void
+RequireCustomer(int64 shop_id, const char *customer_id)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid argtypes[] = {INT8OID, TEXTOID};
+	Datum		values[2];
+
+	om_plan(&plan, "SELECT 1 FROM order_mgmt.customer WHERE shop_id = $1 AND customer_id = $2",
+			2, argtypes);
+	values[0] = Int64GetDatum(shop_id);
+	values[1] = CStringGetTextDatum(customer_id);
+	om_exec(plan, values, NULL, true, 1);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("customer \"%s\" does not exist in shop " INT64_FORMAT, customer_id, shop_id),
+				 errhint("Create it with order_mgmt.upsert_customer().")));
+}
+
+/*
+ * create_promo(shop_id, code, kind, value, usage_limit, per_customer_limit,
+ *				min_subtotal, starts_at, ends_at, customer_id) -> text code_key
+ */
+PG_FUNCTION_INFO_V1(create_promo);
+Datum
+create_promo(PG_FUNCTION_ARGS)
+{
+	int64		shop_id;
+	char	   *code;
+	char	   *code_key;
+	char	   *kind;
+	Numeric		value;
+	Numeric		min_subtotal;
+	Datum		zero = DirectFunctionCall1(int4_numeric, Int32GetDatum(0));
+	char	   *customer_id = NULL;
+
+	OM_ARG_NOT_NULL(0, "shop_id");
+	OM_ARG_NOT_NULL(1, "code");
+	OM_ARG_NOT_NULL(2, "kind");
+	OM_ARG_NOT_NULL(3, "value");
+	shop_id = PG_GETARG_INT64(0);
+	code = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	code_key = om_normalize(code, true);
+	om_check_identifier("promo code", code_key);
+	kind = DatumGetCString(DirectFunctionCall1(enum_out, PG_GETARG_DATUM(2)));
+	value = PG_GETARG_NUMERIC(3);
+	min_subtotal = PG_ARGISNULL(6) ? DatumGetNumeric(zero) : PG_GETARG_NUMERIC(6);
+
+	CheckPromoValue(kind, value);
+	if (!OM_NUMERIC_IS_FINITE(min_subtotal) ||
+		DatumGetBool(DirectFunctionCall2(numeric_lt, NumericGetDatum(min_subtotal), zero)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("min_subtotal must be a finite number of at least 0")));
+	CheckPositiveOrNull(fcinfo, 4, "usage_limit");
+	CheckPositiveOrNull(fcinfo, 5, "per_customer_limit");
+	if (!PG_ARGISNULL(7) && !PG_ARGISNULL(8) &&
+		PG_GETARG_TIMESTAMPTZ(8) <= PG_GETARG_TIMESTAMPTZ(7))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("ends_at must be after starts_at")));
+	if (!PG_ARGISNULL(9))
+		customer_id = text_to_cstring(PG_GETARG_TEXT_PP(9));
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	om_require_shop(shop_id);
+	if (customer_id)
+		RequireCustomer(shop_id, customer_id);
+	InsertPromo(shop_id, code_key, code, kind, value,
+				PG_ARGISNULL(4) ? (Datum) 0 : PG_GETARG_DATUM(4), PG_ARGISNULL(4),
+				PG_ARGISNULL(5) ? (Datum) 0 : PG_GETARG_DATUM(5), PG_ARGISNULL(5),
+				min_subtotal,
+				PG_ARGISNULL(7) ? (Datum) 0 : PG_GETARG_DATUM(7), PG_ARGISNULL(7),
+				PG_ARGISNULL(8) ? (Datum) 0 : PG_GETARG_DATUM(8), PG_ARGISNULL(8),
+				customer_id);
+	SPI_finish();
+	PG_RETURN_TEXT_P(cstring_to_text(code_key));
+}
+
+/*
+ * issue_winback_code(shop_id, order_id, kind, value, valid_for) -> text
+ *
+ * A personal, single-use code for the customer of a cancelled order (seed
+ * 003): BACK-<order_no>, valid from now for valid_for.  Issuing it twice
+ * returns the same code.
+ */
+PG_FUNCTION_INFO_V1(issue_winback_code);
+Datum
+issue_winback_code(PG_FUNCTION_ARGS)
+{
+	static SPIPlanPtr order_plan = NULL;
+	static const Oid order_types[] = {INT8OID, INT8OID};
+	int64		shop_id;
+	int64		order_id;
+	Datum		values[2];
+	HeapTuple	tup;
+	TupleDesc	td;
+	char	   *status;
+	char	   *customer_id;
+	char	   *code;
+	char	   *code_key;
+	Interval   *valid_for;
+	TimestampTz now = om_now();
+	Datum		zero = DirectFunctionCall1(int4_numeric, Int32GetDatum(0));
+	OmPromo		existing;
+
+	OM_ARG_NOT_NULL(0, "shop_id");
+	OM_ARG_NOT_NULL(1, "order_id");
+	OM_ARG_NOT_NULL(2, "kind");
+	OM_ARG_NOT_NULL(3, "value");
+	OM_ARG_NOT_NULL(4, "valid_for");
+	shop_id = PG_GETARG_INT64(0);
+	order_id = PG_GETARG_INT64(1);
+	valid_for = PG_GETARG_INTERVAL_P(4);
+	if (!DatumGetBool(DirectFunctionCall2(interval_gt, IntervalPGetDatum(valid_for),
+										  IntervalPGetDatum(palloc0(sizeof(Interval))))))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("valid_for must be a positive interval")));
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	om_plan(&order_plan,
+			"SELECT status::text, customer_id, order_no FROM order_mgmt.orders"
+			" WHERE shop_id = $1 AND order_id = $2",
+			2, order_types);
+	values[0] = Int64GetDatum(shop_id);
+	values[1] = Int64GetDatum(order_id);
+	om_exec(order_plan, values, NULL, true, 1);
+	if (SPI_processed == 0)
+		om_order_not_found(shop_id, order_id);
+	tup = SPI_tuptable->vals[0];
+	td = SPI_tuptable->tupdesc;
+	status = GetText(tup, td, 1);
+	customer_id = GetText(tup, td, 2);
+	code = psprintf("BACK-%s", GetText(tup, td, 3));
+	CheckPromoValue(DatumGetCString(DirectFunctionCall1(enum_out, PG_GETARG_DATUM(2))),
+					PG_GETARG_NUMERIC(3));
+	if (strcmp(status, "cancelled") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OM_ORDER_NOT_MODIFIABLE),
+				 errmsg("cannot issue a win-back code for order " INT64_FORMAT ": it is %s",
+						order_id, status),
+				 errdetail("Win-back codes are for customers whose order was cancelled.")));
+	if (customer_id == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot issue a win-back code for order " INT64_FORMAT ": it is a guest order",
+						order_id),
+				 errdetail("A win-back code is personal and needs the order's customer.")));
+
+	code_key = om_normalize(code, true);
+	if (!om_promo_lookup(shop_id, code_key, &existing))
+		InsertPromo(shop_id, code_key, code,
+					DatumGetCString(DirectFunctionCall1(enum_out, PG_GETARG_DATUM(2))),
+					PG_GETARG_NUMERIC(3),
+					Int32GetDatum(1), false, (Datum) 0, true, DatumGetNumeric(zero),
+					TimestampTzGetDatum(now), false,
+					DirectFunctionCall2(timestamptz_pl_interval, TimestampTzGetDatum(now),
+										IntervalPGetDatum(valid_for)), false,
+					customer_id);
+	SPI_finish();
+	PG_RETURN_TEXT_P(cstring_to_text(code_key));
+}

@@ -1,0 +1,354 @@
+/*-------------------------------------------------------------------------
+ *
+ * reservation.c
+ *	  Holding, releasing and committing stock (SPEC §4.1-4.4, §4.6).
+ *
+ * Every unit an order holds is a 'held' row of order_mgmt.reservation and
+ * is counted in stock.reserved of the bucket it was taken from; verify()
+ * checks the two agree.
+ *
+ * Holding takes, per SKU, one bucket with enough available: with one bucket
+ * a conditional UPDATE (WHERE backorder OR on_hand - reserved >= qty), which
+ * under READ COMMITTED waits for a concurrent holder and re-checks the
+ * newest row version, so it cannot oversell; with K buckets it first tries
+ * one of them that nobody has locked (SKIP LOCKED, starting at a random
+ * bucket so that K checkouts proceed at once), and only if none will do
+ * locks all of them in bucket order and takes the units wherever they are
+ * left, so stock in any bucket still sells (no false "sold out").  With an
+ * admission queue a transaction advisory lock on (shop, SKU) is taken
+ * first, so waiters queue there instead of on the row.
+ *
+ * Lock order (all paths): the order row, then a promo code row, then stock
+ * rows in (sku COLLATE "C", bucket) order.  Callers pass SKUs sorted with
+ * strcmp.  When om_nowait is set (the sweeper) stock rows are locked with
+ * NOWAIT, and a busy row raises lock_not_available for the caller to skip.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "order_mgmt.h"
+
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/json.h"
+
+/* Set by the sweeper: never wait for a stock or promo row lock. */
+bool		om_nowait = false;
+
+static SPIPlanPtr hold_plan = NULL;
+
+/*
+ * Take qty units from one bucket if it has them; returns whether it did.
+ * Writes the reservation row in the same statement.
+ */
+static bool
+HoldFromBucket(int64 shop_id, int64 order_id, const char *sku, int32 qty, int32 bucket)
+{
+	static const Oid argtypes[] = {INT8OID, INT8OID, TEXTOID, INT4OID, TIMESTAMPTZOID, INT4OID};
+	Datum		values[6];
+
+	om_plan(&hold_plan,
+			"WITH s AS (UPDATE order_mgmt.stock SET reserved = reserved + $4"
+			"  WHERE shop_id = $1 AND sku = $3 AND bucket = $6"
+			"    AND (backorder OR on_hand - reserved >= $4) RETURNING bucket)"
+			" INSERT INTO order_mgmt.reservation (shop_id, order_id, sku, bucket, qty, created_at)"
+			" SELECT $1, $2, $3, s.bucket, $4, $5 FROM s",
+			6, argtypes);
+	values[0] = Int64GetDatum(shop_id);
+	values[1] = Int64GetDatum(order_id);
+	values[2] = CStringGetTextDatum(sku);
+	values[3] = Int32GetDatum(qty);
+	values[4] = TimestampTzGetDatum(om_now());
+	values[5] = Int32GetDatum(bucket);
+	om_exec(hold_plan, values, NULL, false, 0);
+	return SPI_processed == 1;
+}
+
+/* K buckets: take qty from one unlocked bucket with enough; returns the bucket or -1. */
+static int32
+HoldFromFreeBucket(int64 shop_id, int64 order_id, const char *sku, int32 qty, int32 nbuckets)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid argtypes[] = {INT8OID, INT8OID, TEXTOID, INT4OID, TIMESTAMPTZOID, INT4OID, INT4OID};
+	Datum		values[7];
+	bool		isnull;
+
+	om_plan(&plan,
+			"WITH pick AS (SELECT bucket FROM order_mgmt.stock"
+			"    WHERE shop_id = $1 AND sku = $3 AND (backorder OR on_hand - reserved >= $4)"
+			"    ORDER BY (bucket + $6) % $7 LIMIT 1 FOR NO KEY UPDATE SKIP LOCKED),"
+			" s AS (UPDATE order_mgmt.stock t SET reserved = t.reserved + $4 FROM pick"
+			"    WHERE t.shop_id = $1 AND t.sku = $3 AND t.bucket = pick.bucket RETURNING t.bucket)"
+			" INSERT INTO order_mgmt.reservation (shop_id, order_id, sku, bucket, qty, created_at)"
+			" SELECT $1, $2, $3, s.bucket, $4, $5 FROM s RETURNING bucket",
+			7, argtypes);
+	values[0] = Int64GetDatum(shop_id);
+	values[1] = Int64GetDatum(order_id);
+	values[2] = CStringGetTextDatum(sku);
+	values[3] = Int32GetDatum(qty);
+	values[4] = TimestampTzGetDatum(om_now());
+	values[5] = Int32GetDatum((int32) (OM_RANDOM_UINT32() % (uint32) nbuckets));
+	values[6] = Int32GetDatum(nbuckets);
+	om_exec(plan, values, NULL, false, 0);
+	if (SPI_processed != 1)
+		return -1;
+	return DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+static void
+InsufficientStock(const char *sku, int64 requested, int64 available)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OM_INSUFFICIENT_STOCK),
+			 errmsg("insufficient stock for sku \"%s\"", sku),
+			 errdetail("SKU %s: requested " INT64_FORMAT ", available " INT64_FORMAT ".",
+					   sku, requested, Max(available, 0)),
+			 errhint("Lower the quantity, or raise the stock with order_mgmt.set_stock().")));
+}
+
+static void
+AppendHold(StringInfo holds, const char *sku, int32 bucket, int32 qty)
+{
+	if (holds == NULL)
+		return;
+	/* the caller opened the array: a comma before all but the first */
+	if (holds->len > 0 && holds->data[holds->len - 1] != '[')
+		appendStringInfoString(holds, ", ");
+	appendStringInfoString(holds, "{\"sku\": ");
+	escape_json(holds, sku);
+	appendStringInfo(holds, ", \"bucket\": %d, \"qty\": %d}", bucket, qty);
+}
+
+/*
+ * Slow path: lock every bucket of the SKU in bucket order and take the units
+ * wherever they are left.
+ */
+static void
+HoldSpread(int64 shop_id, int64 order_id, const char *sku, int32 qty, StringInfo holds)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid argtypes[] = {INT8OID, TEXTOID};
+	Datum		values[2];
+	int64		available = 0;
+	bool		backorder = false;
+	int32	   *bucket;
+	int32	   *avail;
+	uint64		n;
+	uint64		i;
+	int32		left = qty;
+
+	om_plan(&plan,
+			"SELECT bucket, on_hand - reserved, backorder FROM order_mgmt.stock"
+			" WHERE shop_id = $1 AND sku = $2 ORDER BY bucket FOR NO KEY UPDATE",
+			2, argtypes);
+	values[0] = Int64GetDatum(shop_id);
+	values[1] = CStringGetTextDatum(sku);
+	om_exec(plan, values, NULL, false, 0);
+
+	n = SPI_processed;
+	bucket = palloc(sizeof(int32) * (n + 1));
+	avail = palloc(sizeof(int32) * (n + 1));
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	td = SPI_tuptable->tupdesc;
+
+		bucket[i] = DatumGetInt32(SPI_getbinval(tup, td, 1, &isnull));
+		avail[i] = DatumGetInt32(SPI_getbinval(tup, td, 2, &isnull));
+		backorder |= DatumGetBool(SPI_getbinval(tup, td, 3, &isnull));
+		if (avail[i] > 0)
+			available += avail[i];
+	}
+	if (n == 0 || (!backorder && available < qty))
+		InsufficientStock(sku, qty, available);
+
+	for (i = 0; i < n && left > 0; i++)
+	{
+		int32		take = backorder ? left : Min(left, avail[i]);
+
+		if (take <= 0)
+			continue;
+		if (!HoldFromBucket(shop_id, order_id, sku, take, bucket[i]))
+			elog(ERROR, "could not hold %d units of sku \"%s\" in locked bucket %d",
+				 take, sku, bucket[i]);
+		AppendHold(holds, sku, bucket[i], take);
+		left -= take;
+	}
+}
+
+/*
+ * Hold the given lines (sorted by sku, tracked SKUs only) for an order.
+ * Raises OM001 naming the first SKU that cannot be held.  Appends the holds
+ * as JSON objects to holds (inside an array the caller opened) if given.
+ */
+void
+om_hold_stock(int64 shop_id, int64 order_id, const OmHold *lines, int nlines,
+			  StringInfo holds)
+{
+	int			i;
+
+	for (i = 0; i < nlines; i++)
+	{
+		const OmHold *l = &lines[i];
+
+		if (l->queue)
+			DirectFunctionCall2(pg_advisory_xact_lock_int4,
+								Int32GetDatum((int32) hash_bytes_uint32((uint32) shop_id)),
+								Int32GetDatum((int32) hash_bytes((const unsigned char *) l->sku,
+																 strlen(l->sku))));
+		if (l->buckets <= 1)
+		{
+			if (HoldFromBucket(shop_id, order_id, l->sku, l->qty, 0))
+				AppendHold(holds, l->sku, 0, l->qty);
+			else
+				HoldSpread(shop_id, order_id, l->sku, l->qty, holds);
+		}
+		else
+		{
+			int32		bucket = HoldFromFreeBucket(shop_id, order_id, l->sku, l->qty, l->buckets);
+
+			if (bucket >= 0)
+				AppendHold(holds, l->sku, bucket, l->qty);
+			else
+				HoldSpread(shop_id, order_id, l->sku, l->qty, holds);
+		}
+	}
+}
+
+typedef struct StockDelta
+{
+	char	   *sku;
+	int32		bucket;
+	int32		qty;
+} StockDelta;
+
+static int
+CompareDelta(const void *a, const void *b)
+{
+	const StockDelta *x = a;
+	const StockDelta *y = b;
+	int			c = strcmp(x->sku, y->sku);
+
+	if (c != 0)
+		return c;
+	return (x->bucket > y->bucket) - (x->bucket < y->bucket);
+}
+
+/*
+ * Move an order's held reservations to 'released' (give the units back) or
+ * 'fulfilled' (they left the warehouse: on_hand drops too), then adjust the
+ * stock rows in lock order.  Appends an event of the given kind with the
+ * units moved.  Returns the number of units.  Inside SPI.
+ */
+static int64
+ResolveHeld(int64 shop_id, int64 order_id, bool fulfil, const char *event_kind)
+{
+	static SPIPlanPtr release_plan = NULL;
+	static SPIPlanPtr fulfil_plan = NULL;
+	static SPIPlanPtr give_back_plan = NULL;
+	static SPIPlanPtr ship_plan = NULL;
+	static SPIPlanPtr nowait_plan = NULL;
+	static const Oid resolve_types[] = {INT8OID, INT8OID, TIMESTAMPTZOID};
+	static const Oid stock_types[] = {INT8OID, TEXTOID, INT4OID, INT4OID};
+	Datum		values[4];
+	StockDelta *deltas;
+	int			ndeltas = 0;
+	uint64		n;
+	uint64		i;
+	int64		units = 0;
+	StringInfoData detail;
+	SPIPlanPtr	plan;
+
+	om_plan(&release_plan,
+			"UPDATE order_mgmt.reservation SET state = 'released', resolved_at = $3"
+			" WHERE shop_id = $1 AND order_id = $2 AND state = 'held' AND return_id IS NULL"
+			" RETURNING sku, bucket, qty",
+			3, resolve_types);
+	om_plan(&fulfil_plan,
+			"UPDATE order_mgmt.reservation SET state = 'fulfilled', resolved_at = $3"
+			" WHERE shop_id = $1 AND order_id = $2 AND state = 'held' AND return_id IS NULL"
+			" RETURNING sku, bucket, qty",
+			3, resolve_types);
+	values[0] = Int64GetDatum(shop_id);
+	values[1] = Int64GetDatum(order_id);
+	values[2] = TimestampTzGetDatum(om_now());
+	om_exec(fulfil ? fulfil_plan : release_plan, values, NULL, false, 0);
+	n = SPI_processed;
+	if (n == 0)
+		return 0;
+
+	/* sum per (sku, bucket), sorted into lock order */
+	deltas = palloc(sizeof(StockDelta) * n);
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	td = SPI_tuptable->tupdesc;
+
+		deltas[i].sku = TextDatumGetCString(SPI_getbinval(tup, td, 1, &isnull));
+		deltas[i].bucket = DatumGetInt32(SPI_getbinval(tup, td, 2, &isnull));
+		deltas[i].qty = DatumGetInt32(SPI_getbinval(tup, td, 3, &isnull));
+	}
+	qsort(deltas, n, sizeof(StockDelta), CompareDelta);
+	for (i = 0; i < n; i++)
+	{
+		if (ndeltas > 0 && CompareDelta(&deltas[ndeltas - 1], &deltas[i]) == 0)
+			deltas[ndeltas - 1].qty += deltas[i].qty;
+		else
+			deltas[ndeltas++] = deltas[i];
+	}
+
+	om_plan(&give_back_plan,
+			"UPDATE order_mgmt.stock SET reserved = reserved - $4"
+			" WHERE shop_id = $1 AND sku = $2 AND bucket = $3",
+			4, stock_types);
+	om_plan(&ship_plan,
+			"UPDATE order_mgmt.stock SET reserved = reserved - $4, on_hand = on_hand - $4"
+			" WHERE shop_id = $1 AND sku = $2 AND bucket = $3",
+			4, stock_types);
+	om_plan(&nowait_plan,
+			"SELECT 1 FROM order_mgmt.stock WHERE shop_id = $1 AND sku = $2 AND bucket = $3"
+			" FOR NO KEY UPDATE NOWAIT",
+			3, stock_types);
+	plan = fulfil ? ship_plan : give_back_plan;
+
+	initStringInfo(&detail);
+	appendStringInfoString(&detail, "{\"holds\": [");
+	for (i = 0; i < ndeltas; i++)
+	{
+		values[0] = Int64GetDatum(shop_id);
+		values[1] = CStringGetTextDatum(deltas[i].sku);
+		values[2] = Int32GetDatum(deltas[i].bucket);
+		values[3] = Int32GetDatum(deltas[i].qty);
+		if (om_nowait)
+			om_exec(nowait_plan, values, NULL, false, 0);
+		om_exec(plan, values, NULL, false, 0);
+		if (SPI_processed != 1)
+			elog(ERROR, "stock row of sku \"%s\" bucket %d is missing", deltas[i].sku, deltas[i].bucket);
+		if (i > 0)
+			appendStringInfoString(&detail, ", ");
+		appendStringInfoString(&detail, "{\"sku\": ");
+		escape_json(&detail, deltas[i].sku);
+		appendStringInfo(&detail, ", \"bucket\": %d, \"qty\": %d}", deltas[i].bucket, deltas[i].qty);
+		units += deltas[i].qty;
+	}
+	appendStringInfoString(&detail, "]}");
+	om_event_write(shop_id, order_id, event_kind, NULL, NULL, detail.data);
+	return units;
+}
+
+/* Cancel: held units go back to available at once (SPEC §4.3). */
+int64
+om_release_stock(int64 shop_id, int64 order_id)
+{
+	return ResolveHeld(shop_id, order_id, false, "release");
+}
+
+/* Shipment: held units leave the warehouse (SPEC §4.2). */
+int64
+om_commit_stock(int64 shop_id, int64 order_id)
+{
+	return ResolveHeld(shop_id, order_id, true, "commit_stock");
+}

@@ -1,0 +1,123 @@
+
+-- The shop API (SPEC §20): checkout, promo codes, cancel and reactivate,
+-- payments, deadlines, events.  Argument names are the contract.
+
+CREATE FUNCTION order_mgmt.checkout(shop_id bigint, lines jsonb, customer_id text DEFAULT NULL,
+		email text DEFAULT NULL, promo_code text DEFAULT NULL,
+		payment_method text DEFAULT 'credit_card',
+		logistics order_mgmt.logistics_kind DEFAULT 'standard',
+		shipping_fee numeric DEFAULT 0, order_no text DEFAULT NULL,
+		payment_timeout interval DEFAULT NULL, hold interval DEFAULT NULL,
+		idempotency_key text DEFAULT NULL)
+	RETURNS bigint
+	AS 'MODULE_PATHNAME', 'checkout'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.checkout(bigint, jsonb, text, text, text, text, order_mgmt.logistics_kind, numeric, text, interval, interval, text) IS
+	'Creates an order from lines [{"sku":"A","qty":2}, ...], holds its stock and claims its promo code, all or nothing; returns order_id';
+
+CREATE FUNCTION order_mgmt.create_promo(shop_id bigint, code text, kind order_mgmt.promo_kind,
+		value numeric, usage_limit integer DEFAULT NULL, per_customer_limit integer DEFAULT NULL,
+		min_subtotal numeric DEFAULT 0, starts_at timestamptz DEFAULT NULL,
+		ends_at timestamptz DEFAULT NULL, customer_id text DEFAULT NULL)
+	RETURNS text
+	AS 'MODULE_PATHNAME', 'create_promo'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.create_promo(bigint, text, order_mgmt.promo_kind, numeric, integer, integer, numeric, timestamptz, timestamptz, text) IS
+	'Creates a promo code; returns its key normalize_code(code)';
+
+CREATE FUNCTION order_mgmt.issue_winback_code(shop_id bigint, order_id bigint,
+		kind order_mgmt.promo_kind DEFAULT 'percent', value numeric DEFAULT 10,
+		valid_for interval DEFAULT '30 days')
+	RETURNS text
+	AS 'MODULE_PATHNAME', 'issue_winback_code'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.issue_winback_code(bigint, bigint, order_mgmt.promo_kind, numeric, interval) IS
+	'A personal single-use code for the customer of a cancelled order (seed 003); returns its key';
+
+CREATE FUNCTION order_mgmt.cancel(shop_id bigint, order_id bigint,
+		reason order_mgmt.cancel_reason DEFAULT 'other', note text DEFAULT NULL,
+		source order_mgmt.cancel_source DEFAULT 'merchant')
+	RETURNS void
+	AS 'MODULE_PATHNAME', 'cancel'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.cancel(bigint, bigint, order_mgmt.cancel_reason, text, order_mgmt.cancel_source) IS
+	'Cancels an order before shipment: releases its stock and promo code; a paid order''s payment becomes refunding';
+
+CREATE FUNCTION order_mgmt.confirm(shop_id bigint, order_id bigint)
+	RETURNS void
+	AS 'MODULE_PATHNAME', 'confirm'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.confirm(bigint, bigint) IS 'Moves a pending order to confirmed';
+
+CREATE FUNCTION order_mgmt.reactivate(shop_id bigint, order_id bigint,
+		to_status order_mgmt.order_status DEFAULT 'confirmed')
+	RETURNS void
+	AS 'MODULE_PATHNAME', 'reactivate'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.reactivate(bigint, bigint, order_mgmt.order_status) IS
+	'Brings a cancelled order back: holds its stock and re-claims its promo code, all or nothing (OM001/OM003/OM004)';
+
+CREATE FUNCTION order_mgmt.payment_started(shop_id bigint, order_id bigint, provider_ref text)
+	RETURNS order_mgmt.payment_status
+	AS 'MODULE_PATHNAME', 'payment_started'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.payment_started(bigint, bigint, text) IS
+	'Records a payment attempt: payment becomes pending; idempotent on provider_ref';
+
+CREATE FUNCTION order_mgmt.payment_succeeded(shop_id bigint, order_id bigint, amount numeric,
+		provider_ref text, method text DEFAULT NULL)
+	RETURNS order_mgmt.payment_status
+	AS 'MODULE_PATHNAME', 'payment_succeeded'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.payment_succeeded(bigint, bigint, numeric, text, text) IS
+	'Records money received: paid once the total is covered; a late capture reactivates or owes the money back; idempotent on provider_ref';
+
+CREATE FUNCTION order_mgmt.payment_failed(shop_id bigint, order_id bigint, reason text,
+		provider_ref text DEFAULT NULL)
+	RETURNS order_mgmt.payment_status
+	AS 'MODULE_PATHNAME', 'payment_failed'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.payment_failed(bigint, bigint, text, text) IS
+	'Records a failed payment: an unpaid or pending order becomes failed; idempotent on provider_ref';
+
+CREATE FUNCTION order_mgmt.mark_paid(shop_id bigint, order_id bigint, note text DEFAULT NULL)
+	RETURNS order_mgmt.payment_status
+	AS 'MODULE_PATHNAME', 'mark_paid'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.mark_paid(bigint, bigint, text) IS
+	'The merchant collected the money another way: unpaid, pending or failed becomes paid';
+
+CREATE FUNCTION order_mgmt.refund(shop_id bigint, order_id bigint, amount numeric,
+		provider_ref text DEFAULT NULL, note text DEFAULT NULL)
+	RETURNS order_mgmt.payment_status
+	AS 'MODULE_PATHNAME', 'refund'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.refund(bigint, bigint, numeric, text, text) IS
+	'Returns money: refunded when all paid money is back, else partially_refunded; never above paid (OM010)';
+
+CREATE FUNCTION order_mgmt.run_due(max_actions integer DEFAULT 1000)
+	RETURNS integer
+	AS 'MODULE_PATHNAME', 'run_due'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.run_due(integer) IS
+	'Performs due deadlines (payment timeout, auto-cancel) without waiting on any row; returns how many; safe to run concurrently';
+
+CREATE FUNCTION order_mgmt.events_since(shop_id bigint, after_event_id bigint, max integer DEFAULT 1000)
+	RETURNS SETOF order_mgmt.order_event
+	AS 'MODULE_PATHNAME', 'events_since'
+	LANGUAGE C STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.events_since(bigint, bigint, integer) IS
+	'Events after after_event_id, only those older than every running transaction, so a consumer never skips one';

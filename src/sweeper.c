@@ -1,0 +1,139 @@
+/*-------------------------------------------------------------------------
+ *
+ * sweeper.c
+ *	  The background worker that calls order_mgmt.run_due() every
+ *	  order_mgmt.sweep_interval in order_mgmt.database (SPEC §13).
+ *
+ * It is registered only when order_mgmt is in shared_preload_libraries.
+ * Each pass is one transaction; a database without the extension is
+ * skipped quietly.  The loop follows pg_cron's model: a latch wait,
+ * CHECK_FOR_INTERRUPTS, configuration reload on SIGHUP, a memory context
+ * reset every pass.  An error ends the process; the postmaster restarts it
+ * after bgw_restart_time.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "order_mgmt.h"
+
+#include "access/xact.h"
+#include "commands/extension.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "tcop/tcopprot.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+
+PGDLLEXPORT void om_sweeper_main(Datum arg);
+
+static int	sweep_interval = 1000;	/* ms */
+static char *sweep_database = NULL;
+static int	sweep_batch = 1000;
+
+void
+om_sweeper_define_gucs(void)
+{
+	DefineCustomIntVariable("order_mgmt.sweep_interval",
+							"Sets how often the sweeper runs order_mgmt.run_due().",
+							NULL,
+							&sweep_interval,
+							1000, 10, 3600 * 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("order_mgmt.sweep_batch",
+							"Sets how many due actions the sweeper performs in one transaction.",
+							NULL,
+							&sweep_batch,
+							1000, 1, 1000000,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+	DefineCustomStringVariable("order_mgmt.database",
+							   "Sets the database the sweeper works in.",
+							   NULL,
+							   &sweep_database,
+							   "postgres",
+							   PGC_POSTMASTER,
+							   0,
+							   NULL, NULL, NULL);
+}
+
+void
+om_sweeper_register(void)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = 10;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "order_mgmt");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "om_sweeper_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "order_mgmt sweeper");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "order_mgmt sweeper");
+	RegisterBackgroundWorker(&worker);
+}
+
+/* One pass: run_due() in its own transaction, if the extension is here. */
+static void
+SweepOnce(void)
+{
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "order_mgmt.run_due()");
+
+	if (OidIsValid(get_extension_oid("order_mgmt", true)))
+	{
+		char		sql[64];
+
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		snprintf(sql, sizeof(sql), "SELECT order_mgmt.run_due(%d)", sweep_batch);
+		if (SPI_execute(sql, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "order_mgmt sweeper: run_due failed");
+		SPI_finish();
+	}
+
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+void
+om_sweeper_main(Datum arg)
+{
+	MemoryContext pass_cxt;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(sweep_database, NULL, 0);
+
+	pass_cxt = AllocSetContextCreate(TopMemoryContext, "order_mgmt sweeper pass",
+									 ALLOCSET_DEFAULT_SIZES);
+	for (;;)
+	{
+		MemoryContext old;
+
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 sweep_interval, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		old = MemoryContextSwitchTo(pass_cxt);
+		SweepOnce();
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(pass_cxt);
+	}
+}
