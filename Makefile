@@ -30,7 +30,7 @@ OBJS = \
 SQL_PARTS = $(sort $(wildcard src/sql/*.sql))
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 
-REGRESS = install clock transitions cross_rules history setup stock verify
+REGRESS = install clock transitions cross_rules history setup stock checkout promo cancel_reactivate payments deadlines verify
 ISOLATION = order_race
 ISOLATION_OPTS = --inputdir=test
 TAP_TESTS = 1

@@ -272,6 +272,26 @@ LoadCustomerEmail(int64 shop_id, const char *customer_id)
 	return isnull ? NULL : TextDatumGetCString(d);
 }
 
+/* A caller-chosen order number must be new in the shop (23505). */
+static void
+CheckOrderNoFree(int64 shop_id, const char *order_no)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid argtypes[] = {INT8OID, TEXTOID};
+	Datum		values[2];
+
+	om_plan(&plan, "SELECT 1 FROM order_mgmt.orders WHERE shop_id = $1 AND order_no = $2",
+			2, argtypes);
+	values[0] = Int64GetDatum(shop_id);
+	values[1] = CStringGetTextDatum(order_no);
+	om_exec(plan, values, NULL, true, 1);
+	if (SPI_processed > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNIQUE_VIOLATION),
+				 errmsg("order number \"%s\" is already taken in shop " INT64_FORMAT, order_no, shop_id),
+				 errhint("Leave order_no out to number the order by its order_id.")));
+}
+
 static bool
 PositiveInterval(Interval *iv)
 {
@@ -353,8 +373,7 @@ checkout(PG_FUNCTION_ARGS)
 	}
 	if (!PG_ARGISNULL(3))
 	{
-		email = text_to_cstring(PG_GETARG_TEXT_PP(3));
-		om_check_email(email);
+		email = om_email_arg(PG_GETARG_TEXT_PP(3));
 	}
 	if (!PG_ARGISNULL(4))
 		promo_entered = text_to_cstring(PG_GETARG_TEXT_PP(4));
@@ -411,6 +430,8 @@ checkout(PG_FUNCTION_ARGS)
 	}
 	if (email)
 		email_key = om_normalize(email, true);
+	if (order_no)
+		CheckOrderNoFree(shop_id, order_no);
 
 	digits = om_currency_digits(currency);
 	for (i = 0; i < nlines; i++)
@@ -434,9 +455,9 @@ checkout(PG_FUNCTION_ARGS)
 		if (strcmp(promo.kind, "percent") == 0)
 			discount = om_num_round(om_num_div(om_num_mul(subtotal, promo.value), om_num_int(100)), digits);
 		else if (strcmp(promo.kind, "amount") == 0)
-			discount = om_num_min(promo.value, subtotal);
+			discount = om_num_round(om_num_min(promo.value, subtotal), digits);
 		else
-			discount = shipping_fee;	/* free_shipping */
+			discount = om_num_round(shipping_fee, digits);	/* free_shipping */
 	}
 	/* spread a line discount over the lines by amount; the last takes the rest */
 	if (has_promo && strcmp(promo.kind, "free_shipping") != 0 && om_num_cmp(subtotal, zero) > 0)

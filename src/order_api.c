@@ -4,7 +4,9 @@
  *	  The order operations of SPEC §7: cancel, confirm, reactivate.
  *
  * Each is a thin entry point: lock the order and apply its overdue
- * deadlines (om_lock_order), then one UPDATE of the order row.  The guard
+ * deadlines (om_lock_order), then one UPDATE of the order row.  Asking for
+ * the state an order is already in (cancel a cancelled order, confirm a
+ * confirmed one) changes nothing and is not an error, so callers may retry.  The guard
  * trigger judges the move and the effects trigger does the rest (stock,
  * promo, deadlines, events), exactly as for a DBA's plain UPDATE.
  *
@@ -94,16 +96,6 @@ om_lock_order(int64 shop_id, int64 order_id, OmOrder *order)
 	}
 }
 
-/* Raise OM005 for an API call on an order already in the target state. */
-static void
-AlreadyThere(int64 order_id, int status, const char *what)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_OM_INVALID_TRANSITION),
-			 errmsg("cannot %s order " INT64_FORMAT ": it is already %s",
-					what, order_id, om_state_name(OM_MACHINE_ORDER, status))));
-}
-
 /*
  * Move the order's status; the triggers judge and do the rest.  The
  * remaining arguments set the cancellation columns (NULL leaves them).
@@ -132,7 +124,7 @@ MoveStatus(int64 shop_id, int64 order_id, const char *status, Datum reason,
 	values[4] = note_null ? (nulls[4] = 'n', (Datum) 0) : note;
 	values[5] = source_null ? (nulls[5] = 'n', (Datum) 0) :
 		CStringGetTextDatum(DatumGetCString(DirectFunctionCall1(enum_out, source)));
-	om_exec(plan, values, nulls, false, 0);
+	om_exec_quiet(plan, values, nulls, false, 0);
 }
 
 /*
@@ -156,9 +148,9 @@ cancel(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	om_lock_order(shop_id, order_id, &order);
-	if (order.status == OS_CANCELLED)
-		AlreadyThere(order_id, order.status, "cancel");
-	MoveStatus(shop_id, order_id, "cancelled", PG_GETARG_DATUM(2), false,
+	/* already cancelled (perhaps by a deadline just applied): nothing to do */
+	if (order.status != OS_CANCELLED)
+		MoveStatus(shop_id, order_id, "cancelled", PG_GETARG_DATUM(2), false,
 			   PG_ARGISNULL(3) ? (Datum) 0 : PG_GETARG_DATUM(3), PG_ARGISNULL(3),
 			   PG_GETARG_DATUM(4), false);
 	SPI_finish();
@@ -185,7 +177,10 @@ confirm(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 	om_lock_order(shop_id, order_id, &order);
 	if (order.status == OS_CONFIRMED)
-		AlreadyThere(order_id, order.status, "confirm");
+	{
+		SPI_finish();
+		PG_RETURN_VOID();		/* staying put is not a move */
+	}
 	if (order.status == OS_CANCELLED)
 		ereport(ERROR,
 				(errcode(ERRCODE_OM_INVALID_TRANSITION),

@@ -123,6 +123,8 @@ extern SPIPlanPtr om_plan(SPIPlanPtr *slot, const char *sql, int nargs,
 						  const Oid *argtypes);
 extern int	om_exec(SPIPlanPtr plan, Datum *values, const char *nulls,
 					bool read_only, long count);
+extern int	om_exec_quiet(SPIPlanPtr plan, Datum *values, const char *nulls,
+						  bool read_only, long count);
 extern bool om_try(void (*fn) (void *), void *arg, const int *codes, int ncodes,
 				   ErrorData **error);
 
@@ -130,6 +132,7 @@ extern bool om_try(void (*fn) (void *), void *arg, const int *codes, int ncodes,
 extern void om_shop_not_found(int64 shop_id) pg_attribute_noreturn();
 extern void om_require_shop(int64 shop_id);
 extern void om_check_email(const char *email);
+extern char *om_email_arg(text *arg);
 
 /* order_effects.c: side effects of order moves */
 extern const char *om_failure_reason;

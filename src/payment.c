@@ -127,7 +127,7 @@ UpdateOrder(const OmOrder *o, int payment, Numeric paid, Numeric refunded)
 	values[2] = CStringGetTextDatum(om_state_name(OM_MACHINE_PAYMENT, payment));
 	values[3] = paid ? NumericGetDatum(paid) : (nulls[3] = 'n', (Datum) 0);
 	values[4] = refunded ? NumericGetDatum(refunded) : (nulls[4] = 'n', (Datum) 0);
-	om_exec(plan, values, nulls, false, 0);
+	om_exec_quiet(plan, values, nulls, false, 0);
 }
 
 /* An event of a money kind: {"amount": .., "provider_ref": .., <key>: ..}. */

@@ -117,9 +117,10 @@ om_promo_validate(const OmPromo *p, const char *entered, const char *customer_id
 				(errcode(ERRCODE_OM_PROMO_CODE_INVALID),
 				 errmsg("promo code \"%s\" is not valid at this time", entered),
 				 errdetail("It is valid from %s until %s; it is now %s.",
-						   p->has_start ? timestamptz_to_str(p->starts_at) : "the start",
-						   p->has_end ? timestamptz_to_str(p->ends_at) : "further notice",
-						   timestamptz_to_str(now))));
+						   /* timestamptz_to_str returns a static buffer */
+						   p->has_start ? pstrdup(timestamptz_to_str(p->starts_at)) : "the start",
+						   p->has_end ? pstrdup(timestamptz_to_str(p->ends_at)) : "further notice",
+						   pstrdup(timestamptz_to_str(now)))));
 	if (p->customer_id != NULL &&
 		(customer_id == NULL || strcmp(customer_id, p->customer_id) != 0))
 		ereport(ERROR,
@@ -288,7 +289,7 @@ CheckPromoValue(const char *kind, Numeric value)
 										  DirectFunctionCall1(int4_numeric, Int32GetDatum(100))))))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid value %s for a %s promo code", NumericText(value), kind),
+				 errmsg("invalid value %s for a promo code of kind %s", NumericText(value), kind),
 				 errdetail("A percent code takes more than 0 and at most 100, an amount code more than 0.")));
 }
 

@@ -403,6 +403,22 @@ om_check_email(const char *email)
 				 errdetail("An e-mail address is local@domain, at most 254 bytes, without white space.")));
 }
 
+/* An e-mail argument: surrounding white space (a typing accident) trimmed, then checked. */
+char *
+om_email_arg(text *arg)
+{
+	char	   *email = text_to_cstring(arg);
+	char	   *end;
+
+	while (isspace((unsigned char) *email))
+		email++;
+	end = email + strlen(email);
+	while (end > email && isspace((unsigned char) end[-1]))
+		*--end = '\0';
+	om_check_email(email);
+	return email;
+}
+
 /*
  * upsert_customer(shop_id, customer_id, email, is_member, name, phone) -> void
  */
@@ -431,16 +447,8 @@ upsert_customer(PG_FUNCTION_ARGS)
 		nulls[2] = nulls[3] = 'n';
 	else
 	{
-		char	   *email = text_to_cstring(PG_GETARG_TEXT_PP(2));
-		char	   *end;
+		char	   *email = om_email_arg(PG_GETARG_TEXT_PP(2));
 
-		/* surrounding white space is a typing accident, not part of it */
-		while (isspace((unsigned char) *email))
-			email++;
-		end = email + strlen(email);
-		while (end > email && isspace((unsigned char) end[-1]))
-			*--end = '\0';
-		om_check_email(email);
 		values[2] = CStringGetTextDatum(email);
 		values[3] = CStringGetTextDatum(om_normalize(email, true));
 	}

@@ -98,3 +98,33 @@ om_try(void (*fn) (void *), void *arg, const int *codes, int ncodes, ErrorData *
 	PG_END_TRY();
 	return ok;
 }
+
+/*
+ * om_exec() for an API function's UPDATE of an order row: errors raised
+ * by the guard and effects triggers are our own, complete messages, so the
+ * "SQL statement" context SPI adds to them is dropped.
+ */
+int
+om_exec_quiet(SPIPlanPtr plan, Datum *values, const char *nulls, bool read_only,
+			  long count)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	volatile int rc = 0;
+
+	PG_TRY();
+	{
+		rc = om_exec(plan, values, nulls, read_only, count);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		edata->context = NULL;
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
+	return rc;
+}

@@ -1,0 +1,84 @@
+-- Deadlines (SPEC §6, §13): payment timeout, auto-cancel, run_due and lazy
+-- application on any API call, all with the test clock.
+SET order_mgmt.clock = '2026-11-01 10:00+00';
+SELECT order_mgmt.create_shop(100, 'Deadline shop');
+SELECT setval('order_mgmt.order_id_seq', 1000000);
+SELECT order_mgmt.upsert_sku(100, 'A', 100);
+SELECT order_mgmt.set_stock(100, 'A', 10);
+-- run_due serves every shop: first finish what earlier tests left due
+SELECT order_mgmt.run_due(100000) >= 0 AS flushed;
+SELECT order_mgmt.run_due(100000) >= 0 AS flushed_auto_cancels;
+
+-- timeout: unpaid at payment_due_at -> failed, stock still held (seed 000)
+SELECT order_mgmt.checkout(100, '[{"sku": "A", "qty": 1}]') AS o1 \gset
+SELECT order_mgmt.checkout(100, '[{"sku": "A", "qty": 1}]') AS o2 \gset
+SELECT order_mgmt.payment_started(100, :o2, 'p-2');
+SET order_mgmt.clock = '2026-11-01 10:29:59+00';
+SELECT order_mgmt.run_due();
+SET order_mgmt.clock = '2026-11-01 10:30+00';
+SELECT order_mgmt.run_due();
+SELECT order_id = :o1 AS first, status, payment_status FROM order_mgmt.orders WHERE shop_id = 100 ORDER BY order_id;
+SELECT available FROM order_mgmt.stock_level WHERE shop_id = 100;
+SELECT kind, from_value, to_value, actor, detail FROM order_mgmt.order_event WHERE order_id = :o1 ORDER BY event_id;
+SELECT count(*) AS deadlines_left FROM order_mgmt.due_action WHERE shop_id = 100;
+-- a failed order can still be paid
+SELECT order_mgmt.payment_succeeded(100, :o1, 100, 'p-1');
+
+-- auto-cancel: failed orders are cancelled auto_cancel_delay later by the system
+SELECT order_mgmt.update_shop(100, '{"auto_cancel_failed": true, "auto_cancel_delay": "1 hour"}');
+SELECT order_mgmt.checkout(100, '[{"sku": "A", "qty": 2}]') AS o3 \gset
+SET order_mgmt.clock = '2026-11-01 11:00+00';
+SELECT order_mgmt.run_due();
+SELECT action, due_at, reason FROM order_mgmt.due_action WHERE order_id = :o3;
+SET order_mgmt.clock = '2026-11-01 11:59+00';
+SELECT order_mgmt.run_due();
+SET order_mgmt.clock = '2026-11-01 12:00+00';
+SELECT order_mgmt.run_due();
+SELECT status, payment_status, cancel_source, cancel_reason FROM order_mgmt.orders WHERE order_id = :o3;
+SELECT kind, from_value, to_value, actor FROM order_mgmt.order_event WHERE order_id = :o3 ORDER BY event_id;
+SELECT available FROM order_mgmt.stock_level WHERE shop_id = 100;
+
+-- a reported failure schedules it with reason payment_failed; a retry drops it; paying clears everything
+SELECT order_mgmt.checkout(100, '[{"sku": "A", "qty": 1}]') AS o4 \gset
+SELECT order_mgmt.payment_failed(100, :o4, 'declined');
+SELECT action, due_at, reason FROM order_mgmt.due_action WHERE order_id = :o4 ORDER BY action;
+SELECT order_mgmt.payment_started(100, :o4, 'p-4');
+SELECT action FROM order_mgmt.due_action WHERE order_id = :o4 ORDER BY action;
+SELECT order_mgmt.payment_succeeded(100, :o4, 100, 'p-4');
+SELECT count(*) AS deadlines FROM order_mgmt.due_action WHERE order_id = :o4;
+
+-- lazy application: no sweeper ran, yet the overdue deadline applies first
+SELECT order_mgmt.checkout(100, '[{"sku": "A", "qty": 1}]') AS o5 \gset
+SET order_mgmt.clock = '2026-11-01 12:31+00';
+SELECT order_mgmt.payment_started(100, :o5, 'p-5');
+SELECT status, payment_status FROM order_mgmt.orders WHERE order_id = :o5;
+SELECT kind, from_value, to_value, actor FROM order_mgmt.order_event WHERE order_id = :o5 ORDER BY event_id;
+-- a cancel arriving after the auto-cancel was due finds the order cancelled by the system
+SET order_mgmt.clock = '2026-11-01 14:00+00';
+SELECT order_mgmt.payment_failed(100, :o5, 'declined again', 'p-5b');
+SET order_mgmt.clock = '2026-11-01 15:30+00';
+SELECT order_mgmt.cancel(100, :o5, 'changed_mind');
+SELECT status, cancel_source, cancel_reason FROM order_mgmt.orders WHERE order_id = :o5;
+
+-- a reactivated order belongs to the merchant: no new deadline, no auto-cancel
+SELECT order_mgmt.reactivate(100, :o5);
+SELECT payment_due_at, reactivated_at FROM order_mgmt.orders WHERE order_id = :o5;
+SELECT order_mgmt.payment_started(100, :o5, 'p-5c');
+SELECT order_mgmt.payment_failed(100, :o5, 'declined a third time', 'p-5c');
+SELECT count(*) AS deadlines FROM order_mgmt.due_action WHERE order_id = :o5;
+SET order_mgmt.clock = '2026-11-03 00:00+00';
+SELECT order_mgmt.run_due();
+SELECT status, payment_status FROM order_mgmt.orders WHERE order_id = :o5;
+
+-- run_due: bounded batches; bad argument
+SET order_mgmt.clock = '2026-11-03 00:00+00';
+SELECT count(*) FROM (SELECT order_mgmt.checkout(100, '[{"sku": "A", "qty": 1}]') FROM generate_series(1, 3)) s;
+SET order_mgmt.clock = '2026-11-04 00:00+00';
+SELECT order_mgmt.run_due(2);
+SELECT order_mgmt.run_due(2);
+SELECT order_mgmt.run_due(2);
+SELECT order_mgmt.run_due(0);
+\echo :LAST_ERROR_SQLSTATE
+
+RESET order_mgmt.clock;
+SELECT * FROM order_mgmt.verify();
