@@ -539,7 +539,8 @@ checkout(PG_FUNCTION_ARGS)
 				"SELECT order_id FROM order_mgmt.orders WHERE shop_id = $1 AND idempotency_key = $2",
 				2, retry_types);
 		values[1] = CStringGetTextDatum(idempotency_key);
-		om_exec(retry_plan, values, NULL, true, 1);
+		/* not read-only: a new snapshot sees the order we waited for */
+		om_exec(retry_plan, values, NULL, false, 1);
 		if (SPI_processed != 1)
 			elog(ERROR, "order with idempotency key \"%s\" vanished", idempotency_key);
 		order_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));

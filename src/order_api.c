@@ -36,19 +36,26 @@ om_order_not_found(int64 shop_id, int64 order_id)
 void
 om_lock_order(int64 shop_id, int64 order_id, OmOrder *order)
 {
-	static SPIPlanPtr plan = NULL;
-	static const Oid argtypes[] = {INT8OID, INT8OID, TIMESTAMPTZOID};
+	static SPIPlanPtr lock_plan = NULL;
+	static SPIPlanPtr due_plan = NULL;
+	static const Oid lock_types[] = {INT8OID, INT8OID};
+	static const Oid due_types[] = {INT8OID, INT8OID, TIMESTAMPTZOID};
 	Datum		values[3];
 	int			pass;
 
-	om_plan(&plan,
-			"SELECT o.status::text, o.payment_status::text, o.total, o.paid_amount,"
-			" o.refunded_amount, d.action::text, d.reason::text"
-			" FROM order_mgmt.orders o LEFT JOIN order_mgmt.due_action d"
-			"   ON d.shop_id = o.shop_id AND d.order_id = o.order_id AND d.due_at <= $3"
-			" WHERE o.shop_id = $1 AND o.order_id = $2"
-			" ORDER BY d.due_at FOR UPDATE OF o",
-			3, argtypes);
+	/*
+	 * Two statements on purpose: the due rows are read after the order lock
+	 * is granted, with a new snapshot, so a deadline that a sweeper holding
+	 * the lock has just scheduled is seen.
+	 */
+	om_plan(&lock_plan,
+			"SELECT status::text, payment_status::text, total, paid_amount, refunded_amount"
+			" FROM order_mgmt.orders WHERE shop_id = $1 AND order_id = $2 FOR UPDATE",
+			2, lock_types);
+	om_plan(&due_plan,
+			"SELECT action::text, reason::text FROM order_mgmt.due_action"
+			" WHERE shop_id = $1 AND order_id = $2 AND due_at <= $3 ORDER BY due_at",
+			3, due_types);
 	values[0] = Int64GetDatum(shop_id);
 	values[1] = Int64GetDatum(order_id);
 	values[2] = TimestampTzGetDatum(om_now());
@@ -61,12 +68,10 @@ om_lock_order(int64 shop_id, int64 order_id, OmOrder *order)
 		bool		isnull;
 		bool		applied = false;
 
-		om_exec(plan, values, NULL, false, 0);
+		om_exec(lock_plan, values, NULL, false, 0);
 		if (SPI_processed == 0)
 			om_order_not_found(shop_id, order_id);
 		tt = SPI_tuptable;
-		n = SPI_processed;
-
 		order->shop_id = shop_id;
 		order->order_id = order_id;
 		order->status = om_state_by_name(OM_MACHINE_ORDER,
@@ -76,20 +81,19 @@ om_lock_order(int64 shop_id, int64 order_id, OmOrder *order)
 		order->total = DatumGetNumericCopy(SPI_getbinval(tt->vals[0], tt->tupdesc, 3, &isnull));
 		order->paid_amount = DatumGetNumericCopy(SPI_getbinval(tt->vals[0], tt->tupdesc, 4, &isnull));
 		order->refunded_amount = DatumGetNumericCopy(SPI_getbinval(tt->vals[0], tt->tupdesc, 5, &isnull));
-
 		if (pass > 0)
 			break;
+
+		om_exec(due_plan, values, NULL, false, 0);	/* a new snapshot */
+		tt = SPI_tuptable;
+		n = SPI_processed;
 		for (i = 0; i < n; i++)
 		{
-			Datum		action = SPI_getbinval(tt->vals[i], tt->tupdesc, 6, &isnull);
-			Datum		reason;
-			bool		reason_null;
+			char	   *action = TextDatumGetCString(SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull));
+			Datum		reason = SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull);
 
-			if (isnull)
-				continue;
-			reason = SPI_getbinval(tt->vals[i], tt->tupdesc, 7, &reason_null);
-			applied |= om_apply_due_action(shop_id, order_id, TextDatumGetCString(action),
-										   reason_null ? NULL : TextDatumGetCString(reason));
+			applied |= om_apply_due_action(shop_id, order_id, action,
+										   isnull ? NULL : TextDatumGetCString(reason));
 		}
 		if (!applied)
 			break;

@@ -55,7 +55,8 @@ FindByRef(const OmOrder *o, const char *provider_ref, char **status, char **kind
 			2, argtypes);
 	values[0] = Int64GetDatum(o->shop_id);
 	values[1] = CStringGetTextDatum(provider_ref);
-	om_exec(plan, values, NULL, true, 1);
+	/* not read-only: a new snapshot sees a duplicate committed while we waited */
+	om_exec(plan, values, NULL, false, 1);
 	if (SPI_processed == 0)
 		return false;
 	other = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
