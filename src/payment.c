@@ -154,6 +154,15 @@ MoneyEvent(const OmOrder *o, const char *kind, Numeric amount, const char *provi
 	om_event_write(o->shop_id, o->order_id, kind, NULL, NULL, d.data);
 }
 
+/* What is still to pay: total - (paid - refunded), never below 0. */
+static Numeric
+Outstanding(const OmOrder *o)
+{
+	Numeric		left = om_num_sub(o->total, om_num_sub(o->paid_amount, o->refunded_amount));
+
+	return om_num_cmp(left, om_num_int(0)) > 0 ? left : om_num_int(0);
+}
+
 static char *
 OptText(FunctionCallInfo fcinfo, int n)
 {
@@ -205,9 +214,7 @@ payment_started(PG_FUNCTION_ARGS)
 				 errhint("Reactivate the order first with order_mgmt.reactivate().")));
 	if (o.payment != PS_PENDING)
 		UpdateOrder(&o, PS_PENDING, NULL, NULL);
-	RecordPayment(&o, "charge", "pending",
-				  om_num_sub(o.total, om_num_sub(o.paid_amount, o.refunded_amount)),
-				  ref, NULL, NULL);
+	RecordPayment(&o, "charge", "pending", Outstanding(&o), ref, NULL, NULL);
 	RETURN_STATUS(PS_PENDING);
 }
 
@@ -321,9 +328,7 @@ payment_failed(PG_FUNCTION_ARGS)
 	if (FindByRef(&o, ref, &status, &kind) && strcmp(status, "pending") != 0)
 		RETURN_STATUS(o.payment);	/* the same callback again */
 
-	RecordPayment(&o, "charge", "failed",
-				  om_num_sub(o.total, om_num_sub(o.paid_amount, o.refunded_amount)),
-				  ref, NULL, reason);
+	RecordPayment(&o, "charge", "failed", Outstanding(&o), ref, NULL, reason);
 	/* after payment, or for a cancelled order, a failure changes no status */
 	payment = o.payment;
 	if (o.status != OS_CANCELLED && (o.payment == PS_UNPAID || o.payment == PS_PENDING))
@@ -367,7 +372,7 @@ mark_paid(PG_FUNCTION_ARGS)
 						o.order_id, om_state_name(OM_MACHINE_PAYMENT, o.payment)),
 				 errdetail("mark_paid moves payment from unpaid, pending or failed to paid.")));
 
-	outstanding = om_num_sub(o.total, om_num_sub(o.paid_amount, o.refunded_amount));
+	outstanding = Outstanding(&o);
 	if (om_num_cmp(outstanding, om_num_int(0)) > 0)
 	{
 		RecordPayment(&o, "charge", "succeeded", outstanding, NULL, "manual", NULL);

@@ -121,8 +121,10 @@ AppendHold(StringInfo holds, const char *sku, int32 bucket, int32 qty)
 }
 
 /*
- * Slow path: lock every bucket of the SKU in bucket order and take the units
- * wherever they are left.
+ * Slow path: lock every bucket of the SKU that has units left, in bucket
+ * order, and take the units wherever they are.  Buckets that are empty in
+ * the newest committed state are not locked, so a sold-out SKU answers
+ * OM001 at once instead of queueing on its rows.
  */
 static void
 HoldSpread(int64 shop_id, int64 order_id, const char *sku, int32 qty, StringInfo holds)
@@ -140,7 +142,8 @@ HoldSpread(int64 shop_id, int64 order_id, const char *sku, int32 qty, StringInfo
 
 	om_plan(&plan,
 			"SELECT bucket, on_hand - reserved, backorder FROM order_mgmt.stock"
-			" WHERE shop_id = $1 AND sku = $2 ORDER BY bucket FOR NO KEY UPDATE",
+			" WHERE shop_id = $1 AND sku = $2 AND (backorder OR on_hand > reserved)"
+			" ORDER BY bucket FOR NO KEY UPDATE",
 			2, argtypes);
 	values[0] = Int64GetDatum(shop_id);
 	values[1] = CStringGetTextDatum(sku);

@@ -5,8 +5,9 @@
  *	  order_mgmt.sweep_interval in order_mgmt.database (SPEC §13).
  *
  * It is registered only when order_mgmt is in shared_preload_libraries.
- * Each pass is one transaction; a database without the extension is
- * skipped quietly.  The loop follows pg_cron's model: a latch wait,
+ * Each wake-up runs batches of order_mgmt.sweep_batch actions, one
+ * transaction each, until the backlog is gone; a database without the
+ * extension is skipped quietly.  The loop follows pg_cron's model: a latch wait,
  * CHECK_FOR_INTERRUPTS, configuration reload on SIGHUP, a memory context
  * reset every pass.  An error ends the process; the postmaster restarts it
  * after bgw_restart_time.
@@ -32,7 +33,7 @@ PGDLLEXPORT void om_sweeper_main(Datum arg);
 
 static int	sweep_interval = 1000;	/* ms */
 static char *sweep_database = NULL;
-static int	sweep_batch = 1000;
+static int	sweep_batch = 100;
 
 void
 om_sweeper_define_gucs(void)
@@ -49,7 +50,7 @@ om_sweeper_define_gucs(void)
 							"Sets how many due actions the sweeper performs in one transaction.",
 							NULL,
 							&sweep_batch,
-							1000, 1, 1000000,
+							100, 1, 1000000,
 							PGC_SIGHUP,
 							0,
 							NULL, NULL, NULL);
@@ -79,10 +80,16 @@ om_sweeper_register(void)
 	RegisterBackgroundWorker(&worker);
 }
 
-/* One pass: run_due() in its own transaction, if the extension is here. */
-static void
+/*
+ * One batch: run_due(sweep_batch) in its own transaction, if the extension
+ * is here.  Returns how many actions it performed.  Small batches keep the
+ * rows an auto-cancel touches (stock, promo codes) locked only briefly.
+ */
+static int
 SweepOnce(void)
 {
+	int			done = 0;
+
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
@@ -95,14 +102,16 @@ SweepOnce(void)
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
 		snprintf(sql, sizeof(sql), "SELECT order_mgmt.run_due(%d)", sweep_batch);
-		if (SPI_execute(sql, false, 0) != SPI_OK_SELECT)
+		if (SPI_execute(sql, false, 0) != SPI_OK_SELECT || SPI_processed != 1)
 			elog(ERROR, "order_mgmt sweeper: run_due failed");
+		done = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &(bool){false}));
 		SPI_finish();
 	}
 
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	pgstat_report_activity(STATE_IDLE, NULL);
+	return done;
 }
 
 void
@@ -131,9 +140,18 @@ om_sweeper_main(Datum arg)
 			ProcessConfigFile(PGC_SIGHUP);
 		}
 
-		old = MemoryContextSwitchTo(pass_cxt);
-		SweepOnce();
-		MemoryContextSwitchTo(old);
-		MemoryContextReset(pass_cxt);
+		/* batches until the backlog is gone (bounded, to stay responsive) */
+		for (int batch = 0; batch < 1000; batch++)
+		{
+			int			done;
+
+			old = MemoryContextSwitchTo(pass_cxt);
+			done = SweepOnce();
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(pass_cxt);
+			CHECK_FOR_INTERRUPTS();
+			if (done < sweep_batch)
+				break;
+		}
 	}
 }

@@ -37,6 +37,11 @@ run_as_postgres pg_virtualenv \
 # TAP tests start their own clusters (PostgreSQL::Test::Cluster).
 echo "== TAP"
 run_as_postgres make -C "$work" installcheck REGRESS= ISOLATION= >"$work/tap.log" 2>&1 || status=1
+# A short stress run (mixed operations, 16 clients) that must end with
+# verify() empty; test/stress/stress.sh 60 16 is the full one.
+echo "== stress (${OM_STRESS_SECONDS:=10} s)"
+stress_ok=0
+run_as_postgres pg_virtualenv bash "$work/test/stress/stress.sh" "$OM_STRESS_SECONDS" 16 >"$work/stress.log" 2>&1 && stress_ok=1
 
 for log in regress isolation; do
 	grep -E '\.\.\. (ok|FAILED|failed)' "$work/$log.log" | sed 's/^/  /'
@@ -63,6 +68,14 @@ if grep -q 'Result: FAIL' "$work/tap.log" || { [ "$p" -eq 0 ] && [ "$f" -eq 0 ];
 fi
 passed=$((passed + p))
 failed=$((failed + f))
+
+grep -E '^ *(tps|stress:)' "$work/stress.log" | sed 's/^ */  /'
+if [ "$stress_ok" -eq 1 ]; then
+	passed=$((passed + 1))
+else
+	failed=$((failed + 1))
+	tail -40 "$work/stress.log"
+fi
 
 [ "$failed" -gt 0 ] && status=1
 echo "$passed passed, $failed failed"
