@@ -1,73 +1,102 @@
--- order_mgmt demo: a small shop, its stock, and orders whose statuses the
--- database referees.  Run it with: bash test/demo.sh
+-- order_mgmt demo: a shop in Taipei, the seed 000 story of Mary and John,
+-- and what the database referees.  Run it with: bash test/demo.sh
 \set VERBOSITY default
+\pset null '·'
 CREATE EXTENSION order_mgmt;
 SET TimeZone = 'Asia/Taipei';
 SET order_mgmt.clock = '2026-11-20 10:00+08';
 
 \echo
-\echo '== 1. A shop in Taipei with two SKUs; the hot one spread over 4 stock buckets'
+\echo '== 1. A shop in Taipei: failed payments are cancelled automatically'
 \o /dev/null
 SELECT order_mgmt.create_shop(1, 'Taipei Tea', 'TWD', 'zh-TW', 'Asia/Taipei');
 SELECT order_mgmt.update_shop(1, '{"payment_timeout": "30 minutes", "auto_cancel_failed": true}');
-SELECT order_mgmt.upsert_sku(1, 'OOLONG-100G', 450, product_id => 'OOLONG', title => 'Oolong 100 g');
-SELECT order_mgmt.upsert_sku(1, 'MUG-RED', 390, product_id => 'MUG', title => 'Mug, red',
-							 attrs => '{"color": "red"}', stock_buckets => 4);
-SELECT order_mgmt.set_stock(1, 'OOLONG-100G', 1);
-SELECT order_mgmt.set_stock(1, 'MUG-RED', 10);
-\o
-SELECT order_mgmt.adjust_stock(1, 'MUG-RED', -2, 'two arrived broken');
-SELECT sku, on_hand, reserved, available FROM order_mgmt.stock_level ORDER BY sku;
-SELECT bucket, on_hand FROM order_mgmt.stock WHERE sku = 'MUG-RED' ORDER BY bucket;
-
-\echo
-\echo '== 2. Customers: e-mail addresses are normalized with ICU'
-\o /dev/null
+SELECT order_mgmt.upsert_sku(1, 'TEAPOT-CELADON', 2400, product_id => 'TEAPOT', title => 'Celadon teapot (last one)');
+SELECT order_mgmt.upsert_sku(1, 'OOLONG-100G', 450, product_id => 'OOLONG', title => 'Oolong 100 g',
+							 stock_buckets => 4);
+SELECT order_mgmt.set_stock(1, 'TEAPOT-CELADON', 1);
+SELECT order_mgmt.set_stock(1, 'OOLONG-100G', 40);
 SELECT order_mgmt.upsert_customer(1, 'mary', ' Mary.Lin@Example.COM ', name => 'Mary');
 SELECT order_mgmt.upsert_customer(1, 'john', 'ｊｏｈｎ@example.com', name => 'John');
+SELECT order_mgmt.create_promo(1, 'WELCOME100', 'amount', 100, usage_limit => 1);
 \o
-SELECT customer_id, email, email_key FROM order_mgmt.customer ORDER BY 1;
+SELECT sku, on_hand, reserved, available FROM order_mgmt.stock_level ORDER BY sku;
+SELECT customer_id, email, email_key AS "matched as" FROM order_mgmt.customer ORDER BY 1;
 
 \echo
-\echo '== 3. An order walks its three status machines'
-INSERT INTO order_mgmt.orders (shop_id, order_id, order_no, customer_id, currency, total)
-VALUES (1, 1001, 'TT-1001', 'mary', 'TWD', 450);
-UPDATE order_mgmt.orders SET payment_status = 'paid' WHERE order_id = 1001;
-UPDATE order_mgmt.orders SET delivery_status = 'shipped' WHERE order_id = 1001;
-SET order_mgmt.clock = '2026-11-23 15:00+08';
-UPDATE order_mgmt.orders SET delivery_status = 'arrived' WHERE order_id = 1001;
-UPDATE order_mgmt.orders SET status = 'completed' WHERE order_id = 1001;
-SELECT order_no, status, payment_status, delivery_status, paid_at, shipped_at, completed_at
-FROM order_mgmt.orders WHERE order_id = 1001;
+\echo '== 2. Seed 000, stock: Mary checks out the last teapot (available 1 -> 0)'
+SELECT order_mgmt.checkout(1, '[{"sku": "TEAPOT-CELADON", "qty": 1}]', customer_id => 'mary',
+						   shipping_fee => 60, order_no => 'TT-1001') AS mary \gset
+SELECT order_no, status, payment_status, delivery_status, subtotal, shipping_fee, total, payment_due_at
+FROM order_mgmt.orders WHERE order_id = :mary;
+SELECT sku, available FROM order_mgmt.stock_level WHERE sku = 'TEAPOT-CELADON';
 
 \echo
-\echo '== 4. Whatever path a write takes, moves outside the machines are refused'
-\echo '-- a refund of money never paid:'
-INSERT INTO order_mgmt.orders (shop_id, order_id, order_no, customer_id, currency, total)
-VALUES (1, 1002, 'TT-1002', 'john', 'TWD', 390);
-UPDATE order_mgmt.orders SET payment_status = 'refunded' WHERE order_id = 1002;
-\echo '-- cancelling the order that has already shipped:'
-UPDATE order_mgmt.orders SET status = 'cancelled' WHERE order_id = 1001;
-\echo '-- deleting it:'
-DELETE FROM order_mgmt.orders WHERE order_id = 1001;
-\echo '-- rewriting history:'
+\echo '== 3. Her card is declined; the shop auto-cancels her order: the teapot is free again (0 -> 1)'
+SELECT order_mgmt.payment_failed(1, :mary, 'card declined', 'psp-771');
+SET order_mgmt.clock = '2026-11-20 10:05+08';
+SELECT order_mgmt.run_due() AS "deadlines done";
+SELECT order_no, status, payment_status, cancel_source, cancel_reason FROM order_mgmt.orders WHERE order_id = :mary;
+SELECT sku, available FROM order_mgmt.stock_level WHERE sku = 'TEAPOT-CELADON';
+
+\echo
+\echo '== 4. John buys the teapot and pays (1 -> 0)'
+SELECT order_mgmt.checkout(1, '[{"sku": "TEAPOT-CELADON", "qty": 1}]', customer_id => 'john',
+						   shipping_fee => 60, order_no => 'TT-1002') AS john \gset
+SELECT order_mgmt.payment_succeeded(1, :john, 2460, 'psp-772', 'line_pay');
+SELECT sku, available FROM order_mgmt.stock_level WHERE sku = 'TEAPOT-CELADON';
+
+\echo
+\echo '== 5. Mary wants to pay by bank transfer; the merchant reactivates her order: insufficient_stock (OM001)'
+SELECT order_mgmt.reactivate(1, :mary);
+\echo '-- her order stays cancelled, its record intact:'
+SELECT order_no, status, payment_status FROM order_mgmt.orders WHERE order_id = :mary;
+\echo '-- her transfer arrives anyway: the money is recorded and owed back, never dropped'
+SELECT order_mgmt.payment_succeeded(1, :mary, 2460, 'bank-0042', 'bank_transfer');
+SELECT order_no, status, payment_status, paid_amount FROM order_mgmt.orders WHERE order_id = :mary;
+SELECT order_mgmt.refund(1, :mary, 2460, 'bank-0042-back', 'returned to Mary');
+
+\echo
+\echo '== 5b. Seed 000, promo: the single-use code ＷＥＬＣＯＭＥ１００ (typed full-width) goes the same way'
+SELECT order_mgmt.checkout(1, '[{"sku": "OOLONG-100G", "qty": 1}]', customer_id => 'mary',
+						   promo_code => 'ＷＥＬＣＯＭＥ１００', order_no => 'TT-1003') AS mary2 \gset
+SELECT order_no, subtotal, discount, total, promo_key FROM order_mgmt.orders WHERE order_id = :mary2;
+SELECT order_mgmt.cancel(1, :mary2, 'payment_failed', source => 'system');
+SELECT code, usage_limit, used, released FROM order_mgmt.promo_usage;
+SELECT order_mgmt.checkout(1, '[{"sku": "OOLONG-100G", "qty": 1}]', customer_id => 'john',
+						   promo_code => 'welcome100', order_no => 'TT-1004') IS NOT NULL AS "John used the code";
+SELECT order_mgmt.reactivate(1, :mary2);
+SELECT order_no, status FROM order_mgmt.orders WHERE order_id = :mary2;
+
+\echo
+\echo '== 6. John''s teapot ships: the held unit leaves the warehouse'
+UPDATE order_mgmt.orders SET delivery_status = 'shipped' WHERE order_id = :john;
+SELECT sku, on_hand, reserved, available FROM order_mgmt.stock_level WHERE sku = 'TEAPOT-CELADON';
+\echo '-- and it can no longer be cancelled, whatever path the write takes:'
+UPDATE order_mgmt.orders SET status = 'cancelled' WHERE order_id = :john;
+\echo '-- nor deleted, nor its history rewritten:'
+DELETE FROM order_mgmt.orders WHERE order_id = :john;
 UPDATE order_mgmt.order_event SET actor = 'nobody';
 
 \echo
-\echo '== 5. Every move is in the append-only event log, with who made it'
-SELECT order_id, kind, from_value, to_value, actor, at FROM order_mgmt.order_event ORDER BY event_id;
+\echo '== 7. A hot SKU spread over 4 stock buckets: orders take from any bucket, and every unit still sells'
+SELECT count(order_mgmt.checkout(1, '[{"sku": "OOLONG-100G", "qty": 2}]')) AS "orders" FROM generate_series(1, 19);
+SELECT bucket, on_hand, reserved FROM order_mgmt.stock WHERE sku = 'OOLONG-100G' ORDER BY bucket;
+SELECT order_mgmt.checkout(1, '[{"sku": "OOLONG-100G", "qty": 1}]');
 
 \echo
-\echo '== 6. The rules, as the C guard holds them (45 moves); the payment machine:'
+\echo '== 8. Mary''s order, as the append-only event log tells it'
+SELECT event_id, at::time AS at, actor, kind, from_value, to_value, detail
+FROM order_mgmt.order_event WHERE order_id = :mary ORDER BY event_id;
+
+\echo
+\echo '== 9. The rules the C guard holds: 45 moves; the order machine'
 SELECT from_value, string_agg(to_value, ', ' ORDER BY to_value) AS may_move_to
-FROM order_mgmt.transitions WHERE machine = 'payment_status' GROUP BY from_value ORDER BY from_value;
-
-\echo
-\echo '== 7. Labels for shop UIs, in five locales'
+FROM order_mgmt.transitions WHERE machine = 'order_status' GROUP BY from_value ORDER BY from_value;
 SELECT value, max(label) FILTER (WHERE locale = 'en') AS en, max(label) FILTER (WHERE locale = 'zh-Hant') AS "zh-Hant",
 	   max(label) FILTER (WHERE locale = 'th') AS th, max(label) FILTER (WHERE locale = 'fi') AS fi
-FROM order_mgmt.status_label WHERE enum_type = 'order_status' GROUP BY value ORDER BY value;
+FROM order_mgmt.status_label WHERE enum_type = 'payment_status' GROUP BY value ORDER BY value;
 
 \echo
-\echo '== 8. verify(): no rows means every invariant holds'
+\echo '== 10. verify(): no rows means every invariant holds'
 SELECT * FROM order_mgmt.verify();
