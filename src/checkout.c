@@ -277,15 +277,9 @@ static void
 CheckOrderNoFree(int64 shop_id, const char *order_no)
 {
 	static SPIPlanPtr plan = NULL;
-	static const Oid argtypes[] = {INT8OID, TEXTOID};
-	Datum		values[2];
 
-	om_plan(&plan, "SELECT 1 FROM order_mgmt.orders WHERE shop_id = $1 AND order_no = $2",
-			2, argtypes);
-	values[0] = Int64GetDatum(shop_id);
-	values[1] = CStringGetTextDatum(order_no);
-	om_exec(plan, values, NULL, true, 1);
-	if (SPI_processed > 0)
+	if (om_exists(&plan, "SELECT 1 FROM order_mgmt.orders WHERE shop_id = $1 AND order_no = $2",
+				  shop_id, order_no))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNIQUE_VIOLATION),
 				 errmsg("order number \"%s\" is already taken in shop " INT64_FORMAT, order_no, shop_id),

@@ -125,6 +125,7 @@ extern int	om_exec(SPIPlanPtr plan, Datum *values, const char *nulls,
 					bool read_only, long count);
 extern int	om_exec_quiet(SPIPlanPtr plan, Datum *values, const char *nulls,
 						  bool read_only, long count);
+extern bool om_exists(SPIPlanPtr *slot, const char *sql, int64 shop_id, const char *key);
 extern bool om_try(void (*fn) (void *), void *arg, const int *codes, int ncodes,
 				   ErrorData **error);
 

@@ -346,15 +346,9 @@ static void
 RequireCustomer(int64 shop_id, const char *customer_id)
 {
 	static SPIPlanPtr plan = NULL;
-	static const Oid argtypes[] = {INT8OID, TEXTOID};
-	Datum		values[2];
 
-	om_plan(&plan, "SELECT 1 FROM order_mgmt.customer WHERE shop_id = $1 AND customer_id = $2",
-			2, argtypes);
-	values[0] = Int64GetDatum(shop_id);
-	values[1] = CStringGetTextDatum(customer_id);
-	om_exec(plan, values, NULL, true, 1);
-	if (SPI_processed == 0)
+	if (!om_exists(&plan, "SELECT 1 FROM order_mgmt.customer WHERE shop_id = $1 AND customer_id = $2",
+				   shop_id, customer_id))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("customer \"%s\" does not exist in shop " INT64_FORMAT, customer_id, shop_id),

@@ -14,6 +14,8 @@
 #include "order_mgmt.h"
 
 #include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 
@@ -127,4 +129,21 @@ om_exec_quiet(SPIPlanPtr plan, Datum *values, const char *nulls, bool read_only,
 	}
 	PG_END_TRY();
 	return rc;
+}
+
+/*
+ * Does the kept query sql, with parameters (shop_id bigint, key text),
+ * return a row?  For the many "does this shop have that ..." checks.
+ */
+bool
+om_exists(SPIPlanPtr *slot, const char *sql, int64 shop_id, const char *key)
+{
+	static const Oid argtypes[] = {INT8OID, TEXTOID};
+	Datum		values[2];
+
+	om_plan(slot, sql, 2, argtypes);
+	values[0] = Int64GetDatum(shop_id);
+	values[1] = CStringGetTextDatum(key);
+	om_exec(*slot, values, NULL, true, 1);
+	return SPI_processed > 0;
 }
