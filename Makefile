@@ -19,6 +19,9 @@ OBJS = \
 	src/checkout.o \
 	src/order_effects.o \
 	src/order_api.o \
+	src/fulfilment.o \
+	src/customer_cancel.o \
+	src/automation.o \
 	src/payment.o \
 	src/deadlines.o \
 	src/sweeper.o \
@@ -30,7 +33,7 @@ OBJS = \
 SQL_PARTS = $(sort $(wildcard src/sql/*.sql))
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 
-REGRESS = install clock transitions cross_rules history setup stock checkout promo cancel_reactivate payments deadlines verify
+REGRESS = install clock transitions cross_rules history setup stock checkout promo cancel_reactivate payments deadlines fulfilment customer_cancel automation verify
 ISOLATION = order_race last_unit single_use_code cancel_vs_payment reactivate_vs_checkout sweepers stock_vs_checkout opposite_skus notify_events idempotency
 ISOLATION_OPTS = --inputdir=test
 TAP_TESTS = 1

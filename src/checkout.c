@@ -522,7 +522,9 @@ checkout(PG_FUNCTION_ARGS)
 			"  ROWS FROM (pg_catalog.unnest($18), pg_catalog.unnest($19), pg_catalog.unnest($20),"
 			"    pg_catalog.unnest($21)) WITH ORDINALITY AS u(sku, qty, price, disc, n)),"
 			" d AS (INSERT INTO order_mgmt.due_action (shop_id, order_id, action, due_at, created_at)"
-			"  SELECT $1, o.order_id, 'payment_timeout', $14, $16 FROM o)"
+			"  SELECT $1, o.order_id, a.action, a.due_at, $16 FROM o,"
+			"  (VALUES ('payment_timeout'::order_mgmt.due_kind, $14), ('hold_end', $15)) AS a(action, due_at)"
+			"  WHERE a.due_at IS NOT NULL)"
 			" SELECT order_id FROM o",
 			21, insert_types);
 	om_exec(insert_plan, values, nulls, false, 0);
@@ -583,4 +585,137 @@ checkout(PG_FUNCTION_ARGS)
 
 	SPI_finish();
 	PG_RETURN_INT64(order_id);
+}
+
+/*
+ * add_lines(shop_id, order_id, lines) -> void
+ *
+ * During a post-purchase hold (SPEC §9, seed 004) the customer may add
+ * lines to a pending, unpaid order: their stock is held at once (or
+ * OM001), and the totals grow; a percent promo code's discount follows
+ * the new subtotal.  Outside a hold, or on an order that is no longer
+ * pending and unpaid: OM013.
+ */
+PG_FUNCTION_INFO_V1(add_lines);
+Datum
+add_lines(PG_FUNCTION_ARGS)
+{
+	static SPIPlanPtr order_plan = NULL;
+	static SPIPlanPtr insert_plan = NULL;
+	static const Oid order_types[] = {INT8OID, INT8OID};
+	static const Oid insert_types[] = {INT8OID, INT8OID, TEXTARRAYOID, INT4ARRAYOID, NUMERICARRAYOID,
+	NUMERICOID, NUMERICOID};
+	int64		shop_id;
+	int64		order_id;
+	CoLine	   *lines;
+	int			nlines;
+	OmOrder		o;
+	Interval   *unused;
+	char	   *currency;
+	int			digits;
+	Numeric		added = om_num_int(0);
+	Numeric		subtotal;
+	Numeric		discount;
+	Datum		values[7];
+	Datum	   *qty_d;
+	Datum	   *price_d;
+	OmHold	   *holds;
+	int			nholds = 0;
+	HeapTuple	tup;
+	TupleDesc	td;
+	bool		isnull;
+	bool		on_hold;
+	char	   *promo_key = NULL;
+	StringInfoData detail;
+	int			i;
+
+	OM_ARG_NOT_NULL(0, "shop_id");
+	OM_ARG_NOT_NULL(1, "order_id");
+	OM_ARG_NOT_NULL(2, "lines");
+	shop_id = PG_GETARG_INT64(0);
+	order_id = PG_GETARG_INT64(1);
+	lines = ParseLines(PG_GETARG_JSONB_P(2), &nlines);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	om_lock_order(shop_id, order_id, &o);
+	om_plan(&order_plan,
+			"SELECT coalesce(hold_until > order_mgmt.now(), false), subtotal, discount, promo_key"
+			" FROM order_mgmt.orders WHERE shop_id = $1 AND order_id = $2",
+			2, order_types);
+	values[0] = Int64GetDatum(shop_id);
+	values[1] = Int64GetDatum(order_id);
+	om_exec(order_plan, values, NULL, false, 1);
+	tup = SPI_tuptable->vals[0];
+	td = SPI_tuptable->tupdesc;
+	on_hold = DatumGetBool(SPI_getbinval(tup, td, 1, &isnull));
+	subtotal = DatumGetNumericCopy(SPI_getbinval(tup, td, 2, &isnull));
+	discount = DatumGetNumericCopy(SPI_getbinval(tup, td, 3, &isnull));
+	if (!heap_attisnull(tup, 4, td))
+		promo_key = TextDatumGetCString(SPI_getbinval(tup, td, 4, &isnull));
+	if (!on_hold || o.status != OS_PENDING || o.payment != PS_UNPAID)
+		ereport(ERROR,
+				(errcode(ERRCODE_OM_ORDER_NOT_MODIFIABLE),
+				 errmsg("cannot add lines to order " INT64_FORMAT, order_id),
+				 errdetail("%s", !on_hold ? "Lines can be added only during a post-purchase hold." :
+						   psprintf("The order is %s with payment %s; lines can be added only to a pending, unpaid order.",
+									om_state_name(OM_MACHINE_ORDER, o.status),
+									om_state_name(OM_MACHINE_PAYMENT, o.payment)))));
+
+	currency = LoadShopAndSkus(shop_id, lines, nlines, &unused);
+	digits = om_currency_digits(currency);
+	qty_d = palloc(sizeof(Datum) * nlines);
+	price_d = palloc(sizeof(Datum) * nlines);
+	holds = palloc(sizeof(OmHold) * nlines);
+	for (i = 0; i < nlines; i++)
+	{
+		added = om_num_add(added, om_num_mul(lines[i].price, om_num_int(lines[i].qty)));
+		qty_d[i] = Int32GetDatum(lines[i].qty);
+		price_d[i] = NumericGetDatum(lines[i].price);
+		if (lines[i].tracked)
+		{
+			holds[nholds].sku = lines[i].sku;
+			holds[nholds].qty = lines[i].qty;
+			holds[nholds].buckets = lines[i].buckets;
+			holds[nholds].queue = lines[i].queue;
+			nholds++;
+		}
+	}
+	subtotal = om_num_round(om_num_add(subtotal, added), digits);
+	if (promo_key)
+	{
+		OmPromo		promo;
+
+		if (om_promo_lookup(shop_id, promo_key, &promo) && strcmp(promo.kind, "percent") == 0)
+			discount = om_num_round(om_num_div(om_num_mul(subtotal, promo.value), om_num_int(100)), digits);
+	}
+
+	/* the new lines and the new totals, then the stock */
+	om_plan(&insert_plan,
+			"WITH l AS (INSERT INTO order_mgmt.order_line (shop_id, order_id, line_no, sku, qty, unit_price)"
+			"  SELECT $1, $2, m.last + u.n, u.sku, u.qty, u.price"
+			"  FROM (SELECT max(line_no) AS last FROM order_mgmt.order_line WHERE shop_id = $1 AND order_id = $2) m,"
+			"  ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5))"
+			"    WITH ORDINALITY AS u(sku, qty, price, n))"
+			" UPDATE order_mgmt.orders SET subtotal = $6, discount = $7,"
+			"  total = $6 - $7 + shipping_fee"
+			" WHERE shop_id = $1 AND order_id = $2",
+			7, insert_types);
+	values[0] = Int64GetDatum(shop_id);
+	values[1] = Int64GetDatum(order_id);
+	values[2] = TextArray(lines, nlines);
+	values[3] = PointerGetDatum(construct_array(qty_d, nlines, INT4OID, 4, true, TYPALIGN_INT));
+	values[4] = PointerGetDatum(construct_array(price_d, nlines, NUMERICOID, -1, false, TYPALIGN_INT));
+	values[5] = NumericGetDatum(subtotal);
+	values[6] = NumericGetDatum(discount);
+	om_exec_quiet(insert_plan, values, NULL, false, 0);
+
+	initStringInfo(&detail);
+	appendStringInfoString(&detail, "{\"added\": true, \"holds\": [");
+	om_hold_stock(shop_id, order_id, holds, nholds, &detail);
+	appendStringInfo(&detail, "], \"subtotal\": %s, \"discount\": %s}",
+					 om_num_text(subtotal), om_num_text(discount));
+	om_event_write(shop_id, order_id, "reserve", NULL, NULL, detail.data);
+	SPI_finish();
+	PG_RETURN_VOID();
 }

@@ -9,6 +9,11 @@
  * auto_cancel		with shop.auto_cancel_failed, a failed order is
  *					cancelled by the system auto_cancel_delay after it
  *					failed, releasing stock and promo.
+ * auto_archive		completed and cancelled orders are archived
+ *					shop.auto_archive_after later.
+ * automation_complete	an automation rule completes the order, if the rule
+ *					still matches and the order may complete (SPEC §9).
+ * hold_end			the post-purchase hold is over (SPEC §9).
  *
  * An action re-checks its condition when it runs, so a stale row does
  * nothing.  Actions run as actor "system", through plain UPDATEs of the
@@ -42,6 +47,9 @@ om_apply_due_action(int64 shop_id, int64 order_id, const char *action, const cha
 {
 	static SPIPlanPtr timeout_plan = NULL;
 	static SPIPlanPtr cancel_plan = NULL;
+	static SPIPlanPtr archive_plan = NULL;
+	static SPIPlanPtr automation_plan = NULL;
+	static SPIPlanPtr hold_plan = NULL;
 	static SPIPlanPtr delete_plan = NULL;
 	static const Oid argtypes[] = {INT8OID, INT8OID, TIMESTAMPTZOID, TEXTOID};
 	static const Oid delete_types[] = {INT8OID, INT8OID, TEXTOID};
@@ -58,16 +66,35 @@ om_apply_due_action(int64 shop_id, int64 order_id, const char *action, const cha
 	om_plan(&timeout_plan,
 			"UPDATE order_mgmt.orders SET payment_status = 'failed'"
 			" WHERE shop_id = $1 AND order_id = $2 AND status IN ('pending', 'confirmed')"
-			"   AND payment_status IN ('unpaid', 'pending') AND payment_due_at <= $3"
-			"   AND $4 IS NOT NULL",
+			"   AND payment_status IN ('unpaid', 'pending') AND payment_due_at <= $3",
 			4, argtypes);
 	om_plan(&cancel_plan,
 			"UPDATE order_mgmt.orders SET status = 'cancelled', cancel_source = 'system',"
 			"   cancel_reason = $4::order_mgmt.cancel_reason"
 			" WHERE shop_id = $1 AND order_id = $2 AND status IN ('pending', 'confirmed')"
 			"   AND payment_status = 'failed' AND reactivated_at IS NULL"
-			"   AND delivery_status IN ('unfulfilled', 'not_executed', 'shipment_cancelled', 'shipping_overdue')"
-			"   AND $3 IS NOT NULL",
+			"   AND delivery_status IN ('unfulfilled', 'not_executed', 'shipment_cancelled', 'shipping_overdue')",
+			4, argtypes);
+	om_plan(&archive_plan,
+			"UPDATE order_mgmt.orders SET archived_at = $3"
+			" WHERE shop_id = $1 AND order_id = $2 AND status IN ('completed', 'cancelled')"
+			"   AND archived_at IS NULL",
+			4, argtypes);
+	/* the rule must still match, and completion's own conditions hold (SPEC §3.1) */
+	om_plan(&automation_plan,
+			"UPDATE order_mgmt.orders o SET status = 'completed'"
+			" FROM order_mgmt.due_action d JOIN order_mgmt.automation_rule r"
+			"   ON r.shop_id = d.shop_id AND r.rule_id = d.rule_id"
+			" WHERE o.shop_id = $1 AND o.order_id = $2 AND o.status IN ('pending', 'confirmed')"
+			"   AND d.shop_id = $1 AND d.order_id = $2 AND d.action = 'automation_complete'"
+			"   AND r.enabled AND o.payment_status = ANY (r.payment_in)"
+			"   AND o.delivery_status = ANY (r.delivery_in)"
+			"   AND (o.payment_status IN ('paid', 'partially_refunded')"
+			"        OR (o.logistics = 'cod' AND o.delivery_status = 'collected'))",
+			4, argtypes);
+	om_plan(&hold_plan,
+			"UPDATE order_mgmt.orders SET hold_until = NULL"
+			" WHERE shop_id = $1 AND order_id = $2 AND hold_until <= $3",
 			4, argtypes);
 	om_plan(&delete_plan,
 			"DELETE FROM order_mgmt.due_action"
@@ -84,6 +111,12 @@ om_apply_due_action(int64 shop_id, int64 order_id, const char *action, const cha
 		}
 		else if (strcmp(action, "auto_cancel") == 0)
 			om_exec(cancel_plan, values, NULL, false, 0);
+		else if (strcmp(action, "auto_archive") == 0)
+			om_exec(archive_plan, values, NULL, false, 0);
+		else if (strcmp(action, "automation_complete") == 0)
+			om_exec(automation_plan, values, NULL, false, 0);
+		else if (strcmp(action, "hold_end") == 0)
+			om_exec(hold_plan, values, NULL, false, 0);
 		else
 			elog(ERROR, "due action \"%s\" is not known to this version of order_mgmt", action);
 		changed = SPI_processed > 0;

@@ -101,12 +101,12 @@ om_lock_order(int64 shop_id, int64 order_id, OmOrder *order)
 }
 
 /*
- * Move the order's status; the triggers judge and do the rest.  The
- * remaining arguments set the cancellation columns (NULL leaves them).
+ * Move the order's status; the triggers judge and do the rest.  reason,
+ * note and source set the cancellation columns (NULL leaves them).
  */
-static void
-MoveStatus(int64 shop_id, int64 order_id, const char *status, Datum reason,
-		   bool reason_null, Datum note, bool note_null, Datum source, bool source_null)
+void
+om_move_status(int64 shop_id, int64 order_id, const char *status, const char *reason,
+			   const char *note, const char *source)
 {
 	static SPIPlanPtr plan = NULL;
 	static const Oid argtypes[] = {INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
@@ -123,12 +123,19 @@ MoveStatus(int64 shop_id, int64 order_id, const char *status, Datum reason,
 	values[0] = Int64GetDatum(shop_id);
 	values[1] = Int64GetDatum(order_id);
 	values[2] = CStringGetTextDatum(status);
-	values[3] = reason_null ? (nulls[3] = 'n', (Datum) 0) :
-		CStringGetTextDatum(DatumGetCString(DirectFunctionCall1(enum_out, reason)));
-	values[4] = note_null ? (nulls[4] = 'n', (Datum) 0) : note;
-	values[5] = source_null ? (nulls[5] = 'n', (Datum) 0) :
-		CStringGetTextDatum(DatumGetCString(DirectFunctionCall1(enum_out, source)));
+#define TEXT_OR_NULL(n, s) \
+	do { if (s) values[n] = CStringGetTextDatum(s); else nulls[n] = 'n'; } while (0)
+	TEXT_OR_NULL(3, reason);
+	TEXT_OR_NULL(4, note);
+	TEXT_OR_NULL(5, source);
+#undef TEXT_OR_NULL
 	om_exec_quiet(plan, values, nulls, false, 0);
+}
+
+static char *
+EnumArg(FunctionCallInfo fcinfo, int n)
+{
+	return DatumGetCString(DirectFunctionCall1(enum_out, PG_GETARG_DATUM(n)));
 }
 
 /*
@@ -154,9 +161,9 @@ cancel(PG_FUNCTION_ARGS)
 	om_lock_order(shop_id, order_id, &order);
 	/* already cancelled (perhaps by a deadline just applied): nothing to do */
 	if (order.status != OS_CANCELLED)
-		MoveStatus(shop_id, order_id, "cancelled", PG_GETARG_DATUM(2), false,
-			   PG_ARGISNULL(3) ? (Datum) 0 : PG_GETARG_DATUM(3), PG_ARGISNULL(3),
-			   PG_GETARG_DATUM(4), false);
+		om_move_status(shop_id, order_id, "cancelled", EnumArg(fcinfo, 2),
+					   PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3)),
+					   EnumArg(fcinfo, 4));
 	SPI_finish();
 	PG_RETURN_VOID();
 }
@@ -190,7 +197,7 @@ confirm(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_OM_INVALID_TRANSITION),
 				 errmsg("cannot confirm order " INT64_FORMAT ": it is cancelled", order_id),
 				 errhint("Reactivate it with order_mgmt.reactivate().")));
-	MoveStatus(shop_id, order_id, "confirmed", (Datum) 0, true, (Datum) 0, true, (Datum) 0, true);
+	om_move_status(shop_id, order_id, "confirmed", NULL, NULL, NULL);
 	SPI_finish();
 	PG_RETURN_VOID();
 }
@@ -215,7 +222,7 @@ reactivate(PG_FUNCTION_ARGS)
 	OM_ARG_NOT_NULL(2, "to_status");
 	shop_id = PG_GETARG_INT64(0);
 	order_id = PG_GETARG_INT64(1);
-	to_status = DatumGetCString(DirectFunctionCall1(enum_out, PG_GETARG_DATUM(2)));
+	to_status = EnumArg(fcinfo, 2);
 	if (strcmp(to_status, "pending") != 0 && strcmp(to_status, "confirmed") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -230,7 +237,7 @@ reactivate(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_OM_INVALID_TRANSITION),
 				 errmsg("cannot reactivate order " INT64_FORMAT ": it is %s, not cancelled",
 						order_id, om_state_name(OM_MACHINE_ORDER, order.status))));
-	MoveStatus(shop_id, order_id, to_status, (Datum) 0, true, (Datum) 0, true, (Datum) 0, true);
+	om_move_status(shop_id, order_id, to_status, NULL, NULL, NULL);
 	SPI_finish();
 	PG_RETURN_VOID();
 }

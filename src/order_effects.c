@@ -15,7 +15,11 @@
  *	left pre-shipment	commits the held stock (on_hand and reserved drop);
  *	paid				drops the payment deadline and any auto-cancel;
  *	failed				schedules the auto-cancel when the shop wants it;
- *	left failed			drops the auto-cancel.
+ *	left failed			drops the auto-cancel;
+ *	completed			earns the customer's reward points;
+ *	completed/cancelled	schedules auto-archiving (shop.auto_archive_after);
+ *	payment or delivery	sets or drops the automation rule's deadline;
+ *	refunded more		reverses the reward points the money no longer earns.
  *
  * Lock order: the order row (held by the UPDATE), the promo code row, then
  * stock rows in SKU order; see reservation.c.
@@ -106,6 +110,26 @@ ScheduleAutoCancel(int64 shop_id, int64 order_id)
 	values[1] = Int64GetDatum(order_id);
 	values[2] = TimestampTzGetDatum(om_now());
 	values[3] = CStringGetTextDatum(om_failure_reason ? om_failure_reason : "payment_failed");
+	om_exec(plan, values, NULL, false, 0);
+}
+
+/* Completed and cancelled orders are archived auto_archive_after later, if the shop says so. */
+static void
+ScheduleAutoArchive(int64 shop_id, int64 order_id)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid argtypes[] = {INT8OID, INT8OID, TIMESTAMPTZOID};
+	Datum		values[3];
+
+	om_plan(&plan,
+			"INSERT INTO order_mgmt.due_action (shop_id, order_id, action, due_at, created_at)"
+			" SELECT $1, $2, 'auto_archive', $3 + s.auto_archive_after, $3"
+			" FROM order_mgmt.shop s WHERE s.shop_id = $1 AND s.auto_archive_after IS NOT NULL"
+			" ON CONFLICT (shop_id, order_id, action) DO UPDATE SET due_at = EXCLUDED.due_at",
+			3, argtypes);
+	values[0] = Int64GetDatum(shop_id);
+	values[1] = Int64GetDatum(order_id);
+	values[2] = TimestampTzGetDatum(om_now());
 	om_exec(plan, values, NULL, false, 0);
 }
 
@@ -241,6 +265,7 @@ orders_after(PG_FUNCTION_ARGS)
 			om_promo_release(shop_id, order_id, promo_key);
 		om_release_stock(shop_id, order_id);
 		DropDeadlines(shop_id, order_id, "payment_timeout,auto_cancel,hold_end,automation_complete");
+		ScheduleAutoArchive(shop_id, order_id);
 	}
 	else if (from[OM_MACHINE_ORDER] == OS_CANCELLED && to[OM_MACHINE_ORDER] != OS_CANCELLED)
 	{
@@ -249,7 +274,13 @@ orders_after(PG_FUNCTION_ARGS)
 					   om_row_text(newtup, td, cols.customer_id),
 					   om_row_text(newtup, td, cols.email_key));
 		HoldAgain(shop_id, order_id);
-		DropDeadlines(shop_id, order_id, "payment_timeout,auto_cancel");
+		DropDeadlines(shop_id, order_id, "payment_timeout,auto_cancel,auto_archive");
+	}
+	else if (to[OM_MACHINE_ORDER] == OS_COMPLETED && from[OM_MACHINE_ORDER] != OS_COMPLETED)
+	{
+		om_rewards_earn(shop_id, order_id);
+		DropDeadlines(shop_id, order_id, "payment_timeout,auto_cancel,hold_end,automation_complete");
+		ScheduleAutoArchive(shop_id, order_id);
 	}
 
 	/* shipment commits the held stock (SPEC §4.2) */
@@ -269,6 +300,17 @@ orders_after(PG_FUNCTION_ARGS)
 		else if (from[OM_MACHINE_PAYMENT] == PS_FAILED)
 			DropDeadlines(shop_id, order_id, "auto_cancel");
 	}
+
+	/* automation rules watch payment and delivery (SPEC §9) */
+	if ((from[OM_MACHINE_PAYMENT] != to[OM_MACHINE_PAYMENT] ||
+		 from[OM_MACHINE_DELIVERY] != to[OM_MACHINE_DELIVERY]) &&
+		(to[OM_MACHINE_ORDER] == OS_PENDING || to[OM_MACHINE_ORDER] == OS_CONFIRMED))
+		om_automation_track(shop_id, order_id);
+
+	/* a refund takes back the reward points it no longer earns */
+	if (om_num_cmp(DatumGetNumeric(heap_getattr(newtup, cols.refunded_amount, td, &(bool){false})),
+				   DatumGetNumeric(heap_getattr(oldtup, cols.refunded_amount, td, &(bool){false}))) > 0)
+		om_rewards_reverse(shop_id, order_id);
 
 	SPI_finish();
 	return PointerGetDatum(NULL);

@@ -88,6 +88,7 @@ om_load_order_cols(Relation rel)
 	COL(customer_note);
 	COL(consulted_support);
 	COL(reactivated_at);
+	COL(refunded_amount);
 #undef COL
 	cols.relid = RelationGetRelid(rel);
 }
@@ -331,6 +332,40 @@ ColumnChanged(HeapTuple oldtup, HeapTuple newtup, TupleDesc td, AttrNumber attnu
 	return !datum_image_eq(oldval, newval, att->attbyval, att->attlen);
 }
 
+static bool
+OnHold(HeapTuple tuple, TupleDesc td, TimestampTz now)
+{
+	bool		isnull;
+	Datum		hold = heap_getattr(tuple, cols.hold_until, td, &isnull);
+
+	return !isnull && DatumGetTimestampTz(hold) > now;
+}
+
+/* Are all the order's lines digital goods? */
+static bool
+AllDigital(int64 shop_id, int64 order_id)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid argtypes[] = {INT8OID, INT8OID};
+	Datum		values[2];
+	bool		isnull;
+	bool		result;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	om_plan(&plan,
+			"SELECT coalesce(bool_and(k.digital), false) FROM order_mgmt.order_line l"
+			" JOIN order_mgmt.sku k ON k.shop_id = l.shop_id AND k.sku = l.sku"
+			" WHERE l.shop_id = $1 AND l.order_id = $2",
+			2, argtypes);
+	values[0] = Int64GetDatum(shop_id);
+	values[1] = Int64GetDatum(order_id);
+	om_exec(plan, values, NULL, true, 1);
+	result = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+	return result;
+}
+
 static void
 RefuseMove(int64 order_id, OmMachine machine, int from, int to)
 {
@@ -418,6 +453,18 @@ GuardUpdate(TriggerData *trigdata)
 								  PS_REFUNDING), false);
 	}
 
+	/* Digital goods fulfil themselves when paid (SPEC §9, seed 004). */
+	if (new_pay == PS_PAID && old_pay != PS_PAID && new_del == old_del &&
+		new_del == DS_UNFULFILLED && new_status != OS_CANCELLED &&
+		!OnHold(newtup, td, now) && AllDigital(om_row_int64(newtup, td, cols.shop_id), order_id))
+	{
+		new_del = DS_COLLECTED;
+		EditSet(&edit, cols.delivery_status,
+				om_state_to_datum(OM_MACHINE_DELIVERY,
+								  TupleDescAttr(td, cols.delivery_status - 1)->atttypid,
+								  DS_COLLECTED), false);
+	}
+
 	/* The transition tables. */
 	if (!om_move_allowed(OM_MACHINE_ORDER, old_status, new_status))
 		RefuseMove(order_id, OM_MACHINE_ORDER, old_status, new_status);
@@ -476,13 +523,12 @@ GuardUpdate(TriggerData *trigdata)
 						   om_state_name(OM_MACHINE_PAYMENT, old_pay)),
 				 errhint("Reactivate the order first with order_mgmt.reactivate().")));
 
-	if (new_del != old_del)
+	if (new_del != old_del && OnHold(newtup, td, now))
 	{
 		bool		isnull;
 		Datum		hold = Get(newtup, td, cols.hold_until, &isnull);
 
-		if (!isnull && DatumGetTimestampTz(hold) > now)
-			ereport(ERROR,
+		ereport(ERROR,
 					(errcode(ERRCODE_OM_ORDER_ON_HOLD),
 					 errmsg("cannot move delivery of order " INT64_FORMAT ": it is on hold", order_id),
 					 errdetail("The post-purchase hold lasts until %s; delivery stays \"%s\" until then.",
@@ -589,7 +635,7 @@ forbid_change(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_OM_ORDER_DELETE_FORBIDDEN),
 				 errmsg("cannot update order_mgmt.%s: it is append-only", relname),
-				 errdetail("The event log records history as it happened; rows are never changed."),
+				 errdetail("This log records history as it happened; rows are never changed."),
 				 errhint("Record a correction as a new event or note.")));
 
 	ereport(ERROR,

@@ -125,6 +125,7 @@ extern int	om_exec(SPIPlanPtr plan, Datum *values, const char *nulls,
 					bool read_only, long count);
 extern int	om_exec_quiet(SPIPlanPtr plan, Datum *values, const char *nulls,
 						  bool read_only, long count);
+extern text *om_spi_text(const char *s);
 extern bool om_exists(SPIPlanPtr *slot, const char *sql, int64 shop_id, const char *key);
 extern bool om_try(void (*fn) (void *), void *arg, const int *codes, int ncodes,
 				   ErrorData **error);
@@ -152,7 +153,14 @@ typedef struct OmOrder
 
 extern void om_order_not_found(int64 shop_id, int64 order_id) pg_attribute_noreturn();
 extern void om_lock_order(int64 shop_id, int64 order_id, OmOrder *order);
+extern void om_move_status(int64 shop_id, int64 order_id, const char *status,
+						   const char *reason, const char *note, const char *source);
 extern int	om_state_by_name(OmMachine machine, const char *name);
+
+/* automation.c: automation rules and reward points (SPEC §9) */
+extern void om_automation_track(int64 shop_id, int64 order_id);
+extern void om_rewards_earn(int64 shop_id, int64 order_id);
+extern void om_rewards_reverse(int64 shop_id, int64 order_id);
 
 /* sweeper.c: the background worker */
 extern void om_sweeper_define_gucs(void);

@@ -24,7 +24,7 @@ typedef struct OrderCols
 				shipped_at, completed_at, cancelled_at, cancel_source,
 				cancel_reason, cancel_note, archived_at, admin_note,
 				shipping_note, customer_note, consulted_support,
-				reactivated_at;
+				reactivated_at, refunded_amount;
 } OrderCols;
 
 extern OrderCols om_order_cols;

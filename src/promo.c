@@ -238,7 +238,7 @@ om_promo_release(int64 shop_id, int64 order_id, const char *code_key)
 	{
 		om_plan(&nowait_plan,
 				"SELECT 1 FROM order_mgmt.promo_code WHERE shop_id = $1 AND code_key = $4"
-				" AND usage_limit IS NOT NULL AND $2 IS NOT NULL AND $3 IS NOT NULL"
+				" AND usage_limit IS NOT NULL"
 				" FOR NO KEY UPDATE NOWAIT",
 				4, argtypes);
 		om_exec(nowait_plan, values, NULL, false, 0);
@@ -442,6 +442,7 @@ issue_winback_code(PG_FUNCTION_ARGS)
 	TimestampTz now = om_now();
 	Datum		zero = DirectFunctionCall1(int4_numeric, Int32GetDatum(0));
 	OmPromo		existing;
+	text	   *result;
 
 	OM_ARG_NOT_NULL(0, "shop_id");
 	OM_ARG_NOT_NULL(1, "order_id");
@@ -498,6 +499,7 @@ issue_winback_code(PG_FUNCTION_ARGS)
 					DirectFunctionCall2(timestamptz_pl_interval, TimestampTzGetDatum(now),
 										IntervalPGetDatum(valid_for)), false,
 					customer_id);
+	result = om_spi_text(code_key);	/* code_key lives in SPI's memory */
 	SPI_finish();
-	PG_RETURN_TEXT_P(cstring_to_text(code_key));
+	PG_RETURN_TEXT_P(result);
 }

@@ -147,3 +147,18 @@ om_exists(SPIPlanPtr *slot, const char *sql, int64 shop_id, const char *key)
 	om_exec(*slot, values, NULL, true, 1);
 	return SPI_processed > 0;
 }
+
+/*
+ * A text value that outlives SPI_finish: strings built inside an SPI
+ * connection live in its memory, which SPI_finish frees.
+ */
+text *
+om_spi_text(const char *s)
+{
+	size_t		len = strlen(s);
+	text	   *t = SPI_palloc(VARHDRSZ + len);
+
+	SET_VARSIZE(t, VARHDRSZ + len);
+	memcpy(VARDATA(t), s, len);
+	return t;
+}

@@ -61,3 +61,18 @@ CREATE TYPE order_mgmt.event_kind AS ENUM
 	 'archive', 'unarchive', 'return', 'reward', 'deadline');
 COMMENT ON TYPE order_mgmt.event_kind IS
 	'Kinds of order_event rows (SPEC §12): a status machine for a transition, else a side effect';
+
+CREATE TYPE order_mgmt.note_kind AS ENUM ('admin', 'shipping', 'customer', 'support');
+COMMENT ON TYPE order_mgmt.note_kind IS
+	'Notes on an order (SPEC §10); support records a contact with customer service';
+
+CREATE TYPE order_mgmt.return_kind AS ENUM ('return', 'exchange');
+COMMENT ON TYPE order_mgmt.return_kind IS 'A return gives goods back; an exchange swaps them for another SKU (SPEC §11)';
+
+CREATE TYPE order_mgmt.return_state AS ENUM
+	('requested', 'approved', 'rejected', 'cancelled', 'received', 'completed');
+COMMENT ON TYPE order_mgmt.return_state IS
+	'requested -> approved | rejected | cancelled; approved -> received | cancelled | completed (exchange shipped); received -> completed';
+
+CREATE TYPE order_mgmt.reward_kind AS ENUM ('earned', 'reversed');
+COMMENT ON TYPE order_mgmt.reward_kind IS 'Reward points earned on completion, or taken back by a refund (SPEC §9)';

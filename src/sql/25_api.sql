@@ -121,3 +121,98 @@ CREATE FUNCTION order_mgmt.events_since(shop_id bigint, after_event_id bigint, m
 	SET search_path = pg_catalog, order_mgmt, pg_temp;
 COMMENT ON FUNCTION order_mgmt.events_since(bigint, bigint, integer) IS
 	'Events after after_event_id, only those older than every running transaction, so a consumer never skips one';
+
+-- After checkout (SPEC §8, §9, §10)
+
+CREATE FUNCTION order_mgmt.customer_cancel(shop_id bigint, order_id bigint, customer_id text,
+		reason order_mgmt.cancel_reason DEFAULT 'changed_mind', note text DEFAULT NULL)
+	RETURNS void
+	AS 'MODULE_PATHNAME', 'customer_cancel'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.customer_cancel(bigint, bigint, text, order_mgmt.cancel_reason, text) IS
+	'A member cancels their own order (SPEC §8); OM006 with the first unmet condition in DETAIL';
+
+CREATE FUNCTION order_mgmt.can_customer_cancel(shop_id bigint, order_id bigint, customer_id text,
+		OUT allowed boolean, OUT reason text)
+	AS 'MODULE_PATHNAME', 'can_customer_cancel'
+	LANGUAGE C STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.can_customer_cancel(bigint, bigint, text) IS
+	'Whether the customer may cancel the order now, and if not why, in words a shop''s UI can show';
+
+CREATE FUNCTION order_mgmt.set_delivery_status(shop_id bigint, order_id bigint,
+		status order_mgmt.delivery_status, carrier text DEFAULT NULL, tracking_no text DEFAULT NULL)
+	RETURNS void
+	AS 'MODULE_PATHNAME', 'set_delivery_status'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.set_delivery_status(bigint, bigint, order_mgmt.delivery_status, text, text) IS
+	'Moves delivery (the carrier''s progress); keeps the order''s shipment in step';
+
+CREATE FUNCTION order_mgmt.ship(shop_id bigint, order_id bigint, carrier text DEFAULT NULL,
+		tracking_no text DEFAULT NULL)
+	RETURNS bigint
+	AS 'MODULE_PATHNAME', 'ship'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.ship(bigint, bigint, text, text) IS
+	'Hands the order to the carrier (shipped, or shipping for integrated and cod); commits its stock; returns the shipment_id';
+
+CREATE FUNCTION order_mgmt.complete(shop_id bigint, order_id bigint)
+	RETURNS void
+	AS 'MODULE_PATHNAME', 'complete'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.complete(bigint, bigint) IS
+	'Completes a paid order (or a collected cod order); earns reward points';
+
+CREATE FUNCTION order_mgmt.archive(shop_id bigint, order_id bigint)
+	RETURNS void
+	AS 'MODULE_PATHNAME', 'archive'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.archive(bigint, bigint) IS
+	'Archives a completed or cancelled order (OM013 otherwise); it then refuses changes but notes';
+
+CREATE FUNCTION order_mgmt.unarchive(shop_id bigint, order_id bigint)
+	RETURNS void
+	AS 'MODULE_PATHNAME', 'unarchive'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.unarchive(bigint, bigint) IS 'Takes an order out of the archive';
+
+CREATE FUNCTION order_mgmt.add_note(shop_id bigint, order_id bigint, kind order_mgmt.note_kind, body text)
+	RETURNS void
+	AS 'MODULE_PATHNAME', 'add_note'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.add_note(bigint, bigint, order_mgmt.note_kind, text) IS
+	'Sets the admin, shipping or customer note, or records a support contact; also on archived orders';
+
+CREATE FUNCTION order_mgmt.record_feedback(shop_id bigint, order_id bigint,
+		reason order_mgmt.cancel_reason, comment text DEFAULT NULL, score integer DEFAULT NULL)
+	RETURNS void
+	AS 'MODULE_PATHNAME', 'record_feedback'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.record_feedback(bigint, bigint, order_mgmt.cancel_reason, text, integer) IS
+	'Records why a customer cancelled (seed 003): reason, comment, score 1-5';
+
+CREATE FUNCTION order_mgmt.create_rule(shop_id bigint, name text,
+		payment_in order_mgmt.payment_status[], delivery_in order_mgmt.delivery_status[],
+		delay interval)
+	RETURNS bigint
+	AS 'MODULE_PATHNAME', 'create_rule'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.create_rule(bigint, text, order_mgmt.payment_status[], order_mgmt.delivery_status[], interval) IS
+	'An automation rule: orders whose statuses match complete delay after they first match';
+
+CREATE FUNCTION order_mgmt.add_lines(shop_id bigint, order_id bigint, lines jsonb)
+	RETURNS void
+	AS 'MODULE_PATHNAME', 'add_lines'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.add_lines(bigint, bigint, jsonb) IS
+	'Adds lines to a pending, unpaid order during its post-purchase hold, holding their stock (OM013 otherwise)';

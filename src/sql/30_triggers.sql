@@ -32,7 +32,8 @@ CREATE TRIGGER orders_after AFTER UPDATE ON order_mgmt.orders
 	WHEN (OLD.status IS DISTINCT FROM NEW.status
 		  OR OLD.payment_status IS DISTINCT FROM NEW.payment_status
 		  OR OLD.delivery_status IS DISTINCT FROM NEW.delivery_status
-		  OR (OLD.archived_at IS NULL) <> (NEW.archived_at IS NULL))
+		  OR (OLD.archived_at IS NULL) <> (NEW.archived_at IS NULL)
+		  OR OLD.refunded_amount IS DISTINCT FROM NEW.refunded_amount)
 	EXECUTE FUNCTION order_mgmt.orders_after();
 COMMENT ON TRIGGER orders_after ON order_mgmt.orders IS 'Transition events (SPEC §12) and side effects: stock, promo, deadlines (principle 1)';
 
@@ -60,3 +61,16 @@ COMMENT ON TRIGGER payment_no_delete ON order_mgmt.payment IS 'Payments are neve
 COMMENT ON TRIGGER payment_no_truncate ON order_mgmt.payment IS 'Payments are never deleted (OM009)';
 COMMENT ON TRIGGER order_event_append_only ON order_mgmt.order_event IS 'The event log is append-only (OM009)';
 COMMENT ON TRIGGER order_event_no_truncate ON order_mgmt.order_event IS 'The event log is append-only (OM009)';
+
+CREATE TRIGGER shipment_no_delete BEFORE DELETE ON order_mgmt.shipment
+	FOR EACH ROW EXECUTE FUNCTION order_mgmt.forbid_change();
+CREATE TRIGGER shipment_no_truncate BEFORE TRUNCATE ON order_mgmt.shipment
+	FOR EACH STATEMENT EXECUTE FUNCTION order_mgmt.forbid_change();
+CREATE TRIGGER reward_ledger_append_only BEFORE UPDATE OR DELETE ON order_mgmt.reward_ledger
+	FOR EACH ROW EXECUTE FUNCTION order_mgmt.forbid_change();
+CREATE TRIGGER reward_ledger_no_truncate BEFORE TRUNCATE ON order_mgmt.reward_ledger
+	FOR EACH STATEMENT EXECUTE FUNCTION order_mgmt.forbid_change();
+COMMENT ON TRIGGER shipment_no_delete ON order_mgmt.shipment IS 'Shipments are never deleted (OM009)';
+COMMENT ON TRIGGER shipment_no_truncate ON order_mgmt.shipment IS 'Shipments are never deleted (OM009)';
+COMMENT ON TRIGGER reward_ledger_append_only ON order_mgmt.reward_ledger IS 'The reward ledger is append-only (OM009)';
+COMMENT ON TRIGGER reward_ledger_no_truncate ON order_mgmt.reward_ledger IS 'The reward ledger is append-only (OM009)';

@@ -83,6 +83,19 @@ BEGIN
 	WHERE (p_shop IS NULL OR o.shop_id = p_shop)
 	  AND (o.paid_amount <> coalesce(p.charged, 0) OR o.refunded_amount <> coalesce(p.refunded, 0));
 
+	-- reward points: earned only by completed orders, never reversed beyond what was earned
+	RETURN QUERY
+	SELECT 'rewards', r.shop_id,
+		   format('order %s (%s): earned %s, reversed %s', r.order_id, o.status, r.earned, r.reversed)
+	FROM (SELECT shop_id, order_id,
+				 coalesce(sum(points) FILTER (WHERE kind = 'earned'), 0) AS earned,
+				 coalesce(sum(points) FILTER (WHERE kind = 'reversed'), 0) AS reversed
+		  FROM order_mgmt.reward_ledger
+		  WHERE p_shop IS NULL OR shop_id = p_shop
+		  GROUP BY shop_id, order_id) r
+	JOIN order_mgmt.orders o ON o.shop_id = r.shop_id AND o.order_id = r.order_id
+	WHERE r.reversed > r.earned OR (r.earned > 0 AND o.status <> 'completed');
+
 	-- every status an order is in was reached by a logged move, and the
 	-- logged moves of each machine chain from the initial status
 	RETURN QUERY

@@ -50,7 +50,14 @@ GRANT EXECUTE ON FUNCTION
 	order_mgmt.reactivate(bigint, bigint, order_mgmt.order_status),
 	order_mgmt.mark_paid(bigint, bigint, text),
 	order_mgmt.refund(bigint, bigint, numeric, text, text),
-	order_mgmt.run_due(integer)
+	order_mgmt.run_due(integer),
+	order_mgmt.set_delivery_status(bigint, bigint, order_mgmt.delivery_status, text, text),
+	order_mgmt.ship(bigint, bigint, text, text),
+	order_mgmt.complete(bigint, bigint),
+	order_mgmt.archive(bigint, bigint),
+	order_mgmt.unarchive(bigint, bigint),
+	order_mgmt.add_note(bigint, bigint, order_mgmt.note_kind, text),
+	order_mgmt.create_rule(bigint, text, order_mgmt.payment_status[], order_mgmt.delivery_status[], interval)
 	TO order_mgmt_admin;
 
 -- the shop backend: what a storefront and a payment callback do
@@ -61,7 +68,11 @@ GRANT EXECUTE ON FUNCTION
 	order_mgmt.payment_started(bigint, bigint, text),
 	order_mgmt.payment_succeeded(bigint, bigint, numeric, text, text),
 	order_mgmt.payment_failed(bigint, bigint, text, text),
-	order_mgmt.events_since(bigint, bigint, integer)
+	order_mgmt.events_since(bigint, bigint, integer),
+	order_mgmt.customer_cancel(bigint, bigint, text, order_mgmt.cancel_reason, text),
+	order_mgmt.can_customer_cancel(bigint, bigint, text),
+	order_mgmt.record_feedback(bigint, bigint, order_mgmt.cancel_reason, text, integer),
+	order_mgmt.add_lines(bigint, bigint, jsonb)
 	TO order_mgmt_app, order_mgmt_admin;
 
 -- pg_dump: extension data is dumped (SPEC §18)
@@ -79,6 +90,13 @@ SELECT pg_catalog.pg_extension_config_dump('order_mgmt.payment', '');
 SELECT pg_catalog.pg_extension_config_dump('order_mgmt.order_event', '');
 SELECT pg_catalog.pg_extension_config_dump('order_mgmt.due_action', '');
 SELECT pg_catalog.pg_extension_config_dump('order_mgmt.status_label', 'WHERE NOT builtin');
+SELECT pg_catalog.pg_extension_config_dump('order_mgmt.shipment', '');
+SELECT pg_catalog.pg_extension_config_dump('order_mgmt.automation_rule', '');
+SELECT pg_catalog.pg_extension_config_dump('order_mgmt.reward_ledger', '');
+SELECT pg_catalog.pg_extension_config_dump('order_mgmt.cancel_feedback', '');
+SELECT pg_catalog.pg_extension_config_dump('order_mgmt.shipment_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('order_mgmt.rule_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('order_mgmt.entry_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('order_mgmt.order_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('order_mgmt.reservation_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('order_mgmt.payment_id_seq', '');

@@ -1,0 +1,189 @@
+/*-------------------------------------------------------------------------
+ *
+ * automation.c
+ *	  Order status automation and reward points (SPEC §9, seed 001).
+ *
+ * create_rule() stores a rule: when an order's payment status is in
+ * payment_in and its delivery status in delivery_in, it completes after
+ * delay.  The effects trigger calls om_automation_track() on every payment
+ * or delivery move: the first time the statuses match an enabled rule an
+ * automation_complete deadline is set (later moves that still match keep
+ * it); when they stop matching it is dropped, so nothing happens.  The
+ * deadline re-checks the rule when it falls due (deadlines.c).
+ *
+ * Rewards: when an order completes (any path) and the shop's reward_rate is
+ * above 0, its customer earns floor((paid - refunded) * rate) points, once
+ * per order; a later refund writes a reversed entry for the points it takes
+ * back, so earned - reversed always equals floor(kept money * rate).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "order_mgmt.h"
+
+#include "catalog/pg_type.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+
+/* Set or drop the order's automation deadline after a payment or delivery move. */
+void
+om_automation_track(int64 shop_id, int64 order_id)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid argtypes[] = {INT8OID, INT8OID, TIMESTAMPTZOID};
+	Datum		values[3];
+
+	om_plan(&plan,
+			"WITH m AS (SELECT r.rule_id, r.delay FROM order_mgmt.automation_rule r"
+			"    JOIN order_mgmt.orders o ON o.shop_id = r.shop_id AND o.order_id = $2"
+			"    WHERE r.shop_id = $1 AND r.enabled AND o.status IN ('pending', 'confirmed')"
+			"      AND o.payment_status = ANY (r.payment_in) AND o.delivery_status = ANY (r.delivery_in)"
+			"    ORDER BY r.delay, r.rule_id LIMIT 1),"
+			" s AS (INSERT INTO order_mgmt.due_action (shop_id, order_id, action, due_at, rule_id, created_at)"
+			"    SELECT $1, $2, 'automation_complete', $3 + m.delay, m.rule_id, $3 FROM m"
+			"    ON CONFLICT (shop_id, order_id, action) DO NOTHING)"
+			" DELETE FROM order_mgmt.due_action d"
+			" WHERE d.shop_id = $1 AND d.order_id = $2 AND d.action = 'automation_complete'"
+			"   AND NOT EXISTS (SELECT FROM m)",
+			3, argtypes);
+	values[0] = Int64GetDatum(shop_id);
+	values[1] = Int64GetDatum(order_id);
+	values[2] = TimestampTzGetDatum(om_now());
+	om_exec(plan, values, NULL, false, 0);
+}
+
+static void
+RewardEvent(int64 shop_id, int64 order_id, const char *kind, int64 points)
+{
+	om_event_write(shop_id, order_id, "reward", NULL, NULL,
+				   psprintf("{\"kind\": \"%s\", \"points\": " INT64_FORMAT "}", kind, points));
+}
+
+/* The order completed: its customer earns points, once. */
+void
+om_rewards_earn(int64 shop_id, int64 order_id)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid argtypes[] = {INT8OID, INT8OID, TIMESTAMPTZOID};
+	Datum		values[3];
+	bool		isnull;
+
+	om_plan(&plan,
+			"INSERT INTO order_mgmt.reward_ledger (shop_id, customer_id, order_id, points, kind, created_at)"
+			" SELECT o.shop_id, o.customer_id, o.order_id, p.points, 'earned', $3"
+			" FROM order_mgmt.orders o JOIN order_mgmt.shop s ON s.shop_id = o.shop_id,"
+			" LATERAL (SELECT floor((o.paid_amount - o.refunded_amount) * s.reward_rate)::int8 AS points) p"
+			" WHERE o.shop_id = $1 AND o.order_id = $2 AND o.customer_id IS NOT NULL"
+			"   AND s.reward_rate > 0 AND p.points > 0"
+			" ON CONFLICT (shop_id, order_id) WHERE kind = 'earned' DO NOTHING"
+			" RETURNING points",
+			3, argtypes);
+	values[0] = Int64GetDatum(shop_id);
+	values[1] = Int64GetDatum(order_id);
+	values[2] = TimestampTzGetDatum(om_now());
+	om_exec(plan, values, NULL, false, 0);
+	if (SPI_processed == 1)
+		RewardEvent(shop_id, order_id, "earned",
+					DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)));
+}
+
+/* Money went back: take back the points it no longer earns. */
+void
+om_rewards_reverse(int64 shop_id, int64 order_id)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid argtypes[] = {INT8OID, INT8OID, TIMESTAMPTZOID};
+	Datum		values[3];
+	bool		isnull;
+
+	om_plan(&plan,
+			"INSERT INTO order_mgmt.reward_ledger (shop_id, customer_id, order_id, points, kind, created_at)"
+			" SELECT e.shop_id, e.customer_id, e.order_id, b.back, 'reversed', $3"
+			" FROM order_mgmt.reward_ledger e"
+			" JOIN order_mgmt.orders o ON o.shop_id = e.shop_id AND o.order_id = e.order_id"
+			" JOIN order_mgmt.shop s ON s.shop_id = e.shop_id,"
+			" LATERAL (SELECT e.points"
+			"    - greatest(least(floor((o.paid_amount - o.refunded_amount) * s.reward_rate)::int8, e.points), 0)"
+			"    - coalesce((SELECT sum(r.points) FROM order_mgmt.reward_ledger r"
+			"        WHERE r.shop_id = e.shop_id AND r.order_id = e.order_id AND r.kind = 'reversed'), 0)"
+			"    AS back) b"
+			" WHERE e.shop_id = $1 AND e.order_id = $2 AND e.kind = 'earned' AND b.back > 0"
+			" RETURNING points",
+			3, argtypes);
+	values[0] = Int64GetDatum(shop_id);
+	values[1] = Int64GetDatum(order_id);
+	values[2] = TimestampTzGetDatum(om_now());
+	om_exec(plan, values, NULL, false, 0);
+	if (SPI_processed == 1)
+		RewardEvent(shop_id, order_id, "reversed",
+					DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)));
+}
+
+static void
+CheckStatusArray(ArrayType *a, const char *name)
+{
+	if (ARR_NDIM(a) != 1 || ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a)) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must list at least one status", name)));
+	if (array_contains_nulls(a))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not contain nulls", name)));
+}
+
+/*
+ * create_rule(shop_id, name, payment_in, delivery_in, delay) -> rule_id
+ */
+PG_FUNCTION_INFO_V1(create_rule);
+Datum
+create_rule(PG_FUNCTION_ARGS)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid argtypes[] = {INT8OID, TEXTOID, ANYARRAYOID, ANYARRAYOID, INTERVALOID, TIMESTAMPTZOID};
+	Datum		values[6];
+	char	   *name;
+	bool		isnull;
+	int64		rule_id;
+	Oid			types[6];
+
+	OM_ARG_NOT_NULL(0, "shop_id");
+	OM_ARG_NOT_NULL(1, "name");
+	OM_ARG_NOT_NULL(2, "payment_in");
+	OM_ARG_NOT_NULL(3, "delivery_in");
+	OM_ARG_NOT_NULL(4, "delay");
+	name = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	if (name[strspn(name, " \t\r\n")] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("name must not be empty")));
+	CheckStatusArray(PG_GETARG_ARRAYTYPE_P(2), "payment_in");
+	CheckStatusArray(PG_GETARG_ARRAYTYPE_P(3), "delivery_in");
+	if (DatumGetBool(DirectFunctionCall2(interval_lt, PG_GETARG_DATUM(4),
+										 IntervalPGetDatum(palloc0(sizeof(Interval))))))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("delay must not be negative")));
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	om_require_shop(PG_GETARG_INT64(0));
+	/* the array types are the SQL function's argument types */
+	memcpy(types, argtypes, sizeof(types));
+	types[2] = get_fn_expr_argtype(fcinfo->flinfo, 2);
+	types[3] = get_fn_expr_argtype(fcinfo->flinfo, 3);
+	om_plan(&plan,
+			"INSERT INTO order_mgmt.automation_rule (shop_id, name, payment_in, delivery_in, delay, created_at)"
+			" VALUES ($1, $2, $3, $4, $5, $6) RETURNING rule_id",
+			6, types);
+	values[0] = PG_GETARG_DATUM(0);
+	values[1] = CStringGetTextDatum(name);
+	values[2] = PG_GETARG_DATUM(2);
+	values[3] = PG_GETARG_DATUM(3);
+	values[4] = PG_GETARG_DATUM(4);
+	values[5] = TimestampTzGetDatum(om_now());
+	om_exec(plan, values, NULL, false, 0);
+	rule_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+	PG_RETURN_INT64(rule_id);
+}

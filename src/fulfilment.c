@@ -1,0 +1,320 @@
+/*-------------------------------------------------------------------------
+ *
+ * fulfilment.c
+ *	  After checkout (SPEC §9, §10): set_delivery_status, ship, complete,
+ *	  archive, unarchive, add_note, record_feedback.
+ *
+ * Like the other order operations these lock the order and apply its
+ * overdue deadlines first (om_lock_order), then make one guarded UPDATE;
+ * the guard trigger judges the move (OM005, OM008, OM011, OM013) and the
+ * effects trigger commits stock at shipment and schedules auto-archiving.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "order_mgmt.h"
+
+#include "catalog/pg_type.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/json.h"
+
+static void
+Enter(FunctionCallInfo fcinfo, OmOrder *o)
+{
+	OM_ARG_NOT_NULL(0, "shop_id");
+	OM_ARG_NOT_NULL(1, "order_id");
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	om_lock_order(PG_GETARG_INT64(0), PG_GETARG_INT64(1), o);
+}
+
+static char *
+OptText(FunctionCallInfo fcinfo, int n)
+{
+	return PG_ARGISNULL(n) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(n));
+}
+
+/* One guarded UPDATE of a column of the order to a text value cast in SQL. */
+static void
+SetColumn(const OmOrder *o, SPIPlanPtr *slot, const char *sql, const char *value)
+{
+	static const Oid argtypes[] = {INT8OID, INT8OID, TEXTOID, TIMESTAMPTZOID};
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+
+	om_plan(slot, sql, 4, argtypes);
+	values[0] = Int64GetDatum(o->shop_id);
+	values[1] = Int64GetDatum(o->order_id);
+	if (value)
+		values[2] = CStringGetTextDatum(value);
+	else
+		nulls[2] = 'n';
+	values[3] = TimestampTzGetDatum(om_now());
+	om_exec_quiet(*slot, values, nulls, false, 0);
+}
+
+/*
+ * Record the parcel: the order's newest shipment follows the delivery
+ * status; a move out of the pre-shipment set with no shipment yet creates
+ * one.  Returns the shipment_id, or 0 when there is none.
+ */
+static int64
+TrackShipment(const OmOrder *o, int delivery, const char *carrier, const char *tracking_no)
+{
+	static SPIPlanPtr update_plan = NULL;
+	static SPIPlanPtr insert_plan = NULL;
+	static const Oid argtypes[] = {INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID};
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	bool		isnull;
+
+	values[0] = Int64GetDatum(o->shop_id);
+	values[1] = Int64GetDatum(o->order_id);
+	values[2] = CStringGetTextDatum(om_state_name(OM_MACHINE_DELIVERY, delivery));
+	if (carrier)
+		values[3] = CStringGetTextDatum(carrier);
+	else
+		nulls[3] = 'n';
+	if (tracking_no)
+		values[4] = CStringGetTextDatum(tracking_no);
+	else
+		nulls[4] = 'n';
+	values[5] = TimestampTzGetDatum(om_now());
+
+	om_plan(&update_plan,
+			"UPDATE order_mgmt.shipment s SET status = $3::order_mgmt.delivery_status,"
+			" carrier = coalesce($4, s.carrier), tracking_no = coalesce($5, s.tracking_no), updated_at = $6"
+			" WHERE s.shop_id = $1 AND s.shipment_id = (SELECT max(shipment_id) FROM order_mgmt.shipment"
+			"   WHERE shop_id = $1 AND order_id = $2 AND return_id IS NULL)"
+			" RETURNING shipment_id",
+			6, argtypes);
+	om_exec(update_plan, values, nulls, false, 0);
+	if (SPI_processed == 0)
+	{
+		if (om_delivery_pre_shipment(delivery))
+			return 0;
+		om_plan(&insert_plan,
+				"INSERT INTO order_mgmt.shipment (shop_id, order_id, status, carrier, tracking_no,"
+				" created_at, updated_at)"
+				" VALUES ($1, $2, $3::order_mgmt.delivery_status, $4, $5, $6, $6) RETURNING shipment_id",
+				6, argtypes);
+		om_exec(insert_plan, values, nulls, false, 0);
+	}
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+static int
+CurrentDelivery(const OmOrder *o)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid argtypes[] = {INT8OID, INT8OID};
+	Datum		values[2];
+	bool		isnull;
+
+	om_plan(&plan, "SELECT delivery_status::text FROM order_mgmt.orders WHERE shop_id = $1 AND order_id = $2",
+			2, argtypes);
+	values[0] = Int64GetDatum(o->shop_id);
+	values[1] = Int64GetDatum(o->order_id);
+	om_exec(plan, values, NULL, false, 1);
+	return om_state_by_name(OM_MACHINE_DELIVERY,
+							TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)));
+}
+
+static SPIPlanPtr delivery_plan = NULL;
+
+#define SET_DELIVERY_SQL \
+	"UPDATE order_mgmt.orders SET delivery_status = $3::order_mgmt.delivery_status" \
+	" WHERE shop_id = $1 AND order_id = $2"
+
+/*
+ * set_delivery_status(shop_id, order_id, status, carrier, tracking_no) -> void
+ */
+PG_FUNCTION_INFO_V1(set_delivery_status);
+Datum
+set_delivery_status(PG_FUNCTION_ARGS)
+{
+	OmOrder		o;
+	char	   *status;
+	char	   *carrier = OptText(fcinfo, 3);
+	char	   *tracking_no = OptText(fcinfo, 4);
+
+	OM_ARG_NOT_NULL(2, "status");
+	status = DatumGetCString(DirectFunctionCall1(enum_out, PG_GETARG_DATUM(2)));
+	Enter(fcinfo, &o);
+	SetColumn(&o, &delivery_plan, SET_DELIVERY_SQL, status);
+	(void) TrackShipment(&o, om_state_by_name(OM_MACHINE_DELIVERY, status), carrier, tracking_no);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/*
+ * ship(shop_id, order_id, carrier, tracking_no) -> shipment_id
+ *
+ * Hands the order to the carrier: standard orders become shipped,
+ * integrated and cod orders shipping (the carrier reports the rest).
+ */
+PG_FUNCTION_INFO_V1(ship);
+Datum
+ship(PG_FUNCTION_ARGS)
+{
+	OmOrder		o;
+	int			from;
+	int			to;
+	int64		shipment_id;
+
+	Enter(fcinfo, &o);
+	from = CurrentDelivery(&o);
+	to = (from == DS_UNFULFILLED) ? DS_SHIPPED : DS_SHIPPING;
+	if (!om_delivery_pre_shipment(from))
+		ereport(ERROR,
+				(errcode(ERRCODE_OM_INVALID_TRANSITION),
+				 errmsg("cannot ship order " INT64_FORMAT ": it has shipped already", o.order_id),
+				 errdetail("Its delivery status is \"%s\".", om_state_name(OM_MACHINE_DELIVERY, from)),
+				 errhint("Record the carrier's progress with order_mgmt.set_delivery_status().")));
+	SetColumn(&o, &delivery_plan, SET_DELIVERY_SQL, om_state_name(OM_MACHINE_DELIVERY, to));
+	shipment_id = TrackShipment(&o, to, OptText(fcinfo, 2), OptText(fcinfo, 3));
+	SPI_finish();
+	PG_RETURN_INT64(shipment_id);
+}
+
+/*
+ * complete(shop_id, order_id) -> void
+ */
+PG_FUNCTION_INFO_V1(complete);
+Datum
+complete(PG_FUNCTION_ARGS)
+{
+	static SPIPlanPtr plan = NULL;
+	OmOrder		o;
+
+	Enter(fcinfo, &o);
+	if (o.status != OS_COMPLETED)
+		SetColumn(&o, &plan,
+				  "UPDATE order_mgmt.orders SET status = 'completed'"
+				  " WHERE shop_id = $1 AND order_id = $2", NULL);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/*
+ * archive(shop_id, order_id) -> void; unarchive(shop_id, order_id) -> void
+ */
+PG_FUNCTION_INFO_V1(archive);
+Datum
+archive(PG_FUNCTION_ARGS)
+{
+	static SPIPlanPtr plan = NULL;
+	OmOrder		o;
+
+	Enter(fcinfo, &o);
+	SetColumn(&o, &plan,
+			  "UPDATE order_mgmt.orders SET archived_at = $4"
+			  " WHERE shop_id = $1 AND order_id = $2 AND archived_at IS NULL", NULL);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(unarchive);
+Datum
+unarchive(PG_FUNCTION_ARGS)
+{
+	static SPIPlanPtr plan = NULL;
+	OmOrder		o;
+
+	Enter(fcinfo, &o);
+	SetColumn(&o, &plan,
+			  "UPDATE order_mgmt.orders SET archived_at = NULL"
+			  " WHERE shop_id = $1 AND order_id = $2 AND archived_at IS NOT NULL", NULL);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/*
+ * add_note(shop_id, order_id, kind, body) -> void
+ *
+ * admin, shipping and customer notes replace the order's note of that
+ * kind; support records a contact with customer service (it sets
+ * consulted_support).  Every note is also an event.  Archived orders take
+ * notes too.
+ */
+PG_FUNCTION_INFO_V1(add_note);
+Datum
+add_note(PG_FUNCTION_ARGS)
+{
+	static SPIPlanPtr plan = NULL;
+	OmOrder		o;
+	char	   *kind;
+	char	   *body;
+	StringInfoData detail;
+
+	OM_ARG_NOT_NULL(2, "kind");
+	OM_ARG_NOT_NULL(3, "body");
+	kind = DatumGetCString(DirectFunctionCall1(enum_out, PG_GETARG_DATUM(2)));
+	body = text_to_cstring(PG_GETARG_TEXT_PP(3));
+	if (body[strspn(body, " \t\r\n")] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("body must not be empty")));
+	Enter(fcinfo, &o);
+	om_plan(&plan,
+			"UPDATE order_mgmt.orders SET"
+			" admin_note = CASE WHEN $3 = 'admin' THEN $4 ELSE admin_note END,"
+			" shipping_note = CASE WHEN $3 = 'shipping' THEN $4 ELSE shipping_note END,"
+			" customer_note = CASE WHEN $3 = 'customer' THEN $4 ELSE customer_note END,"
+			" consulted_support = consulted_support OR $3 = 'support'"
+			" WHERE shop_id = $1 AND order_id = $2",
+			4, (Oid[]) {INT8OID, INT8OID, TEXTOID, TEXTOID});
+	om_exec_quiet(plan, (Datum[]) {Int64GetDatum(o.shop_id), Int64GetDatum(o.order_id),
+				  CStringGetTextDatum(kind), CStringGetTextDatum(body)}, NULL, false, 0);
+	initStringInfo(&detail);
+	appendStringInfo(&detail, "{\"kind\": \"%s\", \"body\": ", kind);
+	escape_json(&detail, body);
+	appendStringInfoChar(&detail, '}');
+	om_event_write(o.shop_id, o.order_id, "note", NULL, NULL, detail.data);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/*
+ * record_feedback(shop_id, order_id, reason, comment, score) -> void
+ *
+ * Why the customer cancelled (seed 003); a later call replaces it.
+ */
+PG_FUNCTION_INFO_V1(record_feedback);
+Datum
+record_feedback(PG_FUNCTION_ARGS)
+{
+	static SPIPlanPtr plan = NULL;
+	OmOrder		o;
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+
+	OM_ARG_NOT_NULL(2, "reason");
+	if (!PG_ARGISNULL(4) && (PG_GETARG_INT32(4) < 1 || PG_GETARG_INT32(4) > 5))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("score must be between 1 and 5"),
+				 errdetail("Got %d.", PG_GETARG_INT32(4))));
+	Enter(fcinfo, &o);
+	if (o.status != OS_CANCELLED)
+		ereport(ERROR,
+				(errcode(ERRCODE_OM_ORDER_NOT_MODIFIABLE),
+				 errmsg("cannot record cancellation feedback for order " INT64_FORMAT ": it is %s",
+						o.order_id, om_state_name(OM_MACHINE_ORDER, o.status)),
+				 errdetail("Feedback is about why an order was cancelled.")));
+	om_plan(&plan,
+			"INSERT INTO order_mgmt.cancel_feedback (shop_id, order_id, reason, comment, score, recorded_at)"
+			" VALUES ($1, $2, $3::order_mgmt.cancel_reason, $4, $5, $6)"
+			" ON CONFLICT (shop_id, order_id) DO UPDATE SET reason = EXCLUDED.reason,"
+			" comment = EXCLUDED.comment, score = EXCLUDED.score, recorded_at = EXCLUDED.recorded_at",
+			6, (Oid[]) {INT8OID, INT8OID, TEXTOID, TEXTOID, INT4OID, TIMESTAMPTZOID});
+	values[0] = Int64GetDatum(o.shop_id);
+	values[1] = Int64GetDatum(o.order_id);
+	values[2] = CStringGetTextDatum(DatumGetCString(DirectFunctionCall1(enum_out, PG_GETARG_DATUM(2))));
+	values[3] = PG_ARGISNULL(3) ? (nulls[3] = 'n', (Datum) 0) : PG_GETARG_DATUM(3);
+	values[4] = PG_ARGISNULL(4) ? (nulls[4] = 'n', (Datum) 0) : PG_GETARG_DATUM(4);
+	values[5] = TimestampTzGetDatum(om_now());
+	om_exec(plan, values, nulls, false, 0);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
