@@ -22,6 +22,7 @@ OBJS = \
 	src/fulfilment.o \
 	src/customer_cancel.o \
 	src/automation.o \
+	src/returns.o \
 	src/payment.o \
 	src/deadlines.o \
 	src/sweeper.o \
@@ -33,7 +34,7 @@ OBJS = \
 SQL_PARTS = $(sort $(wildcard src/sql/*.sql))
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 
-REGRESS = install clock transitions cross_rules history setup stock checkout promo cancel_reactivate payments deadlines fulfilment customer_cancel automation verify
+REGRESS = install clock transitions cross_rules history setup stock checkout promo cancel_reactivate payments deadlines fulfilment customer_cancel automation returns verify
 ISOLATION = order_race last_unit single_use_code cancel_vs_payment reactivate_vs_checkout sweepers stock_vs_checkout opposite_skus notify_events idempotency
 ISOLATION_OPTS = --inputdir=test
 TAP_TESTS = 1

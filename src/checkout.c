@@ -570,7 +570,7 @@ checkout(PG_FUNCTION_ARGS)
 		nholds++;
 	}
 	appendStringInfoString(&detail, "], \"holds\": [");
-	om_hold_stock(shop_id, order_id, holds, nholds, &detail);
+	om_hold_stock(shop_id, order_id, 0, holds, nholds, &detail);
 
 	/* 4. one checkout event */
 	appendStringInfo(&detail, "], \"subtotal\": %s, \"discount\": %s, \"shipping_fee\": %s, \"total\": %s, \"promo\": ",
@@ -712,10 +712,26 @@ add_lines(PG_FUNCTION_ARGS)
 
 	initStringInfo(&detail);
 	appendStringInfoString(&detail, "{\"added\": true, \"holds\": [");
-	om_hold_stock(shop_id, order_id, holds, nholds, &detail);
+	om_hold_stock(shop_id, order_id, 0, holds, nholds, &detail);
 	appendStringInfo(&detail, "], \"subtotal\": %s, \"discount\": %s}",
 					 om_num_text(subtotal), om_num_text(discount));
 	om_event_write(shop_id, order_id, "reserve", NULL, NULL, detail.data);
 	SPI_finish();
 	PG_RETURN_VOID();
+}
+
+/* The lines JSON of a return (sku, qty), checked as checkout checks it. */
+OmLineQty *
+om_parse_lines(Jsonb *jb, int *nlines)
+{
+	CoLine	   *lines = ParseLines(jb, nlines);
+	OmLineQty  *out = palloc(sizeof(OmLineQty) * *nlines);
+	int			i;
+
+	for (i = 0; i < *nlines; i++)
+	{
+		out[i].sku = lines[i].sku;
+		out[i].qty = lines[i].qty;
+	}
+	return out;
 }

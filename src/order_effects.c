@@ -177,7 +177,7 @@ HoldAgain(int64 shop_id, int64 order_id)
 	}
 	initStringInfo(&detail);
 	appendStringInfoString(&detail, "{\"holds\": [");
-	om_hold_stock(shop_id, order_id, holds, (int) n, &detail);
+	om_hold_stock(shop_id, order_id, 0, holds, (int) n, &detail);
 	appendStringInfoString(&detail, "]}");
 	om_event_write(shop_id, order_id, "reserve", NULL, NULL, detail.data);
 }

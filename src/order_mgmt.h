@@ -16,6 +16,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "utils/jsonb.h"
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
 
@@ -76,6 +77,15 @@ extern void om_event_write(int64 shop_id, int64 order_id, const char *kind,
 						   const char *from_value, const char *to_value,
 						   const char *detail_json);
 
+/* checkout.c: the lines JSON, shared with returns */
+typedef struct OmLineQty
+{
+	char	   *sku;
+	int32		qty;
+} OmLineQty;
+
+extern OmLineQty *om_parse_lines(Jsonb *jb, int *nlines);
+
 /* reservation.c: holding, releasing and committing stock (SPEC §4) */
 typedef struct OmHold
 {
@@ -86,10 +96,12 @@ typedef struct OmHold
 } OmHold;
 
 extern bool om_nowait;
-extern void om_hold_stock(int64 shop_id, int64 order_id, const OmHold *lines,
-						  int nlines, StringInfo holds);
+extern void om_hold_stock(int64 shop_id, int64 order_id, int64 return_id,
+						  const OmHold *lines, int nlines, StringInfo holds);
 extern int64 om_release_stock(int64 shop_id, int64 order_id);
 extern int64 om_commit_stock(int64 shop_id, int64 order_id);
+extern int64 om_release_return_stock(int64 shop_id, int64 order_id, int64 return_id);
+extern int64 om_commit_return_stock(int64 shop_id, int64 order_id, int64 return_id);
 
 /* promo.c: promo codes (SPEC §5) */
 typedef struct OmPromo

@@ -43,35 +43,41 @@ static SPIPlanPtr hold_plan = NULL;
  * Writes the reservation row in the same statement.
  */
 static bool
-HoldFromBucket(int64 shop_id, int64 order_id, const char *sku, int32 qty, int32 bucket)
+HoldFromBucket(int64 shop_id, int64 order_id, int64 return_id, const char *sku, int32 qty,
+			   int32 bucket)
 {
-	static const Oid argtypes[] = {INT8OID, INT8OID, TEXTOID, INT4OID, TIMESTAMPTZOID, INT4OID};
-	Datum		values[6];
+	static const Oid argtypes[] = {INT8OID, INT8OID, TEXTOID, INT4OID, TIMESTAMPTZOID, INT4OID, INT8OID};
+	Datum		values[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
 
 	om_plan(&hold_plan,
 			"WITH s AS (UPDATE order_mgmt.stock SET reserved = reserved + $4"
 			"  WHERE shop_id = $1 AND sku = $3 AND bucket = $6"
 			"    AND (backorder OR on_hand - reserved >= $4) RETURNING bucket)"
-			" INSERT INTO order_mgmt.reservation (shop_id, order_id, sku, bucket, qty, created_at)"
-			" SELECT $1, $2, $3, s.bucket, $4, $5 FROM s",
-			6, argtypes);
+			" INSERT INTO order_mgmt.reservation (shop_id, order_id, return_id, sku, bucket, qty, created_at)"
+			" SELECT $1, $2, $7, $3, s.bucket, $4, $5 FROM s",
+			7, argtypes);
 	values[0] = Int64GetDatum(shop_id);
 	values[1] = Int64GetDatum(order_id);
 	values[2] = CStringGetTextDatum(sku);
 	values[3] = Int32GetDatum(qty);
 	values[4] = TimestampTzGetDatum(om_now());
 	values[5] = Int32GetDatum(bucket);
-	om_exec(hold_plan, values, NULL, false, 0);
+	values[6] = Int64GetDatum(return_id);
+	nulls[6] = return_id ? ' ' : 'n';
+	om_exec(hold_plan, values, nulls, false, 0);
 	return SPI_processed == 1;
 }
 
 /* K buckets: take qty from one unlocked bucket with enough; returns the bucket or -1. */
 static int32
-HoldFromFreeBucket(int64 shop_id, int64 order_id, const char *sku, int32 qty, int32 nbuckets)
+HoldFromFreeBucket(int64 shop_id, int64 order_id, int64 return_id, const char *sku, int32 qty,
+				   int32 nbuckets)
 {
 	static SPIPlanPtr plan = NULL;
-	static const Oid argtypes[] = {INT8OID, INT8OID, TEXTOID, INT4OID, TIMESTAMPTZOID, INT4OID, INT4OID};
-	Datum		values[7];
+	static const Oid argtypes[] = {INT8OID, INT8OID, TEXTOID, INT4OID, TIMESTAMPTZOID, INT4OID, INT4OID, INT8OID};
+	Datum		values[8];
+	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	bool		isnull;
 
 	om_plan(&plan,
@@ -80,9 +86,9 @@ HoldFromFreeBucket(int64 shop_id, int64 order_id, const char *sku, int32 qty, in
 			"    ORDER BY (bucket + $6) % $7 LIMIT 1 FOR NO KEY UPDATE SKIP LOCKED),"
 			" s AS (UPDATE order_mgmt.stock t SET reserved = t.reserved + $4 FROM pick"
 			"    WHERE t.shop_id = $1 AND t.sku = $3 AND t.bucket = pick.bucket RETURNING t.bucket)"
-			" INSERT INTO order_mgmt.reservation (shop_id, order_id, sku, bucket, qty, created_at)"
-			" SELECT $1, $2, $3, s.bucket, $4, $5 FROM s RETURNING bucket",
-			7, argtypes);
+			" INSERT INTO order_mgmt.reservation (shop_id, order_id, return_id, sku, bucket, qty, created_at)"
+			" SELECT $1, $2, $8, $3, s.bucket, $4, $5 FROM s RETURNING bucket",
+			8, argtypes);
 	values[0] = Int64GetDatum(shop_id);
 	values[1] = Int64GetDatum(order_id);
 	values[2] = CStringGetTextDatum(sku);
@@ -90,7 +96,9 @@ HoldFromFreeBucket(int64 shop_id, int64 order_id, const char *sku, int32 qty, in
 	values[4] = TimestampTzGetDatum(om_now());
 	values[5] = Int32GetDatum((int32) (OM_RANDOM_UINT32() % (uint32) nbuckets));
 	values[6] = Int32GetDatum(nbuckets);
-	om_exec(plan, values, NULL, false, 0);
+	values[7] = Int64GetDatum(return_id);
+	nulls[7] = return_id ? ' ' : 'n';
+	om_exec(plan, values, nulls, false, 0);
 	if (SPI_processed != 1)
 		return -1;
 	return DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
@@ -127,7 +135,8 @@ AppendHold(StringInfo holds, const char *sku, int32 bucket, int32 qty)
  * OM001 at once instead of queueing on its rows.
  */
 static void
-HoldSpread(int64 shop_id, int64 order_id, const char *sku, int32 qty, StringInfo holds)
+HoldSpread(int64 shop_id, int64 order_id, int64 return_id, const char *sku, int32 qty,
+		   StringInfo holds)
 {
 	static SPIPlanPtr plan = NULL;
 	static const Oid argtypes[] = {INT8OID, TEXTOID};
@@ -173,7 +182,7 @@ HoldSpread(int64 shop_id, int64 order_id, const char *sku, int32 qty, StringInfo
 
 		if (take <= 0)
 			continue;
-		if (!HoldFromBucket(shop_id, order_id, sku, take, bucket[i]))
+		if (!HoldFromBucket(shop_id, order_id, return_id, sku, take, bucket[i]))
 			elog(ERROR, "could not hold %d units of sku \"%s\" in locked bucket %d",
 				 take, sku, bucket[i]);
 		AppendHold(holds, sku, bucket[i], take);
@@ -187,8 +196,8 @@ HoldSpread(int64 shop_id, int64 order_id, const char *sku, int32 qty, StringInfo
  * as JSON objects to holds (inside an array the caller opened) if given.
  */
 void
-om_hold_stock(int64 shop_id, int64 order_id, const OmHold *lines, int nlines,
-			  StringInfo holds)
+om_hold_stock(int64 shop_id, int64 order_id, int64 return_id, const OmHold *lines,
+			  int nlines, StringInfo holds)
 {
 	int			i;
 
@@ -203,19 +212,20 @@ om_hold_stock(int64 shop_id, int64 order_id, const OmHold *lines, int nlines,
 																 strlen(l->sku))));
 		if (l->buckets <= 1)
 		{
-			if (HoldFromBucket(shop_id, order_id, l->sku, l->qty, 0))
+			if (HoldFromBucket(shop_id, order_id, return_id, l->sku, l->qty, 0))
 				AppendHold(holds, l->sku, 0, l->qty);
 			else
-				HoldSpread(shop_id, order_id, l->sku, l->qty, holds);
+				HoldSpread(shop_id, order_id, return_id, l->sku, l->qty, holds);
 		}
 		else
 		{
-			int32		bucket = HoldFromFreeBucket(shop_id, order_id, l->sku, l->qty, l->buckets);
+			int32		bucket = HoldFromFreeBucket(shop_id, order_id, return_id, l->sku,
+													l->qty, l->buckets);
 
 			if (bucket >= 0)
 				AppendHold(holds, l->sku, bucket, l->qty);
 			else
-				HoldSpread(shop_id, order_id, l->sku, l->qty, holds);
+				HoldSpread(shop_id, order_id, return_id, l->sku, l->qty, holds);
 		}
 	}
 }
@@ -246,14 +256,14 @@ CompareDelta(const void *a, const void *b)
  * units moved.  Returns the number of units.  Inside SPI.
  */
 static int64
-ResolveHeld(int64 shop_id, int64 order_id, bool fulfil, const char *event_kind)
+ResolveHeld(int64 shop_id, int64 order_id, int64 return_id, bool fulfil, const char *event_kind)
 {
 	static SPIPlanPtr release_plan = NULL;
 	static SPIPlanPtr fulfil_plan = NULL;
 	static SPIPlanPtr give_back_plan = NULL;
 	static SPIPlanPtr ship_plan = NULL;
 	static SPIPlanPtr nowait_plan = NULL;
-	static const Oid resolve_types[] = {INT8OID, INT8OID, TIMESTAMPTZOID};
+	static const Oid resolve_types[] = {INT8OID, INT8OID, TIMESTAMPTZOID, INT8OID};
 	static const Oid stock_types[] = {INT8OID, TEXTOID, INT4OID, INT4OID};
 	Datum		values[4];
 	StockDelta *deltas;
@@ -266,18 +276,22 @@ ResolveHeld(int64 shop_id, int64 order_id, bool fulfil, const char *event_kind)
 
 	om_plan(&release_plan,
 			"UPDATE order_mgmt.reservation SET state = 'released', resolved_at = $3"
-			" WHERE shop_id = $1 AND order_id = $2 AND state = 'held' AND return_id IS NULL"
+			" WHERE shop_id = $1 AND order_id = $2 AND state = 'held'"
+			"   AND return_id IS NOT DISTINCT FROM $4"
 			" RETURNING sku, bucket, qty",
-			3, resolve_types);
+			4, resolve_types);
 	om_plan(&fulfil_plan,
 			"UPDATE order_mgmt.reservation SET state = 'fulfilled', resolved_at = $3"
-			" WHERE shop_id = $1 AND order_id = $2 AND state = 'held' AND return_id IS NULL"
+			" WHERE shop_id = $1 AND order_id = $2 AND state = 'held'"
+			"   AND return_id IS NOT DISTINCT FROM $4"
 			" RETURNING sku, bucket, qty",
-			3, resolve_types);
+			4, resolve_types);
 	values[0] = Int64GetDatum(shop_id);
 	values[1] = Int64GetDatum(order_id);
 	values[2] = TimestampTzGetDatum(om_now());
-	om_exec(fulfil ? fulfil_plan : release_plan, values, NULL, false, 0);
+	values[3] = Int64GetDatum(return_id);
+	om_exec(fulfil ? fulfil_plan : release_plan, values, return_id ? NULL : "   n",
+			false, 0);
 	n = SPI_processed;
 	if (n == 0)
 		return 0;
@@ -346,12 +360,26 @@ ResolveHeld(int64 shop_id, int64 order_id, bool fulfil, const char *event_kind)
 int64
 om_release_stock(int64 shop_id, int64 order_id)
 {
-	return ResolveHeld(shop_id, order_id, false, "release");
+	return ResolveHeld(shop_id, order_id, 0, false, "release");
+}
+
+/* An exchange rejected or cancelled: its replacement's units go back. */
+int64
+om_release_return_stock(int64 shop_id, int64 order_id, int64 return_id)
+{
+	return ResolveHeld(shop_id, order_id, return_id, false, "release");
+}
+
+/* An exchange's replacement ships. */
+int64
+om_commit_return_stock(int64 shop_id, int64 order_id, int64 return_id)
+{
+	return ResolveHeld(shop_id, order_id, return_id, true, "commit_stock");
 }
 
 /* Shipment: held units leave the warehouse (SPEC §4.2). */
 int64
 om_commit_stock(int64 shop_id, int64 order_id)
 {
-	return ResolveHeld(shop_id, order_id, true, "commit_stock");
+	return ResolveHeld(shop_id, order_id, 0, true, "commit_stock");
 }

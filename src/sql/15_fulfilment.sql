@@ -96,3 +96,59 @@ COMMENT ON COLUMN order_mgmt.cancel_feedback.reason IS 'Reason the customer chos
 COMMENT ON COLUMN order_mgmt.cancel_feedback.comment IS 'Free text';
 COMMENT ON COLUMN order_mgmt.cancel_feedback.score IS 'Satisfaction 1-5';
 COMMENT ON COLUMN order_mgmt.cancel_feedback.recorded_at IS 'When';
+
+CREATE SEQUENCE order_mgmt.return_id_seq;
+COMMENT ON SEQUENCE order_mgmt.return_id_seq IS 'return_id values';
+
+CREATE TABLE order_mgmt.return_request (
+	shop_id bigint NOT NULL,
+	return_id bigint NOT NULL DEFAULT nextval('order_mgmt.return_id_seq'),
+	order_id bigint NOT NULL,
+	kind order_mgmt.return_kind NOT NULL,
+	state order_mgmt.return_state NOT NULL DEFAULT 'requested',
+	reason text,
+	note text,
+	refund_amount numeric NOT NULL DEFAULT 0 CHECK (refund_amount >= 0),
+	restock boolean,
+	credit_note boolean NOT NULL DEFAULT false,
+	created_at timestamptz NOT NULL,
+	updated_at timestamptz NOT NULL,
+	PRIMARY KEY (shop_id, return_id),
+	FOREIGN KEY (shop_id, order_id) REFERENCES order_mgmt.orders
+);
+CREATE INDEX return_request_order ON order_mgmt.return_request (shop_id, order_id);
+COMMENT ON TABLE order_mgmt.return_request IS 'Return and exchange requests (seed 001): requested -> approved | rejected | cancelled; approved -> received | cancelled; received -> completed';
+COMMENT ON COLUMN order_mgmt.return_request.shop_id IS 'Owning shop';
+COMMENT ON COLUMN order_mgmt.return_request.return_id IS 'Return id';
+COMMENT ON COLUMN order_mgmt.return_request.order_id IS 'The order the goods came from';
+COMMENT ON COLUMN order_mgmt.return_request.kind IS 'return or exchange';
+COMMENT ON COLUMN order_mgmt.return_request.state IS 'Where the request stands';
+COMMENT ON COLUMN order_mgmt.return_request.reason IS 'Why the customer returns the goods';
+COMMENT ON COLUMN order_mgmt.return_request.note IS 'Merchant''s note (a rejection''s reason)';
+COMMENT ON COLUMN order_mgmt.return_request.refund_amount IS 'Money the returned lines were paid (after discounts): what refund() would give back';
+COMMENT ON COLUMN order_mgmt.return_request.restock IS 'Whether the received goods went back to on_hand';
+COMMENT ON COLUMN order_mgmt.return_request.credit_note IS 'An invoice allowance / credit note is owed for it';
+COMMENT ON COLUMN order_mgmt.return_request.created_at IS 'When requested';
+COMMENT ON COLUMN order_mgmt.return_request.updated_at IS 'Last change';
+
+CREATE TABLE order_mgmt.return_line (
+	shop_id bigint NOT NULL,
+	return_id bigint NOT NULL,
+	line_no integer NOT NULL CHECK (line_no > 0),
+	sku text NOT NULL,
+	qty integer NOT NULL CHECK (qty > 0),
+	exchange_sku text,
+	refund_amount numeric NOT NULL DEFAULT 0 CHECK (refund_amount >= 0),
+	PRIMARY KEY (shop_id, return_id, line_no),
+	FOREIGN KEY (shop_id, return_id) REFERENCES order_mgmt.return_request,
+	FOREIGN KEY (shop_id, sku) REFERENCES order_mgmt.sku,
+	FOREIGN KEY (shop_id, exchange_sku) REFERENCES order_mgmt.sku
+);
+COMMENT ON TABLE order_mgmt.return_line IS 'What a return or exchange takes back, and for an exchange what it sends instead';
+COMMENT ON COLUMN order_mgmt.return_line.shop_id IS 'Owning shop';
+COMMENT ON COLUMN order_mgmt.return_line.return_id IS 'The request';
+COMMENT ON COLUMN order_mgmt.return_line.line_no IS 'Line number within the request';
+COMMENT ON COLUMN order_mgmt.return_line.sku IS 'SKU coming back';
+COMMENT ON COLUMN order_mgmt.return_line.qty IS 'Units coming back';
+COMMENT ON COLUMN order_mgmt.return_line.exchange_sku IS 'SKU sent instead (exchange), held at request';
+COMMENT ON COLUMN order_mgmt.return_line.refund_amount IS 'What these units were paid, after discounts';

@@ -216,3 +216,70 @@ CREATE FUNCTION order_mgmt.add_lines(shop_id bigint, order_id bigint, lines json
 	SET search_path = pg_catalog, order_mgmt, pg_temp;
 COMMENT ON FUNCTION order_mgmt.add_lines(bigint, bigint, jsonb) IS
 	'Adds lines to a pending, unpaid order during its post-purchase hold, holding their stock (OM013 otherwise)';
+
+-- Returns and exchanges (SPEC §11)
+
+CREATE FUNCTION order_mgmt.request_return(shop_id bigint, order_id bigint, lines jsonb, reason text DEFAULT NULL)
+	RETURNS bigint
+	AS 'MODULE_PATHNAME', 'request_return'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.request_return(bigint, bigint, jsonb, text) IS
+	'Asks to send shipped goods back, all or part ([{"sku":"A","qty":1}]); OM012 beyond what shipped; returns the return_id';
+
+CREATE FUNCTION order_mgmt.request_exchange(shop_id bigint, order_id bigint, from_sku text, to_sku text,
+		qty integer DEFAULT 1)
+	RETURNS bigint
+	AS 'MODULE_PATHNAME', 'request_exchange'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.request_exchange(bigint, bigint, text, text, integer) IS
+	'Asks to swap shipped units of from_sku for to_sku, holding to_sku at once (OM001); returns the return_id';
+
+CREATE FUNCTION order_mgmt.approve_return(shop_id bigint, return_id bigint)
+	RETURNS void
+	AS 'MODULE_PATHNAME', 'approve_return'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.approve_return(bigint, bigint) IS 'requested -> approved';
+
+CREATE FUNCTION order_mgmt.reject_return(shop_id bigint, return_id bigint, note text DEFAULT NULL)
+	RETURNS void
+	AS 'MODULE_PATHNAME', 'reject_return'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.reject_return(bigint, bigint, text) IS
+	'requested -> rejected; an exchange gives its replacement''s stock back';
+
+CREATE FUNCTION order_mgmt.cancel_return(shop_id bigint, return_id bigint)
+	RETURNS void
+	AS 'MODULE_PATHNAME', 'cancel_return'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.cancel_return(bigint, bigint) IS
+	'requested or approved -> cancelled; an exchange gives its replacement''s stock back';
+
+CREATE FUNCTION order_mgmt.receive_return(shop_id bigint, return_id bigint, restock boolean DEFAULT true)
+	RETURNS void
+	AS 'MODULE_PATHNAME', 'receive_return'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.receive_return(bigint, bigint, boolean) IS
+	'The goods are back: returned_qty grows, restocked units return to on_hand; a plain return is completed';
+
+CREATE FUNCTION order_mgmt.ship_exchange(shop_id bigint, return_id bigint, carrier text DEFAULT NULL,
+		tracking_no text DEFAULT NULL)
+	RETURNS bigint
+	AS 'MODULE_PATHNAME', 'ship_exchange'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.ship_exchange(bigint, bigint, text, text) IS
+	'Ships an approved exchange''s replacement: commits its hold, completes the exchange; returns the shipment_id';
+
+CREATE FUNCTION order_mgmt.credit_note(shop_id bigint, return_id bigint)
+	RETURNS void
+	AS 'MODULE_PATHNAME', 'credit_note'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.credit_note(bigint, bigint) IS
+	'Records that an invoice allowance / credit note is owed for a return';

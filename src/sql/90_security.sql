@@ -57,7 +57,12 @@ GRANT EXECUTE ON FUNCTION
 	order_mgmt.archive(bigint, bigint),
 	order_mgmt.unarchive(bigint, bigint),
 	order_mgmt.add_note(bigint, bigint, order_mgmt.note_kind, text),
-	order_mgmt.create_rule(bigint, text, order_mgmt.payment_status[], order_mgmt.delivery_status[], interval)
+	order_mgmt.create_rule(bigint, text, order_mgmt.payment_status[], order_mgmt.delivery_status[], interval),
+	order_mgmt.approve_return(bigint, bigint),
+	order_mgmt.reject_return(bigint, bigint, text),
+	order_mgmt.receive_return(bigint, bigint, boolean),
+	order_mgmt.ship_exchange(bigint, bigint, text, text),
+	order_mgmt.credit_note(bigint, bigint)
 	TO order_mgmt_admin;
 
 -- the shop backend: what a storefront and a payment callback do
@@ -72,7 +77,10 @@ GRANT EXECUTE ON FUNCTION
 	order_mgmt.customer_cancel(bigint, bigint, text, order_mgmt.cancel_reason, text),
 	order_mgmt.can_customer_cancel(bigint, bigint, text),
 	order_mgmt.record_feedback(bigint, bigint, order_mgmt.cancel_reason, text, integer),
-	order_mgmt.add_lines(bigint, bigint, jsonb)
+	order_mgmt.add_lines(bigint, bigint, jsonb),
+	order_mgmt.request_return(bigint, bigint, jsonb, text),
+	order_mgmt.request_exchange(bigint, bigint, text, text, integer),
+	order_mgmt.cancel_return(bigint, bigint)
 	TO order_mgmt_app, order_mgmt_admin;
 
 -- pg_dump: extension data is dumped (SPEC §18)
@@ -94,6 +102,9 @@ SELECT pg_catalog.pg_extension_config_dump('order_mgmt.shipment', '');
 SELECT pg_catalog.pg_extension_config_dump('order_mgmt.automation_rule', '');
 SELECT pg_catalog.pg_extension_config_dump('order_mgmt.reward_ledger', '');
 SELECT pg_catalog.pg_extension_config_dump('order_mgmt.cancel_feedback', '');
+SELECT pg_catalog.pg_extension_config_dump('order_mgmt.return_request', '');
+SELECT pg_catalog.pg_extension_config_dump('order_mgmt.return_line', '');
+SELECT pg_catalog.pg_extension_config_dump('order_mgmt.return_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('order_mgmt.shipment_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('order_mgmt.rule_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('order_mgmt.entry_id_seq', '');
