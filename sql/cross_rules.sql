@@ -80,10 +80,31 @@ UPDATE order_mgmt.orders SET status = 'completed' WHERE order_id = :o;
 \echo :LAST_ERROR_SQLSTATE
 
 -- reaching paid stamps paid_at and clears the payment deadline
-SELECT new_order() AS o \gset
-UPDATE order_mgmt.orders SET payment_due_at = '2026-05-01 10:30+00' WHERE order_id = :o;
+SELECT setval('order_mgmt.order_id_seq', 2100000) > 0 AS ids_of_our_own;
+SELECT order_mgmt.upsert_sku(20, 'FREE', 0);
+SELECT order_mgmt.set_stock(20, 'FREE', 100);
+SELECT order_mgmt.checkout(20, '[{"sku": "FREE", "qty": 1}]', order_no => 'R-DUE') AS o \gset
+SELECT payment_due_at FROM order_mgmt.orders WHERE order_id = :o;
 UPDATE order_mgmt.orders SET payment_status = 'paid' WHERE order_id = :o;
 SELECT paid_at, payment_due_at FROM order_mgmt.orders WHERE order_id = :o;
+
+-- paid needs the money: a plain UPDATE cannot mark an order paid that is not
+SELECT order_mgmt.upsert_sku(20, 'TEA', 300);
+SELECT order_mgmt.set_stock(20, 'TEA', 100);
+SELECT order_mgmt.checkout(20, '[{"sku": "TEA", "qty": 1}]', order_no => 'R-MONEY') AS o \gset
+UPDATE order_mgmt.orders SET payment_status = 'paid' WHERE order_id = :o;
+\echo :LAST_ERROR_SQLSTATE
+-- money, deadlines and the promo code change only through the API
+UPDATE order_mgmt.orders SET paid_amount = 300 WHERE order_id = :o;
+\echo :LAST_ERROR_SQLSTATE
+UPDATE order_mgmt.orders SET total = 0 WHERE order_id = :o;
+\echo :LAST_ERROR_SQLSTATE
+UPDATE order_mgmt.orders SET payment_due_at = payment_due_at + interval '1 day' WHERE order_id = :o;
+\echo :LAST_ERROR_SQLSTATE
+UPDATE order_mgmt.orders SET logistics = 'cod' WHERE order_id = :o;
+\echo :LAST_ERROR_SQLSTATE
+SELECT order_mgmt.mark_paid(20, :o);
+SELECT payment_status, paid_amount FROM order_mgmt.orders WHERE order_id = :o;
 
 -- archiving: only finished orders (OM013), then nothing but notes (OM008)
 SELECT new_order() AS o \gset
@@ -109,9 +130,11 @@ UPDATE order_mgmt.orders SET order_id = order_id + 1000000 WHERE order_id = :o;
 \echo :LAST_ERROR_SQLSTATE
 
 -- the post-purchase hold: delivery may not move until hold_until (OM011)
-SELECT new_order() AS o \gset
-UPDATE order_mgmt.orders SET hold_until = '2026-05-01 10:15+00' WHERE order_id = :o;
+SELECT order_mgmt.checkout(20, '[{"sku": "FREE", "qty": 1}]', hold => '15 minutes', order_no => 'R-HOLD') AS o \gset
 UPDATE order_mgmt.orders SET delivery_status = 'shipped' WHERE order_id = :o;
+\echo :LAST_ERROR_SQLSTATE
+-- lifting the hold in the same statement does not help
+UPDATE order_mgmt.orders SET hold_until = NULL, delivery_status = 'shipped' WHERE order_id = :o;
 \echo :LAST_ERROR_SQLSTATE
 -- other machines move during a hold
 UPDATE order_mgmt.orders SET payment_status = 'paid' WHERE order_id = :o;

@@ -33,10 +33,10 @@ BEGIN
 			o := order_mgmt.checkout(130, '[{"sku": "A", "qty": 1}]', logistics => lg::order_mgmt.logistics_kind,
 				customer_id => CASE WHEN buyer = 'member' THEN 'member' END,
 				email => CASE WHEN buyer = 'guest' THEN ' MEMBER@example.com' END);
-			IF pay = 'refunding' THEN
-				UPDATE order_mgmt.orders SET payment_status = 'paid' WHERE order_id = o;
+			IF pay IN ('paid', 'refunding') THEN
+				PERFORM order_mgmt.mark_paid(130, o);
 			END IF;
-			IF pay <> 'unpaid' THEN
+			IF pay IN ('pending', 'failed', 'refunding') THEN
 				UPDATE order_mgmt.orders SET payment_status = pay::order_mgmt.payment_status WHERE order_id = o;
 			END IF;
 			IF del IN ('shipment_cancelled', 'shipping_overdue') THEN

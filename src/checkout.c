@@ -272,6 +272,27 @@ LoadCustomerEmail(int64 shop_id, const char *customer_id)
 	return isnull ? NULL : TextDatumGetCString(d);
 }
 
+/* The order a checkout with this idempotency key made, or 0. */
+static int64
+FindByIdempotencyKey(int64 shop_id, const char *key)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid argtypes[] = {INT8OID, TEXTOID};
+	Datum		values[2];
+	bool		isnull;
+
+	om_plan(&plan,
+			"SELECT order_id FROM order_mgmt.orders WHERE shop_id = $1 AND idempotency_key = $2",
+			2, argtypes);
+	values[0] = Int64GetDatum(shop_id);
+	values[1] = CStringGetTextDatum(key);
+	/* not read-only: a new snapshot sees an order we waited for */
+	om_exec(plan, values, NULL, false, 1);
+	if (SPI_processed == 0)
+		return 0;
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
 /* A caller-chosen order number must be new in the shop (23505). */
 static void
 CheckOrderNoFree(int64 shop_id, const char *order_no)
@@ -310,14 +331,12 @@ Datum
 checkout(PG_FUNCTION_ARGS)
 {
 	static SPIPlanPtr insert_plan = NULL;
-	static SPIPlanPtr retry_plan = NULL;
 	static const Oid insert_types[] = {
 		INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, NUMERICOID,
 		NUMERICOID, NUMERICOID, NUMERICOID, TEXTOID, TEXTOID, TIMESTAMPTZOID,
 		TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, TEXTARRAYOID, INT4ARRAYOID,
 		NUMERICARRAYOID, NUMERICARRAYOID
 	};
-	static const Oid retry_types[] = {INT8OID, TEXTOID};
 	int64		shop_id;
 	CoLine	   *lines;
 	int			nlines;
@@ -406,6 +425,18 @@ checkout(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+
+	/* a retry returns the first order, whatever has changed since (SPEC §20) */
+	if (idempotency_key)
+	{
+		int64		first = FindByIdempotencyKey(shop_id, idempotency_key);
+
+		if (first > 0)
+		{
+			SPI_finish();
+			PG_RETURN_INT64(first);
+		}
+	}
 
 	/* validate everything before the first write */
 	{
@@ -530,16 +561,10 @@ checkout(PG_FUNCTION_ARGS)
 	om_exec(insert_plan, values, nulls, false, 0);
 	if (SPI_processed == 0)
 	{
-		/* a retry with the same idempotency key: the first order */
-		om_plan(&retry_plan,
-				"SELECT order_id FROM order_mgmt.orders WHERE shop_id = $1 AND idempotency_key = $2",
-				2, retry_types);
-		values[1] = CStringGetTextDatum(idempotency_key);
-		/* not read-only: a new snapshot sees the order we waited for */
-		om_exec(retry_plan, values, NULL, false, 1);
-		if (SPI_processed != 1)
+		/* a concurrent retry with the same idempotency key won: its order */
+		order_id = FindByIdempotencyKey(shop_id, idempotency_key);
+		if (order_id <= 0)
 			elog(ERROR, "order with idempotency key \"%s\" vanished", idempotency_key);
-		order_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 		SPI_finish();
 		PG_RETURN_INT64(order_id);
 	}

@@ -102,6 +102,7 @@ om_apply_due_action(int64 shop_id, int64 order_id, const char *action, const cha
 			3, delete_types);
 
 	om_acting_as_system = true;
+	om_api_depth++;
 	PG_TRY();
 	{
 		if (strcmp(action, "payment_timeout") == 0)
@@ -131,6 +132,7 @@ om_apply_due_action(int64 shop_id, int64 order_id, const char *action, const cha
 	}
 	PG_FINALLY();
 	{
+		om_api_depth--;
 		om_acting_as_system = saved_system;
 		om_failure_reason = saved_reason;
 	}
@@ -151,17 +153,28 @@ static void
 SweepOne(void *arg)
 {
 	static SPIPlanPtr lock_plan = NULL;
+	static SPIPlanPtr due_plan = NULL;
 	static const Oid argtypes[] = {INT8OID, INT8OID};
 	DueRow	   *row = arg;
 	Datum		values[2];
 
+	/*
+	 * The order row, then all its due rows (an action may drop or schedule
+	 * others), never waiting: a busy one makes us leave the order for the
+	 * next pass.
+	 */
 	om_plan(&lock_plan,
 			"SELECT 1 FROM order_mgmt.orders WHERE shop_id = $1 AND order_id = $2"
 			" FOR NO KEY UPDATE NOWAIT",
 			2, argtypes);
+	om_plan(&due_plan,
+			"SELECT 1 FROM order_mgmt.due_action WHERE shop_id = $1 AND order_id = $2"
+			" FOR UPDATE NOWAIT",
+			2, argtypes);
 	values[0] = Int64GetDatum(row->shop_id);
 	values[1] = Int64GetDatum(row->order_id);
 	om_exec(lock_plan, values, NULL, false, 0);
+	om_exec(due_plan, values, NULL, false, 0);
 	(void) om_apply_due_action(row->shop_id, row->order_id, row->action, row->reason);
 }
 

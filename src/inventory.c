@@ -37,6 +37,7 @@ upsert_sku(PG_FUNCTION_ARGS)
 {
 	static SPIPlanPtr shop_plan = NULL;
 	static SPIPlanPtr sku_plan = NULL;
+	static SPIPlanPtr lock_plan = NULL;
 	static SPIPlanPtr oversold_plan = NULL;
 	static SPIPlanPtr backorder_plan = NULL;
 	static SPIPlanPtr buckets_plan = NULL;
@@ -127,6 +128,13 @@ upsert_sku(PG_FUNCTION_ARGS)
 			" updated_at = EXCLUDED.updated_at",
 			11, sku_types);
 	om_exec(sku_plan, values, nulls, false, 0);
+
+	/* lock the SKU's stock rows in bucket order, as every path does */
+	om_plan(&lock_plan,
+			"SELECT 1 FROM order_mgmt.stock WHERE shop_id = $1 AND sku = $2"
+			" ORDER BY bucket FOR NO KEY UPDATE",
+			2, stock_types);
+	om_exec(lock_plan, values, NULL, false, 0);
 
 	/* turning backorder off needs every bucket within its on_hand */
 	values[2] = BoolGetDatum(backorder);

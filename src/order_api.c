@@ -60,7 +60,8 @@ om_lock_order(int64 shop_id, int64 order_id, OmOrder *order)
 	values[1] = Int64GetDatum(order_id);
 	values[2] = TimestampTzGetDatum(om_now());
 
-	for (pass = 0; pass < 2; pass++)
+	/* an action can make another due at once (a timeout, then an auto-cancel) */
+	for (pass = 0; pass < 4; pass++)
 	{
 		SPITupleTable *tt;
 		uint64		n;
@@ -81,7 +82,7 @@ om_lock_order(int64 shop_id, int64 order_id, OmOrder *order)
 		order->total = DatumGetNumericCopy(SPI_getbinval(tt->vals[0], tt->tupdesc, 3, &isnull));
 		order->paid_amount = DatumGetNumericCopy(SPI_getbinval(tt->vals[0], tt->tupdesc, 4, &isnull));
 		order->refunded_amount = DatumGetNumericCopy(SPI_getbinval(tt->vals[0], tt->tupdesc, 5, &isnull));
-		if (pass > 0)
+		if (pass == 3)
 			break;
 
 		om_exec(due_plan, values, NULL, false, 0);	/* a new snapshot */

@@ -91,6 +91,26 @@ DropDeadlines(int64 shop_id, int64 order_id, const char *kinds)
 	om_exec(plan, values, NULL, false, 0);
 }
 
+/* A failed payment retried: the payment deadline applies again. */
+static void
+ScheduleTimeoutAgain(int64 shop_id, int64 order_id)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid argtypes[] = {INT8OID, INT8OID, TIMESTAMPTZOID};
+	Datum		values[3];
+
+	om_plan(&plan,
+			"INSERT INTO order_mgmt.due_action (shop_id, order_id, action, due_at, created_at)"
+			" SELECT $1, $2, 'payment_timeout', o.payment_due_at, $3 FROM order_mgmt.orders o"
+			" WHERE o.shop_id = $1 AND o.order_id = $2 AND o.payment_due_at IS NOT NULL"
+			" ON CONFLICT (shop_id, order_id, action) DO NOTHING",
+			3, argtypes);
+	values[0] = Int64GetDatum(shop_id);
+	values[1] = Int64GetDatum(order_id);
+	values[2] = TimestampTzGetDatum(om_now());
+	om_exec(plan, values, NULL, false, 0);
+}
+
 /* A failed order is cancelled auto_cancel_delay later, if the shop says so. */
 static void
 ScheduleAutoCancel(int64 shop_id, int64 order_id)
@@ -159,7 +179,7 @@ HoldAgain(int64 shop_id, int64 order_id)
 			2, argtypes);
 	values[0] = Int64GetDatum(shop_id);
 	values[1] = Int64GetDatum(order_id);
-	om_exec(plan, values, NULL, true, 0);
+	om_exec(plan, values, NULL, false, 0);	/* a new snapshot */
 	n = SPI_processed;
 	if (n == 0)
 		return;
@@ -298,7 +318,12 @@ orders_after(PG_FUNCTION_ARGS)
 				 heap_attisnull(newtup, cols.reactivated_at, td))
 			ScheduleAutoCancel(shop_id, order_id);
 		else if (from[OM_MACHINE_PAYMENT] == PS_FAILED)
+		{
 			DropDeadlines(shop_id, order_id, "auto_cancel");
+			/* a retry keeps the original deadline (SPEC §6), even a passed one */
+			if (to[OM_MACHINE_PAYMENT] == PS_PENDING)
+				ScheduleTimeoutAgain(shop_id, order_id);
+		}
 	}
 
 	/* automation rules watch payment and delivery (SPEC §9) */

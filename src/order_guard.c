@@ -309,15 +309,6 @@ GuardInsert(TriggerData *trigdata)
 	return EditApply(&edit, newtup);
 }
 
-/* Columns an archived order may still change (SPEC §10: notes). */
-static bool
-ChangeableWhileArchived(AttrNumber attnum)
-{
-	return attnum == cols.updated_at || attnum == cols.admin_note ||
-		attnum == cols.shipping_note || attnum == cols.customer_note ||
-		attnum == cols.consulted_support || attnum == cols.archived_at;
-}
-
 static bool
 ColumnChanged(HeapTuple oldtup, HeapTuple newtup, TupleDesc td, AttrNumber attnum)
 {
@@ -331,6 +322,49 @@ ColumnChanged(HeapTuple oldtup, HeapTuple newtup, TupleDesc td, AttrNumber attnu
 		return oldnull != newnull;
 	return !datum_image_eq(oldval, newval, att->attbyval, att->attlen);
 }
+
+/*
+ * Columns only order_mgmt's functions change (om_api_depth > 0): money,
+ * deadlines and the promo code, which they keep consistent with payments,
+ * stock and the ledgers.  A plain UPDATE may not (SPEC principle 1).
+ */
+static const char *const api_only_columns[] = {
+	"logistics", "currency", "subtotal", "discount", "shipping_fee", "total",
+	"paid_amount", "refunded_amount", "promo_code", "promo_key",
+	"payment_due_at", "hold_until", "created_at", "reactivated_at",
+	"idempotency_key"
+};
+
+static void
+CheckApiOnlyColumns(HeapTuple oldtup, HeapTuple newtup, TupleDesc td, int64 order_id)
+{
+	int			i;
+
+	if (om_api_depth > 0)
+		return;
+	for (i = 0; i < lengthof(api_only_columns); i++)
+	{
+		int			attnum = SPI_fnumber(td, api_only_columns[i]);
+
+		if (attnum > 0 && ColumnChanged(oldtup, newtup, td, attnum))
+			ereport(ERROR,
+					(errcode(ERRCODE_OM_ORDER_NOT_MODIFIABLE),
+					 errmsg("cannot change %s of order " INT64_FORMAT " directly",
+							api_only_columns[i], order_id),
+					 errdetail("Money, deadlines and the promo code of an order change only through order_mgmt's functions, which keep them consistent with payments, stock and the ledgers."),
+					 errhint("Use order_mgmt.payment_succeeded(), mark_paid(), refund() or add_lines().")));
+	}
+}
+
+/* Columns an archived order may still change (SPEC §10: notes). */
+static bool
+ChangeableWhileArchived(AttrNumber attnum)
+{
+	return attnum == cols.updated_at || attnum == cols.admin_note ||
+		attnum == cols.shipping_note || attnum == cols.customer_note ||
+		attnum == cols.consulted_support || attnum == cols.archived_at;
+}
+
 
 static bool
 OnHold(HeapTuple tuple, TupleDesc td, TimestampTz now)
@@ -433,6 +467,8 @@ GuardUpdate(TriggerData *trigdata)
 					 errhint("Unarchive it first with order_mgmt.unarchive().")));
 	}
 
+	CheckApiOnlyColumns(oldtup, newtup, td, order_id);
+
 	old_status = om_row_state(oldtup, td, cols.status, OM_MACHINE_ORDER);
 	new_status = om_row_state(newtup, td, cols.status, OM_MACHINE_ORDER);
 	old_pay = om_row_state(oldtup, td, cols.payment_status, OM_MACHINE_PAYMENT);
@@ -456,7 +492,7 @@ GuardUpdate(TriggerData *trigdata)
 	/* Digital goods fulfil themselves when paid (SPEC §9, seed 004). */
 	if (new_pay == PS_PAID && old_pay != PS_PAID && new_del == old_del &&
 		new_del == DS_UNFULFILLED && new_status != OS_CANCELLED &&
-		!OnHold(newtup, td, now) && AllDigital(om_row_int64(newtup, td, cols.shop_id), order_id))
+		!OnHold(oldtup, td, now) && AllDigital(om_row_int64(newtup, td, cols.shop_id), order_id))
 	{
 		new_del = DS_COLLECTED;
 		EditSet(&edit, cols.delivery_status,
@@ -505,6 +541,23 @@ GuardUpdate(TriggerData *trigdata)
 						   om_state_name(OM_MACHINE_PAYMENT, new_pay),
 						   om_state_name(OM_MACHINE_DELIVERY, new_del))));
 
+	if (new_pay == PS_PAID && old_pay != PS_PAID && om_api_depth == 0)
+	{
+		bool		isnull;
+		Numeric		paid = DatumGetNumeric(Get(newtup, td, SPI_fnumber(td, "paid_amount"), &isnull));
+		Numeric		refunded = DatumGetNumeric(Get(newtup, td, SPI_fnumber(td, "refunded_amount"), &isnull));
+		Numeric		total = DatumGetNumeric(Get(newtup, td, SPI_fnumber(td, "total"), &isnull));
+
+		if (om_num_cmp(om_num_sub(paid, refunded), total) < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OM_INVALID_TRANSITION),
+					 errmsg("cannot mark order " INT64_FORMAT " paid: its payments do not cover the total", order_id),
+					 errdetail("Machine payment_status refuses %s to paid: paid %s, refunded %s, total %s.",
+							   om_state_name(OM_MACHINE_PAYMENT, old_pay), om_num_text(paid),
+							   om_num_text(refunded), om_num_text(total)),
+					 errhint("Record the money with order_mgmt.payment_succeeded() or order_mgmt.mark_paid().")));
+	}
+
 	if (old_status == OS_CANCELLED && new_status != OS_CANCELLED &&
 		!(old_pay == PS_UNPAID || old_pay == PS_PENDING || old_pay == PS_FAILED))
 		ereport(ERROR,
@@ -523,10 +576,10 @@ GuardUpdate(TriggerData *trigdata)
 						   om_state_name(OM_MACHINE_PAYMENT, old_pay)),
 				 errhint("Reactivate the order first with order_mgmt.reactivate().")));
 
-	if (new_del != old_del && OnHold(newtup, td, now))
+	if (new_del != old_del && OnHold(oldtup, td, now))
 	{
 		bool		isnull;
-		Datum		hold = Get(newtup, td, cols.hold_until, &isnull);
+		Datum		hold = Get(oldtup, td, cols.hold_until, &isnull);
 
 		ereport(ERROR,
 					(errcode(ERRCODE_OM_ORDER_ON_HOLD),

@@ -135,6 +135,7 @@ extern SPIPlanPtr om_plan(SPIPlanPtr *slot, const char *sql, int nargs,
 						  const Oid *argtypes);
 extern int	om_exec(SPIPlanPtr plan, Datum *values, const char *nulls,
 					bool read_only, long count);
+extern int	om_api_depth;
 extern int	om_exec_quiet(SPIPlanPtr plan, Datum *values, const char *nulls,
 						  bool read_only, long count);
 extern text *om_spi_text(const char *s);

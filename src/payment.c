@@ -92,7 +92,9 @@ RecordPayment(const OmOrder *o, const char *kind, const char *status, Numeric am
 			" $6, $7, $8, $9)"
 			" ON CONFLICT (shop_id, provider_ref) DO UPDATE SET status = EXCLUDED.status,"
 			" amount = EXCLUDED.amount, method = coalesce(EXCLUDED.method, p.method),"
-			" failure_reason = EXCLUDED.failure_reason",
+			" failure_reason = EXCLUDED.failure_reason"
+			" WHERE p.order_id = EXCLUDED.order_id AND p.kind = EXCLUDED.kind"
+			"   AND p.status <> 'succeeded'",
 			9, argtypes);
 	values[0] = Int64GetDatum(o->shop_id);
 	values[1] = Int64GetDatum(o->order_id);
@@ -107,6 +109,17 @@ RecordPayment(const OmOrder *o, const char *kind, const char *status, Numeric am
 #undef TEXT_OR_NULL
 	values[8] = TimestampTzGetDatum(om_now());
 	om_exec(plan, values, nulls, false, 0);
+
+	/*
+	 * Nothing written: a concurrent call took this provider_ref first, for
+	 * another order or as a finished attempt.  Never write over it.
+	 */
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("provider_ref \"%s\" is already used by another payment", provider_ref),
+				 errdetail("provider_ref is unique per shop: one payment attempt, one reference."),
+				 errhint("Retry the call: a duplicate callback then changes nothing.")));
 }
 
 /* Write the order's money and payment status (NULL amounts: unchanged). */

@@ -63,7 +63,7 @@ om_promo_lookup(int64 shop_id, const char *code_key, OmPromo *p)
 			2, argtypes);
 	values[0] = Int64GetDatum(shop_id);
 	values[1] = CStringGetTextDatum(code_key);
-	om_exec(plan, values, NULL, true, 1);
+	om_exec(plan, values, NULL, false, 1);	/* a new snapshot */
 	memset(p, 0, sizeof(OmPromo));
 	if (SPI_processed == 0)
 		return false;

@@ -51,9 +51,11 @@ om_exec(SPIPlanPtr plan, Datum *values, const char *nulls, bool read_only,
 /*
  * Run fn(arg) in a subtransaction.  Returns true if it succeeded.  If it
  * raised an error whose SQLSTATE is one of codes (ncodes of them; ncodes <
- * 0 means any error), the subtransaction is rolled back, the error is
- * returned in *error (if given) and false returned; other errors propagate.
- * The caller's SPI connection stays usable either way.
+ * 0 means any error but a query cancel), the subtransaction is rolled
+ * back, the error is returned in *error (if given) and false returned.
+ * Any other error is re-thrown, after the subtransaction is rolled back,
+ * so the caller's transaction stays in a sane state.  The caller's SPI
+ * connection stays usable either way.
  */
 bool
 om_try(void (*fn) (void *), void *arg, const int *codes, int ncodes, ErrorData **error)
@@ -74,23 +76,23 @@ om_try(void (*fn) (void *), void *arg, const int *codes, int ncodes, ErrorData *
 	PG_CATCH();
 	{
 		ErrorData  *edata;
-		bool		caught = ncodes < 0;
+		bool		caught;
 		int			i;
 
 		MemoryContextSwitchTo(oldcxt);
 		edata = CopyErrorData();
-		for (i = 0; i < ncodes; i++)
-			if (edata->sqlerrcode == codes[i])
-				caught = true;
-		if (!caught)
-		{
-			FreeErrorData(edata);
-			PG_RE_THROW();
-		}
 		FlushErrorState();
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
+
+		caught = ncodes < 0 && edata->sqlerrcode != ERRCODE_QUERY_CANCELED &&
+			edata->sqlerrcode != ERRCODE_ADMIN_SHUTDOWN;
+		for (i = 0; i < ncodes; i++)
+			if (edata->sqlerrcode == codes[i])
+				caught = true;
+		if (!caught)
+			ReThrowError(edata);
 		if (error)
 			*error = edata;
 		else
@@ -100,6 +102,13 @@ om_try(void (*fn) (void *), void *arg, const int *codes, int ncodes, ErrorData *
 	PG_END_TRY();
 	return ok;
 }
+
+/*
+ * Above 0 while an order_mgmt function writes an order: the guard then
+ * lets it change the columns that only the API may change (money,
+ * deadlines, the promo code), which it keeps consistent.
+ */
+int			om_api_depth = 0;
 
 /*
  * om_exec() for an API function's UPDATE of an order row: errors raised
@@ -113,14 +122,17 @@ om_exec_quiet(SPIPlanPtr plan, Datum *values, const char *nulls, bool read_only,
 	MemoryContext oldcxt = CurrentMemoryContext;
 	volatile int rc = 0;
 
+	om_api_depth++;
 	PG_TRY();
 	{
 		rc = om_exec(plan, values, nulls, read_only, count);
+		om_api_depth--;
 	}
 	PG_CATCH();
 	{
 		ErrorData  *edata;
 
+		om_api_depth--;
 		MemoryContextSwitchTo(oldcxt);
 		edata = CopyErrorData();
 		FlushErrorState();
