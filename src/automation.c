@@ -23,6 +23,7 @@
 #include "catalog/pg_type.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/fmgrprotos.h"
 
 /* Set or drop the order's automation deadline after a payment or delivery move. */
@@ -140,12 +141,12 @@ Datum
 create_rule(PG_FUNCTION_ARGS)
 {
 	static SPIPlanPtr plan = NULL;
-	static const Oid argtypes[] = {INT8OID, TEXTOID, ANYARRAYOID, ANYARRAYOID, INTERVALOID, TIMESTAMPTZOID};
+	/* arrays go as text and are cast in SQL, so the kept plan names no type OIDs */
+	static const Oid argtypes[] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, INTERVALOID, TIMESTAMPTZOID};
 	Datum		values[6];
 	char	   *name;
 	bool		isnull;
 	int64		rule_id;
-	Oid			types[6];
 
 	OM_ARG_NOT_NULL(0, "shop_id");
 	OM_ARG_NOT_NULL(1, "name");
@@ -168,18 +169,15 @@ create_rule(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	om_require_shop(PG_GETARG_INT64(0));
-	/* the array types are the SQL function's argument types */
-	memcpy(types, argtypes, sizeof(types));
-	types[2] = get_fn_expr_argtype(fcinfo->flinfo, 2);
-	types[3] = get_fn_expr_argtype(fcinfo->flinfo, 3);
 	om_plan(&plan,
 			"INSERT INTO order_mgmt.automation_rule (shop_id, name, payment_in, delivery_in, delay, created_at)"
-			" VALUES ($1, $2, $3, $4, $5, $6) RETURNING rule_id",
-			6, types);
+			" VALUES ($1, $2, $3::order_mgmt.payment_status[], $4::order_mgmt.delivery_status[], $5, $6)"
+			" RETURNING rule_id",
+			6, argtypes);
 	values[0] = PG_GETARG_DATUM(0);
 	values[1] = CStringGetTextDatum(name);
-	values[2] = PG_GETARG_DATUM(2);
-	values[3] = PG_GETARG_DATUM(3);
+	values[2] = CStringGetTextDatum(OidOutputFunctionCall(F_ARRAY_OUT, PG_GETARG_DATUM(2)));
+	values[3] = CStringGetTextDatum(OidOutputFunctionCall(F_ARRAY_OUT, PG_GETARG_DATUM(3)));
 	values[4] = PG_GETARG_DATUM(4);
 	values[5] = TimestampTzGetDatum(om_now());
 	om_exec(plan, values, NULL, false, 0);
