@@ -85,6 +85,23 @@ SELECT bucket, on_hand, reserved FROM order_mgmt.stock WHERE sku = 'OOLONG-100G'
 SELECT order_mgmt.checkout(1, '[{"sku": "OOLONG-100G", "qty": 1}]');
 
 \echo
+\echo '== 7b. After delivery (seed 001): John returns one of two packs of a fresh delivery'
+\o /dev/null
+SELECT order_mgmt.adjust_stock(1, 'OOLONG-100G', 20, 'new harvest');
+SELECT order_mgmt.checkout(1, '[{"sku": "OOLONG-100G", "qty": 2}]', customer_id => 'john', order_no => 'TT-2001') AS two \gset
+\o
+SELECT order_mgmt.payment_succeeded(1, :two, 900, 'psp-900');
+SELECT order_mgmt.ship(1, :two, 'black-cat', 'BC-9001') > 0 AS shipped;
+SELECT order_mgmt.set_delivery_status(1, :two, 'arrived');
+SELECT order_mgmt.request_return(1, :two, '[{"sku": "OOLONG-100G", "qty": 1}]', 'opened by mistake') AS ret \gset
+SELECT order_no, delivery_status FROM order_mgmt.orders WHERE order_id = :two;
+SELECT order_mgmt.approve_return(1, :ret);
+SELECT order_mgmt.receive_return(1, :ret, restock => true);
+SELECT order_mgmt.refund(1, :two, (SELECT refund_amount FROM order_mgmt.return_request WHERE return_id = :ret), 'psp-900-r1');
+SELECT order_no, delivery_status, payment_status, paid_amount, refunded_amount FROM order_mgmt.orders WHERE order_id = :two;
+SELECT sku, qty, returned_qty FROM order_mgmt.order_line WHERE order_id = :two;
+
+\echo
 \echo '== 8. Mary''s order, as the append-only event log tells it'
 SELECT event_id, at::time AS at, actor, kind, from_value, to_value, detail
 FROM order_mgmt.order_event WHERE order_id = :mary ORDER BY event_id;
