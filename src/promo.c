@@ -10,9 +10,10 @@
  * usage_limit), which under READ COMMITTED re-checks the newest row, so a
  * single-use code raced by many checkouts is won by exactly one.  A code
  * without a limit is claimed without touching its promo_code row, so a
- * campaign code never serializes checkouts.  Per-customer limits are
- * counted on the ledger under a transaction advisory lock keyed by code and
- * customer (or normalized e-mail for guests).
+ * campaign code never serializes checkouts.  Per-customer limits are kept
+ * on a counter row per code and customer (or normalized e-mail for guests),
+ * updated the same conditional way, so one customer's claims serialize on
+ * that row and nobody else's.
  *
  * Lock order: the promo_code row comes before any stock row (reservation.c).
  *
@@ -138,20 +139,44 @@ om_promo_validate(const OmPromo *p, const char *entered, const char *customer_id
 }
 
 /*
- * Claim the code for an order (or re-claim it on reactivation): OM004 when
- * the customer's limit is reached, OM003 when the code is used up.
+ * Claim the code for an order (or re-claim it on reactivation): OM003 when
+ * the code is used up, OM004 when the customer's limit is reached.
+ *
+ * Both limits are kept on rows that the claim updates conditionally: the
+ * code's promo_code.used (codes with a usage_limit only) and the customer's
+ * promo_customer_use.used (codes with a per-customer limit only), in that
+ * order.  Under READ COMMITTED the conditional UPDATE waits for a
+ * concurrent claim and re-checks the newest row, so a limit can never be
+ * passed; under REPEATABLE READ or SERIALIZABLE the same conflict raises
+ * 40001 and the caller retries.  The redemption records what it counted,
+ * so a release gives back exactly that.
  */
 void
 om_promo_claim(int64 shop_id, int64 order_id, const OmPromo *p,
 			   const char *customer_id, const char *email_key)
 {
-	static SPIPlanPtr count_plan = NULL;
 	static SPIPlanPtr claim_plan = NULL;
-	static const Oid count_types[] = {INT8OID, TEXTOID, INT8OID, TEXTOID, TEXTOID};
-	static const Oid claim_types[] = {INT8OID, TEXTOID, INT8OID, TEXTOID, TEXTOID, BOOLOID, TIMESTAMPTZOID};
-	Datum		values[7];
-	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
-	bool		isnull;
+	static SPIPlanPtr customer_plan = NULL;
+	static const Oid claim_types[] = {INT8OID, TEXTOID, INT8OID, TEXTOID, TEXTOID, BOOLOID,
+	TIMESTAMPTZOID, TEXTOID};
+	static const Oid customer_types[] = {INT8OID, TEXTOID, TEXTOID, INT4OID};
+	Datum		values[8];
+	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	char	   *who = NULL;
+
+	if (p->per_customer)
+	{
+		if (customer_id)
+			who = psprintf("customer:%s", customer_id);
+		else if (email_key)
+			who = psprintf("email:%s", email_key);
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_OM_PROMO_CUSTOMER_LIMIT),
+					 errmsg("promo code \"%s\" is limited per customer", p->code),
+					 errdetail("The order has neither a customer nor an e-mail address to count its uses by."),
+					 errhint("Pass customer_id or email to checkout.")));
+	}
 
 	values[0] = Int64GetDatum(shop_id);
 	values[1] = CStringGetTextDatum(p->code_key);
@@ -164,104 +189,139 @@ om_promo_claim(int64 shop_id, int64 order_id, const OmPromo *p,
 		values[4] = CStringGetTextDatum(email_key);
 	else
 		nulls[4] = 'n';
-
-	if (p->per_customer)
-	{
-		const char *who = customer_id ? customer_id : email_key;
-		int64		used;
-		uint32		h;
-
-		if (who == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_OM_PROMO_CUSTOMER_LIMIT),
-					 errmsg("promo code \"%s\" is limited per customer", p->code),
-					 errdetail("The order has neither a customer nor an e-mail address to count its uses by."),
-					 errhint("Pass customer_id or email to checkout.")));
-		/* serialize claims of this code by this customer, not the code's row */
-		h = hash_bytes((const unsigned char *) p->code_key, strlen(p->code_key));
-		h = hash_combine(h, hash_bytes((const unsigned char *) who, strlen(who)));
-		h = hash_combine(h, hash_bytes_uint32((uint32) shop_id));
-		DirectFunctionCall1(pg_advisory_xact_lock_int8,
-							Int64GetDatum(((int64) 0x4f4d << 32) | h));
-
-		om_plan(&count_plan,
-				"SELECT count(*) FROM order_mgmt.promo_redemption"
-				" WHERE shop_id = $1 AND code_key = $2 AND state = 'active' AND order_id <> $3"
-				"   AND CASE WHEN $4::text IS NOT NULL THEN customer_id = $4"
-				"            ELSE customer_id IS NULL AND email_key = $5 END",
-				5, count_types);
-		om_exec(count_plan, values, nulls, false, 1);
-		used = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		if (used >= p->per_customer_limit)
-			ereport(ERROR,
-					(errcode(ERRCODE_OM_PROMO_CUSTOMER_LIMIT),
-					 errmsg("promo code \"%s\" has reached its limit for this customer", p->code),
-					 errdetail("%s %s has used it " INT64_FORMAT " times; the limit is %d.",
-							   customer_id ? "Customer" : "E-mail", who, used,
-							   p->per_customer_limit)));
-	}
-
 	values[5] = BoolGetDatum(p->limited);
 	values[6] = TimestampTzGetDatum(om_now());
+	if (who)
+		values[7] = CStringGetTextDatum(who);
+	else
+		nulls[7] = 'n';
+
+	/* the code's row first (lock order), then the ledger */
 	om_plan(&claim_plan,
 			"WITH u AS (UPDATE order_mgmt.promo_code SET used = used + 1"
 			"    WHERE $6 AND shop_id = $1 AND code_key = $2 AND used < usage_limit RETURNING 1)"
 			" INSERT INTO order_mgmt.promo_redemption"
-			"    (shop_id, code_key, order_id, customer_id, email_key, state, claimed_at)"
-			" SELECT $1, $2, $3, $4, $5, 'active', $7 WHERE NOT $6 OR EXISTS (SELECT FROM u)"
+			"    (shop_id, code_key, order_id, customer_id, email_key, state, limited, who, claimed_at)"
+			" SELECT $1, $2, $3, $4, $5, 'active', $6, $8, $7 WHERE NOT $6 OR EXISTS (SELECT FROM u)"
 			" ON CONFLICT (shop_id, code_key, order_id) DO UPDATE"
 			"    SET state = 'active', claimed_at = EXCLUDED.claimed_at, released_at = NULL,"
-			"        customer_id = EXCLUDED.customer_id, email_key = EXCLUDED.email_key",
-			7, claim_types);
+			"        customer_id = EXCLUDED.customer_id, email_key = EXCLUDED.email_key,"
+			"        limited = EXCLUDED.limited, who = EXCLUDED.who",
+			8, claim_types);
 	om_exec(claim_plan, values, nulls, false, 0);
 	if (SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_OM_PROMO_CODE_EXHAUSTED),
 				 errmsg("promo code \"%s\" has been used up", p->code),
 				 errdetail("Its usage limit of %d is reached.", p->usage_limit)));
+
+	if (who)
+	{
+		Datum		cvalues[4];
+
+		om_plan(&customer_plan,
+				"INSERT INTO order_mgmt.promo_customer_use AS c (shop_id, code_key, who, used)"
+				" VALUES ($1, $2, $3, 1)"
+				" ON CONFLICT (shop_id, code_key, who) DO UPDATE SET used = c.used + 1"
+				" WHERE c.used < $4",
+				4, customer_types);
+		cvalues[0] = Int64GetDatum(shop_id);
+		cvalues[1] = CStringGetTextDatum(p->code_key);
+		cvalues[2] = CStringGetTextDatum(who);
+		cvalues[3] = Int32GetDatum(p->per_customer_limit);
+		om_exec(customer_plan, cvalues, NULL, false, 0);
+		if (SPI_processed != 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_OM_PROMO_CUSTOMER_LIMIT),
+					 errmsg("promo code \"%s\" has reached its limit for this customer", p->code),
+					 errdetail("%s %s has used it %d times; the limit is %d.",
+							   customer_id ? "Customer" : "E-mail",
+							   customer_id ? customer_id : email_key,
+							   p->per_customer_limit, p->per_customer_limit)));
+	}
 }
 
-/* Cancel: the order's active redemption is released, the code usable again. */
+/*
+ * Cancel: the order's active redemption is released and the counts it
+ * raised go down again, so the code can be used again (seed 000).  Lock
+ * order as in the claim: the code's row, then the customer's.
+ */
 void
 om_promo_release(int64 shop_id, int64 order_id, const char *code_key)
 {
-	static SPIPlanPtr plan = NULL;
-	static SPIPlanPtr nowait_plan = NULL;
+	static SPIPlanPtr release_plan = NULL;
+	static SPIPlanPtr code_plan = NULL;
+	static SPIPlanPtr customer_plan = NULL;
+	static SPIPlanPtr nowait_code_plan = NULL;
+	static SPIPlanPtr nowait_customer_plan = NULL;
 	static const Oid argtypes[] = {INT8OID, INT8OID, TIMESTAMPTZOID, TEXTOID};
+	static const Oid count_types[] = {INT8OID, TEXTOID, TEXTOID};
 	Datum		values[4];
+	Datum		cvalues[3];
+	char		cnulls[3] = {' ', ' ', ' '};
+	bool		isnull;
+	bool		limited;
+	Datum		who;
+	bool		who_null;
+	StringInfoData detail;
 
 	values[0] = Int64GetDatum(shop_id);
 	values[1] = Int64GetDatum(order_id);
 	values[2] = TimestampTzGetDatum(om_now());
 	values[3] = CStringGetTextDatum(code_key);
-	if (om_nowait)
-	{
-		om_plan(&nowait_plan,
-				"SELECT 1 FROM order_mgmt.promo_code WHERE shop_id = $1 AND code_key = $4"
-				" AND usage_limit IS NOT NULL"
-				" FOR NO KEY UPDATE NOWAIT",
-				4, argtypes);
-		om_exec(nowait_plan, values, NULL, false, 0);
-	}
-	om_plan(&plan,
-			"WITH r AS (UPDATE order_mgmt.promo_redemption SET state = 'released', released_at = $3"
-			"    WHERE shop_id = $1 AND order_id = $2 AND code_key = $4 AND state = 'active'"
-			"    RETURNING code_key),"
-			" u AS (UPDATE order_mgmt.promo_code p SET used = p.used - 1 FROM r"
-			"    WHERE p.shop_id = $1 AND p.code_key = r.code_key AND p.usage_limit IS NOT NULL)"
-			" SELECT count(*) FROM r",
+	om_plan(&release_plan,
+			"UPDATE order_mgmt.promo_redemption SET state = 'released', released_at = $3"
+			" WHERE shop_id = $1 AND order_id = $2 AND code_key = $4 AND state = 'active'"
+			" RETURNING limited, who",
 			4, argtypes);
-	om_exec(plan, values, NULL, false, 0);
-	if (DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &(bool){false})) > 0)
-	{
-		StringInfoData detail;
+	om_exec(release_plan, values, NULL, false, 0);
+	if (SPI_processed == 0)
+		return;
+	limited = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	who = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &who_null);
+	if (!who_null)
+		who = PointerGetDatum(DatumGetTextPCopy(who));
 
-		initStringInfo(&detail);
-		appendStringInfoString(&detail, "{\"code\": ");
-		escape_json(&detail, code_key);
-		appendStringInfoChar(&detail, '}');
-		om_event_write(shop_id, order_id, "promo_release", NULL, NULL, detail.data);
+	cvalues[0] = Int64GetDatum(shop_id);
+	cvalues[1] = CStringGetTextDatum(code_key);
+	cvalues[2] = who_null ? (cnulls[2] = 'n', (Datum) 0) : who;
+	if (limited)
+	{
+		if (om_nowait)
+		{
+			om_plan(&nowait_code_plan,
+					"SELECT 1 FROM order_mgmt.promo_code WHERE shop_id = $1 AND code_key = $2"
+					" FOR NO KEY UPDATE NOWAIT",
+					3, count_types);
+			om_exec(nowait_code_plan, cvalues, cnulls, false, 0);
+		}
+		om_plan(&code_plan,
+				"UPDATE order_mgmt.promo_code SET used = used - 1 WHERE shop_id = $1 AND code_key = $2",
+				3, count_types);
+		om_exec(code_plan, cvalues, cnulls, false, 0);
 	}
+	if (!who_null)
+	{
+		if (om_nowait)
+		{
+			om_plan(&nowait_customer_plan,
+					"SELECT 1 FROM order_mgmt.promo_customer_use"
+					" WHERE shop_id = $1 AND code_key = $2 AND who = $3 FOR UPDATE NOWAIT",
+					3, count_types);
+			om_exec(nowait_customer_plan, cvalues, cnulls, false, 0);
+		}
+		om_plan(&customer_plan,
+				"UPDATE order_mgmt.promo_customer_use SET used = used - 1"
+				" WHERE shop_id = $1 AND code_key = $2 AND who = $3",
+				3, count_types);
+		om_exec(customer_plan, cvalues, cnulls, false, 0);
+	}
+
+	initStringInfo(&detail);
+	appendStringInfoString(&detail, "{\"code\": ");
+	escape_json(&detail, code_key);
+	appendStringInfoChar(&detail, '}');
+	om_event_write(shop_id, order_id, "promo_release", NULL, NULL, detail.data);
 }
 
 static void

@@ -324,16 +324,29 @@ CREATE TABLE order_mgmt.promo_redemption (
 	customer_id text,
 	email_key text,
 	state order_mgmt.redemption_state NOT NULL DEFAULT 'active',
+	limited boolean NOT NULL DEFAULT false,
+	who text,
 	claimed_at timestamptz NOT NULL,
 	released_at timestamptz,
 	PRIMARY KEY (shop_id, code_key, order_id),
 	FOREIGN KEY (shop_id, code_key) REFERENCES order_mgmt.promo_code,
 	FOREIGN KEY (shop_id, order_id) REFERENCES order_mgmt.orders
 );
-CREATE INDEX promo_redemption_customer ON order_mgmt.promo_redemption (shop_id, code_key, customer_id)
-	WHERE state = 'active';
-CREATE INDEX promo_redemption_email ON order_mgmt.promo_redemption (shop_id, code_key, email_key)
-	WHERE state = 'active';
+CREATE INDEX promo_redemption_order ON order_mgmt.promo_redemption (shop_id, order_id);
+
+CREATE TABLE order_mgmt.promo_customer_use (
+	shop_id bigint NOT NULL,
+	code_key text NOT NULL,
+	who text NOT NULL,
+	used integer NOT NULL CHECK (used >= 0),
+	PRIMARY KEY (shop_id, code_key, who),
+	FOREIGN KEY (shop_id, code_key) REFERENCES order_mgmt.promo_code
+);
+COMMENT ON TABLE order_mgmt.promo_customer_use IS 'Live claims of a code per customer (or guest e-mail): the row a per-customer limit is enforced on';
+COMMENT ON COLUMN order_mgmt.promo_customer_use.shop_id IS 'Owning shop';
+COMMENT ON COLUMN order_mgmt.promo_customer_use.code_key IS 'The code';
+COMMENT ON COLUMN order_mgmt.promo_customer_use.who IS 'customer:<customer_id>, or email:<normalized e-mail> for guests';
+COMMENT ON COLUMN order_mgmt.promo_customer_use.used IS 'Active redemptions by this customer';
 COMMENT ON TABLE order_mgmt.promo_redemption IS 'Promo ledger: one row per order that claimed a code';
 COMMENT ON COLUMN order_mgmt.promo_redemption.shop_id IS 'Owning shop';
 COMMENT ON COLUMN order_mgmt.promo_redemption.code_key IS 'The code';
@@ -341,6 +354,8 @@ COMMENT ON COLUMN order_mgmt.promo_redemption.order_id IS 'The order that claime
 COMMENT ON COLUMN order_mgmt.promo_redemption.customer_id IS 'Customer, for per-customer limits';
 COMMENT ON COLUMN order_mgmt.promo_redemption.email_key IS 'Normalized e-mail, for per-customer limits of guests';
 COMMENT ON COLUMN order_mgmt.promo_redemption.state IS 'active (counts against limits) or released (order cancelled)';
+COMMENT ON COLUMN order_mgmt.promo_redemption.limited IS 'The claim counts in promo_code.used (the code had a usage_limit when claimed)';
+COMMENT ON COLUMN order_mgmt.promo_redemption.who IS 'The promo_customer_use key it counts under (customer:<id> or email:<key>), if the code had a per-customer limit';
 COMMENT ON COLUMN order_mgmt.promo_redemption.claimed_at IS 'When claimed';
 COMMENT ON COLUMN order_mgmt.promo_redemption.released_at IS 'When released';
 

@@ -40,19 +40,37 @@ BEGIN
 		ON r.shop_id = s.shop_id AND r.sku = s.sku AND r.bucket = s.bucket
 	WHERE coalesce(s.reserved, 0) <> coalesce(r.held, 0);
 
-	-- promo codes: used equals the active redemptions, within the limit
+	-- promo codes: used equals the active redemptions counted in it, within the limit
 	RETURN QUERY
 	SELECT 'promo_used', p.shop_id,
-		   format('code %s: used %s, active redemptions %s, usage_limit %s',
-				  p.code_key, p.used, coalesce(r.active, 0), coalesce(p.usage_limit::text, 'none'))
+		   format('code %s: used %s, active redemptions %s (%s counted), usage_limit %s',
+				  p.code_key, p.used, coalesce(r.active, 0), coalesce(r.counted, 0),
+				  coalesce(p.usage_limit::text, 'none'))
 	FROM order_mgmt.promo_code p
-	LEFT JOIN (SELECT shop_id, code_key, count(*) AS active
+	LEFT JOIN (SELECT shop_id, code_key, count(*) AS active, count(*) FILTER (WHERE limited) AS counted
 			   FROM order_mgmt.promo_redemption
 			   WHERE state = 'active' AND (p_shop IS NULL OR shop_id = p_shop)
 			   GROUP BY shop_id, code_key) r USING (shop_id, code_key)
 	WHERE (p_shop IS NULL OR p.shop_id = p_shop)
-	  AND ((p.usage_limit IS NOT NULL AND p.used <> coalesce(r.active, 0))
+	  AND (p.used <> coalesce(r.counted, 0)
 		   OR coalesce(r.active, 0) > coalesce(p.usage_limit, 2147483647));
+
+	-- per-customer use equals that customer's active redemptions, within the limit
+	RETURN QUERY
+	SELECT 'promo_customer_use', coalesce(u.shop_id, r.shop_id),
+		   format('code %s, %s: used %s, active redemptions %s, per_customer_limit %s',
+				  coalesce(u.code_key, r.code_key), coalesce(u.who, r.who), coalesce(u.used, 0),
+				  coalesce(r.active, 0), coalesce(p.per_customer_limit::text, 'none'))
+	FROM (SELECT * FROM order_mgmt.promo_customer_use WHERE p_shop IS NULL OR shop_id = p_shop) u
+	FULL JOIN (SELECT shop_id, code_key, who, count(*) AS active
+			   FROM order_mgmt.promo_redemption
+			   WHERE state = 'active' AND who IS NOT NULL AND (p_shop IS NULL OR shop_id = p_shop)
+			   GROUP BY shop_id, code_key, who) r
+		ON r.shop_id = u.shop_id AND r.code_key = u.code_key AND r.who = u.who
+	LEFT JOIN order_mgmt.promo_code p
+		ON p.shop_id = coalesce(u.shop_id, r.shop_id) AND p.code_key = coalesce(u.code_key, r.code_key)
+	WHERE coalesce(u.used, 0) <> coalesce(r.active, 0)
+	   OR coalesce(r.active, 0) > coalesce(p.per_customer_limit, 2147483647);
 
 	-- status combinations no path may produce
 	RETURN QUERY

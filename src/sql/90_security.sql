@@ -94,6 +94,7 @@ SELECT pg_catalog.pg_extension_config_dump('order_mgmt.order_line', '');
 SELECT pg_catalog.pg_extension_config_dump('order_mgmt.reservation', '');
 SELECT pg_catalog.pg_extension_config_dump('order_mgmt.promo_code', '');
 SELECT pg_catalog.pg_extension_config_dump('order_mgmt.promo_redemption', '');
+SELECT pg_catalog.pg_extension_config_dump('order_mgmt.promo_customer_use', '');
 SELECT pg_catalog.pg_extension_config_dump('order_mgmt.payment', '');
 SELECT pg_catalog.pg_extension_config_dump('order_mgmt.order_event', '');
 SELECT pg_catalog.pg_extension_config_dump('order_mgmt.due_action', '');
