@@ -459,6 +459,7 @@ checkout(PG_FUNCTION_ARGS)
 		CheckOrderNoFree(shop_id, order_no);
 
 	digits = om_currency_digits(currency);
+	shipping_fee = om_num_round(shipping_fee, digits);
 	for (i = 0; i < nlines; i++)
 	{
 		lines[i].amount = om_num_mul(lines[i].price, om_num_int(lines[i].qty));
@@ -484,18 +485,25 @@ checkout(PG_FUNCTION_ARGS)
 		else
 			discount = om_num_round(shipping_fee, digits);	/* free_shipping */
 	}
-	/* spread a line discount over the lines by amount; the last takes the rest */
+	/*
+	 * Spread a line discount over the lines by amount, rounded down; the
+	 * rounding rest goes to the largest line, which can always take it.
+	 */
 	if (has_promo && strcmp(promo.kind, "free_shipping") != 0 && om_num_cmp(subtotal, zero) > 0)
 	{
-		for (i = 0; i < nlines - 1; i++)
+		int			largest = 0;
+
+		for (i = 0; i < nlines; i++)
 		{
 			lines[i].discount =
 				DatumGetNumeric(DirectFunctionCall2(numeric_trunc,
 													NumericGetDatum(om_num_div(om_num_mul(discount, lines[i].amount), subtotal)),
 													Int32GetDatum(digits)));
 			allocated = om_num_add(allocated, lines[i].discount);
+			if (om_num_cmp(lines[i].amount, lines[largest].amount) > 0)
+				largest = i;
 		}
-		lines[nlines - 1].discount = om_num_sub(discount, allocated);
+		lines[largest].discount = om_num_add(lines[largest].discount, om_num_sub(discount, allocated));
 	}
 	subtotal = om_num_round(subtotal, digits);
 	total = om_num_round(om_num_add(om_num_sub(subtotal, discount), shipping_fee), digits);
