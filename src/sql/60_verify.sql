@@ -114,6 +114,25 @@ BEGIN
 	JOIN order_mgmt.orders o ON o.shop_id = r.shop_id AND o.order_id = r.order_id
 	WHERE r.reversed > r.earned OR (r.earned > 0 AND o.status <> 'completed');
 
+	-- returned units: never more than shipped, only from shipped orders; an
+	-- exchange holds its replacement only while the request is open
+	RETURN QUERY
+	SELECT 'returns', l.shop_id,
+		   format('order %s line %s (%s): qty %s, returned %s, shipped %s',
+				  l.order_id, l.line_no, l.sku, l.qty, l.returned_qty, o.shipped_at IS NOT NULL)
+	FROM order_mgmt.order_line l
+	JOIN order_mgmt.orders o ON o.shop_id = l.shop_id AND o.order_id = l.order_id
+	WHERE (p_shop IS NULL OR l.shop_id = p_shop)
+	  AND (l.returned_qty > l.qty OR (l.returned_qty > 0 AND o.shipped_at IS NULL));
+	RETURN QUERY
+	SELECT 'exchange_hold', r.shop_id,
+		   format('return %s is %s but reservation %s of sku %s is held', r.return_id, q.state,
+				  r.reservation_id, r.sku)
+	FROM order_mgmt.reservation r
+	JOIN order_mgmt.return_request q ON q.shop_id = r.shop_id AND q.return_id = r.return_id
+	WHERE (p_shop IS NULL OR r.shop_id = p_shop)
+	  AND r.state = 'held' AND q.state NOT IN ('requested', 'approved', 'received');
+
 	-- every status an order is in was reached by a logged move, and the
 	-- logged moves of each machine chain from the initial status
 	RETURN QUERY
