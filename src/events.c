@@ -27,7 +27,10 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/fmgrprotos.h"
+#include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
+#include "catalog/namespace.h"
 
 /* Set while the sweeper acts, so its events say "system". */
 bool		om_acting_as_system = false;
@@ -74,6 +77,73 @@ om_actor(void)
 }
 
 /*
+ * The outbox horizon (events_since).  Before a transaction draws its first
+ * event id it takes a shared transaction advisory lock keyed by a lower
+ * bound of every event id it can draw: the sequence's last value + 1.  The
+ * key is (OM_EVENT_LOCK_TAG, bound) while the bound fits in an int4, then
+ * (OM_EVENT_LOCK_TAG + 1, bound >> 16), a coarser bound.  A reader
+ * returns only events below the smallest bound still locked by another
+ * backend, so an event id drawn by a transaction still running can never
+ * fall below what a consumer has seen.  The lock is taken before the id is
+ * drawn, so a reader that does not see it also cannot see (nor pass) the
+ * id, which is drawn after the reader's snapshot.
+ */
+#define OM_EVENT_LOCK_TAG 1330464118	/* 0x4F4D4576, "OMEv" */
+#define OM_EVENT_BOUND_SHIFT 16
+
+static TransactionId bound_xid = InvalidTransactionId;
+
+static void
+LockBound(int64 bound)
+{
+	if (bound <= PG_INT32_MAX)
+		DirectFunctionCall2(pg_advisory_xact_lock_shared_int4,
+							Int32GetDatum(OM_EVENT_LOCK_TAG), Int32GetDatum((int32) bound));
+	else
+		DirectFunctionCall2(pg_advisory_xact_lock_shared_int4,
+							Int32GetDatum(OM_EVENT_LOCK_TAG + 1),
+							Int32GetDatum((int32) (bound >> OM_EVENT_BOUND_SHIFT)));
+}
+static int64 bound_value = 0;
+
+static void
+AnnounceEventBound(void)
+{
+	TransactionId xid = GetTopTransactionId();
+	Oid			nsp;
+	Oid			seq;
+	Datum		last;
+	int64		bound = 1;
+	LOCAL_FCINFO(fcinfo, 1);
+
+	/*
+	 * Once per transaction we compute the bound; every event re-takes the
+	 * same lock, which is a local lookup when held, and takes it again
+	 * after a subtransaction that took it was rolled back.
+	 */
+	if (xid == bound_xid)
+	{
+		LockBound(bound_value);
+		return;
+	}
+	nsp = get_namespace_oid("order_mgmt", false);
+	seq = get_relname_relid("event_id_seq", nsp);
+	if (!OidIsValid(seq))
+		elog(ERROR, "sequence order_mgmt.event_id_seq is missing");
+
+	InitFunctionCallInfoData(*fcinfo, NULL, 1, InvalidOid, NULL, NULL);
+	fcinfo->args[0].value = ObjectIdGetDatum(seq);
+	fcinfo->args[0].isnull = false;
+	last = pg_sequence_last_value(fcinfo);
+	if (!fcinfo->isnull)
+		bound = DatumGetInt64(last) + 1;
+
+	LockBound(bound);
+	bound_xid = xid;
+	bound_value = bound;
+}
+
+/*
  * Append one event.  Must be called inside an SPI connection.  from_value,
  * to_value and detail_json may be NULL.
  */
@@ -88,6 +158,7 @@ om_event_write(int64 shop_id, int64 order_id, const char *kind,
 	Datum		values[8];
 	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 
+	AnnounceEventBound();
 	om_plan(&plan,
 			"INSERT INTO order_mgmt.order_event"
 			" (shop_id, order_id, at, actor, kind, from_value, to_value, detail)"
@@ -132,14 +203,13 @@ om_event_write(int64 shop_id, int64 order_id, const char *kind,
 /*
  * events_since(shop_id, after_event_id, max) -> SETOF order_event
  *
- * The event log is the outbox (SPEC §12).  A consumer that remembers the
+ * The event log is the outbox (SPEC §12): a consumer that remembers the
  * last event_id it saw must never skip an event that commits later with a
- * lower id, so we return only the longest run of events, in id order, whose
- * inserting transaction precedes every transaction still running (its xmin
- * is below our snapshot's xmin).  Every path writes an order row before its
- * events, so a transaction has its xid before it draws an event id: an
- * event id drawn by a transaction still running is higher than the ids of
- * all events returned here.
+ * lower id.  So we return only events below the horizon: the smallest
+ * lower bound announced by a transaction still running elsewhere (see
+ * AnnounceEventBound).  The snapshot is taken when the statement starts,
+ * before pg_locks is read, so an id drawn after the snapshot is above every
+ * id the snapshot shows.
  */
 PG_FUNCTION_INFO_V1(events_since);
 Datum
@@ -148,7 +218,6 @@ events_since(PG_FUNCTION_ARGS)
 	static SPIPlanPtr plan = NULL;
 	static const Oid argtypes[] = {INT8OID, INT8OID, INT4OID};
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	TransactionId horizon;
 	Datum		values[3];
 	int32		max;
 	uint64		i;
@@ -164,36 +233,36 @@ events_since(PG_FUNCTION_ARGS)
 				 errdetail("Got %d.", max)));
 
 	InitMaterializedSRF(fcinfo, 0);
-	horizon = GetActiveSnapshot()->xmin;
-
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	om_plan(&plan,
-			"SELECT e.xmin::text, e.shop_id, e.event_id, e.order_id, e.at, e.actor, e.kind,"
+			"SELECT e.shop_id, e.event_id, e.order_id, e.at, e.actor, e.kind,"
 			" e.from_value, e.to_value, e.detail"
-			" FROM order_mgmt.order_event e WHERE e.shop_id = $1 AND e.event_id > $2"
+			" FROM order_mgmt.order_event e"
+			" WHERE e.shop_id = $1 AND e.event_id > $2"
+			"   AND e.event_id < coalesce((SELECT min(CASE l.classid::text::int8"
+			"            WHEN " CppAsString2(OM_EVENT_LOCK_TAG) " THEN l.objid::text::int8"
+			"            ELSE l.objid::text::int8 << " CppAsString2(OM_EVENT_BOUND_SHIFT) " END)"
+			"        FROM pg_catalog.pg_locks l"
+			"        WHERE l.locktype = 'advisory' AND l.objsubid = 2"
+			"          AND l.classid::text::int8 IN (" CppAsString2(OM_EVENT_LOCK_TAG) ", "
+			CppAsString2(OM_EVENT_LOCK_TAG) " + 1)"
+			"          AND l.pid <> pg_catalog.pg_backend_pid()),"
+			"        9223372036854775807)"
 			" ORDER BY e.event_id LIMIT $3",
 			3, argtypes);
 	values[0] = PG_GETARG_DATUM(0);
 	values[1] = PG_GETARG_DATUM(1);
 	values[2] = Int32GetDatum(max);
-	om_exec(plan, values, NULL, true, 0);
+	om_exec(plan, values, NULL, false, 0);
 	for (i = 0; i < SPI_processed; i++)
 	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	td = SPI_tuptable->tupdesc;
 		Datum		row[9];
 		bool		nulls[9];
-		bool		isnull;
-		TransactionId xmin;
 		int			c;
 
-		xmin = (TransactionId) strtoul(TextDatumGetCString(SPI_getbinval(tup, td, 1, &isnull)), NULL, 10);
-		if (TransactionIdIsNormal(xmin) && !TransactionIdPrecedes(xmin, horizon) &&
-			!TransactionIdIsCurrentTransactionId(xmin))
-			break;				/* a transaction as young as a running one: stop here */
 		for (c = 0; c < 9; c++)
-			row[c] = SPI_getbinval(tup, td, c + 2, &nulls[c]);
+			row[c] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, c + 1, &nulls[c]);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row, nulls);
 	}
 	SPI_finish();
