@@ -85,21 +85,45 @@ SELECT bucket, on_hand, reserved FROM order_mgmt.stock WHERE sku = 'OOLONG-100G'
 SELECT order_mgmt.checkout(1, '[{"sku": "OOLONG-100G", "qty": 1}]');
 
 \echo
-\echo '== 7b. After delivery (seed 001): John returns one of two packs of a fresh delivery'
+\echo '== 7b. After delivery (seed 001): four ways goods come back'
 \o /dev/null
 SELECT order_mgmt.adjust_stock(1, 'OOLONG-100G', 20, 'new harvest');
-SELECT order_mgmt.checkout(1, '[{"sku": "OOLONG-100G", "qty": 2}]', customer_id => 'john', order_no => 'TT-2001') AS two \gset
+SELECT order_mgmt.upsert_sku(1, 'CUP-S', 180, product_id => 'CUP', attrs => '{"size": "S"}');
+SELECT order_mgmt.upsert_sku(1, 'CUP-L', 220, product_id => 'CUP', attrs => '{"size": "L"}');
+SELECT order_mgmt.set_stock(1, 'CUP-S', 5);
+SELECT order_mgmt.set_stock(1, 'CUP-L', 5);
+CREATE TEMP TABLE demo_delivered AS
+SELECT o.no, order_mgmt.checkout(1, o.lines, customer_id => 'john', order_no => o.no) AS id
+FROM (VALUES ('TT-3001', '[{"sku": "CUP-S", "qty": 2}]'::jsonb),
+			 ('TT-3002', '[{"sku": "OOLONG-100G", "qty": 2}]'),
+			 ('TT-3003', '[{"sku": "CUP-S", "qty": 1}]'),
+			 ('TT-3004', '[{"sku": "CUP-S", "qty": 1}, {"sku": "OOLONG-100G", "qty": 1}]')) o(no, lines);
+SELECT order_mgmt.mark_paid(1, id), order_mgmt.ship(1, id), order_mgmt.set_delivery_status(1, id, 'arrived')
+FROM demo_delivered;
 \o
-SELECT order_mgmt.payment_succeeded(1, :two, 900, 'psp-900');
-SELECT order_mgmt.ship(1, :two, 'black-cat', 'BC-9001') > 0 AS shipped;
-SELECT order_mgmt.set_delivery_status(1, :two, 'arrived');
-SELECT order_mgmt.request_return(1, :two, '[{"sku": "OOLONG-100G", "qty": 1}]', 'opened by mistake') AS ret \gset
-SELECT order_no, delivery_status FROM order_mgmt.orders WHERE order_id = :two;
-SELECT order_mgmt.approve_return(1, :ret);
-SELECT order_mgmt.receive_return(1, :ret, restock => true);
-SELECT order_mgmt.refund(1, :two, (SELECT refund_amount FROM order_mgmt.return_request WHERE return_id = :ret), 'psp-900-r1');
-SELECT order_no, delivery_status, payment_status, paid_amount, refunded_amount FROM order_mgmt.orders WHERE order_id = :two;
-SELECT sku, qty, returned_qty FROM order_mgmt.order_line WHERE order_id = :two;
+SELECT no AS full_return, id FROM demo_delivered WHERE no = 'TT-3001' \gset
+SELECT no AS partial, id AS partial_id FROM demo_delivered WHERE no = 'TT-3002' \gset
+SELECT id AS only_item FROM demo_delivered WHERE no = 'TT-3003' \gset
+SELECT id AS among_others FROM demo_delivered WHERE no = 'TT-3004' \gset
+\echo '-- 1. full return: both cups come back, restocked, all money refunded'
+SELECT order_mgmt.request_return(1, :id, '[{"sku": "CUP-S", "qty": 2}]', 'chipped') AS r \gset
+SELECT order_mgmt.approve_return(1, :r), order_mgmt.receive_return(1, :r);
+SELECT order_mgmt.refund(1, :id, (SELECT refund_amount FROM order_mgmt.return_request WHERE return_id = :r), 'rf-3001');
+\echo '-- 2. partial return: one of two packs'
+SELECT order_mgmt.request_return(1, :partial_id, '[{"sku": "OOLONG-100G", "qty": 1}]', 'opened by mistake') AS r \gset
+SELECT order_mgmt.approve_return(1, :r), order_mgmt.receive_return(1, :r);
+SELECT order_mgmt.refund(1, :partial_id, (SELECT refund_amount FROM order_mgmt.return_request WHERE return_id = :r), 'rf-3002');
+\echo '-- 3. exchange of the only item: the small cup for a large one (held at once, shipped when approved)'
+SELECT order_mgmt.request_exchange(1, :only_item, 'CUP-S', 'CUP-L') AS r \gset
+SELECT order_mgmt.approve_return(1, :r), order_mgmt.receive_return(1, :r), order_mgmt.ship_exchange(1, :r, 'black-cat', 'BC-EX-3003') > 0 AS shipped;
+\echo '-- 4. exchange of one item among others: the cup for a large one, the tea stays'
+SELECT order_mgmt.request_exchange(1, :among_others, 'CUP-S', 'CUP-L') AS r \gset
+SELECT order_mgmt.approve_return(1, :r), order_mgmt.ship_exchange(1, :r) > 0 AS shipped;
+SELECT o.order_no, o.delivery_status, o.payment_status, o.refunded_amount,
+	   string_agg(r.kind || ' ' || r.state, ', ') AS requests
+FROM order_mgmt.orders o JOIN order_mgmt.return_request r USING (shop_id, order_id)
+GROUP BY o.order_no, o.delivery_status, o.payment_status, o.refunded_amount ORDER BY 1;
+SELECT sku, on_hand, reserved, available FROM order_mgmt.stock_level WHERE sku LIKE 'CUP%' ORDER BY sku;
 
 \echo
 \echo '== 8. Mary''s order, as the append-only event log tells it'
