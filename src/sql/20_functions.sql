@@ -78,3 +78,16 @@ CREATE FUNCTION order_mgmt.upsert_customer(shop_id bigint, customer_id text, ema
 	SET search_path = pg_catalog, order_mgmt, pg_temp;
 COMMENT ON FUNCTION order_mgmt.upsert_customer(bigint, text, text, boolean, text, text) IS
 	'Creates or replaces a customer; email is normalized into email_key';
+
+CREATE FUNCTION order_mgmt.label(value anyenum, locale text DEFAULT NULL) RETURNS text
+	AS 'MODULE_PATHNAME', 'label'
+	LANGUAGE C STABLE PARALLEL SAFE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.label(anyenum, text) IS
+	'The label of a status in the best matching locale (zh-TW, zh_HK -> zh-Hant; zh-CN -> zh-Hans; th-TH -> th; fi-FI -> fi; else en); status_label rows with builtin = false override';
+
+CREATE FUNCTION order_mgmt.format_money(amount numeric, currency text, locale text) RETURNS text
+	AS 'MODULE_PATHNAME', 'format_money'
+	LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION order_mgmt.format_money(numeric, text, text) IS
+	'Money formatted by ICU for a locale, rounded to the currency''s minor units (NT$1,200.00, ฿1,200.00, 1 200,00 €)';
