@@ -27,7 +27,17 @@ GRANT SELECT ON order_mgmt.transitions, order_mgmt.status_label TO PUBLIC;
 
 -- reports: read everything, run verify
 GRANT SELECT ON ALL TABLES IN SCHEMA order_mgmt TO order_mgmt_report, order_mgmt_admin;
-GRANT EXECUTE ON FUNCTION order_mgmt.verify(bigint) TO order_mgmt_report, order_mgmt_admin;
+GRANT EXECUTE ON FUNCTION order_mgmt.verify(bigint),
+	order_mgmt.report_daily_breakdown(bigint, date, date),
+	order_mgmt.report_lost_orders(bigint, date, date),
+	order_mgmt.report_cancel_reasons(bigint, date, date),
+	order_mgmt.report_followups(bigint),
+	order_mgmt.report_recovery(bigint, date, date),
+	order_mgmt.report_variant_mix(bigint, text, date, date, integer),
+	order_mgmt.report_stuck(bigint, interval),
+	order_mgmt.report_cancellations(bigint, date, date),
+	order_mgmt.shop_day_range(bigint, date, date)
+	TO order_mgmt_report, order_mgmt_admin;
 REVOKE ALL ON FUNCTION order_mgmt.check_invariants(bigint) FROM PUBLIC;
 
 -- merchant operations and settings

@@ -1,0 +1,98 @@
+-- Reports for DBAs (SPEC §14): an order set that reaches every bucket of the
+-- daily breakdown, partial refunds, and orders either side of midnight in
+-- the shop's time zone (Asia/Taipei, UTC+8).
+SELECT order_mgmt.create_shop(160, 'Report shop', 'TWD', 'zh-TW', 'Asia/Taipei');
+SELECT setval('order_mgmt.order_id_seq', 1600000);
+SELECT order_mgmt.update_shop(160, '{"high_value_threshold": 1000, "followup_window": "3 days"}');
+SELECT order_mgmt.upsert_sku(160, 'TEE-RED-M', 100, product_id => 'TEE', title => 'Tee red M', attrs => '{"color": "red", "size": "M"}');
+SELECT order_mgmt.upsert_sku(160, 'TEE-RED-L', 100, product_id => 'TEE', title => 'Tee red L', attrs => '{"color": "red", "size": "L"}');
+SELECT order_mgmt.upsert_sku(160, 'TEE-BLUE-M', 100, product_id => 'TEE', title => 'Tee blue M', attrs => '{"color": "blue", "size": "M"}');
+SELECT order_mgmt.upsert_sku(160, 'MUG', 1500, title => 'Mug');
+SELECT order_mgmt.set_stock(160, sku, 100) FROM (VALUES ('TEE-RED-M'), ('TEE-RED-L'), ('TEE-BLUE-M'), ('MUG')) v(sku);
+SELECT order_mgmt.upsert_customer(160, 'regular', 'regular@example.com');
+SELECT order_mgmt.upsert_customer(160, 'newbie', 'newbie@example.com');
+
+CREATE FUNCTION rpt_order(at timestamptz, sku text, qty int, cust text DEFAULT NULL) RETURNS bigint
+LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM set_config('order_mgmt.clock', at::text, true);
+	RETURN order_mgmt.checkout(160, jsonb_build_array(jsonb_build_object('sku', sku, 'qty', qty)),
+							   customer_id => cust, payment_timeout => '30 days');
+END
+$$;
+
+BEGIN;
+-- day 1 (2026-03-01 Taipei), including 23:59 Taipei = 15:59 UTC
+SELECT rpt_order('2026-03-01 09:00+08', 'TEE-RED-M', 1, 'regular') AS a \gset
+SELECT order_mgmt.mark_paid(160, :a);                                            -- paid, unshipped: 100
+SELECT rpt_order('2026-03-01 10:00+08', 'TEE-RED-L', 2) AS b \gset              -- unpaid: 200
+SELECT rpt_order('2026-03-01 11:00+08', 'TEE-BLUE-M', 1) AS c \gset
+SELECT order_mgmt.mark_paid(160, :c);
+SELECT order_mgmt.ship(160, :c) > 0;                                             -- shipped: 100
+SELECT rpt_order('2026-03-01 12:00+08', 'TEE-RED-M', 3, 'regular') AS d \gset
+SELECT order_mgmt.mark_paid(160, :d);
+SELECT order_mgmt.ship(160, :d) > 0;
+SELECT order_mgmt.complete(160, :d);                                             -- settled: 300
+SELECT rpt_order('2026-03-01 13:00+08', 'TEE-RED-L', 1) AS e \gset
+SELECT order_mgmt.add_note(160, :e, 'support', 'asked about sizes');
+SELECT order_mgmt.cancel(160, :e, 'size_unavailable');                           -- closed unpaid: 100, after support
+SELECT rpt_order('2026-03-01 14:00+08', 'TEE-RED-M', 1) AS f \gset
+SELECT order_mgmt.mark_paid(160, :f);
+SELECT order_mgmt.cancel(160, :f, 'changed_mind', source => 'customer');         -- refunded (owed): 100
+SELECT rpt_order('2026-03-01 23:59+08', 'MUG', 1) AS g \gset
+SELECT order_mgmt.mark_paid(160, :g);
+SELECT order_mgmt.refund(160, :g, 300);                                          -- refunded 300 + paid_unshipped 1200
+-- day 2 begins at 00:00 Taipei (16:00 UTC the day before)
+SELECT rpt_order('2026-03-02 00:00+08', 'TEE-RED-M', 1) AS h \gset
+SELECT order_mgmt.cancel(160, :h, 'shipping_cost', source => 'customer');         -- closed unpaid, self-service
+SELECT rpt_order('2026-03-02 08:00+08', 'TEE-BLUE-M', 2) AS i \gset
+SELECT order_mgmt.payment_failed(160, :i, 'declined');                            -- unpaid (failed)
+SET LOCAL order_mgmt.clock = '2026-03-02 09:00+08';
+SELECT order_mgmt.payment_succeeded(160, :i, 200, 'p-i');                         -- recovered after failing
+SELECT order_mgmt.record_feedback(160, :h, 'shipping_cost', 'shipping costs more than the tee', 2);
+COMMIT;
+
+SELECT * FROM order_mgmt.report_daily_breakdown(160, '2026-03-01', '2026-03-02');
+-- every order's money lands in exactly one bucket, refunds aside
+SELECT day, total = unpaid + paid_unshipped + shipped + settled + closed_unpaid + refunded AS adds_up
+FROM order_mgmt.report_daily_breakdown(160, '2026-03-01', '2026-03-02');
+-- a one-day range cuts at the shop's midnight, not UTC's
+SELECT day, orders FROM order_mgmt.report_daily_breakdown(160, '2026-03-02', '2026-03-02');
+
+SELECT * FROM order_mgmt.report_lost_orders(160, '2026-03-01', '2026-03-02');
+SELECT * FROM order_mgmt.report_cancel_reasons(160, '2026-03-01', '2026-03-02');
+SELECT * FROM order_mgmt.report_recovery(160, '2026-03-01', '2026-03-02');
+SELECT * FROM order_mgmt.report_variant_mix(160, 'TEE', '2026-03-01', '2026-03-02', restock_qty => 50);
+SELECT day, order_no, customer_id, products, total, reason, source, feedback, score
+FROM order_mgmt.report_cancellations(160, '2026-03-01', '2026-03-02');
+
+-- follow-ups: phone for returning, high-value or noted customers; SMS when recent; else a message
+BEGIN;
+SET LOCAL order_mgmt.clock = '2026-03-03 09:00+08';
+SELECT rpt_order('2026-03-03 09:00+08', 'TEE-RED-M', 1, 'regular') AS j \gset
+SELECT rpt_order('2026-03-03 09:00+08', 'MUG', 1, 'newbie') AS k \gset
+SELECT rpt_order('2026-03-03 09:00+08', 'TEE-RED-L', 1, 'newbie') AS l \gset
+SELECT order_mgmt.add_note(160, :l, 'customer', 'please gift wrap');
+SELECT rpt_order('2026-03-03 09:00+08', 'TEE-BLUE-M', 1, 'newbie') AS m \gset
+COMMIT;
+SET order_mgmt.clock = '2026-03-04 12:00+08';
+SELECT order_no, customer_id, total, payment_status, channel, why FROM order_mgmt.report_followups(160);
+SELECT order_no, reason, waiting FROM order_mgmt.report_stuck(160, '2 days');
+
+-- bad arguments
+SELECT * FROM order_mgmt.report_daily_breakdown(999, '2026-03-01', '2026-03-02');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM order_mgmt.report_daily_breakdown(160, '2026-03-02', '2026-03-01');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM order_mgmt.report_lost_orders(160, NULL, '2026-03-01');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM order_mgmt.report_stuck(160, '-1 day');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM order_mgmt.report_variant_mix(160, 'TEE', '2026-03-01', '2026-03-02', -1);
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM order_mgmt.report_followups(999);
+\echo :LAST_ERROR_SQLSTATE
+
+RESET order_mgmt.clock;
+DROP FUNCTION rpt_order(timestamptz, text, int, text);
+SELECT * FROM order_mgmt.verify();

@@ -1,0 +1,300 @@
+
+-- Reports for DBAs (SPEC §14, seeds 002-004).  Days are shop-local
+-- (shop.timezone); date ranges include both ends.  PL/pgSQL rather than
+-- SQL functions, so that Citus can plan them (SPEC §18).
+
+CREATE INDEX orders_cancelled ON order_mgmt.orders (shop_id, cancelled_at) WHERE cancelled_at IS NOT NULL;
+CREATE INDEX orders_open_payment ON order_mgmt.orders (shop_id, created_at)
+	WHERE status <> 'cancelled' AND payment_status IN ('unpaid', 'pending', 'failed');
+
+-- The instants a shop-local day range covers.
+CREATE FUNCTION order_mgmt.shop_day_range(p_shop bigint, from_day date, to_day date,
+		OUT tz text, OUT lo timestamptz, OUT hi timestamptz)
+	LANGUAGE plpgsql STABLE
+	SET search_path = pg_catalog, order_mgmt, pg_temp
+AS $$
+BEGIN
+	SELECT s.timezone INTO tz FROM order_mgmt.shop s WHERE s.shop_id = p_shop;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'shop % does not exist', p_shop USING ERRCODE = 'OM014',
+			HINT = 'Create it with order_mgmt.create_shop().';
+	END IF;
+	IF from_day IS NULL OR to_day IS NULL THEN
+		RAISE EXCEPTION 'from_day and to_day must not be null' USING ERRCODE = '22023';
+	END IF;
+	IF to_day < from_day THEN
+		RAISE EXCEPTION 'to_day must not be before from_day'
+			USING ERRCODE = '22023', DETAIL = format('Got %s to %s.', from_day, to_day);
+	END IF;
+	lo := from_day::timestamp AT TIME ZONE tz;
+	hi := (to_day + 1)::timestamp AT TIME ZONE tz;
+END
+$$;
+COMMENT ON FUNCTION order_mgmt.shop_day_range(bigint, date, date) IS
+	'The time zone of a shop and the instants its local days from_day..to_day cover (helper of the reports)';
+
+CREATE FUNCTION order_mgmt.report_daily_breakdown(shop_id bigint, from_day date, to_day date)
+	RETURNS TABLE (day date, orders bigint, total numeric, unpaid numeric, paid_unshipped numeric,
+				   shipped numeric, settled numeric, closed_unpaid numeric, refunded numeric)
+	LANGUAGE plpgsql STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	r record;
+BEGIN
+	r := order_mgmt.shop_day_range(report_daily_breakdown.shop_id, from_day, to_day);
+	RETURN QUERY
+	WITH o AS (
+		SELECT (o.created_at AT TIME ZONE r.tz)::date AS day, o.total,
+			   -- money returned or owed back: all of a cancelled order that got money
+			   CASE WHEN o.status = 'cancelled' AND o.paid_amount > 0 THEN o.total
+					ELSE least(o.refunded_amount, o.total) END AS back,
+			   o.status, o.payment_status, o.delivery_status, o.paid_amount
+		FROM order_mgmt.orders o
+		WHERE o.shop_id = report_daily_breakdown.shop_id AND o.created_at >= r.lo AND o.created_at < r.hi
+	)
+	SELECT o.day, count(*), sum(o.total),
+		   coalesce(sum(o.total - o.back) FILTER (WHERE o.status <> 'cancelled' AND o.status <> 'completed'
+				AND o.payment_status IN ('unpaid', 'pending', 'failed')), 0),
+		   coalesce(sum(o.total - o.back) FILTER (WHERE o.status NOT IN ('cancelled', 'completed')
+				AND o.payment_status NOT IN ('unpaid', 'pending', 'failed')
+				AND o.delivery_status IN ('unfulfilled', 'not_executed', 'shipment_cancelled', 'shipping_overdue')), 0),
+		   coalesce(sum(o.total - o.back) FILTER (WHERE o.status NOT IN ('cancelled', 'completed')
+				AND o.payment_status NOT IN ('unpaid', 'pending', 'failed')
+				AND o.delivery_status NOT IN ('unfulfilled', 'not_executed', 'shipment_cancelled', 'shipping_overdue')), 0),
+		   coalesce(sum(o.total - o.back) FILTER (WHERE o.status = 'completed'), 0),
+		   coalesce(sum(o.total - o.back) FILTER (WHERE o.status = 'cancelled'), 0),
+		   coalesce(sum(o.back), 0)
+	FROM o GROUP BY o.day ORDER BY o.day;
+END
+$$;
+COMMENT ON FUNCTION order_mgmt.report_daily_breakdown(bigint, date, date) IS
+	'Order value per shop-local creation day, split so that total = unpaid + paid_unshipped + shipped + settled + closed_unpaid + refunded (seed 002)';
+
+CREATE FUNCTION order_mgmt.report_lost_orders(shop_id bigint, from_day date, to_day date)
+	RETURNS TABLE (day date, orders bigint, closed bigint, lost_rate numeric,
+				   closed_after_support bigint, closed_self_service bigint)
+	LANGUAGE plpgsql STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	r record;
+BEGIN
+	r := order_mgmt.shop_day_range(report_lost_orders.shop_id, from_day, to_day);
+	RETURN QUERY
+	WITH o AS (
+		SELECT (o.created_at AT TIME ZONE r.tz)::date AS day,
+			   o.status = 'cancelled' AND o.paid_at IS NULL AND o.paid_amount = 0 AS lost,
+			   o.consulted_support
+		FROM order_mgmt.orders o
+		WHERE o.shop_id = report_lost_orders.shop_id AND o.created_at >= r.lo AND o.created_at < r.hi
+	)
+	SELECT o.day, count(*), count(*) FILTER (WHERE o.lost),
+		   round(count(*) FILTER (WHERE o.lost)::numeric / count(*), 4),
+		   count(*) FILTER (WHERE o.lost AND o.consulted_support),
+		   count(*) FILTER (WHERE o.lost AND NOT o.consulted_support)
+	FROM o GROUP BY o.day ORDER BY o.day;
+END
+$$;
+COMMENT ON FUNCTION order_mgmt.report_lost_orders(bigint, date, date) IS
+	'Orders per creation day and those cancelled without ever being paid (lost), split by whether the customer talked to support (seed 002)';
+
+CREATE FUNCTION order_mgmt.report_cancel_reasons(shop_id bigint, from_day date, to_day date)
+	RETURNS TABLE (reason order_mgmt.cancel_reason, source order_mgmt.cancel_source, orders bigint,
+				   amount numeric, share numeric)
+	LANGUAGE plpgsql STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	r record;
+BEGIN
+	r := order_mgmt.shop_day_range(report_cancel_reasons.shop_id, from_day, to_day);
+	RETURN QUERY
+	SELECT o.cancel_reason, o.cancel_source, count(*), sum(o.total),
+		   round(count(*)::numeric / sum(count(*)) OVER (), 4)
+	FROM order_mgmt.orders o
+	WHERE o.shop_id = report_cancel_reasons.shop_id AND o.cancelled_at >= r.lo AND o.cancelled_at < r.hi
+	GROUP BY o.cancel_reason, o.cancel_source
+	ORDER BY count(*) DESC, o.cancel_reason, o.cancel_source;
+END
+$$;
+COMMENT ON FUNCTION order_mgmt.report_cancel_reasons(bigint, date, date) IS
+	'Why orders were cancelled and by whom, by shop-local cancel day: orders, amount, share (seeds 002, 003)';
+
+CREATE FUNCTION order_mgmt.report_followups(shop_id bigint)
+	RETURNS TABLE (order_id bigint, order_no text, customer_id text, email text, total numeric,
+				   payment_status order_mgmt.payment_status, created_at timestamptz, channel text, why text)
+	LANGUAGE plpgsql STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	s order_mgmt.shop;
+BEGIN
+	SELECT * INTO s FROM order_mgmt.shop x WHERE x.shop_id = report_followups.shop_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'shop % does not exist', report_followups.shop_id USING ERRCODE = 'OM014';
+	END IF;
+	RETURN QUERY
+	SELECT o.order_id, o.order_no, o.customer_id, o.email, o.total, o.payment_status, o.created_at,
+		   CASE WHEN f.returning OR f.high_value OR f.noted THEN 'phone'
+				WHEN o.created_at > order_mgmt.now() - s.followup_window THEN 'sms'
+				ELSE 'message' END,
+		   concat_ws(', ',
+					 CASE WHEN f.returning THEN 'returning customer' END,
+					 CASE WHEN f.high_value THEN 'high value' END,
+					 CASE WHEN f.noted THEN 'customer note' END,
+					 CASE WHEN NOT (f.returning OR f.high_value OR f.noted)
+						  AND o.created_at > order_mgmt.now() - s.followup_window THEN 'recent' END)
+	FROM order_mgmt.orders o
+	CROSS JOIN LATERAL (SELECT
+		o.customer_id IS NOT NULL AND EXISTS (
+			SELECT FROM order_mgmt.orders p
+			WHERE p.shop_id = o.shop_id AND p.customer_id = o.customer_id
+			  AND p.order_id <> o.order_id AND p.paid_at IS NOT NULL AND p.created_at < o.created_at) AS returning,
+		s.high_value_threshold IS NOT NULL AND o.total >= s.high_value_threshold AS high_value,
+		o.customer_note IS NOT NULL AS noted) f
+	WHERE o.shop_id = report_followups.shop_id AND o.status <> 'cancelled'
+	  AND o.payment_status IN ('unpaid', 'pending', 'failed')
+	ORDER BY o.total DESC, o.created_at, o.order_id;
+END
+$$;
+COMMENT ON FUNCTION order_mgmt.report_followups(bigint) IS
+	'Unpaid or failed orders to follow up, most valuable first: phone for returning, high-value or noted customers, SMS within followup_window, else a message (seed 002)';
+
+CREATE FUNCTION order_mgmt.report_recovery(shop_id bigint, from_day date, to_day date)
+	RETURNS TABLE (day date, failed_or_cancelled bigint, recovered bigint, recovery_rate numeric)
+	LANGUAGE plpgsql STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	r record;
+BEGIN
+	r := order_mgmt.shop_day_range(report_recovery.shop_id, from_day, to_day);
+	RETURN QUERY
+	WITH o AS (
+		SELECT (o.created_at AT TIME ZONE r.tz)::date AS day, x.lost_at, x.paid_after
+		FROM order_mgmt.orders o
+		CROSS JOIN LATERAL (
+			SELECT min(e.event_id) FILTER (WHERE (e.kind = 'payment_status' AND e.to_value = 'failed')
+										   OR (e.kind = 'order_status' AND e.to_value = 'cancelled')) AS lost_at,
+				   max(e.event_id) FILTER (WHERE e.kind = 'payment_status' AND e.to_value = 'paid') AS paid_after
+			FROM order_mgmt.order_event e
+			WHERE e.shop_id = o.shop_id AND e.order_id = o.order_id
+			  AND e.kind IN ('payment_status', 'order_status')) x
+		WHERE o.shop_id = report_recovery.shop_id AND o.created_at >= r.lo AND o.created_at < r.hi
+	)
+	SELECT o.day, count(*) FILTER (WHERE o.lost_at IS NOT NULL),
+		   count(*) FILTER (WHERE o.paid_after > o.lost_at),
+		   CASE WHEN count(*) FILTER (WHERE o.lost_at IS NOT NULL) > 0
+				THEN round(count(*) FILTER (WHERE o.paid_after > o.lost_at)::numeric
+						   / count(*) FILTER (WHERE o.lost_at IS NOT NULL), 4) END
+	FROM o GROUP BY o.day ORDER BY o.day;
+END
+$$;
+COMMENT ON FUNCTION order_mgmt.report_recovery(bigint, date, date) IS
+	'Orders per creation day whose payment failed or that were cancelled, and how many were paid afterwards (seed 002: about 40% recovered)';
+
+CREATE FUNCTION order_mgmt.report_variant_mix(shop_id bigint, product_id text, from_day date, to_day date,
+		restock_qty integer DEFAULT NULL)
+	RETURNS TABLE (attribute text, value text, qty bigint, share numeric, restock integer)
+	LANGUAGE plpgsql STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	r record;
+BEGIN
+	r := order_mgmt.shop_day_range(report_variant_mix.shop_id, from_day, to_day);
+	IF restock_qty < 0 THEN
+		RAISE EXCEPTION 'restock_qty must not be negative' USING ERRCODE = '22023';
+	END IF;
+	RETURN QUERY
+	WITH sold AS (
+		SELECT a.key AS attribute, a.value #>> '{}' AS value, sum(l.qty - l.returned_qty)::bigint AS qty
+		FROM order_mgmt.orders o
+		JOIN order_mgmt.order_line l ON l.shop_id = o.shop_id AND l.order_id = o.order_id
+		JOIN order_mgmt.sku k ON k.shop_id = l.shop_id AND k.sku = l.sku
+		CROSS JOIN LATERAL jsonb_each(k.attrs) a
+		WHERE o.shop_id = report_variant_mix.shop_id AND o.created_at >= r.lo AND o.created_at < r.hi
+		  AND o.status <> 'cancelled' AND k.product_id = report_variant_mix.product_id
+		GROUP BY 1, 2
+	)
+	SELECT s.attribute, s.value, s.qty,
+		   round(s.qty::numeric / nullif(sum(s.qty) OVER (PARTITION BY s.attribute), 0), 4),
+		   CASE WHEN restock_qty IS NOT NULL
+				THEN round(restock_qty * s.qty::numeric / nullif(sum(s.qty) OVER (PARTITION BY s.attribute), 0))::int END
+	FROM sold s ORDER BY s.attribute, s.qty DESC, s.value;
+END
+$$;
+COMMENT ON FUNCTION order_mgmt.report_variant_mix(bigint, text, date, date, integer) IS
+	'Units of a product sold per variant attribute and value, their share, and restock_qty split by that share (seed 002)';
+
+CREATE FUNCTION order_mgmt.report_stuck(shop_id bigint, older_than interval)
+	RETURNS TABLE (order_id bigint, order_no text, status order_mgmt.order_status,
+				   payment_status order_mgmt.payment_status, delivery_status order_mgmt.delivery_status,
+				   since timestamptz, waiting interval, reason text)
+	LANGUAGE plpgsql STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+	IF older_than IS NULL OR older_than < interval '0' THEN
+		RAISE EXCEPTION 'older_than must be a non-negative interval' USING ERRCODE = '22023';
+	END IF;
+	PERFORM FROM order_mgmt.shop s WHERE s.shop_id = report_stuck.shop_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'shop % does not exist', report_stuck.shop_id USING ERRCODE = 'OM014';
+	END IF;
+	RETURN QUERY
+	SELECT o.order_id, o.order_no, o.status, o.payment_status, o.delivery_status, x.since,
+		   order_mgmt.now() - x.since, x.reason
+	FROM order_mgmt.orders o
+	CROSS JOIN LATERAL (SELECT
+		CASE WHEN o.payment_status IN ('unpaid', 'pending', 'failed') THEN o.created_at ELSE o.paid_at END AS since,
+		CASE o.payment_status
+			WHEN 'unpaid' THEN 'not paid'
+			WHEN 'pending' THEN 'payment still pending'
+			WHEN 'failed' THEN 'payment failed'
+			ELSE 'paid but not shipped' END AS reason) x
+	WHERE o.shop_id = report_stuck.shop_id AND o.status NOT IN ('cancelled', 'completed')
+	  AND (o.payment_status IN ('unpaid', 'pending', 'failed')
+		   OR (o.payment_status = 'paid'
+			   AND o.delivery_status IN ('unfulfilled', 'not_executed', 'shipment_cancelled', 'shipping_overdue')))
+	  AND x.since < order_mgmt.now() - older_than
+	ORDER BY x.since, o.order_id;
+END
+$$;
+COMMENT ON FUNCTION order_mgmt.report_stuck(bigint, interval) IS
+	'Live orders waiting longer than older_than for payment, or paid and not shipped, with the reason (seed 004)';
+
+CREATE FUNCTION order_mgmt.report_cancellations(shop_id bigint, from_day date, to_day date)
+	RETURNS TABLE (day date, order_id bigint, order_no text, customer_id text, email text,
+				   products text, total numeric, reason order_mgmt.cancel_reason,
+				   source order_mgmt.cancel_source, note text, feedback text, score integer)
+	LANGUAGE plpgsql STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	r record;
+BEGIN
+	r := order_mgmt.shop_day_range(report_cancellations.shop_id, from_day, to_day);
+	RETURN QUERY
+	SELECT (o.cancelled_at AT TIME ZONE r.tz)::date, o.order_id, o.order_no, o.customer_id, o.email,
+		   (SELECT string_agg(l.qty || ' x ' || coalesce(k.title, l.sku), ', ' ORDER BY l.line_no)
+			  FROM order_mgmt.order_line l JOIN order_mgmt.sku k ON k.shop_id = l.shop_id AND k.sku = l.sku
+			 WHERE l.shop_id = o.shop_id AND l.order_id = o.order_id),
+		   o.total, o.cancel_reason, o.cancel_source, o.cancel_note, f.comment, f.score
+	FROM order_mgmt.orders o
+	LEFT JOIN order_mgmt.cancel_feedback f ON f.shop_id = o.shop_id AND f.order_id = o.order_id
+	WHERE o.shop_id = report_cancellations.shop_id AND o.cancelled_at >= r.lo AND o.cancelled_at < r.hi
+	ORDER BY o.cancelled_at, o.order_id;
+END
+$$;
+COMMENT ON FUNCTION order_mgmt.report_cancellations(bigint, date, date) IS
+	'Cancelled orders by shop-local cancel day: customer, products, reason, source and feedback (seed 003)';
