@@ -139,5 +139,20 @@ SELECT value, max(label) FILTER (WHERE locale = 'en') AS en, max(label) FILTER (
 FROM order_mgmt.status_label WHERE enum_type = 'payment_status' GROUP BY value ORDER BY value;
 
 \echo
-\echo '== 10. verify(): no rows means every invariant holds'
+\echo '== 10. Reports for the DBA (seed 002), labels in the shop''s locale, money by ICU'
+SELECT day, orders, order_mgmt.format_money(total, 'TWD', 'zh-TW') AS total,
+	   unpaid, paid_unshipped, shipped, settled, closed_unpaid, refunded
+FROM order_mgmt.report_daily_breakdown(1, '2026-11-20', '2026-11-23');
+SELECT day, orders, closed, lost_rate, closed_after_support, closed_self_service
+FROM order_mgmt.report_lost_orders(1, '2026-11-20', '2026-11-23');
+SELECT reason, source, orders, order_mgmt.format_money(amount, 'TWD', 'zh-TW') AS amount, share
+FROM order_mgmt.report_cancel_reasons(1, '2026-11-20', '2026-11-23');
+SELECT attribute, value, qty, share, restock FROM order_mgmt.report_variant_mix(1, 'CUP', '2026-11-20', '2026-11-23', 20);
+SELECT order_no, order_mgmt.label(status, 'zh-TW') AS "狀態", order_mgmt.label(payment_status, 'zh-TW') AS "付款",
+	   order_mgmt.label(delivery_status, 'zh-TW') AS "配送", order_mgmt.format_money(total, currency, 'zh-TW') AS "金額",
+	   order_mgmt.label(delivery_status, 'th-TH') AS th, order_mgmt.label(delivery_status, 'fi-FI') AS fi
+FROM order_mgmt.orders WHERE order_no LIKE 'TT-%' ORDER BY order_no;
+
+\echo
+\echo '== 11. verify(): no rows means every invariant holds'
 SELECT * FROM order_mgmt.verify();
