@@ -6,6 +6,10 @@
 CREATE INDEX orders_cancelled ON order_mgmt.orders (shop_id, cancelled_at) WHERE cancelled_at IS NOT NULL;
 CREATE INDEX orders_open_payment ON order_mgmt.orders (shop_id, created_at)
 	WHERE status <> 'cancelled' AND payment_status IN ('unpaid', 'pending', 'failed');
+CREATE INDEX orders_customer_paid ON order_mgmt.orders (shop_id, customer_id, created_at)
+	WHERE paid_at IS NOT NULL;
+CREATE INDEX order_event_recovery ON order_mgmt.order_event (shop_id, at)
+	WHERE kind IN ('payment_status', 'order_status') AND to_value IN ('failed', 'cancelled', 'paid');
 
 -- The instants a shop-local day range covers.
 CREATE FUNCTION order_mgmt.shop_day_range(p_shop bigint, from_day date, to_day date,
@@ -150,11 +154,14 @@ BEGIN
 					 CASE WHEN NOT (f.returning OR f.high_value OR f.noted)
 						  AND o.created_at > order_mgmt.now() - s.followup_window THEN 'recent' END)
 	FROM order_mgmt.orders o
+	-- each customer's first paid order, once, rather than a probe per order
+	LEFT JOIN (SELECT p.customer_id, min(p.created_at) AS first_paid
+			   FROM order_mgmt.orders p
+			   WHERE p.shop_id = report_followups.shop_id AND p.paid_at IS NOT NULL
+				 AND p.customer_id IS NOT NULL
+			   GROUP BY p.customer_id) fp ON fp.customer_id = o.customer_id
 	CROSS JOIN LATERAL (SELECT
-		o.customer_id IS NOT NULL AND EXISTS (
-			SELECT FROM order_mgmt.orders p
-			WHERE p.shop_id = o.shop_id AND p.customer_id = o.customer_id
-			  AND p.order_id <> o.order_id AND p.paid_at IS NOT NULL AND p.created_at < o.created_at) AS returning,
+		coalesce(fp.first_paid < o.created_at, false) AS returning,
 		s.high_value_threshold IS NOT NULL AND o.total >= s.high_value_threshold AS high_value,
 		o.customer_note IS NOT NULL AS noted) f
 	WHERE o.shop_id = report_followups.shop_id AND o.status <> 'cancelled'
@@ -176,16 +183,19 @@ DECLARE
 BEGIN
 	r := order_mgmt.shop_day_range(report_recovery.shop_id, from_day, to_day);
 	RETURN QUERY
-	WITH o AS (
+	WITH x AS (
+		-- the failures, cancellations and payments of the shop's orders, once
+		SELECT e.order_id,
+			   min(e.event_id) FILTER (WHERE (e.kind = 'payment_status' AND e.to_value = 'failed')
+										OR (e.kind = 'order_status' AND e.to_value = 'cancelled')) AS lost_at,
+			   max(e.event_id) FILTER (WHERE e.kind = 'payment_status' AND e.to_value = 'paid') AS paid_after
+		FROM order_mgmt.order_event e
+		WHERE e.shop_id = report_recovery.shop_id AND e.kind IN ('payment_status', 'order_status')
+		  AND e.to_value IN ('failed', 'cancelled', 'paid') AND e.at >= r.lo
+		GROUP BY e.order_id
+	), o AS (
 		SELECT (o.created_at AT TIME ZONE r.tz)::date AS day, x.lost_at, x.paid_after
-		FROM order_mgmt.orders o
-		CROSS JOIN LATERAL (
-			SELECT min(e.event_id) FILTER (WHERE (e.kind = 'payment_status' AND e.to_value = 'failed')
-										   OR (e.kind = 'order_status' AND e.to_value = 'cancelled')) AS lost_at,
-				   max(e.event_id) FILTER (WHERE e.kind = 'payment_status' AND e.to_value = 'paid') AS paid_after
-			FROM order_mgmt.order_event e
-			WHERE e.shop_id = o.shop_id AND e.order_id = o.order_id
-			  AND e.kind IN ('payment_status', 'order_status')) x
+		FROM order_mgmt.orders o LEFT JOIN x ON x.order_id = o.order_id
 		WHERE o.shop_id = report_recovery.shop_id AND o.created_at >= r.lo AND o.created_at < r.hi
 	)
 	SELECT o.day, count(*) FILTER (WHERE o.lost_at IS NOT NULL),

@@ -12,6 +12,7 @@
 \endif
 CREATE EXTENSION IF NOT EXISTS order_mgmt;
 SELECT setseed(0.42);
+\o /dev/null
 
 SELECT order_mgmt.create_shop(s, 'Shop ' || s, 'TWD', 'zh-TW', 'Asia/Taipei')
 FROM generate_series(1, 101) s WHERE NOT EXISTS (SELECT FROM order_mgmt.shop WHERE shop_id = s);
@@ -23,6 +24,7 @@ SELECT order_mgmt.upsert_sku(s, 'SKU-' || g, 100 + g * 10) FROM generate_series(
 SELECT order_mgmt.upsert_customer(s, 'c' || g, 'c' || g || '@example.com')
 FROM generate_series(1, 101) s, generate_series(1, 2000) g;
 
+\o
 SET session_replication_role = replica;
 CREATE TEMP TABLE gen AS
 SELECT shop_id, nextval('order_mgmt.order_id_seq') AS order_id,
