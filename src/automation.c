@@ -31,26 +31,20 @@ void
 om_automation_track(int64 shop_id, int64 order_id)
 {
 	static SPIPlanPtr plan = NULL;
-	static const Oid argtypes[] = {INT8OID, INT8OID, TIMESTAMPTZOID};
-	Datum		values[3];
 
-	om_plan(&plan,
-			"WITH m AS (SELECT r.rule_id, r.delay FROM order_mgmt.automation_rule r"
-			"    JOIN order_mgmt.orders o ON o.shop_id = r.shop_id AND o.order_id = $2"
-			"    WHERE r.shop_id = $1 AND r.enabled AND o.status IN ('pending', 'confirmed')"
-			"      AND o.payment_status = ANY (r.payment_in) AND o.delivery_status = ANY (r.delivery_in)"
-			"    ORDER BY r.delay, r.rule_id LIMIT 1),"
-			" s AS (INSERT INTO order_mgmt.due_action (shop_id, order_id, action, due_at, rule_id, created_at)"
-			"    SELECT $1, $2, 'automation_complete', $3 + m.delay, m.rule_id, $3 FROM m"
-			"    ON CONFLICT (shop_id, order_id, action) DO NOTHING)"
-			" DELETE FROM order_mgmt.due_action d"
-			" WHERE d.shop_id = $1 AND d.order_id = $2 AND d.action = 'automation_complete'"
-			"   AND NOT EXISTS (SELECT FROM m)",
-			3, argtypes);
-	values[0] = Int64GetDatum(shop_id);
-	values[1] = Int64GetDatum(order_id);
-	values[2] = TimestampTzGetDatum(om_now());
-	om_exec(plan, values, NULL, false, 0);
+	om_exec_for_order(&plan,
+					  "WITH m AS (SELECT r.rule_id, r.delay FROM order_mgmt.automation_rule r"
+					  "    JOIN order_mgmt.orders o ON o.shop_id = r.shop_id AND o.order_id = $2"
+					  "    WHERE r.shop_id = $1 AND r.enabled AND o.status IN ('pending', 'confirmed')"
+					  "      AND o.payment_status = ANY (r.payment_in) AND o.delivery_status = ANY (r.delivery_in)"
+					  "    ORDER BY r.delay, r.rule_id LIMIT 1),"
+					  " s AS (INSERT INTO order_mgmt.due_action (shop_id, order_id, action, due_at, rule_id, created_at)"
+					  "    SELECT $1, $2, 'automation_complete', $3 + m.delay, m.rule_id, $3 FROM m"
+					  "    ON CONFLICT (shop_id, order_id, action) DO NOTHING)"
+					  " DELETE FROM order_mgmt.due_action d"
+					  " WHERE d.shop_id = $1 AND d.order_id = $2 AND d.action = 'automation_complete'"
+					  "   AND NOT EXISTS (SELECT FROM m)",
+					  shop_id, order_id);
 }
 
 static void
@@ -65,24 +59,18 @@ void
 om_rewards_earn(int64 shop_id, int64 order_id)
 {
 	static SPIPlanPtr plan = NULL;
-	static const Oid argtypes[] = {INT8OID, INT8OID, TIMESTAMPTZOID};
-	Datum		values[3];
 	bool		isnull;
 
-	om_plan(&plan,
-			"INSERT INTO order_mgmt.reward_ledger (shop_id, customer_id, order_id, points, kind, created_at)"
-			" SELECT o.shop_id, o.customer_id, o.order_id, p.points, 'earned', $3"
-			" FROM order_mgmt.orders o JOIN order_mgmt.shop s ON s.shop_id = o.shop_id,"
-			" LATERAL (SELECT floor((o.paid_amount - o.refunded_amount) * s.reward_rate)::int8 AS points) p"
-			" WHERE o.shop_id = $1 AND o.order_id = $2 AND o.customer_id IS NOT NULL"
-			"   AND s.reward_rate > 0 AND p.points > 0"
-			" ON CONFLICT (shop_id, order_id) WHERE kind = 'earned' DO NOTHING"
-			" RETURNING points",
-			3, argtypes);
-	values[0] = Int64GetDatum(shop_id);
-	values[1] = Int64GetDatum(order_id);
-	values[2] = TimestampTzGetDatum(om_now());
-	om_exec(plan, values, NULL, false, 0);
+	om_exec_for_order(&plan,
+					  "INSERT INTO order_mgmt.reward_ledger (shop_id, customer_id, order_id, points, kind, created_at)"
+					  " SELECT o.shop_id, o.customer_id, o.order_id, p.points, 'earned', $3"
+					  " FROM order_mgmt.orders o JOIN order_mgmt.shop s ON s.shop_id = o.shop_id,"
+					  " LATERAL (SELECT floor((o.paid_amount - o.refunded_amount) * s.reward_rate)::int8 AS points) p"
+					  " WHERE o.shop_id = $1 AND o.order_id = $2 AND o.customer_id IS NOT NULL"
+					  "   AND s.reward_rate > 0 AND p.points > 0"
+					  " ON CONFLICT (shop_id, order_id) WHERE kind = 'earned' DO NOTHING"
+					  " RETURNING points",
+					  shop_id, order_id);
 	if (SPI_processed == 1)
 		RewardEvent(shop_id, order_id, "earned",
 					DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)));
@@ -93,28 +81,22 @@ void
 om_rewards_reverse(int64 shop_id, int64 order_id)
 {
 	static SPIPlanPtr plan = NULL;
-	static const Oid argtypes[] = {INT8OID, INT8OID, TIMESTAMPTZOID};
-	Datum		values[3];
 	bool		isnull;
 
-	om_plan(&plan,
-			"INSERT INTO order_mgmt.reward_ledger (shop_id, customer_id, order_id, points, kind, created_at)"
-			" SELECT e.shop_id, e.customer_id, e.order_id, b.back, 'reversed', $3"
-			" FROM order_mgmt.reward_ledger e"
-			" JOIN order_mgmt.orders o ON o.shop_id = e.shop_id AND o.order_id = e.order_id"
-			" JOIN order_mgmt.shop s ON s.shop_id = e.shop_id,"
-			" LATERAL (SELECT e.points"
-			"    - greatest(least(floor((o.paid_amount - o.refunded_amount) * s.reward_rate)::int8, e.points), 0)"
-			"    - coalesce((SELECT sum(r.points) FROM order_mgmt.reward_ledger r"
-			"        WHERE r.shop_id = e.shop_id AND r.order_id = e.order_id AND r.kind = 'reversed'), 0)"
-			"    AS back) b"
-			" WHERE e.shop_id = $1 AND e.order_id = $2 AND e.kind = 'earned' AND b.back > 0"
-			" RETURNING points",
-			3, argtypes);
-	values[0] = Int64GetDatum(shop_id);
-	values[1] = Int64GetDatum(order_id);
-	values[2] = TimestampTzGetDatum(om_now());
-	om_exec(plan, values, NULL, false, 0);
+	om_exec_for_order(&plan,
+					  "INSERT INTO order_mgmt.reward_ledger (shop_id, customer_id, order_id, points, kind, created_at)"
+					  " SELECT e.shop_id, e.customer_id, e.order_id, b.back, 'reversed', $3"
+					  " FROM order_mgmt.reward_ledger e"
+					  " JOIN order_mgmt.orders o ON o.shop_id = e.shop_id AND o.order_id = e.order_id"
+					  " JOIN order_mgmt.shop s ON s.shop_id = e.shop_id,"
+					  " LATERAL (SELECT e.points"
+					  "    - greatest(least(floor((o.paid_amount - o.refunded_amount) * s.reward_rate)::int8, e.points), 0)"
+					  "    - coalesce((SELECT sum(r.points) FROM order_mgmt.reward_ledger r"
+					  "        WHERE r.shop_id = e.shop_id AND r.order_id = e.order_id AND r.kind = 'reversed'), 0)"
+					  "    AS back) b"
+					  " WHERE e.shop_id = $1 AND e.order_id = $2 AND e.kind = 'earned' AND b.back > 0"
+					  " RETURNING points",
+					  shop_id, order_id);
 	if (SPI_processed == 1)
 		RewardEvent(shop_id, order_id, "reversed",
 					DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)));

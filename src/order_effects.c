@@ -96,19 +96,13 @@ static void
 ScheduleTimeoutAgain(int64 shop_id, int64 order_id)
 {
 	static SPIPlanPtr plan = NULL;
-	static const Oid argtypes[] = {INT8OID, INT8OID, TIMESTAMPTZOID};
-	Datum		values[3];
 
-	om_plan(&plan,
-			"INSERT INTO order_mgmt.due_action (shop_id, order_id, action, due_at, created_at)"
-			" SELECT $1, $2, 'payment_timeout', o.payment_due_at, $3 FROM order_mgmt.orders o"
-			" WHERE o.shop_id = $1 AND o.order_id = $2 AND o.payment_due_at IS NOT NULL"
-			" ON CONFLICT (shop_id, order_id, action) DO NOTHING",
-			3, argtypes);
-	values[0] = Int64GetDatum(shop_id);
-	values[1] = Int64GetDatum(order_id);
-	values[2] = TimestampTzGetDatum(om_now());
-	om_exec(plan, values, NULL, false, 0);
+	om_exec_for_order(&plan,
+					  "INSERT INTO order_mgmt.due_action (shop_id, order_id, action, due_at, created_at)"
+					  " SELECT $1, $2, 'payment_timeout', o.payment_due_at, $3 FROM order_mgmt.orders o"
+					  " WHERE o.shop_id = $1 AND o.order_id = $2 AND o.payment_due_at IS NOT NULL"
+					  " ON CONFLICT (shop_id, order_id, action) DO NOTHING",
+					  shop_id, order_id);
 }
 
 /* A failed order is cancelled auto_cancel_delay later, if the shop says so. */
@@ -138,19 +132,13 @@ static void
 ScheduleAutoArchive(int64 shop_id, int64 order_id)
 {
 	static SPIPlanPtr plan = NULL;
-	static const Oid argtypes[] = {INT8OID, INT8OID, TIMESTAMPTZOID};
-	Datum		values[3];
 
-	om_plan(&plan,
-			"INSERT INTO order_mgmt.due_action (shop_id, order_id, action, due_at, created_at)"
-			" SELECT $1, $2, 'auto_archive', $3 + s.auto_archive_after, $3"
-			" FROM order_mgmt.shop s WHERE s.shop_id = $1 AND s.auto_archive_after IS NOT NULL"
-			" ON CONFLICT (shop_id, order_id, action) DO UPDATE SET due_at = EXCLUDED.due_at",
-			3, argtypes);
-	values[0] = Int64GetDatum(shop_id);
-	values[1] = Int64GetDatum(order_id);
-	values[2] = TimestampTzGetDatum(om_now());
-	om_exec(plan, values, NULL, false, 0);
+	om_exec_for_order(&plan,
+					  "INSERT INTO order_mgmt.due_action (shop_id, order_id, action, due_at, created_at)"
+					  " SELECT $1, $2, 'auto_archive', $3 + s.auto_archive_after, $3"
+					  " FROM order_mgmt.shop s WHERE s.shop_id = $1 AND s.auto_archive_after IS NOT NULL"
+					  " ON CONFLICT (shop_id, order_id, action) DO UPDATE SET due_at = EXCLUDED.due_at",
+					  shop_id, order_id);
 }
 
 /* Reactivation: hold the order's lines again (tracked SKUs), or OM001. */

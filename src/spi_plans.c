@@ -174,3 +174,22 @@ om_spi_text(const char *s)
 	memcpy(VARDATA(t), s, len);
 	return t;
 }
+
+/*
+ * Run the kept statement sql with parameters ($1 shop_id, $2 order_id,
+ * $3 order_mgmt.now()): the shape of most per-order side effects.
+ * Returns SPI_processed.
+ */
+uint64
+om_exec_for_order(SPIPlanPtr *slot, const char *sql, int64 shop_id, int64 order_id)
+{
+	static const Oid argtypes[] = {INT8OID, INT8OID, TIMESTAMPTZOID};
+	Datum		values[3];
+
+	om_plan(slot, sql, 3, argtypes);
+	values[0] = Int64GetDatum(shop_id);
+	values[1] = Int64GetDatum(order_id);
+	values[2] = TimestampTzGetDatum(om_now());
+	om_exec(*slot, values, NULL, false, 0);
+	return SPI_processed;
+}
