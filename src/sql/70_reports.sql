@@ -49,14 +49,18 @@ DECLARE
 BEGIN
 	r := order_mgmt.shop_day_range(report_daily_breakdown.shop_id, from_day, to_day);
 	RETURN QUERY
+	-- one index range scan per shop-local day: 90 days, 90 groups
 	WITH o AS (
-		SELECT (o.created_at AT TIME ZONE r.tz)::date AS day, o.total,
+		SELECT d.day, o.total,
 			   -- money returned or owed back: all of a cancelled order that got money
 			   CASE WHEN o.status = 'cancelled' AND o.paid_amount > 0 THEN o.total
 					ELSE least(o.refunded_amount, o.total) END AS back,
 			   o.status, o.payment_status, o.delivery_status, o.paid_amount
-		FROM order_mgmt.orders o
-		WHERE o.shop_id = report_daily_breakdown.shop_id AND o.created_at >= r.lo AND o.created_at < r.hi
+		FROM (SELECT g::date AS day FROM generate_series(from_day, to_day, interval '1 day') g) d
+		JOIN order_mgmt.orders o
+		  ON o.shop_id = report_daily_breakdown.shop_id
+		 AND o.created_at >= d.day::timestamp AT TIME ZONE r.tz
+		 AND o.created_at < (d.day + 1)::timestamp AT TIME ZONE r.tz
 	)
 	SELECT o.day, count(*), sum(o.total),
 		   coalesce(sum(o.total - o.back) FILTER (WHERE o.status <> 'cancelled' AND o.status <> 'completed'
@@ -89,11 +93,13 @@ BEGIN
 	r := order_mgmt.shop_day_range(report_lost_orders.shop_id, from_day, to_day);
 	RETURN QUERY
 	WITH o AS (
-		SELECT (o.created_at AT TIME ZONE r.tz)::date AS day,
-			   o.status = 'cancelled' AND o.paid_at IS NULL AND o.paid_amount = 0 AS lost,
+		SELECT d.day, o.status = 'cancelled' AND o.paid_at IS NULL AND o.paid_amount = 0 AS lost,
 			   o.consulted_support
-		FROM order_mgmt.orders o
-		WHERE o.shop_id = report_lost_orders.shop_id AND o.created_at >= r.lo AND o.created_at < r.hi
+		FROM (SELECT g::date AS day FROM generate_series(from_day, to_day, interval '1 day') g) d
+		JOIN order_mgmt.orders o
+		  ON o.shop_id = report_lost_orders.shop_id
+		 AND o.created_at >= d.day::timestamp AT TIME ZONE r.tz
+		 AND o.created_at < (d.day + 1)::timestamp AT TIME ZONE r.tz
 	)
 	SELECT o.day, count(*), count(*) FILTER (WHERE o.lost),
 		   round(count(*) FILTER (WHERE o.lost)::numeric / count(*), 4),
@@ -194,9 +200,10 @@ BEGIN
 		  AND e.to_value IN ('failed', 'cancelled', 'paid') AND e.at >= r.lo
 		GROUP BY e.order_id
 	), o AS (
+		-- only the orders that failed or were cancelled, found by key
 		SELECT (o.created_at AT TIME ZONE r.tz)::date AS day, x.lost_at, x.paid_after
-		FROM order_mgmt.orders o LEFT JOIN x ON x.order_id = o.order_id
-		WHERE o.shop_id = report_recovery.shop_id AND o.created_at >= r.lo AND o.created_at < r.hi
+		FROM x JOIN order_mgmt.orders o ON o.shop_id = report_recovery.shop_id AND o.order_id = x.order_id
+		WHERE x.lost_at IS NOT NULL AND o.created_at >= r.lo AND o.created_at < r.hi
 	)
 	SELECT o.day, count(*) FILTER (WHERE o.lost_at IS NOT NULL),
 		   count(*) FILTER (WHERE o.paid_after > o.lost_at),
@@ -296,11 +303,15 @@ BEGIN
 	r := order_mgmt.shop_day_range(report_cancellations.shop_id, from_day, to_day);
 	RETURN QUERY
 	SELECT (o.cancelled_at AT TIME ZONE r.tz)::date, o.order_id, o.order_no, o.customer_id, o.email,
-		   (SELECT string_agg(l.qty || ' x ' || coalesce(k.title, l.sku), ', ' ORDER BY l.line_no)
-			  FROM order_mgmt.order_line l JOIN order_mgmt.sku k ON k.shop_id = l.shop_id AND k.sku = l.sku
-			 WHERE l.shop_id = o.shop_id AND l.order_id = o.order_id),
-		   o.total, o.cancel_reason, o.cancel_source, o.cancel_note, f.comment, f.score
+		   p.products, o.total, o.cancel_reason, o.cancel_source, o.cancel_note, f.comment, f.score
 	FROM order_mgmt.orders o
+	JOIN (SELECT l.order_id,
+				 string_agg(l.qty || ' x ' || coalesce(k.title, l.sku), ', ' ORDER BY l.line_no) AS products
+		  FROM order_mgmt.orders c
+		  JOIN order_mgmt.order_line l ON l.shop_id = c.shop_id AND l.order_id = c.order_id
+		  JOIN order_mgmt.sku k ON k.shop_id = l.shop_id AND k.sku = l.sku
+		  WHERE c.shop_id = report_cancellations.shop_id AND c.cancelled_at >= r.lo AND c.cancelled_at < r.hi
+		  GROUP BY l.order_id) p ON p.order_id = o.order_id
 	LEFT JOIN order_mgmt.cancel_feedback f ON f.shop_id = o.shop_id AND f.order_id = o.order_id
 	WHERE o.shop_id = report_cancellations.shop_id AND o.cancelled_at >= r.lo AND o.cancelled_at < r.hi
 	ORDER BY o.cancelled_at, o.order_id;
