@@ -1,7 +1,10 @@
 
 -- Reports for DBAs (SPEC §14, seeds 002-004).  Days are shop-local
 -- (shop.timezone); date ranges include both ends.  PL/pgSQL rather than
--- SQL functions, so that Citus can plan them (SPEC §18).
+-- SQL functions, so that Citus can plan them (SPEC §18).  They run with
+-- jit = off: the planner cannot size a per-day range scan, its cost estimate
+-- passes jit_above_cost, and compiling then took 0.2 s of a 0.8 s report while
+-- the scans it would speed up take less.
 
 CREATE INDEX orders_cancelled ON order_mgmt.orders (shop_id, cancelled_at) WHERE cancelled_at IS NOT NULL;
 CREATE INDEX orders_open_payment ON order_mgmt.orders (shop_id, created_at)
@@ -42,6 +45,7 @@ CREATE FUNCTION order_mgmt.report_daily_breakdown(shop_id bigint, from_day date,
 				   shipped numeric, settled numeric, closed_unpaid numeric, refunded numeric)
 	LANGUAGE plpgsql STABLE SECURITY DEFINER
 	SET search_path = pg_catalog, order_mgmt, pg_temp
+	SET jit = off
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -49,32 +53,39 @@ DECLARE
 BEGIN
 	r := order_mgmt.shop_day_range(report_daily_breakdown.shop_id, from_day, to_day);
 	RETURN QUERY
-	-- one index range scan per shop-local day: 90 days, 90 groups
+	-- one index range scan per shop-local day: 90 days, 90 groups.  Each
+	-- order gets its bucket once and is summed into (day, bucket): cheaper
+	-- than evaluating one FILTER per bucket on every row (1M orders 0.59 s
+	-- -> 0.39 s).
 	WITH o AS (
-		SELECT d.day, o.total,
+		SELECT d.day,
+			   CASE WHEN o.status = 'cancelled' THEN 5			-- closed_unpaid
+					WHEN o.status = 'completed' THEN 4			-- settled
+					WHEN o.payment_status IN ('unpaid', 'pending', 'failed') THEN 1
+					WHEN o.delivery_status IN ('unfulfilled', 'not_executed', 'shipment_cancelled',
+											   'shipping_overdue') THEN 2	-- paid_unshipped
+					ELSE 3 END AS bucket,						-- shipped
+			   o.total,
 			   -- money returned or owed back: all of a cancelled order that got money
 			   CASE WHEN o.status = 'cancelled' AND o.paid_amount > 0 THEN o.total
-					ELSE least(o.refunded_amount, o.total) END AS back,
-			   o.status, o.payment_status, o.delivery_status, o.paid_amount
+					ELSE least(o.refunded_amount, o.total) END AS back
 		FROM (SELECT g::date AS day FROM generate_series(from_day, to_day, interval '1 day') g) d
 		JOIN order_mgmt.orders o
 		  ON o.shop_id = report_daily_breakdown.shop_id
 		 AND o.created_at >= d.day::timestamp AT TIME ZONE r.tz
 		 AND o.created_at < (d.day + 1)::timestamp AT TIME ZONE r.tz
+	), b AS (
+		SELECT o.day, o.bucket, count(*) AS n, sum(o.total) AS total, sum(o.back) AS back
+		FROM o GROUP BY o.day, o.bucket
 	)
-	SELECT o.day, count(*), sum(o.total),
-		   coalesce(sum(o.total - o.back) FILTER (WHERE o.status <> 'cancelled' AND o.status <> 'completed'
-				AND o.payment_status IN ('unpaid', 'pending', 'failed')), 0),
-		   coalesce(sum(o.total - o.back) FILTER (WHERE o.status NOT IN ('cancelled', 'completed')
-				AND o.payment_status NOT IN ('unpaid', 'pending', 'failed')
-				AND o.delivery_status IN ('unfulfilled', 'not_executed', 'shipment_cancelled', 'shipping_overdue')), 0),
-		   coalesce(sum(o.total - o.back) FILTER (WHERE o.status NOT IN ('cancelled', 'completed')
-				AND o.payment_status NOT IN ('unpaid', 'pending', 'failed')
-				AND o.delivery_status NOT IN ('unfulfilled', 'not_executed', 'shipment_cancelled', 'shipping_overdue')), 0),
-		   coalesce(sum(o.total - o.back) FILTER (WHERE o.status = 'completed'), 0),
-		   coalesce(sum(o.total - o.back) FILTER (WHERE o.status = 'cancelled'), 0),
-		   coalesce(sum(o.back), 0)
-	FROM o GROUP BY o.day ORDER BY o.day;
+	SELECT b.day, sum(b.n)::bigint, sum(b.total),
+		   coalesce(sum(b.total - b.back) FILTER (WHERE b.bucket = 1), 0),
+		   coalesce(sum(b.total - b.back) FILTER (WHERE b.bucket = 2), 0),
+		   coalesce(sum(b.total - b.back) FILTER (WHERE b.bucket = 3), 0),
+		   coalesce(sum(b.total - b.back) FILTER (WHERE b.bucket = 4), 0),
+		   coalesce(sum(b.total - b.back) FILTER (WHERE b.bucket = 5), 0),
+		   coalesce(sum(b.back), 0)
+	FROM b GROUP BY b.day ORDER BY b.day;
 END
 $$;
 COMMENT ON FUNCTION order_mgmt.report_daily_breakdown(bigint, date, date) IS
@@ -85,6 +96,7 @@ CREATE FUNCTION order_mgmt.report_lost_orders(shop_id bigint, from_day date, to_
 				   closed_after_support bigint, closed_self_service bigint)
 	LANGUAGE plpgsql STABLE SECURITY DEFINER
 	SET search_path = pg_catalog, order_mgmt, pg_temp
+	SET jit = off
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -116,6 +128,7 @@ CREATE FUNCTION order_mgmt.report_cancel_reasons(shop_id bigint, from_day date, 
 				   amount numeric, share numeric)
 	LANGUAGE plpgsql STABLE SECURITY DEFINER
 	SET search_path = pg_catalog, order_mgmt, pg_temp
+	SET jit = off
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -139,6 +152,7 @@ CREATE FUNCTION order_mgmt.report_followups(shop_id bigint)
 				   payment_status order_mgmt.payment_status, created_at timestamptz, channel text, why text)
 	LANGUAGE plpgsql STABLE SECURITY DEFINER
 	SET search_path = pg_catalog, order_mgmt, pg_temp
+	SET jit = off
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -182,6 +196,7 @@ CREATE FUNCTION order_mgmt.report_recovery(shop_id bigint, from_day date, to_day
 	RETURNS TABLE (day date, failed_or_cancelled bigint, recovered bigint, recovery_rate numeric)
 	LANGUAGE plpgsql STABLE SECURITY DEFINER
 	SET search_path = pg_catalog, order_mgmt, pg_temp
+	SET jit = off
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -221,6 +236,7 @@ CREATE FUNCTION order_mgmt.report_variant_mix(shop_id bigint, product_id text, f
 	RETURNS TABLE (attribute text, value text, qty bigint, share numeric, restock integer)
 	LANGUAGE plpgsql STABLE SECURITY DEFINER
 	SET search_path = pg_catalog, order_mgmt, pg_temp
+	SET jit = off
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -257,6 +273,7 @@ CREATE FUNCTION order_mgmt.report_stuck(shop_id bigint, older_than interval)
 				   since timestamptz, waiting interval, reason text)
 	LANGUAGE plpgsql STABLE SECURITY DEFINER
 	SET search_path = pg_catalog, order_mgmt, pg_temp
+	SET jit = off
 AS $$
 #variable_conflict use_column
 BEGIN
@@ -295,6 +312,7 @@ CREATE FUNCTION order_mgmt.report_cancellations(shop_id bigint, from_day date, t
 				   source order_mgmt.cancel_source, note text, feedback text, score integer)
 	LANGUAGE plpgsql STABLE SECURITY DEFINER
 	SET search_path = pg_catalog, order_mgmt, pg_temp
+	SET jit = off
 AS $$
 #variable_conflict use_column
 DECLARE
