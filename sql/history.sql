@@ -5,6 +5,12 @@ SELECT order_mgmt.upsert_sku(30, 'H-1', 10);
 INSERT INTO order_mgmt.orders (shop_id, order_id, currency) VALUES (30, 3000001, 'TWD');
 INSERT INTO order_mgmt.order_line (shop_id, order_id, line_no, sku, qty, unit_price)
 VALUES (30, 3000001, 1, 'H-1', 1, 10);
+-- a line written by hand gets its order's creation time
+SELECT l.ordered_at = o.created_at AS line_stamped
+FROM order_mgmt.order_line l JOIN order_mgmt.orders o USING (shop_id, order_id)
+WHERE l.order_id = 3000001;
+INSERT INTO order_mgmt.order_line (shop_id, order_id, line_no, sku, qty, unit_price)
+VALUES (30, 3999999, 1, 'H-1', 1, 10);
 INSERT INTO order_mgmt.payment (shop_id, order_id, kind, amount, status, created_at)
 VALUES (30, 3000001, 'charge', 10, 'failed', now());
 UPDATE order_mgmt.orders SET payment_status = 'failed' WHERE order_id = 3000001;

@@ -556,8 +556,9 @@ checkout(PG_FUNCTION_ARGS)
 			"    $12, $13, $14, $15, $16, $17)"
 			"  ON CONFLICT (shop_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"
 			"  RETURNING order_id),"
-			" l AS (INSERT INTO order_mgmt.order_line (shop_id, order_id, line_no, sku, qty, unit_price, discount)"
-			"  SELECT $1, o.order_id, u.n, u.sku, u.qty, u.price, u.disc FROM o,"
+			" l AS (INSERT INTO order_mgmt.order_line (shop_id, order_id, line_no, sku, qty, unit_price, discount,"
+			"    ordered_at)"
+			"  SELECT $1, o.order_id, u.n, u.sku, u.qty, u.price, u.disc, $16 FROM o,"
 			"  ROWS FROM (pg_catalog.unnest($18), pg_catalog.unnest($19), pg_catalog.unnest($20),"
 			"    pg_catalog.unnest($21)) WITH ORDINALITY AS u(sku, qty, price, disc, n)),"
 			" d AS (INSERT INTO order_mgmt.due_action (shop_id, order_id, action, due_at, created_at)"
@@ -725,9 +726,11 @@ add_lines(PG_FUNCTION_ARGS)
 
 	/* the new lines and the new totals, then the stock */
 	om_plan(&insert_plan,
-			"WITH l AS (INSERT INTO order_mgmt.order_line (shop_id, order_id, line_no, sku, qty, unit_price)"
-			"  SELECT $1, $2, m.last + u.n, u.sku, u.qty, u.price"
-			"  FROM (SELECT max(line_no) AS last FROM order_mgmt.order_line WHERE shop_id = $1 AND order_id = $2) m,"
+			"WITH l AS (INSERT INTO order_mgmt.order_line (shop_id, order_id, line_no, sku, qty, unit_price,"
+			"    ordered_at)"
+			"  SELECT $1, $2, m.last + u.n, u.sku, u.qty, u.price, m.ordered_at"
+			"  FROM (SELECT max(line_no) AS last, min(ordered_at) AS ordered_at FROM order_mgmt.order_line"
+			"    WHERE shop_id = $1 AND order_id = $2) m,"
 			"  ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5))"
 			"    WITH ORDINALITY AS u(sku, qty, price, n))"
 			" UPDATE order_mgmt.orders SET subtotal = $6, discount = $7,"

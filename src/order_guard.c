@@ -17,6 +17,9 @@
  * forbid_change (BEFORE DELETE per row, BEFORE TRUNCATE, and BEFORE UPDATE
  * on the event log) keeps orders and their history forever (SPEC §10).
  *
+ * order_line_stamp (BEFORE INSERT on order_line, when ordered_at is left
+ * out) copies the order's creation time onto a line written by hand.
+ *
  * Locking: these triggers take no locks beyond the row being written and
  * the FK share locks of the event rows they insert.
  *
@@ -716,4 +719,67 @@ forbid_change(PG_FUNCTION_ARGS)
 			 strcmp(relname, "orders") == 0 ?
 			 errhint("Archive finished orders with order_mgmt.archive() instead.") : 0));
 	return PointerGetDatum(NULL);
+}
+
+/*
+ * order_line_stamp (BEFORE INSERT on order_line, only when ordered_at is
+ * NULL): a line carries its order's creation time, so the variant-mix
+ * report reads lines by (sku, time) from one index without visiting the
+ * orders.  checkout() and add_lines() write it themselves; this fills it
+ * for lines written by hand (history imports).
+ */
+PG_FUNCTION_INFO_V1(order_line_stamp);
+Datum
+order_line_stamp(PG_FUNCTION_ARGS)
+{
+	static SPIPlanPtr plan = NULL;
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	TupleDesc	td;
+	HeapTuple	newtup;
+	int64		shop_id;
+	int64		order_id;
+	int			col;
+	bool		isnull;
+	Datum		created_at = (Datum) 0;
+	bool		found;
+
+	CheckTriggerProtocol(fcinfo, "order_line_stamp");
+	td = RelationGetDescr(trigdata->tg_relation);
+	newtup = trigdata->tg_trigtuple;
+	col = SPI_fnumber(td, "ordered_at");
+	if (col <= 0)
+		elog(ERROR, "order_mgmt.order_line has no column ordered_at");
+	(void) heap_getattr(newtup, col, td, &isnull);
+	if (!isnull)
+		return PointerGetDatum(newtup);
+
+	shop_id = DatumGetInt64(heap_getattr(newtup, SPI_fnumber(td, "shop_id"), td, &isnull));
+	order_id = DatumGetInt64(heap_getattr(newtup, SPI_fnumber(td, "order_id"), td, &isnull));
+
+	SPI_connect();
+	/* $3, order_mgmt.now(), is not needed here: the shared helper passes it */
+	om_exec_for_order(&plan,
+					  "SELECT created_at FROM order_mgmt.orders"
+					  " WHERE shop_id = $1 AND order_id = $2 AND $3 IS NOT NULL",
+					  shop_id, order_id);
+	found = SPI_processed > 0;
+	if (found)
+		created_at = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	SPI_finish();
+
+	if (!found)
+		ereport(ERROR,
+				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+				 errmsg("order %lld of shop %lld does not exist",
+						(long long) order_id, (long long) shop_id),
+				 errdetail("An order line must belong to an existing order.")));
+
+	{
+		int			cols[1] = {col};
+		Datum		vals[1] = {created_at};
+		bool		nulls[1] = {false};
+
+		newtup = heap_modify_tuple_by_cols(newtup, td, 1, cols, vals, nulls);
+	}
+	return PointerGetDatum(newtup);
 }

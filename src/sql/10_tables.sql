@@ -238,6 +238,7 @@ CREATE TABLE order_mgmt.order_line (
 	unit_price numeric NOT NULL CHECK (unit_price >= 0),
 	discount numeric NOT NULL DEFAULT 0 CHECK (discount >= 0),
 	returned_qty integer NOT NULL DEFAULT 0 CHECK (returned_qty >= 0 AND returned_qty <= qty),
+	ordered_at timestamptz NOT NULL,
 	PRIMARY KEY (shop_id, order_id, line_no),
 	FOREIGN KEY (shop_id, order_id) REFERENCES order_mgmt.orders,
 	FOREIGN KEY (shop_id, sku) REFERENCES order_mgmt.sku
@@ -251,6 +252,7 @@ COMMENT ON COLUMN order_mgmt.order_line.qty IS 'Units bought';
 COMMENT ON COLUMN order_mgmt.order_line.unit_price IS 'Price per unit at checkout';
 COMMENT ON COLUMN order_mgmt.order_line.discount IS 'Share of the order discount on this line';
 COMMENT ON COLUMN order_mgmt.order_line.returned_qty IS 'Units returned; never above qty';
+COMMENT ON COLUMN order_mgmt.order_line.ordered_at IS 'Creation time of the order (a copy of orders.created_at, filled when omitted), so the variant-mix report reads lines by SKU and time from one index';
 
 CREATE SEQUENCE order_mgmt.reservation_id_seq;
 COMMENT ON SEQUENCE order_mgmt.reservation_id_seq IS 'reservation_id values';

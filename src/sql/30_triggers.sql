@@ -23,6 +23,16 @@ CREATE FUNCTION order_mgmt.forbid_change() RETURNS trigger
 COMMENT ON FUNCTION order_mgmt.forbid_change() IS
 	'Refuses DELETE and TRUNCATE of orders and their history, and UPDATE of the event log (OM009)';
 
+CREATE FUNCTION order_mgmt.order_line_stamp() RETURNS trigger
+	AS 'MODULE_PATHNAME', 'order_line_stamp'
+	LANGUAGE C;
+COMMENT ON FUNCTION order_mgmt.order_line_stamp() IS
+	'Fills order_line.ordered_at from the order''s created_at when an INSERT leaves it out';
+
+CREATE TRIGGER order_line_stamp BEFORE INSERT ON order_mgmt.order_line
+	FOR EACH ROW WHEN (NEW.ordered_at IS NULL) EXECUTE FUNCTION order_mgmt.order_line_stamp();
+COMMENT ON TRIGGER order_line_stamp ON order_mgmt.order_line IS 'Lines written by hand get their order''s creation time';
+
 CREATE TRIGGER orders_guard BEFORE INSERT OR UPDATE ON order_mgmt.orders
 	FOR EACH ROW EXECUTE FUNCTION order_mgmt.orders_guard();
 COMMENT ON TRIGGER orders_guard ON order_mgmt.orders IS 'Status machines on every path (SPEC §3)';

@@ -124,6 +124,14 @@ BEGIN
 	JOIN order_mgmt.orders o ON o.shop_id = l.shop_id AND o.order_id = l.order_id
 	WHERE (p_shop IS NULL OR l.shop_id = p_shop)
 	  AND (l.returned_qty > l.qty OR (l.returned_qty > 0 AND o.shipped_at IS NULL));
+	-- each line carries its order's creation time (the variant-mix report reads it)
+	RETURN QUERY
+	SELECT 'line_time', l.shop_id,
+		   format('order %s line %s: ordered_at %s, order created %s', l.order_id, l.line_no,
+				  l.ordered_at, o.created_at)
+	FROM order_mgmt.order_line l
+	JOIN order_mgmt.orders o ON o.shop_id = l.shop_id AND o.order_id = l.order_id
+	WHERE (p_shop IS NULL OR l.shop_id = p_shop) AND l.ordered_at <> o.created_at;
 	RETURN QUERY
 	SELECT 'exchange_hold', r.shop_id,
 		   format('return %s is %s but reservation %s of sku %s is held', r.return_id, q.state,

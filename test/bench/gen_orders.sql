@@ -64,8 +64,8 @@ SELECT g.shop_id, g.order_id, g.order_id::text, g.customer_id, g.customer_id || 
 	   g.created_at + interval '30 minutes'
 FROM gen g CROSS JOIN LATERAL (SELECT (CASE WHEN g.shop_id = 1 THEN 390 ELSE 200 END) * g.qty::numeric AS amount) p;
 
-INSERT INTO order_mgmt.order_line (shop_id, order_id, line_no, sku, qty, unit_price)
-SELECT shop_id, order_id, 1, sku, qty, CASE WHEN shop_id = 1 THEN 390 ELSE 200 END FROM gen;
+INSERT INTO order_mgmt.order_line (shop_id, order_id, line_no, sku, qty, unit_price, ordered_at)
+SELECT shop_id, order_id, 1, sku, qty, CASE WHEN shop_id = 1 THEN 390 ELSE 200 END, created_at FROM gen;
 
 -- the recovery report's events: failures and cancellations, some paid afterwards
 INSERT INTO order_mgmt.order_event (shop_id, order_id, at, actor, kind, from_value, to_value)
