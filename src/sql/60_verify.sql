@@ -114,24 +114,24 @@ BEGIN
 	JOIN order_mgmt.orders o ON o.shop_id = r.shop_id AND o.order_id = r.order_id
 	WHERE r.reversed > r.earned OR (r.earned > 0 AND o.status <> 'completed');
 
-	-- returned units: never more than shipped, only from shipped orders; an
-	-- exchange holds its replacement only while the request is open
+	-- order lines, in one pass: returned units never more than shipped and
+	-- only from shipped orders; each line carries its order's creation time
+	-- (the variant-mix report reads it).  An exchange holds its replacement
+	-- only while the request is open.
 	RETURN QUERY
-	SELECT 'returns', l.shop_id,
-		   format('order %s line %s (%s): qty %s, returned %s, shipped %s',
-				  l.order_id, l.line_no, l.sku, l.qty, l.returned_qty, o.shipped_at IS NOT NULL)
+	SELECT c.name, l.shop_id,
+		   CASE c.name
+			   WHEN 'returns' THEN format('order %s line %s (%s): qty %s, returned %s, shipped %s',
+										  l.order_id, l.line_no, l.sku, l.qty, l.returned_qty,
+										  o.shipped_at IS NOT NULL)
+			   ELSE format('order %s line %s: ordered_at %s, order created %s', l.order_id, l.line_no,
+						   l.ordered_at, o.created_at) END
 	FROM order_mgmt.order_line l
 	JOIN order_mgmt.orders o ON o.shop_id = l.shop_id AND o.order_id = l.order_id
-	WHERE (p_shop IS NULL OR l.shop_id = p_shop)
-	  AND (l.returned_qty > l.qty OR (l.returned_qty > 0 AND o.shipped_at IS NULL));
-	-- each line carries its order's creation time (the variant-mix report reads it)
-	RETURN QUERY
-	SELECT 'line_time', l.shop_id,
-		   format('order %s line %s: ordered_at %s, order created %s', l.order_id, l.line_no,
-				  l.ordered_at, o.created_at)
-	FROM order_mgmt.order_line l
-	JOIN order_mgmt.orders o ON o.shop_id = l.shop_id AND o.order_id = l.order_id
-	WHERE (p_shop IS NULL OR l.shop_id = p_shop) AND l.ordered_at <> o.created_at;
+	CROSS JOIN LATERAL (VALUES
+		('returns', l.returned_qty > l.qty OR (l.returned_qty > 0 AND o.shipped_at IS NULL)),
+		('line_time', l.ordered_at <> o.created_at)) c(name, bad)
+	WHERE (p_shop IS NULL OR l.shop_id = p_shop) AND c.bad;
 	RETURN QUERY
 	SELECT 'exchange_hold', r.shop_id,
 		   format('return %s is %s but reservation %s of sku %s is held', r.return_id, q.state,
