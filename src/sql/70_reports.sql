@@ -251,17 +251,21 @@ BEGIN
 		RAISE EXCEPTION 'restock_qty must not be negative' USING ERRCODE = '22023';
 	END IF;
 	RETURN QUERY
-	WITH per_sku AS (
-		-- the product's lines by SKU and order time from one index; cancelled
-		-- orders (cancelled after the range began) are left out by key
+	-- the product's lines by SKU and order time, read from one index; the
+	-- orders cancelled since the range began, from theirs, are left out with
+	-- one hash.  (Given the plain NOT EXISTS, the planner, misjudging the
+	-- product's share of the lines, sometimes probed each line's order: 4 s
+	-- instead of 0.4 s at a million lines.)
+	WITH gone AS MATERIALIZED (
+		SELECT c.order_id FROM order_mgmt.orders c
+		WHERE c.shop_id = report_variant_mix.shop_id AND c.cancelled_at >= r.lo
+	), per_sku AS (
 		SELECT l.sku, sum(l.qty - l.returned_qty) AS qty
 		FROM order_mgmt.sku k
 		JOIN order_mgmt.order_line l ON l.shop_id = k.shop_id AND l.sku = k.sku
 		WHERE k.shop_id = report_variant_mix.shop_id AND k.product_id = report_variant_mix.product_id
 		  AND l.ordered_at >= r.lo AND l.ordered_at < r.hi
-		  AND NOT EXISTS (SELECT FROM order_mgmt.orders c
-						  WHERE c.shop_id = report_variant_mix.shop_id AND c.cancelled_at >= r.lo
-							AND c.order_id = l.order_id)
+		  AND NOT EXISTS (SELECT FROM gone g WHERE g.order_id = l.order_id)
 		GROUP BY l.sku
 	), sold AS (
 		SELECT a.key AS attribute, a.value #>> '{}' AS value, sum(p.qty)::bigint AS qty
