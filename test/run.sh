@@ -42,6 +42,10 @@ run_as_postgres make -C "$work" installcheck REGRESS= ISOLATION= >"$work/tap.log
 echo "== stress (${OM_STRESS_SECONDS:=10} s)"
 stress_ok=0
 run_as_postgres pg_virtualenv bash "$work/test/stress/stress.sh" "$OM_STRESS_SECONDS" 16 >"$work/stress.log" 2>&1 && stress_ok=1
+# The report benchmark's scripts on a small generated order set.
+echo "== bench smoke"
+smoke_ok=0
+run_as_postgres pg_virtualenv bash "$work/test/bench/smoke.sh" >"$work/smoke.log" 2>&1 && smoke_ok=1
 
 for log in regress isolation; do
 	grep -E '\.\.\. (ok|FAILED|failed)' "$work/$log.log" | sed 's/^/  /'
@@ -69,13 +73,18 @@ fi
 passed=$((passed + p))
 failed=$((failed + f))
 
-grep -E '^ *(tps|stress:)' "$work/stress.log" | sed 's/^ */  /'
-if [ "$stress_ok" -eq 1 ]; then
-	passed=$((passed + 1))
-else
-	failed=$((failed + 1))
-	tail -40 "$work/stress.log"
-fi
+# one test each: show its summary lines, or its log's tail when it failed
+count_one() {			# ok(0/1) log pattern
+	grep -E "$3" "$2" | sed 's/^ */  /'
+	if [ "$1" -eq 1 ]; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1))
+		tail -40 "$2"
+	fi
+}
+count_one "$stress_ok" "$work/stress.log" '^ *(tps|stress:)'
+count_one "$smoke_ok" "$work/smoke.log" '^bench smoke:'
 
 [ "$failed" -gt 0 ] && status=1
 echo "$passed passed, $failed failed"

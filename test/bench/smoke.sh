@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Smoke run of the report benchmark (CI): generates a small order set with
+# gen_orders.sql and runs every report of reports.sql once.  It checks that
+# the scripts still work, never how fast.  Runs against the server in the
+# PG* environment (for example inside pg_virtualenv), as a non-root user.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+db=order_mgmt_bench_smoke
+dropdb --if-exists "$db" >/dev/null
+createdb "$db"
+psql -X -q -v ON_ERROR_STOP=1 -v orders=5000 -d "$db" -f "$here/gen_orders.sql" >/dev/null
+out=$(psql -X -q -v ON_ERROR_STOP=1 -d "$db" -f "$here/reports.sql" 2>&1) || {
+	echo "$out"
+	echo "bench smoke: FAILED (a report failed)"
+	exit 1
+}
+n=$(grep -c '^Time:' <<<"$out" || true)
+if [ "$n" -ne 8 ]; then
+	echo "$out"
+	echo "bench smoke: FAILED ($n of 8 reports ran)"
+	exit 1
+fi
+echo "bench smoke: ok (8 reports over generated orders)"
