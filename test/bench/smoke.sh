@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Smoke run of the report benchmark (CI): generates a small order set with
-# gen_orders.sql and runs every report of reports.sql once.  It checks that
-# the scripts still work, never how fast.  Runs against the server in the
+# Smoke run of the benchmarks (CI): generates a small order set with
+# gen_orders.sql and runs every report of reports.sql once, then a small
+# sell-out run (sellout.sh).  It checks that the scripts still work and
+# that the sell-out sells exactly its stock, never how fast.  Runs against the server in the
 # PG* environment (for example inside pg_virtualenv), as a non-root user.
 set -euo pipefail
+export LC_MESSAGES=C LANGUAGE=C		# psql's "Time:" is counted below
 here=$(cd "$(dirname "$0")" && pwd)
 db=order_mgmt_bench_smoke
 dropdb --if-exists "$db" >/dev/null
@@ -21,3 +23,4 @@ if [ "$n" -ne 8 ]; then
 	exit 1
 fi
 echo "bench smoke: ok (8 reports over generated orders)"
+bash "$here/sellout.sh" 500 2000 16 4
