@@ -733,15 +733,16 @@ Datum
 order_line_stamp(PG_FUNCTION_ARGS)
 {
 	static SPIPlanPtr plan = NULL;
+	static const Oid argtypes[] = {INT8OID, INT8OID};
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 	TupleDesc	td;
 	HeapTuple	newtup;
-	int64		shop_id;
-	int64		order_id;
+	Datum		key[2];
+	bool		key_null[2];
 	int			col;
 	bool		isnull;
-	Datum		created_at = (Datum) 0;
 	bool		found;
+	TimestampTz created_at = 0;
 
 	CheckTriggerProtocol(fcinfo, "order_line_stamp");
 	td = RelationGetDescr(trigdata->tg_relation);
@@ -750,33 +751,38 @@ order_line_stamp(PG_FUNCTION_ARGS)
 	if (col <= 0)
 		elog(ERROR, "order_mgmt.order_line has no column ordered_at");
 	(void) heap_getattr(newtup, col, td, &isnull);
-	if (!isnull)
+	key[0] = heap_getattr(newtup, SPI_fnumber(td, "shop_id"), td, &key_null[0]);
+	key[1] = heap_getattr(newtup, SPI_fnumber(td, "order_id"), td, &key_null[1]);
+	/* a NULL key is left to the NOT NULL constraints to report */
+	if (!isnull || key_null[0] || key_null[1])
 		return PointerGetDatum(newtup);
 
-	shop_id = DatumGetInt64(heap_getattr(newtup, SPI_fnumber(td, "shop_id"), td, &isnull));
-	order_id = DatumGetInt64(heap_getattr(newtup, SPI_fnumber(td, "order_id"), td, &isnull));
-
-	SPI_connect();
-	/* $3, order_mgmt.now(), is not needed here: the shared helper passes it */
-	om_exec_for_order(&plan,
-					  "SELECT created_at FROM order_mgmt.orders"
-					  " WHERE shop_id = $1 AND order_id = $2 AND $3 IS NOT NULL",
-					  shop_id, order_id);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	om_plan(&plan,
+			"SELECT created_at FROM order_mgmt.orders WHERE shop_id = $1 AND order_id = $2",
+			2, argtypes);
+	om_exec(plan, key, NULL, false, 1);
 	found = SPI_processed > 0;
 	if (found)
-		created_at = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	{
+		/* copied out before SPI_finish frees the tuple */
+		created_at = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0],
+													   SPI_tuptable->tupdesc, 1, &isnull));
+		found = !isnull;
+	}
 	SPI_finish();
 
 	if (!found)
 		ereport(ERROR,
 				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
-				 errmsg("order %lld of shop %lld does not exist",
-						(long long) order_id, (long long) shop_id),
+				 errmsg("order " INT64_FORMAT " does not exist in shop " INT64_FORMAT,
+						DatumGetInt64(key[1]), DatumGetInt64(key[0])),
 				 errdetail("An order line must belong to an existing order.")));
 
 	{
 		int			cols[1] = {col};
-		Datum		vals[1] = {created_at};
+		Datum		vals[1] = {TimestampTzGetDatum(created_at)};
 		bool		nulls[1] = {false};
 
 		newtup = heap_modify_tuple_by_cols(newtup, td, 1, cols, vals, nulls);

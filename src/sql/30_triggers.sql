@@ -31,6 +31,9 @@ COMMENT ON FUNCTION order_mgmt.order_line_stamp() IS
 
 CREATE TRIGGER order_line_stamp BEFORE INSERT ON order_mgmt.order_line
 	FOR EACH ROW WHEN (NEW.ordered_at IS NULL) EXECUTE FUNCTION order_mgmt.order_line_stamp();
+-- ALWAYS: also with session_replication_role = replica (imports with the
+-- other triggers off); it only fills a value left out
+ALTER TABLE order_mgmt.order_line ENABLE ALWAYS TRIGGER order_line_stamp;
 COMMENT ON TRIGGER order_line_stamp ON order_mgmt.order_line IS 'Lines written by hand get their order''s creation time';
 
 CREATE TRIGGER orders_guard BEFORE INSERT OR UPDATE ON order_mgmt.orders

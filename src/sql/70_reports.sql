@@ -8,7 +8,10 @@
 
 CREATE INDEX orders_cancelled ON order_mgmt.orders (shop_id, cancelled_at) INCLUDE (order_id)
 	WHERE cancelled_at IS NOT NULL;
--- variant mix: a product's lines by SKU and order time, read from the index only
+-- variant mix: the cancelled orders by creation time, and a product's lines
+-- by SKU and order time, read from the indexes only
+CREATE INDEX orders_cancelled_created ON order_mgmt.orders (shop_id, created_at) INCLUDE (order_id)
+	WHERE status = 'cancelled';
 CREATE INDEX order_line_sku_ordered ON order_mgmt.order_line (shop_id, sku, ordered_at)
 	INCLUDE (order_id, qty, returned_qty);
 CREATE INDEX orders_open_payment ON order_mgmt.orders (shop_id, created_at)
@@ -252,13 +255,14 @@ BEGIN
 	END IF;
 	RETURN QUERY
 	-- the product's lines by SKU and order time, read from one index; the
-	-- orders cancelled since the range began, from theirs, are left out with
-	-- one hash.  (Given the plain NOT EXISTS, the planner, misjudging the
+	-- cancelled orders created in the range, from theirs, are left out with
+	-- one hash or merge.  (Given the plain NOT EXISTS, the planner, misjudging the
 	-- product's share of the lines, sometimes probed each line's order: 4 s
 	-- instead of 0.4 s at a million lines.)
 	WITH gone AS MATERIALIZED (
 		SELECT c.order_id FROM order_mgmt.orders c
-		WHERE c.shop_id = report_variant_mix.shop_id AND c.cancelled_at >= r.lo
+		WHERE c.shop_id = report_variant_mix.shop_id AND c.status = 'cancelled'
+		  AND c.created_at >= r.lo AND c.created_at < r.hi
 	), per_sku AS (
 		SELECT l.sku, sum(l.qty - l.returned_qty) AS qty
 		FROM order_mgmt.sku k
