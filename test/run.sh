@@ -42,7 +42,8 @@ run_as_postgres make -C "$work" installcheck REGRESS= ISOLATION= >"$work/tap.log
 echo "== stress (${OM_STRESS_SECONDS:=10} s)"
 stress_ok=0
 run_as_postgres pg_virtualenv bash "$work/test/stress/stress.sh" "$OM_STRESS_SECONDS" 16 >"$work/stress.log" 2>&1 && stress_ok=1
-# The benchmarks' scripts, small: reports over generated orders, a sell-out.
+# The benchmarks' scripts, small: reports over generated orders, a sell-out,
+# backend memory over 3,000 calls.
 echo "== bench smoke"
 smoke_ok=0
 run_as_postgres pg_virtualenv bash "$work/test/bench/smoke.sh" >"$work/smoke.log" 2>&1 && smoke_ok=1
@@ -84,7 +85,7 @@ count_one() {			# ok(0/1) log pattern
 	fi
 }
 count_one "$stress_ok" "$work/stress.log" '^ *(tps|stress:)'
-count_one "$smoke_ok" "$work/smoke.log" '^(bench smoke|sell-out):'
+count_one "$smoke_ok" "$work/smoke.log" '^(bench smoke|sell-out|memory):'
 
 [ "$failed" -gt 0 ] && status=1
 echo "$passed passed, $failed failed"

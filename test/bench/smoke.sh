@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Smoke run of the benchmarks (CI): generates a small order set with
 # gen_orders.sql and runs every report of reports.sql once, then a small
-# sell-out run (sellout.sh).  It checks that the scripts still work and
-# that the sell-out sells exactly its stock, never how fast.  Runs against the server in the
+# sell-out run (sellout.sh) and a short memory run (memory.sh).  It checks
+# that the scripts still work, that the sell-out sells exactly its stock and
+# that 3,000 checkout/cancel calls do not grow the backend, never how fast.  Runs against the server in the
 # PG* environment (for example inside pg_virtualenv), as a non-root user.
 set -euo pipefail
 export LC_MESSAGES=C LANGUAGE=C		# psql's "Time:" is counted below
@@ -24,3 +25,4 @@ if [ "$n" -ne 8 ]; then
 fi
 echo "bench smoke: ok (8 reports over generated orders)"
 bash "$here/sellout.sh" 500 2000 16 4
+bash "$here/memory.sh" 3000
