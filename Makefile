@@ -72,3 +72,11 @@ $(DATA_built): $(SQL_PARTS) $(EXTENSION).control
 	cat $(SQL_PARTS) > $@
 
 $(OBJS): $(wildcard src/*.h)
+
+# The benchmark suite (README, "Performance"): as root on a fresh machine;
+# about an hour.  "make bench-smoke" runs it in seconds.
+.PHONY: bench bench-smoke
+bench:
+	bash test/bench/bench.sh
+bench-smoke:
+	bash test/bench/bench.sh --smoke

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Sweeper throughput (issue 6): N orders whose payment deadline passed a
+# day ago are expired (payment_timeout: failed) and auto-cancelled
+# (auto_cancel_failed, no delay: stock and promo released) by S sessions
+# calling order_mgmt.run_due(batch) until nothing is due, while C clients
+# keep checking out beside them.  Prints orders swept per second and the
+# checkouts' throughput during the sweep against the same checkouts alone.
+# Fails unless every order ends cancelled by the system and verify() is
+# empty.  Uses checkout_setup.sql's data.  Runs against the server in the
+# PG* environment (bench.sh starts one), as a non-root user.
+#   test/bench/run_due.sh [orders=100000] [sweepers=2] [clients=4] [batch=1000]
+set -euo pipefail
+export LC_ALL=C
+here=$(cd "$(dirname "$0")" && pwd)
+orders=${1:-100000}
+sweepers=${2:-2}
+clients=${3:-4}
+batch=${4:-1000}
+db=${RUN_DUE_DB:-order_mgmt_run_due}
+work=$(mktemp -d /tmp/om-run-due.XXXXXX)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+
+psql_q() { psql -X -q -t -A -v ON_ERROR_STOP=1 -d "$db" "$@"; }
+
+dropdb --if-exists "$db" >/dev/null
+createdb "$db"
+psql -X -q -v ON_ERROR_STOP=1 -d "$db" -f "$here/checkout_setup.sql" >/dev/null
+psql_q -c "SELECT order_mgmt.update_shop(1, '{\"auto_cancel_failed\": true, \"payment_timeout\": \"1 hour\"}')" >/dev/null
+
+# the checkouts: one to three uniform SKUs, 20% with a promo code
+cat >"$work/checkout.sql" <<'EOF'
+\set s1 random(1, 10000)
+\set s2 random(1, 10000)
+\set p random(1, 100)
+\set c random(1, 1000)
+\if :p <= 50
+SELECT order_mgmt.checkout(1, jsonb_build_array(jsonb_build_object('sku', :s1::text, 'qty', 1)), customer_id => :c::text, promo_code => CASE WHEN :p <= 20 THEN 'P' || :p::text END);
+\else
+SELECT order_mgmt.checkout(1, jsonb_build_array(jsonb_build_object('sku', :s1::text, 'qty', 1), jsonb_build_object('sku', :s2::text, 'qty', 2)), customer_id => :c::text, promo_code => CASE WHEN :p <= 20 THEN 'P' || :p::text END);
+\endif
+EOF
+
+# N orders checked out a day and an hour ago (test clock): overdue by a day
+echo "== run_due: $orders overdue orders, $sweepers sweepers, $clients checkout clients beside"
+per=$(( (orders + 7) / 8 ))
+PGOPTIONS="-c synchronous_commit=off -c order_mgmt.clock=$(date -u -d '-25 hours' '+%Y-%m-%dT%H:%M:%SZ')" \
+	pgbench -n -M prepared -c 8 -j 2 -t "$per" -f "$work/checkout.sql" "$db" >"$work/load.out" 2>&1 ||
+	{ cat "$work/load.out"; exit 1; }
+psql_q -c "VACUUM ANALYZE" >/dev/null
+due=$(psql_q -c "SELECT count(*) FROM order_mgmt.due_action WHERE due_at < now()")
+echo "   $due orders overdue"
+
+# checkouts alone, as the baseline
+count_since() { psql_q -c "SELECT count(*) FROM order_mgmt.orders WHERE shop_id = 1 AND order_id > $1"; }
+last=$(psql_q -c "SELECT bench.last_order()")
+pgbench -n -M prepared -c "$clients" -j 2 -T 10 -f "$work/checkout.sql" "$db" >"$work/alone.out" 2>&1 ||
+	{ cat "$work/alone.out"; exit 1; }
+alone=$(( $(count_since "$last") / 10 ))
+
+# the sweep, with the checkouts beside it
+last=$(psql_q -c "SELECT bench.last_order()")
+pgbench -n -M prepared -c "$clients" -j 2 -T 3600 -f "$work/checkout.sql" "$db" >"$work/beside.out" 2>&1 &
+bench_pid=$!
+sleep 1
+start=$(date +%s.%N)
+pids=()
+for s in $(seq 1 "$sweepers"); do
+	psql -X -q -v ON_ERROR_STOP=1 -d "$db" >"$work/sweep$s.out" 2>&1 <<SQL &
+DO \$\$
+BEGIN
+	-- a sweeper that finds nothing free stops; the others finish
+	LOOP
+		EXIT WHEN order_mgmt.run_due($batch) = 0;
+		COMMIT;
+	END LOOP;
+END
+\$\$;
+SQL
+	pids+=($!)
+done
+failed=0
+for p in "${pids[@]}"; do
+	wait "$p" || failed=1
+done
+end=$(date +%s.%N)
+sweep_orders=$(count_since "$last")
+kill "$bench_pid" 2>/dev/null || true
+wait "$bench_pid" 2>/dev/null || true
+[ "$failed" -eq 0 ] || { cat "$work"/sweep*.out; echo "run_due: FAILED (a sweeper failed)"; exit 1; }
+
+# what the sweep did, counted in the database
+read -r cancelled left bad <<<"$(psql_q -F ' ' -c "
+	SELECT count(*) FILTER (WHERE status = 'cancelled' AND cancel_source = 'system'),
+		   (SELECT count(*) FROM order_mgmt.due_action WHERE due_at < now() - interval '1 hour'),
+		   (SELECT count(*) FROM order_mgmt.verify())
+	FROM order_mgmt.orders WHERE shop_id = 1 AND created_at < now() - interval '1 day'")"
+awk -v n="$cancelled" -v s="$start" -v e="$end" -v a="$alone" -v b="$sweep_orders" -v c="$clients" 'BEGIN {
+	t = e - s
+	printf "   %d orders expired and auto-cancelled in %.1f s: %.0f orders/s\n", n, t, n / t
+	pct = a > 0 ? 100 * (b / t) / a : 0
+	printf "   checkouts (%d clients): %d orders/s alone, %.0f orders/s beside the sweep (%.0f%%)\n",
+		c, a, b / t, pct
+}'
+if [ "$cancelled" -ne "$due" ] || [ "$left" -ne 0 ] || [ "$bad" -ne 0 ]; then
+	echo "run_due: FAILED ($cancelled of $due cancelled, $left still due, $bad verify() rows)"
+	exit 1
+fi
+echo "run_due: ok ($cancelled orders swept, nothing left due, verify() empty)"
