@@ -7,16 +7,18 @@
  * is counted in stock.reserved of the bucket it was taken from; verify()
  * checks the two agree.
  *
- * Holding takes, per SKU, one bucket with enough available: with one bucket
- * a conditional UPDATE (WHERE backorder OR on_hand - reserved >= qty), which
+ * Holding takes, per SKU, one bucket with enough available, by a
+ * conditional UPDATE (WHERE backorder OR on_hand - reserved >= qty), which
  * under READ COMMITTED waits for a concurrent holder and re-checks the
- * newest row version, so it cannot oversell; with K buckets it first tries
- * one of them that nobody has locked (SKIP LOCKED, starting at a random
- * bucket so that K checkouts proceed at once), and only if none will do
- * locks all of them in bucket order and takes the units wherever they are
- * left, so stock in any bucket still sells (no false "sold out").  With an
- * admission queue a transaction advisory lock on (shop, SKU) is taken
- * first, so waiters queue there instead of on the row.
+ * newest row version, so it cannot oversell.  With K buckets it first tries
+ * one that nobody has locked (SKIP LOCKED, starting at a random bucket so
+ * that K checkouts proceed at once); when all are busy it waits for one
+ * random bucket that has enough, like a checkout of a one-bucket SKU; and
+ * only if that bucket has run short meanwhile it locks all of them in
+ * bucket order and takes the units wherever they are left, so stock in any
+ * bucket still sells (no false "sold out").  With an admission queue a
+ * transaction advisory lock on (shop, SKU, bucket) is taken before waiting
+ * for that bucket's row, so waiters queue there instead of on the row.
  *
  * Lock order (all paths): the order row, then a promo code row, then stock
  * rows in (sku COLLATE "C", bucket) order.  Callers pass SKUs sorted with
@@ -102,6 +104,52 @@ HoldFromFreeBucket(int64 shop_id, int64 order_id, int64 return_id, const char *s
 	if (SPI_processed != 1)
 		return -1;
 	return DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/*
+ * K buckets, all held by others: a bucket that has enough units in the
+ * newest committed state, starting at a random one (no lock); -1 if none.
+ */
+static int32
+PickBucket(int64 shop_id, const char *sku, int32 qty, int32 nbuckets)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid argtypes[] = {INT8OID, TEXTOID, INT4OID, INT4OID, INT4OID};
+	Datum		values[5];
+	bool		isnull;
+
+	om_plan(&plan,
+			"SELECT bucket FROM order_mgmt.stock"
+			" WHERE shop_id = $1 AND sku = $2 AND (backorder OR on_hand - reserved >= $3)"
+			" ORDER BY (bucket + $4) % $5 LIMIT 1",
+			5, argtypes);
+	values[0] = Int64GetDatum(shop_id);
+	values[1] = CStringGetTextDatum(sku);
+	values[2] = Int32GetDatum(qty);
+	values[3] = Int32GetDatum((int32) (OM_RANDOM_UINT32() % (uint32) nbuckets));
+	values[4] = Int32GetDatum(nbuckets);
+	om_exec(plan, values, NULL, false, 1);
+	if (SPI_processed != 1)
+		return -1;
+	return DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/*
+ * The admission queue (SPEC §4.4): before waiting for a stock row, wait in
+ * line for a transaction advisory lock on (shop, sku, bucket).  Waiters on
+ * a heavyweight lock are granted one at a time in order, where waiters on a
+ * row all wake at each commit and race for it again.  One queue per bucket,
+ * so the queue never serializes what the buckets spread.
+ */
+static void
+Queue(int64 shop_id, const char *sku, int32 bucket)
+{
+	uint32		key = hash_bytes((const unsigned char *) sku, strlen(sku));
+
+	key = hash_combine(key, hash_bytes_uint32((uint32) bucket));
+	DirectFunctionCall2(pg_advisory_xact_lock_int4,
+						Int32GetDatum((int32) hash_bytes_uint32((uint32) shop_id)),
+						Int32GetDatum((int32) key));
 }
 
 static void
@@ -204,29 +252,35 @@ om_hold_stock(int64 shop_id, int64 order_id, int64 return_id, const OmHold *line
 	for (i = 0; i < nlines; i++)
 	{
 		const OmHold *l = &lines[i];
+		int32		bucket = -1;
 
-		if (l->queue)
-			DirectFunctionCall2(pg_advisory_xact_lock_int4,
-								Int32GetDatum((int32) hash_bytes_uint32((uint32) shop_id)),
-								Int32GetDatum((int32) hash_bytes((const unsigned char *) l->sku,
-																 strlen(l->sku))));
-		if (l->buckets <= 1)
+		/* 1. a bucket with enough units that nobody holds: no waiting */
+		if (l->buckets > 1 || l->queue)
+			bucket = HoldFromFreeBucket(shop_id, order_id, return_id, l->sku, l->qty,
+										Max(l->buckets, 1));
+		if (bucket < 0)
 		{
-			if (HoldFromBucket(shop_id, order_id, return_id, l->sku, l->qty, 0))
-				AppendHold(holds, l->sku, 0, l->qty);
-			else
-				HoldSpread(shop_id, order_id, return_id, l->sku, l->qty, holds);
+			/*
+			 * 2. wait for one bucket that had enough units when we looked
+			 * (in the queue in front of it, if the SKU has one); the update
+			 * re-checks the newest row version
+			 */
+			int32		wait_for = l->buckets > 1 ?
+				PickBucket(shop_id, l->sku, l->qty, l->buckets) : 0;
+
+			if (wait_for >= 0)
+			{
+				if (l->queue)
+					Queue(shop_id, l->sku, wait_for);
+				if (HoldFromBucket(shop_id, order_id, return_id, l->sku, l->qty, wait_for))
+					bucket = wait_for;
+			}
 		}
+		if (bucket >= 0)
+			AppendHold(holds, l->sku, bucket, l->qty);
 		else
-		{
-			int32		bucket = HoldFromFreeBucket(shop_id, order_id, return_id, l->sku,
-													l->qty, l->buckets);
-
-			if (bucket >= 0)
-				AppendHold(holds, l->sku, bucket, l->qty);
-			else
-				HoldSpread(shop_id, order_id, return_id, l->sku, l->qty, holds);
-		}
+			/* 3. near sell-out: the units wherever they are, or OM001 */
+			HoldSpread(shop_id, order_id, return_id, l->sku, l->qty, holds);
 	}
 }
 

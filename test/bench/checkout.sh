@@ -19,12 +19,12 @@
 # Runs against the server in the PG* environment (bench.sh starts one), as
 # a non-root user.  Knobs (environment):
 #   BENCH_SECONDS=20 BENCH_RUNS=3 BENCH_WARMUP=5 BENCH_SEED=42
-#   BENCH_SYNC="on off"              synchronous_commit passes
+#   BENCH_SYNC="on off"              synchronous_commit passes (empty: none)
 #   BENCH_VARIANTS="floor plpgsql app om"  BENCH_DISTS="uniform zipfian hot"
 #   BENCH_CLIENTS="1 8 32"           the main matrix (every sync pass)
 #   BENCH_OFF_DISTS, BENCH_OFF_CLIENTS  the matrix of the off pass
 #                                    (default: uniform, 8)
-#   BENCH_HOT_K="1 4 16 16q"         hot SKU buckets (q: admission queue),
+#   BENCH_HOT_K="1 4 16 16q"         hot SKU buckets (q: admission queue; empty: none),
 #   BENCH_HOT_CLIENTS="8 32 64"      om only, synchronous_commit on
 #   BENCH_OUT=dir                    keep raw results and logs there
 set -euo pipefail
@@ -35,13 +35,13 @@ secs=${BENCH_SECONDS:-20}
 runs=${BENCH_RUNS:-3}
 warm=${BENCH_WARMUP:-5}
 seed=${BENCH_SEED:-42}
-syncs=${BENCH_SYNC:-on off}
+syncs=${BENCH_SYNC-on off}
 variants=${BENCH_VARIANTS:-floor plpgsql app om}
 dists=${BENCH_DISTS:-uniform zipfian hot}
 clients=${BENCH_CLIENTS:-1 8 32}
 off_dists=${BENCH_OFF_DISTS:-uniform}
 off_clients=${BENCH_OFF_CLIENTS:-8}
-hot_k=${BENCH_HOT_K:-1 4 16 16q}
+hot_k=${BENCH_HOT_K-1 4 16 16q}
 hot_clients=${BENCH_HOT_CLIENTS:-8 32 64}
 out=${BENCH_OUT:-$(mktemp -d /tmp/om-bench.XXXXXX)}
 mkdir -p "$out/scripts" "$out/logs"
