@@ -134,6 +134,44 @@ PickBucket(int64 shop_id, const char *sku, int32 qty, int32 nbuckets)
 	return DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
 
+typedef struct WaitArgs
+{
+	int64		shop_id;
+	int64		order_id;
+	int64		return_id;
+	const char *sku;
+	int32		qty;
+	int32		bucket;
+} WaitArgs;
+
+static void
+WaitAndHold(void *arg)
+{
+	WaitArgs   *a = arg;
+
+	if (!HoldFromBucket(a->shop_id, a->order_id, a->return_id, a->sku, a->qty, a->bucket))
+		ereport(ERROR, (errcode(ERRCODE_OM_INSUFFICIENT_STOCK),
+						errmsg("bucket %d of sku \"%s\" ran short", a->bucket, a->sku)));
+}
+
+/*
+ * Wait for one bucket of K and take qty from it, in a subtransaction that
+ * is rolled back if the bucket ran short meanwhile.  An UPDATE that waited
+ * for a concurrent one and then finds its condition false still keeps the
+ * newest row version locked; the rollback lets that lock go, so the slow
+ * path after it locks the buckets in bucket order from none held, and two
+ * checkouts cannot deadlock over the buckets.
+ */
+static bool
+HoldWaiting(int64 shop_id, int64 order_id, int64 return_id, const char *sku, int32 qty,
+			int32 bucket)
+{
+	static const int short_codes[] = {ERRCODE_OM_INSUFFICIENT_STOCK};
+	WaitArgs	a = {shop_id, order_id, return_id, sku, qty, bucket};
+
+	return om_try(WaitAndHold, &a, short_codes, 1, NULL);
+}
+
 /*
  * The admission queue (SPEC §4.4): before waiting for a stock row, wait in
  * line for a transaction advisory lock on (shop, sku, bucket).  Waiters on
@@ -272,7 +310,12 @@ om_hold_stock(int64 shop_id, int64 order_id, int64 return_id, const OmHold *line
 			{
 				if (l->queue)
 					Queue(shop_id, l->sku, wait_for);
-				if (HoldFromBucket(shop_id, order_id, return_id, l->sku, l->qty, wait_for))
+				if (l->buckets <= 1)
+				{
+					if (HoldFromBucket(shop_id, order_id, return_id, l->sku, l->qty, 0))
+						bucket = 0;
+				}
+				else if (HoldWaiting(shop_id, order_id, return_id, l->sku, l->qty, wait_for))
 					bucket = wait_for;
 			}
 		}
