@@ -41,7 +41,7 @@ reports() {			# orders
 if [ "${SMOKE:-0}" = 1 ]; then
 	export BENCH_SECONDS=${BENCH_SECONDS:-2} BENCH_RUNS=${BENCH_RUNS:-1} BENCH_WARMUP=${BENCH_WARMUP:-0}
 	export BENCH_CLIENTS=${BENCH_CLIENTS:-8} BENCH_DISTS=${BENCH_DISTS:-uniform zipfian hot}
-	export BENCH_HOT_K=${BENCH_HOT_K:-1 16q} BENCH_HOT_CLIENTS=${BENCH_HOT_CLIENTS:-8}
+	export BENCH_HOT_K=${BENCH_HOT_K-1 16} BENCH_HOT_CLIENTS=${BENCH_HOT_CLIENTS:-8}
 	step checkout bash "$here/checkout.sh"
 	step sellout bash "$here/sellout.sh" 500 2000 16 4
 	step run_due bash "$here/run_due.sh" 2000 2 2
