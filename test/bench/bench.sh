@@ -10,7 +10,7 @@
 #   run_due.sh    100,000 overdue orders swept, checkouts beside
 #   reports       every report over 1,000,000 orders (median of 3)
 #   memory.sh     backend memory over 1,000,000 calls in one session
-# and prints each one's figures.  It takes about an hour; the knobs of
+# and prints each one's figures.  It takes about 80 minutes; the knobs of
 # checkout.sh (BENCH_SECONDS, BENCH_RUNS, ...) shorten it.
 #   test/bench/bench.sh [--smoke]      (--smoke: seconds, for CI)
 set -uo pipefail
@@ -31,7 +31,9 @@ settings=(-o fsync=on -o synchronous_commit=on -o shared_buffers=2GB -o max_conn
 		  -o max_wal_size=8GB -o checkpoint_timeout=30min -o jit=off)
 echo "== machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GB", $2 / 1048576}' /proc/meminfo)," \
 	"$(sed -n 's/^PRETTY_NAME="\(.*\)"/\1/p' /etc/os-release), $(uname -r)"
-echo "== cluster: PostgreSQL 15, ${settings[*]//-o /}"
+shown=()
+for o in "${settings[@]}"; do [ "$o" = -o ] || shown+=("$o"); done
+echo "== cluster: PostgreSQL 15 (pg_virtualenv), ${shown[*]}"
 envs=(SMOKE=$smoke)
 for v in ${!BENCH_@}; do envs+=("$v=${!v}"); done
 runuser -u postgres -- env "${envs[@]}" pg_virtualenv "${settings[@]}" \
