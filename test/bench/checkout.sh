@@ -289,5 +289,8 @@ over=$(psql_q -c "SELECT count(*) FROM order_mgmt.stock WHERE NOT backorder AND 
 echo "verify() rows: $bad, oversold stock rows: $over"
 echo
 bash "$here/table.sh" "$results"
+echo
+echo "== for the README"
+bash "$here/table.sh" "$results" --markdown
 echo "(raw results: $results)"
 [ "$bad" -eq 0 ] && [ "$over" -eq 0 ]

@@ -4,21 +4,58 @@
 # clients the median units sold per second (counted in the database) with
 # min-max over the runs, orders/s, median p50/p99 latency, and the ratios
 # the issue asks for (order_mgmt against each other variant).
-#   test/bench/table.sh results.tsv
+#   test/bench/table.sh results.tsv [--markdown]
+# --markdown prints the README's tables instead (synchronous_commit on:
+# distribution x clients x variant; the hot SKU: K x clients).
 set -euo pipefail
 export LC_ALL=C
 [ -s "$1" ] || { echo "no results in $1"; exit 1; }
-sort -t "$(printf '\t')" -k1,1 -k3,3 -k4,4 -k5,5n -k2,2 "$1" | awk -F '\t' '
+# median and min-max of a space-separated list
+stats='
 function median(list,    n, a, i, j, t) {
 	n = split(list, a, " ")
 	for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] + 0 > t + 0; j--) a[j + 1] = a[j]; a[j + 1] = t }
 	return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
 }
-function minmax(list,    n, a, i, lo, hi) {
+function mm(list, dash,    n, a, i, lo, hi) {
 	n = split(list, a, " "); lo = hi = a[1]
 	for (i = 2; i <= n; i++) { if (a[i] + 0 < lo + 0) lo = a[i]; if (a[i] + 0 > hi + 0) hi = a[i] }
-	return sprintf("%.0f-%.0f", lo, hi)
+	return sprintf("%.0f%s%.0f", lo, dash, hi)
 }
+'
+if [ "${2:-}" = --markdown ]; then
+	awk -F '\t' "$stats"'
+	$1 == "on" { k = $2 SUBSEP $3 SUBSEP $4 SUBSEP $5; u[k] = u[k] " " $7 / $9; p99[k] = p99[k] " " $11; seen[$5] = 1 }
+	END {
+		print "| SKUs | clients | floor | plpgsql | app | om | om / floor | om / app |"
+		print "|---|---|---|---|---|---|---|---|"
+		split("uniform zipfian hot", ds, " "); split("floor plpgsql app om", vs, " ")
+		for (di = 1; di <= 3; di++) for (c = 1; c <= 256; c++) {
+			if (!((vs[4] SUBSEP ds[di] SUBSEP 1 SUBSEP c) in u)) continue
+			line = "| " ds[di] " | " c
+			for (vi = 1; vi <= 4; vi++) {
+				k = vs[vi] SUBSEP ds[di] SUBSEP 1 SUBSEP c
+				m[vi] = (k in u) ? median(u[k]) : 0
+				line = line ((k in u) ? sprintf(" | %.0f (%s)", m[vi], mm(u[k], "–")) : " | -")
+			}
+			line = line (m[1] > 0 ? sprintf(" | %.2f", m[4] / m[1]) : " | -") (m[3] > 0 ? sprintf(" | %.2f |", m[4] / m[3]) : " | - |")
+			print line
+		}
+		print ""
+		print "| stock buckets K | clients | units/s (min–max) | p99 ms |"
+		print "|---|---|---|---|"
+		split("1 4 16 16q", ks, " ")
+		for (i = 1; i <= 4; i++) for (c = 1; c <= 256; c++) {
+			k = "om" SUBSEP "hot" SUBSEP ks[i] SUBSEP c
+			if (!(k in u)) continue
+			printf "| %s | %d | %.0f (%s) | %.0f |\n", ks[i] == "16q" ? "16 + admission queue" : ks[i], c,
+				median(u[k]), mm(u[k], "–"), median(p99[k])
+		}
+	}' "$1"
+	exit 0
+fi
+sort -t "$(printf '\t')" -k1,1 -k3,3 -k4,4 -k5,5n -k2,2 "$1" | awk -F '\t' "$stats"'
+function minmax(list) { return mm(list, "-") }
 {
 	key = $1 SUBSEP $2 SUBSEP $3 SUBSEP $4 SUBSEP $5
 	if (!(key in units)) order[++nkeys] = key
