@@ -176,14 +176,11 @@ gen_script() {			# variant dist -> file
 	local v=$1 d=$2 f=$out/scripts/$1-$2.sql
 	if [ "$v" = commit ]; then
 		echo 'INSERT INTO bench.commit_floor DEFAULT VALUES;' >"$f"
-	elif [ "$v" = app ]; then
-		{ pick "$d"; by_lines "$d" app_body_n; } >"$f"
 	else
 		{ pick "$d"; by_lines "$d" "${v}_body"; } >"$f"
 	fi
 	echo "$f"
 }
-app_body_n() { app_body "$@"; }
 
 # ---------------------------------------------------------------- running
 # one pgbench run; appends a row to results.tsv:
