@@ -80,5 +80,57 @@ SELECT order_mgmt.run_due(2);
 SELECT order_mgmt.run_due(0);
 \echo :LAST_ERROR_SQLSTATE
 
+-- a batch gives stock and promo uses back at its end, once per row; an
+-- order whose cancellation fails in the batch gives nothing back and stays due
+SET order_mgmt.clock = '2026-11-05 00:00+00';
+SELECT order_mgmt.update_shop(100, '{"auto_cancel_failed": true, "auto_cancel_delay": "0 seconds"}');
+SELECT order_mgmt.upsert_sku(100, 'B', 100);
+SELECT order_mgmt.set_stock(100, 'B', 10);
+SELECT order_mgmt.upsert_customer(100, 'bc', 'bc@example.com');
+SELECT order_mgmt.create_promo(100, 'BATCH', 'amount', 5, usage_limit => 10, per_customer_limit => 5);
+SELECT order_mgmt.checkout(100, '[{"sku": "A", "qty": 1}, {"sku": "B", "qty": 2}]',
+						   customer_id => 'bc', promo_code => 'BATCH') AS b1 \gset
+SELECT order_mgmt.checkout(100, '[{"sku": "A", "qty": 1}, {"sku": "B", "qty": 2}]',
+						   customer_id => 'bc', promo_code => 'BATCH') AS b2 \gset
+SELECT order_mgmt.checkout(100, '[{"sku": "B", "qty": 3}]',
+						   customer_id => 'bc', promo_code => 'BATCH') AS b3 \gset
+SELECT sku, reserved, available FROM order_mgmt.stock_level WHERE shop_id = 100 ORDER BY sku;
+SELECT p.used, u.used AS customer_used FROM order_mgmt.promo_code p
+JOIN order_mgmt.promo_customer_use u USING (shop_id, code_key) WHERE p.shop_id = 100 AND p.code_key = 'batch';
+-- b2's stock release fails after its promo use and units were counted
+CREATE FUNCTION public.refuse_release() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF NEW.order_id = current_setting('test.refused')::bigint AND NEW.kind = 'release' THEN
+		RAISE EXCEPTION 'release of order % refused', NEW.order_id;
+	END IF;
+	RETURN NEW;
+END
+$$;
+CREATE TRIGGER refuse_release BEFORE INSERT ON order_mgmt.order_event
+	FOR EACH ROW EXECUTE FUNCTION public.refuse_release();
+SELECT set_config('test.refused', :'b2', false) IS NOT NULL AS set;
+SET order_mgmt.clock = '2026-11-06 00:00+00';
+SELECT order_mgmt.run_due(100) AS timed_out;
+\set VERBOSITY terse
+SELECT order_mgmt.run_due(100) AS cancelled;
+\set VERBOSITY default
+SELECT order_id = :b2 AS refused, status, payment_status FROM order_mgmt.orders
+WHERE order_id IN (:b1, :b2, :b3) ORDER BY order_id;
+SELECT sku, reserved, available FROM order_mgmt.stock_level WHERE shop_id = 100 ORDER BY sku;
+SELECT p.used, u.used AS customer_used FROM order_mgmt.promo_code p
+JOIN order_mgmt.promo_customer_use u USING (shop_id, code_key) WHERE p.shop_id = 100 AND p.code_key = 'batch';
+SELECT action FROM order_mgmt.due_action WHERE order_id = :b2;
+SELECT * FROM order_mgmt.verify();
+-- once the release goes through, the next batch cancels it
+DROP TRIGGER refuse_release ON order_mgmt.order_event;
+DROP FUNCTION public.refuse_release();
+SELECT order_mgmt.run_due(100) AS cancelled;
+SELECT status FROM order_mgmt.orders WHERE order_id = :b2;
+SELECT sku, reserved, available FROM order_mgmt.stock_level WHERE shop_id = 100 ORDER BY sku;
+SELECT p.used, u.used AS customer_used FROM order_mgmt.promo_code p
+JOIN order_mgmt.promo_customer_use u USING (shop_id, code_key) WHERE p.shop_id = 100 AND p.code_key = 'batch';
+SELECT count(*) AS release_events FROM order_mgmt.order_event
+WHERE order_id IN (:b1, :b2, :b3) AND kind IN ('release', 'promo_release');
+
 RESET order_mgmt.clock;
 SELECT * FROM order_mgmt.verify();

@@ -20,10 +20,13 @@
  * order, so the triggers do their effects as on any other path.
  *
  * run_due() handles many orders in one transaction, so it cannot follow
- * the per-call lock order: it never waits.  Due rows are taken with SKIP
- * LOCKED, the order row with NOWAIT, and om_nowait makes stock and promo
- * rows NOWAIT too; an order whose rows are busy is left, in its own
- * subtransaction, for the next pass.  Any other error in one order's
+ * the per-call lock order while it goes through them: there it never
+ * waits.  Due rows are taken with SKIP LOCKED, the order row with NOWAIT,
+ * and om_nowait makes any other row an action locks NOWAIT too; an order
+ * whose rows are busy is left, in its own subtransaction, for the next
+ * pass.  The hot counter rows a cancellation gives back to (stock, promo
+ * code, per-customer use) are locked so but not written there:
+ * sweep_batch.c sums the changes and run_due() writes them at the end.  Any other error in one order's
  * action is reported as a WARNING and that order is left too, so one bad
  * row cannot stop the sweeper.  API calls apply an order's overdue
  * actions first (om_lock_order), so correctness never depends on the
@@ -238,28 +241,37 @@ run_due(PG_FUNCTION_ARGS)
 	loop_cxt = AllocSetContextCreate(CurrentMemoryContext, "order_mgmt run_due",
 									 ALLOCSET_DEFAULT_SIZES);
 	om_nowait = true;
+	om_batch_begin(CurrentMemoryContext);
 	PG_TRY();
 	{
 		for (i = 0; i < n; i++)
 		{
 			ErrorData  *error = NULL;
+			int			mark = om_batch_mark();
 
 			old_cxt = MemoryContextSwitchTo(loop_cxt);
 
 			if (om_try(SweepOne, &rows[i], NULL, -1, &error))
 				done++;
-			else if (error->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
-				/* not a busy row: say so, and leave it for a later pass */
-				ereport(WARNING,
-						(errmsg("order_mgmt: due action %s of order " INT64_FORMAT " in shop " INT64_FORMAT " failed: %s",
-								rows[i].action, rows[i].order_id, rows[i].shop_id, error->message)));
+			else
+			{
+				om_batch_rewind(mark);
+				if (error->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
+					/* not a busy row: say so, and leave it for a later pass */
+					ereport(WARNING,
+							(errmsg("order_mgmt: due action %s of order " INT64_FORMAT " in shop " INT64_FORMAT " failed: %s",
+									rows[i].action, rows[i].order_id, rows[i].shop_id, error->message)));
+			}
 			MemoryContextSwitchTo(old_cxt);
 			MemoryContextReset(loop_cxt);
 			CHECK_FOR_INTERRUPTS();
 		}
+		/* the stock and promo counters, once per row (all held already) */
+		om_batch_flush();
 	}
 	PG_FINALLY();
 	{
+		om_batch_end();
 		om_nowait = saved_nowait;
 	}
 	PG_END_TRY();

@@ -103,6 +103,16 @@ extern int64 om_commit_stock(int64 shop_id, int64 order_id);
 extern int64 om_release_return_stock(int64 shop_id, int64 order_id, int64 return_id);
 extern int64 om_commit_return_stock(int64 shop_id, int64 order_id, int64 return_id);
 
+/* sweep_batch.c: a run_due() batch's counter changes, applied at its end */
+extern bool om_batch_active(void);
+extern void om_batch_begin(MemoryContext cxt);
+extern void om_batch_end(void);
+extern int	om_batch_mark(void);
+extern void om_batch_rewind(int mark);
+extern void om_batch_add_stock(int64 shop_id, const char *sku, int32 bucket, int32 qty);
+extern void om_batch_add_promo(int64 shop_id, const char *code_key, const char *who);
+extern void om_batch_flush(void);
+
 /* promo.c: promo codes (SPEC §5) */
 typedef struct OmPromo
 {

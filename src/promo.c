@@ -295,10 +295,16 @@ om_promo_release(int64 shop_id, int64 order_id, const char *code_key)
 					3, count_types);
 			om_exec(nowait_code_plan, cvalues, cnulls, false, 0);
 		}
-		om_plan(&code_plan,
-				"UPDATE order_mgmt.promo_code SET used = used - 1 WHERE shop_id = $1 AND code_key = $2",
-				3, count_types);
-		om_exec(code_plan, cvalues, cnulls, false, 0);
+		if (om_batch_active())
+			/* a sweep batch gives the use back at its end (sweep_batch.c) */
+			om_batch_add_promo(shop_id, code_key, NULL);
+		else
+		{
+			om_plan(&code_plan,
+					"UPDATE order_mgmt.promo_code SET used = used - 1 WHERE shop_id = $1 AND code_key = $2",
+					3, count_types);
+			om_exec(code_plan, cvalues, cnulls, false, 0);
+		}
 	}
 	if (!who_null)
 	{
@@ -310,11 +316,16 @@ om_promo_release(int64 shop_id, int64 order_id, const char *code_key)
 					3, count_types);
 			om_exec(nowait_customer_plan, cvalues, cnulls, false, 0);
 		}
-		om_plan(&customer_plan,
-				"UPDATE order_mgmt.promo_customer_use SET used = used - 1"
-				" WHERE shop_id = $1 AND code_key = $2 AND who = $3",
-				3, count_types);
-		om_exec(customer_plan, cvalues, cnulls, false, 0);
+		if (om_batch_active())
+			om_batch_add_promo(shop_id, code_key, TextDatumGetCString(who));
+		else
+		{
+			om_plan(&customer_plan,
+					"UPDATE order_mgmt.promo_customer_use SET used = used - 1"
+					" WHERE shop_id = $1 AND code_key = $2 AND who = $3",
+					3, count_types);
+			om_exec(customer_plan, cvalues, cnulls, false, 0);
+		}
 	}
 
 	initStringInfo(&detail);

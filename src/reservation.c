@@ -438,9 +438,15 @@ ResolveHeld(int64 shop_id, int64 order_id, int64 return_id, bool fulfil, const c
 		values[3] = Int32GetDatum(deltas[i].qty);
 		if (om_nowait)
 			om_exec(nowait_plan, values, NULL, false, 0);
-		om_exec(plan, values, NULL, false, 0);
-		if (SPI_processed != 1)
-			elog(ERROR, "stock row of sku \"%s\" bucket %d is missing", deltas[i].sku, deltas[i].bucket);
+		if (!fulfil && om_batch_active())
+			/* a sweep batch gives the units back at its end (sweep_batch.c) */
+			om_batch_add_stock(shop_id, deltas[i].sku, deltas[i].bucket, deltas[i].qty);
+		else
+		{
+			om_exec(plan, values, NULL, false, 0);
+			if (SPI_processed != 1)
+				elog(ERROR, "stock row of sku \"%s\" bucket %d is missing", deltas[i].sku, deltas[i].bucket);
+		}
 		if (i > 0)
 			appendStringInfoString(&detail, ", ");
 		appendStringInfoString(&detail, "{\"sku\": ");

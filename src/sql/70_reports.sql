@@ -244,6 +244,12 @@ CREATE FUNCTION order_mgmt.report_variant_mix(shop_id bigint, product_id text, f
 	LANGUAGE plpgsql STABLE SECURITY DEFINER
 	SET search_path = pg_catalog, order_mgmt, pg_temp
 	SET jit = off
+	-- The planner sizes the product's lines from the SKU filter and the
+	-- range as a few thousand when it can be every line of the shop, and then
+	-- sorts them all for a merge anti join (spilling 40 MB at a million
+	-- lines).  Hashing the cancelled orders and probing with the lines does
+	-- not depend on that estimate: 350 ms instead of 520 ms at 1M orders.
+	SET enable_mergejoin = off
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -258,7 +264,8 @@ BEGIN
 	-- cancelled orders created in the range, from theirs, are left out with
 	-- one hash or merge.  (Given the plain NOT EXISTS, the planner, misjudging the
 	-- product's share of the lines, sometimes probed each line's order: 4 s
-	-- instead of 0.4 s at a million lines.)
+	-- instead of 0.4 s at a million lines.)  enable_mergejoin = off above
+	-- makes that one a hash.
 	WITH gone AS MATERIALIZED (
 		SELECT c.order_id FROM order_mgmt.orders c
 		WHERE c.shop_id = report_variant_mix.shop_id AND c.status = 'cancelled'

@@ -3,8 +3,9 @@
 # day ago are expired (payment_timeout: failed) and auto-cancelled
 # (auto_cancel_failed, no delay: stock and promo released) by S sessions
 # calling order_mgmt.run_due(batch) until nothing is due, while C clients
-# keep checking out beside them.  Prints orders swept per second and the
-# checkouts' throughput during the sweep against the same checkouts alone.
+# keep checking out beside them (C = 0: the sweepers alone).  Prints
+# orders swept per second and the checkouts' throughput during the sweep
+# against the same checkouts alone.
 # Fails unless every order ends cancelled by the system and verify() is
 # empty.  Uses checkout_setup.sql's data.  Runs against the server in the
 # PG* environment (bench.sh starts one), as a non-root user.
@@ -52,16 +53,22 @@ echo "   $due orders overdue"
 
 # checkouts alone, as the baseline
 count_since() { psql_q -c "SELECT count(*) FROM order_mgmt.orders WHERE shop_id = 1 AND order_id > $1"; }
-last=$(psql_q -c "SELECT bench.last_order()")
-pgbench -n -M prepared -c "$clients" -j 2 -T 10 -f "$work/checkout.sql" "$db" >"$work/alone.out" 2>&1 ||
-	{ cat "$work/alone.out"; exit 1; }
-alone=$(( $(count_since "$last") / 10 ))
+alone=0
+if [ "$clients" -gt 0 ]; then
+	last=$(psql_q -c "SELECT bench.last_order()")
+	pgbench -n -M prepared -c "$clients" -j 2 -T 10 -f "$work/checkout.sql" "$db" >"$work/alone.out" 2>&1 ||
+		{ cat "$work/alone.out"; exit 1; }
+	alone=$(( $(count_since "$last") / 10 ))
+fi
 
 # the sweep, with the checkouts beside it
 last=$(psql_q -c "SELECT bench.last_order()")
-pgbench -n -M prepared -c "$clients" -j 2 -T 3600 -f "$work/checkout.sql" "$db" >"$work/beside.out" 2>&1 &
-bench_pid=$!
-sleep 1
+bench_pid=
+if [ "$clients" -gt 0 ]; then
+	pgbench -n -M prepared -c "$clients" -j 2 -T 3600 -f "$work/checkout.sql" "$db" >"$work/beside.out" 2>&1 &
+	bench_pid=$!
+	sleep 1
+fi
 start=$(date +%s.%N)
 pids=()
 for s in $(seq 1 "$sweepers"); do
@@ -84,8 +91,10 @@ for p in "${pids[@]}"; do
 done
 end=$(date +%s.%N)
 sweep_orders=$(count_since "$last")
-kill "$bench_pid" 2>/dev/null || true
-wait "$bench_pid" 2>/dev/null || true
+if [ -n "$bench_pid" ]; then
+	kill "$bench_pid" 2>/dev/null || true
+	wait "$bench_pid" 2>/dev/null || true
+fi
 [ "$failed" -eq 0 ] || { cat "$work"/sweep*.out; echo "run_due: FAILED (a sweeper failed)"; exit 1; }
 
 # what the sweep did, counted in the database
@@ -98,8 +107,9 @@ awk -v n="$cancelled" -v s="$start" -v e="$end" -v a="$alone" -v b="$sweep_order
 	t = e - s
 	printf "   %d orders expired and auto-cancelled in %.1f s: %.0f orders/s\n", n, t, n / t
 	pct = a > 0 ? 100 * (b / t) / a : 0
-	printf "   checkouts (%d clients): %d orders/s alone, %.0f orders/s beside the sweep (%.0f%%)\n",
-		c, a, b / t, pct
+	if (c > 0)
+		printf "   checkouts (%d clients): %d orders/s alone, %.0f orders/s beside the sweep (%.0f%%)\n",
+			c, a, b / t, pct
 }'
 if [ "$cancelled" -ne "$due" ] || [ "$left" -ne 0 ] || [ "$bad" -ne 0 ]; then
 	echo "run_due: FAILED ($cancelled of $due cancelled, $left still due, $bad verify() rows)"
