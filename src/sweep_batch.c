@@ -125,7 +125,7 @@ om_batch_add_promo(int64 shop_id, const char *code_key, const char *who)
 	Add(who ? DELTA_PROMO_USE : DELTA_PROMO_CODE, shop_id, code_key, who, 0, 1);
 }
 
-/* Lock order (moot, the rows are held): codes, customer uses, stock by SKU and bucket. */
+/* Sorted so that changes to one row are adjacent; also the lock order. */
 static int
 CompareDeltas(const void *a, const void *b)
 {
