@@ -28,9 +28,9 @@
  * code, per-customer use) are locked so but not written there:
  * sweep_batch.c sums the changes and run_due() writes them at the end.
  * Any other error in one order's action is reported as a WARNING and that
- * order is left too, so one bad row cannot stop the sweeper.  API calls apply an order's overdue
- * actions first (om_lock_order), so correctness never depends on the
- * sweeper being on time.
+ * order is left too, so one bad row cannot stop the sweeper.  API calls
+ * apply an order's overdue actions first (om_lock_order), so correctness
+ * never depends on the sweeper being on time.
  *
  *-------------------------------------------------------------------------
  */
