@@ -124,6 +124,41 @@ FROM (VALUES ('2026-03-01'::date, '2026-03-01'::date), ('2026-03-02', '2026-03-0
 			 ('2026-03-01', '2026-03-02'), ('2026-03-03', '2026-03-09')) r(lo, hi);
 DROP FUNCTION rpt_mix_plain(date, date);
 
+-- cancellations list each order's products in line order (not by SKU or
+-- title), and orders cancelled at the same instant by order id; the report
+-- agrees, row for row and in order, with its plain definition
+BEGIN;
+SET LOCAL order_mgmt.clock = '2026-03-02 15:00+08';
+SELECT order_mgmt.checkout(160, '[{"sku": "TEE-RED-M", "qty": 2}, {"sku": "TEE-BLUE-M", "qty": 1}]',
+						   payment_timeout => '30 days', hold => '1 hour') AS m1 \gset
+SELECT order_mgmt.add_lines(160, :m1, '[{"sku": "MUG", "qty": 1}]');	-- line 3, titled before the tees
+SELECT order_mgmt.checkout(160, '[{"sku": "TEE-BLUE-M", "qty": 1}, {"sku": "TEE-RED-L", "qty": 3}]',
+						   payment_timeout => '30 days') AS m2 \gset
+SET LOCAL order_mgmt.clock = '2026-03-02 16:00+08';
+SELECT order_mgmt.cancel(160, :m2, 'changed_mind');
+SELECT order_mgmt.cancel(160, :m1, 'found_better_price', source => 'customer');
+COMMIT;
+SELECT order_id = :m1 AS is_m1, products, reason
+FROM order_mgmt.report_cancellations(160, '2026-03-02', '2026-03-02')
+WHERE order_id IN (:m1, :m2);
+SELECT count(*) AS rows,
+	   count(*) FILTER (WHERE r IS DISTINCT FROM p) AS differences
+FROM (SELECT row_number() OVER () AS i, r FROM order_mgmt.report_cancellations(160, '2026-03-01', '2026-03-09') r) a
+FULL JOIN (SELECT row_number() OVER (ORDER BY o.cancelled_at, o.order_id) AS i,
+				  ROW((o.cancelled_at AT TIME ZONE 'Asia/Taipei')::date, o.order_id, o.order_no, o.customer_id, o.email,
+					  (SELECT string_agg(l.qty || ' x ' || coalesce(k.title, l.sku), ', ' ORDER BY l.line_no)
+					   FROM order_mgmt.order_line l JOIN order_mgmt.sku k USING (shop_id, sku)
+					   WHERE l.shop_id = o.shop_id AND l.order_id = o.order_id),
+					  o.total, o.cancel_reason, o.cancel_source, o.cancel_note, f.comment, f.score)::record AS p
+		   FROM order_mgmt.orders o LEFT JOIN order_mgmt.cancel_feedback f USING (shop_id, order_id)
+		   WHERE o.shop_id = 160 AND o.cancelled_at IS NOT NULL) b USING (i);
+-- every report plans each call for its arguments (see 70_reports.sql)
+SELECT p.proname
+FROM pg_proc p
+WHERE p.pronamespace = 'order_mgmt'::regnamespace AND p.proname LIKE 'report\_%'
+  AND NOT coalesce('plan_cache_mode=force_custom_plan' = ANY (p.proconfig), false)
+ORDER BY 1;
+
 RESET order_mgmt.clock;
 DROP FUNCTION rpt_order(timestamptz, text, int, text);
 SELECT * FROM order_mgmt.verify();
