@@ -132,5 +132,40 @@ JOIN order_mgmt.promo_customer_use u USING (shop_id, code_key) WHERE p.shop_id =
 SELECT count(*) AS release_events FROM order_mgmt.order_event
 WHERE order_id IN (:b1, :b2, :b3) AND kind IN ('release', 'promo_release');
 
+-- a batch defers its events and writes them at its end, in the order they
+-- happened; an order whose action fails leaves none of its events behind
+SET order_mgmt.clock = '2026-11-07 00:00+00';
+SELECT order_mgmt.checkout(100, '[{"sku": "B", "qty": 1}]', customer_id => 'bc', promo_code => 'BATCH') AS d1 \gset
+SELECT order_mgmt.checkout(100, '[{"sku": "B", "qty": 1}]', customer_id => 'bc', promo_code => 'BATCH') AS d2 \gset
+SELECT order_mgmt.checkout(100, '[{"sku": "B", "qty": 1}]', customer_id => 'bc', promo_code => 'BATCH') AS d3 \gset
+SELECT max(event_id) AS before_batch FROM order_mgmt.order_event \gset
+CREATE FUNCTION public.refuse_resolve() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF NEW.order_id = current_setting('test.refused')::bigint AND NEW.state <> OLD.state THEN
+		RAISE EXCEPTION 'reservation of order % refused', NEW.order_id;
+	END IF;
+	RETURN NEW;
+END
+$$;
+CREATE TRIGGER refuse_resolve BEFORE UPDATE ON order_mgmt.reservation
+	FOR EACH ROW EXECUTE FUNCTION public.refuse_resolve();
+SELECT set_config('test.refused', :'d2', false) IS NOT NULL AS set;
+SET order_mgmt.clock = '2026-11-08 00:00+00';
+SELECT order_mgmt.run_due(100) AS timed_out;
+\set VERBOSITY terse
+SELECT order_mgmt.run_due(100) AS cancelled;
+\set VERBOSITY default
+-- d2 has its checkout and timeout events only; d1 and d3 all theirs, in order
+SELECT CASE order_id WHEN :d1 THEN 'd1' WHEN :d2 THEN 'd2' ELSE 'd3' END AS o,
+	   kind, from_value, to_value, detail->>'action' AS action, actor
+FROM order_mgmt.order_event WHERE order_id IN (:d1, :d2, :d3) AND event_id > :before_batch
+ORDER BY event_id;
+SELECT order_id = :d2 AS refused, status FROM order_mgmt.orders WHERE order_id IN (:d1, :d2, :d3) ORDER BY order_id;
+SELECT * FROM order_mgmt.verify();
+DROP TRIGGER refuse_resolve ON order_mgmt.reservation;
+DROP FUNCTION public.refuse_resolve();
+SELECT order_mgmt.run_due(100) AS cancelled;
+SELECT kind, to_value FROM order_mgmt.order_event WHERE order_id = :d2 AND event_id > :before_batch ORDER BY event_id;
+
 RESET order_mgmt.clock;
 SELECT * FROM order_mgmt.verify();

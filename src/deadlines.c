@@ -26,7 +26,8 @@
  * whose rows are busy is left, in its own subtransaction, for the next
  * pass.  The hot counter rows a cancellation gives back to (stock, promo
  * code, per-customer use) are locked so but not written there:
- * sweep_batch.c sums the changes and run_due() writes them at the end.
+ * sweep_batch.c sums the changes and run_due() writes them at the end,
+ * with the batch's events, which are deferred too.
  * Any other error in one order's action is reported as a WARNING and that
  * order is left too, so one bad row cannot stop the sweeper.  API calls
  * apply an order's overdue actions first (om_lock_order), so correctness
@@ -247,7 +248,7 @@ run_due(PG_FUNCTION_ARGS)
 		for (i = 0; i < n; i++)
 		{
 			ErrorData  *error = NULL;
-			int			mark = om_batch_mark();
+			OmBatchMark mark = om_batch_mark();
 
 			old_cxt = MemoryContextSwitchTo(loop_cxt);
 
@@ -264,9 +265,10 @@ run_due(PG_FUNCTION_ARGS)
 			}
 			MemoryContextSwitchTo(old_cxt);
 			MemoryContextReset(loop_cxt);
+			om_batch_spill();
 			CHECK_FOR_INTERRUPTS();
 		}
-		/* the stock and promo counters, once per row (all held already) */
+		/* the events, and the stock and promo counters once per row */
 		om_batch_flush();
 	}
 	PG_FINALLY();

@@ -14,11 +14,21 @@
  * named in order_mgmt.notify_kinds.  NOTIFY makes committing transactions
  * queue on one lock, so the default leaves checkout out of it.
  *
+ * A run_due() batch defers its events (om_events_defer_begin): they are
+ * kept in memory, in order, and written by one multi-row INSERT when the
+ * batch ends or a few thousand have piled up, instead of one INSERT each,
+ * five per swept order.  Ids are drawn when they are written, in the
+ * order the events happened, and nothing in a batch reads the log back.
+ * Events are not deferred while order_event has an INSERT trigger or rule
+ * of the shop's own: such a trigger may fail one event, and that must fail
+ * only that order's action, as without a batch.
+ *
  *-------------------------------------------------------------------------
  */
 #include "order_mgmt.h"
 
 #include "access/htup_details.h"
+#include "access/table.h"
 #include "access/transam.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
@@ -31,6 +41,11 @@
 #include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_trigger.h"
+#include "commands/trigger.h"
+#include "utils/array.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
 
 /* Set while the sweeper acts, so its events say "system". */
 bool		om_acting_as_system = false;
@@ -143,9 +158,41 @@ AnnounceEventBound(void)
 	bound_value = bound;
 }
 
+/* NOTIFY listeners of one event (after commit). */
+static void
+Announce(int64 shop_id, int64 order_id, int64 event_id, const char *kind)
+{
+	Async_Notify("order_mgmt",
+				 psprintf("{\"shop_id\": " INT64_FORMAT ", \"order_id\": " INT64_FORMAT
+						  ", \"event_id\": " INT64_FORMAT ", \"kind\": \"%s\"}",
+						  shop_id, order_id, event_id, kind));
+}
+
+/* Events deferred by a run_due() batch, in the order they happened. */
+typedef struct DeferredEvent
+{
+	int64		shop_id;
+	int64		order_id;
+	TimestampTz at;
+	char	   *actor;
+	char	   *kind;
+	char	   *from_value;		/* NULL if none */
+	char	   *to_value;
+	char	   *detail;
+} DeferredEvent;
+
+static MemoryContext defer_cxt = NULL;	/* non-NULL while deferring */
+static DeferredEvent *deferred = NULL;
+static int	ndeferred = 0;
+static int	maxdeferred = 0;
+
+static void Defer(int64 shop_id, int64 order_id, const char *kind,
+				  const char *from_value, const char *to_value, const char *detail_json);
+
 /*
- * Append one event.  Must be called inside an SPI connection.  from_value,
- * to_value and detail_json may be NULL.
+ * Append one event, or defer it while a run_due() batch defers events.
+ * Must be called inside an SPI connection.  from_value, to_value and
+ * detail_json may be NULL.
  */
 void
 om_event_write(int64 shop_id, int64 order_id, const char *kind,
@@ -158,6 +205,11 @@ om_event_write(int64 shop_id, int64 order_id, const char *kind,
 	Datum		values[8];
 	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 
+	if (defer_cxt != NULL)
+	{
+		Defer(shop_id, order_id, kind, from_value, to_value, detail_json);
+		return;
+	}
 	AnnounceEventBound();
 	om_plan(&plan,
 			"INSERT INTO order_mgmt.order_event"
@@ -190,14 +242,215 @@ om_event_write(int64 shop_id, int64 order_id, const char *kind,
 	if (Notified(kind))
 	{
 		bool		isnull;
-		int64		event_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-														   SPI_tuptable->tupdesc, 1, &isnull));
 
-		Async_Notify("order_mgmt",
-					 psprintf("{\"shop_id\": " INT64_FORMAT ", \"order_id\": " INT64_FORMAT
-							  ", \"event_id\": " INT64_FORMAT ", \"kind\": \"%s\"}",
-							  shop_id, order_id, event_id, kind));
+		Announce(shop_id, order_id,
+				 DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)),
+				 kind);
 	}
+}
+
+/* Does order_event have an enabled INSERT trigger or a rule not our own? */
+static bool
+ShopInsertHooks(void)
+{
+	Oid			relid = get_relname_relid("order_event", get_namespace_oid("order_mgmt", false));
+	Relation	rel;
+	bool		found = false;
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "table order_mgmt.order_event is missing");
+	/* kept until the batch commits, so no trigger can be added meanwhile */
+	rel = table_open(relid, AccessShareLock);
+	if (rel->rd_rules != NULL)
+		found = true;
+	if (rel->trigdesc != NULL)
+	{
+		int			i;
+
+		for (i = 0; i < rel->trigdesc->numtriggers && !found; i++)
+		{
+			Trigger    *t = &rel->trigdesc->triggers[i];
+
+			if (!t->tgisinternal && t->tgenabled != TRIGGER_DISABLED &&
+				TRIGGER_FOR_INSERT(t->tgtype))
+				found = true;
+		}
+	}
+	table_close(rel, NoLock);
+	return found;
+}
+
+/*
+ * Start deferring events into memory under cxt; returns false, and defers
+ * nothing, if the shop has its own INSERT trigger or rule on order_event.
+ */
+bool
+om_events_defer_begin(MemoryContext cxt)
+{
+	Assert(defer_cxt == NULL);
+	if (ShopInsertHooks())
+		return false;
+	defer_cxt = AllocSetContextCreate(cxt, "order_mgmt deferred events", ALLOCSET_DEFAULT_SIZES);
+	maxdeferred = 1024;
+	deferred = MemoryContextAlloc(defer_cxt, sizeof(DeferredEvent) * maxdeferred);
+	ndeferred = 0;
+	return true;
+}
+
+/* Stop deferring, forgetting what was not written (also after an error). */
+void
+om_events_defer_end(void)
+{
+	if (defer_cxt)
+		MemoryContextDelete(defer_cxt);
+	defer_cxt = NULL;
+	deferred = NULL;
+	ndeferred = maxdeferred = 0;
+}
+
+/* How many events wait to be written: a mark to rewind to. */
+int
+om_events_deferred(void)
+{
+	return ndeferred;
+}
+
+/* Forget the events deferred since mark: that order's action rolled back. */
+void
+om_events_rewind(int mark)
+{
+	Assert(mark >= 0 && mark <= ndeferred);
+	ndeferred = mark;
+}
+
+static char *
+DeferStrdup(const char *s)
+{
+	return s ? MemoryContextStrdup(defer_cxt, s) : NULL;
+}
+
+static void
+Defer(int64 shop_id, int64 order_id, const char *kind,
+	  const char *from_value, const char *to_value, const char *detail_json)
+{
+	DeferredEvent *e;
+
+	if (ndeferred == maxdeferred)
+	{
+		maxdeferred *= 2;
+		deferred = repalloc(deferred, sizeof(DeferredEvent) * maxdeferred);
+	}
+	e = &deferred[ndeferred++];
+	e->shop_id = shop_id;
+	e->order_id = order_id;
+	e->at = om_now();
+	e->actor = DeferStrdup(om_actor());
+	e->kind = DeferStrdup(kind);
+	e->from_value = DeferStrdup(from_value);
+	e->to_value = DeferStrdup(to_value);
+	e->detail = DeferStrdup(detail_json);
+}
+
+/* A text[] of one field of the deferred events, NULLs kept. */
+static Datum
+FieldArray(size_t offset)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * ndeferred);
+	bool	   *nulls = palloc(sizeof(bool) * ndeferred);
+	int			dims[1] = {ndeferred};
+	int			lbs[1] = {1};
+	int			i;
+
+	for (i = 0; i < ndeferred; i++)
+	{
+		const char *v = *(char **) ((char *) &deferred[i] + offset);
+
+		nulls[i] = (v == NULL);
+		elems[i] = v ? CStringGetTextDatum(v) : (Datum) 0;
+	}
+	return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs,
+											  TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/*
+ * Write the deferred events, in the order they happened, with one
+ * statement, and announce them as om_event_write would.  Called between
+ * orders, never inside one order's subtransaction.  Inside SPI.
+ */
+void
+om_events_flush(void)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid argtypes[] = {INT8ARRAYOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID,
+	TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
+	Datum		values[8];
+	Datum	   *shops;
+	Datum	   *orders;
+	Datum	   *ats;
+	uint64		i;
+	MemoryContext flush_cxt;
+	MemoryContext old_cxt;
+
+	if (defer_cxt == NULL || ndeferred == 0)
+		return;
+	AnnounceEventBound();
+	flush_cxt = AllocSetContextCreate(CurrentMemoryContext, "order_mgmt event flush",
+									  ALLOCSET_DEFAULT_SIZES);
+	old_cxt = MemoryContextSwitchTo(flush_cxt);
+	om_plan(&plan,
+			"INSERT INTO order_mgmt.order_event"
+			" (shop_id, order_id, at, actor, kind, from_value, to_value, detail)"
+			" SELECT u.shop_id, u.order_id, u.at, u.actor, u.kind::order_mgmt.event_kind,"
+			"   u.from_value, u.to_value, u.detail::pg_catalog.jsonb"
+			" FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3),"
+			"   pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6),"
+			"   pg_catalog.unnest($7), pg_catalog.unnest($8))"
+			"   WITH ORDINALITY AS u(shop_id, order_id, at, actor, kind, from_value, to_value, detail, n)"
+			" ORDER BY u.n"
+			" RETURNING event_id, shop_id, order_id, kind::text",
+			8, argtypes);
+
+	shops = palloc(sizeof(Datum) * ndeferred);
+	orders = palloc(sizeof(Datum) * ndeferred);
+	ats = palloc(sizeof(Datum) * ndeferred);
+	for (i = 0; i < ndeferred; i++)
+	{
+		shops[i] = Int64GetDatum(deferred[i].shop_id);
+		orders[i] = Int64GetDatum(deferred[i].order_id);
+		ats[i] = TimestampTzGetDatum(deferred[i].at);
+	}
+	values[0] = PointerGetDatum(construct_array(shops, ndeferred, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[1] = PointerGetDatum(construct_array(orders, ndeferred, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[2] = PointerGetDatum(construct_array(ats, ndeferred, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[3] = FieldArray(offsetof(DeferredEvent, actor));
+	values[4] = FieldArray(offsetof(DeferredEvent, kind));
+	values[5] = FieldArray(offsetof(DeferredEvent, from_value));
+	values[6] = FieldArray(offsetof(DeferredEvent, to_value));
+	values[7] = FieldArray(offsetof(DeferredEvent, detail));
+
+	if (om_exec(plan, values, NULL, false, 0) != SPI_OK_INSERT_RETURNING ||
+		SPI_processed != (uint64) ndeferred)
+		elog(ERROR, "could not append %d deferred order events", ndeferred);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	td = SPI_tuptable->tupdesc;
+		bool		isnull;
+		char	   *kind = TextDatumGetCString(SPI_getbinval(tup, td, 4, &isnull));
+
+		if (Notified(kind))
+			Announce(DatumGetInt64(SPI_getbinval(tup, td, 2, &isnull)),
+					 DatumGetInt64(SPI_getbinval(tup, td, 3, &isnull)),
+					 DatumGetInt64(SPI_getbinval(tup, td, 1, &isnull)),
+					 kind);
+	}
+	SPI_freetuptable(SPI_tuptable);
+	MemoryContextSwitchTo(old_cxt);
+	MemoryContextDelete(flush_cxt);
+	ndeferred = 0;
+	MemoryContextReset(defer_cxt);
+	maxdeferred = 1024;
+	deferred = MemoryContextAlloc(defer_cxt, sizeof(DeferredEvent) * maxdeferred);
 }
 
 /*

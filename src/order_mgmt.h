@@ -76,6 +76,11 @@ extern const char *om_actor(void);
 extern void om_event_write(int64 shop_id, int64 order_id, const char *kind,
 						   const char *from_value, const char *to_value,
 						   const char *detail_json);
+extern bool om_events_defer_begin(MemoryContext cxt);
+extern void om_events_defer_end(void);
+extern int	om_events_deferred(void);
+extern void om_events_rewind(int mark);
+extern void om_events_flush(void);
 
 /* checkout.c: the lines JSON, shared with returns */
 typedef struct OmLineQty
@@ -103,12 +108,18 @@ extern int64 om_commit_stock(int64 shop_id, int64 order_id);
 extern int64 om_release_return_stock(int64 shop_id, int64 order_id, int64 return_id);
 extern int64 om_commit_return_stock(int64 shop_id, int64 order_id, int64 return_id);
 
-/* sweep_batch.c: a run_due() batch's counter changes, applied at its end */
+/* sweep_batch.c: a run_due() batch's counter changes and events, written at its end */
 extern bool om_batch_active(void);
 extern void om_batch_begin(MemoryContext cxt);
 extern void om_batch_end(void);
-extern int	om_batch_mark(void);
-extern void om_batch_rewind(int mark);
+typedef struct OmBatchMark
+{
+	int			deltas;			/* counter changes recorded */
+	int			events;			/* events deferred */
+} OmBatchMark;
+extern OmBatchMark om_batch_mark(void);
+extern void om_batch_rewind(OmBatchMark mark);
+extern void om_batch_spill(void);
 extern void om_batch_add_stock(int64 shop_id, const char *sku, int32 bucket, int32 qty);
 extern void om_batch_add_promo(int64 shop_id, const char *code_key, const char *who);
 extern void om_batch_flush(void);

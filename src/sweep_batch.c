@@ -14,12 +14,14 @@
  * the batch already holds is free and makes no new version) but records
  * the change here instead of writing it, and run_due() writes the sums at
  * the end: one UPDATE per counter row, of rows the batch already holds,
- * so it never waits.  The reservation and redemption rows and the events
- * are still written order by order.
+ * so it never waits.  The batch also defers its events (events.c) and
+ * writes them with one INSERT at its end, or whenever OM_SPILL_EVENTS
+ * have piled up.  The reservation and redemption rows are still written
+ * order by order.
  *
  * Each order runs in a subtransaction; run_due() takes a mark before it and
  * rewinds to the mark when the order's action failed, so a rolled-back
- * order leaves no change behind.
+ * order leaves no change and no event behind.
  *
  *-------------------------------------------------------------------------
  */
@@ -28,6 +30,9 @@
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
+
+/* Deferred events written in between orders once this many wait. */
+#define OM_SPILL_EVENTS 8192
 
 typedef enum DeltaKind
 {
@@ -66,12 +71,14 @@ om_batch_begin(MemoryContext cxt)
 	maxdeltas = 256;
 	deltas = MemoryContextAlloc(batch_cxt, sizeof(Delta) * maxdeltas);
 	ndeltas = 0;
+	(void) om_events_defer_begin(batch_cxt);
 }
 
 /* Stop collecting and forget what was not applied (also after an error). */
 void
 om_batch_end(void)
 {
+	om_events_defer_end();
 	if (batch_cxt)
 		MemoryContextDelete(batch_cxt);
 	batch_cxt = NULL;
@@ -79,18 +86,29 @@ om_batch_end(void)
 	ndeltas = maxdeltas = 0;
 }
 
-int
+OmBatchMark
 om_batch_mark(void)
 {
-	return ndeltas;
+	OmBatchMark mark = {ndeltas, om_events_deferred()};
+
+	return mark;
 }
 
-/* Forget the changes recorded since mark: that order rolled back. */
+/* Forget the changes and events recorded since mark: that order rolled back. */
 void
-om_batch_rewind(int mark)
+om_batch_rewind(OmBatchMark mark)
 {
-	Assert(mark >= 0 && mark <= ndeltas);
-	ndeltas = mark;
+	Assert(mark.deltas >= 0 && mark.deltas <= ndeltas);
+	ndeltas = mark.deltas;
+	om_events_rewind(mark.events);
+}
+
+/* Between orders: write the deferred events if many wait.  Inside SPI. */
+void
+om_batch_spill(void)
+{
+	if (om_events_deferred() >= OM_SPILL_EVENTS)
+		om_events_flush();
 }
 
 static void
@@ -146,8 +164,9 @@ CompareDeltas(const void *a, const void *b)
 }
 
 /*
- * Write the summed changes, one UPDATE per counter row, in lock order (the
- * batch holds them all already).  Inside SPI.
+ * Write the deferred events, then the summed changes, one UPDATE per
+ * counter row, in lock order (the batch holds them all already).  Inside
+ * SPI.
  */
 void
 om_batch_flush(void)
@@ -161,6 +180,7 @@ om_batch_flush(void)
 	int			i;
 	int			n = 0;
 
+	om_events_flush();
 	if (ndeltas == 0)
 		return;
 	om_plan(&code_plan,
