@@ -133,7 +133,8 @@ SELECT count(*) AS release_events FROM order_mgmt.order_event
 WHERE order_id IN (:b1, :b2, :b3) AND kind IN ('release', 'promo_release');
 
 -- a batch defers its events and writes them at its end, in the order they
--- happened; an order whose action fails leaves none of its events behind
+-- happened (the three timeouts in one UPDATE); an order whose action fails
+-- leaves none of its events behind
 SET order_mgmt.clock = '2026-11-07 00:00+00';
 SELECT order_mgmt.checkout(100, '[{"sku": "B", "qty": 1}]', customer_id => 'bc', promo_code => 'BATCH') AS d1 \gset
 SELECT order_mgmt.checkout(100, '[{"sku": "B", "qty": 1}]', customer_id => 'bc', promo_code => 'BATCH') AS d2 \gset
@@ -155,17 +156,47 @@ SELECT order_mgmt.run_due(100) AS timed_out;
 \set VERBOSITY terse
 SELECT order_mgmt.run_due(100) AS cancelled;
 \set VERBOSITY default
--- d2 has its checkout and timeout events only; d1 and d3 all theirs, in order
+-- d2 has its timeout events only; d1 and d3 all theirs, each order's in order
 SELECT CASE order_id WHEN :d1 THEN 'd1' WHEN :d2 THEN 'd2' ELSE 'd3' END AS o,
 	   kind, from_value, to_value, detail->>'action' AS action, actor
 FROM order_mgmt.order_event WHERE order_id IN (:d1, :d2, :d3) AND event_id > :before_batch
-ORDER BY event_id;
+ORDER BY order_id, event_id;
 SELECT order_id = :d2 AS refused, status FROM order_mgmt.orders WHERE order_id IN (:d1, :d2, :d3) ORDER BY order_id;
 SELECT * FROM order_mgmt.verify();
 DROP TRIGGER refuse_resolve ON order_mgmt.reservation;
 DROP FUNCTION public.refuse_resolve();
 SELECT order_mgmt.run_due(100) AS cancelled;
 SELECT kind, to_value FROM order_mgmt.order_event WHERE order_id = :d2 AND event_id > :before_batch ORDER BY event_id;
+
+-- the timeouts of a batch go in one UPDATE; when one order's move fails
+-- there, the batch does them one by one and leaves only that order
+SET order_mgmt.clock = '2026-11-09 00:00+00';
+SELECT order_mgmt.checkout(100, '[{"sku": "B", "qty": 1}]') AS e1 \gset
+SELECT order_mgmt.checkout(100, '[{"sku": "B", "qty": 1}]') AS e2 \gset
+SELECT order_mgmt.checkout(100, '[{"sku": "B", "qty": 1}]') AS e3 \gset
+CREATE FUNCTION public.refuse_failure() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF NEW.order_id = current_setting('test.refused')::bigint AND NEW.payment_status = 'failed' THEN
+		RAISE EXCEPTION 'failure of order % refused', NEW.order_id;
+	END IF;
+	RETURN NEW;
+END
+$$;
+CREATE TRIGGER refuse_failure BEFORE UPDATE ON order_mgmt.orders
+	FOR EACH ROW EXECUTE FUNCTION public.refuse_failure();
+SELECT set_config('test.refused', :'e2', false) IS NOT NULL AS set;
+SET order_mgmt.clock = '2026-11-10 00:00+00';
+\set VERBOSITY terse
+SELECT order_mgmt.run_due(100) AS timed_out;
+\set VERBOSITY default
+SELECT order_id = :e2 AS refused, payment_status,
+	   (SELECT count(*) FROM order_mgmt.order_event e WHERE e.order_id = o.order_id AND e.kind = 'deadline') AS deadline_events,
+	   (SELECT count(*) FROM order_mgmt.due_action d WHERE d.order_id = o.order_id AND d.action = 'payment_timeout') AS still_due
+FROM order_mgmt.orders o WHERE order_id IN (:e1, :e2, :e3) ORDER BY order_id;
+DROP TRIGGER refuse_failure ON order_mgmt.orders;
+DROP FUNCTION public.refuse_failure();
+SELECT order_mgmt.run_due(100) AS timed_out;
+SELECT payment_status FROM order_mgmt.orders WHERE order_id = :e2;
 
 RESET order_mgmt.clock;
 SELECT * FROM order_mgmt.verify();

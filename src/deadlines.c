@@ -27,7 +27,10 @@
  * pass.  The hot counter rows a cancellation gives back to (stock, promo
  * code, per-customer use) are locked so but not written there:
  * sweep_batch.c sums the changes and run_due() writes them at the end,
- * with the batch's events, which are deferred too.
+ * with the batch's events, which are deferred too.  The batch's payment
+ * timeouts, usually most of it, go first and at once: one UPDATE of the
+ * free orders (SKIP LOCKED), in one subtransaction; if anything in it
+ * fails, they go one by one like the other actions.
  * Any other error in one order's action is reported as a WARNING and that
  * order is left too, so one bad row cannot stop the sweeper.  API calls
  * apply an order's overdue actions first (om_lock_order), so correctness
@@ -41,6 +44,40 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
+
+/* Payment timeouts in a batch done with one UPDATE from this many on. */
+#define OM_SET_MIN 2
+
+/*
+ * What the sweeper's moves change while they run: events say "system", the
+ * guard lets the API's columns change, and a payment failure gives its
+ * reason.  SystemBegin() saves and sets them; SystemEnd() restores them
+ * (in PG_FINALLY).
+ */
+typedef struct SystemAct
+{
+	bool		acting_as_system;
+	const char *failure_reason;
+} SystemAct;
+
+static void
+SystemBegin(SystemAct *saved, const char *failure_reason)
+{
+	saved->acting_as_system = om_acting_as_system;
+	saved->failure_reason = om_failure_reason;
+	om_acting_as_system = true;
+	if (failure_reason)
+		om_failure_reason = failure_reason;
+	om_api_depth++;
+}
+
+static void
+SystemEnd(const SystemAct *saved)
+{
+	om_api_depth--;
+	om_acting_as_system = saved->acting_as_system;
+	om_failure_reason = saved->failure_reason;
+}
 
 /*
  * Perform one due action on an order the caller has locked, and delete its
@@ -58,8 +95,7 @@ om_apply_due_action(int64 shop_id, int64 order_id, const char *action, const cha
 	static const Oid argtypes[] = {INT8OID, INT8OID, TIMESTAMPTZOID, TEXTOID};
 	static const Oid delete_types[] = {INT8OID, INT8OID, TEXTOID};
 	Datum		values[4];
-	bool		saved_system = om_acting_as_system;
-	const char *saved_reason = om_failure_reason;
+	SystemAct	saved;
 	bool		changed = false;
 
 	values[0] = Int64GetDatum(shop_id);
@@ -105,15 +141,11 @@ om_apply_due_action(int64 shop_id, int64 order_id, const char *action, const cha
 			" WHERE shop_id = $1 AND order_id = $2 AND action = $3::order_mgmt.due_kind",
 			3, delete_types);
 
-	om_acting_as_system = true;
-	om_api_depth++;
+	SystemBegin(&saved, strcmp(action, "payment_timeout") == 0 ? "payment_timeout" : NULL);
 	PG_TRY();
 	{
 		if (strcmp(action, "payment_timeout") == 0)
-		{
-			om_failure_reason = "payment_timeout";
 			om_exec(timeout_plan, values, NULL, false, 0);
-		}
 		else if (strcmp(action, "auto_cancel") == 0)
 			om_exec(cancel_plan, values, NULL, false, 0);
 		else if (strcmp(action, "auto_archive") == 0)
@@ -136,9 +168,7 @@ om_apply_due_action(int64 shop_id, int64 order_id, const char *action, const cha
 	}
 	PG_FINALLY();
 	{
-		om_api_depth--;
-		om_acting_as_system = saved_system;
-		om_failure_reason = saved_reason;
+		SystemEnd(&saved);
 	}
 	PG_END_TRY();
 	return changed;
@@ -180,6 +210,122 @@ SweepOne(void *arg)
 	om_exec(lock_plan, values, NULL, false, 0);
 	om_exec(due_plan, values, NULL, false, 0);
 	(void) om_apply_due_action(row->shop_id, row->order_id, row->action, row->reason);
+}
+
+/*
+ * The payment timeouts of a batch, all at once: one UPDATE for the orders
+ * that are free rather than one per order, which also prepares the
+ * orders' constraints and triggers once instead of once per order.  What
+ * it does to each order is what om_apply_due_action() does: the same
+ * condition, the same UPDATE (so the same trigger effects), a deadline
+ * event for each order it changed, and the due row deleted.
+ */
+typedef struct TimeoutSet
+{
+	DueRow	   *rows;
+	int		   *idx;			/* the timeouts: indexes into rows */
+	int			n;
+	int32		done;			/* out: orders locked and handled; busy ones are left */
+} TimeoutSet;
+
+static void
+SweepTimeouts(void *arg)
+{
+	static SPIPlanPtr lock_plan = NULL;
+	static SPIPlanPtr due_plan = NULL;
+	static SPIPlanPtr update_plan = NULL;
+	static SPIPlanPtr delete_plan = NULL;
+	static const Oid key_types[] = {INT8ARRAYOID, INT8ARRAYOID};
+	static const Oid update_types[] = {INT8ARRAYOID, INT8ARRAYOID, TIMESTAMPTZOID};
+	TimeoutSet *set = arg;
+	Datum	   *shops = palloc(sizeof(Datum) * set->n);
+	Datum	   *orders = palloc(sizeof(Datum) * set->n);
+	Datum		values[3];
+	uint64		nlocked;
+	uint64		i;
+	int			k;
+	SystemAct	saved;
+
+	/*
+	 * The free orders, skipping busy ones as the NOWAIT of the one-by-one
+	 * path would, then all their due rows NOWAIT (an action may drop or
+	 * schedule others; a busy one fails the set, and the batch falls back
+	 * to one order at a time).
+	 */
+	om_plan(&lock_plan,
+			"SELECT o.shop_id, o.order_id FROM order_mgmt.orders o"
+			" WHERE (o.shop_id, o.order_id) IN"
+			"   (SELECT * FROM ROWS FROM (pg_catalog.unnest($1::int8[]), pg_catalog.unnest($2::int8[])))"
+			" FOR NO KEY UPDATE OF o SKIP LOCKED",
+			2, key_types);
+	om_plan(&due_plan,
+			"SELECT 1 FROM order_mgmt.due_action d"
+			" WHERE (d.shop_id, d.order_id) IN"
+			"   (SELECT * FROM ROWS FROM (pg_catalog.unnest($1::int8[]), pg_catalog.unnest($2::int8[])))"
+			" FOR UPDATE OF d NOWAIT",
+			2, key_types);
+	om_plan(&update_plan,
+			"UPDATE order_mgmt.orders o SET payment_status = 'failed'"
+			" WHERE (o.shop_id, o.order_id) IN"
+			"   (SELECT * FROM ROWS FROM (pg_catalog.unnest($1::int8[]), pg_catalog.unnest($2::int8[])))"
+			"   AND o.status IN ('pending', 'confirmed')"
+			"   AND o.payment_status IN ('unpaid', 'pending') AND o.payment_due_at <= $3"
+			" RETURNING o.shop_id, o.order_id",
+			3, update_types);
+	om_plan(&delete_plan,
+			"DELETE FROM order_mgmt.due_action d"
+			" WHERE (d.shop_id, d.order_id) IN"
+			"   (SELECT * FROM ROWS FROM (pg_catalog.unnest($1::int8[]), pg_catalog.unnest($2::int8[])))"
+			"   AND d.action = 'payment_timeout'",
+			2, key_types);
+
+	for (k = 0; k < set->n; k++)
+	{
+		shops[k] = Int64GetDatum(set->rows[set->idx[k]].shop_id);
+		orders[k] = Int64GetDatum(set->rows[set->idx[k]].order_id);
+	}
+	values[0] = PointerGetDatum(construct_array(shops, set->n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[1] = PointerGetDatum(construct_array(orders, set->n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	om_exec(lock_plan, values, NULL, false, 0);
+	nlocked = SPI_processed;
+
+	if (nlocked == 0)
+		return;
+	for (i = 0; i < nlocked; i++)
+	{
+		bool		isnull;
+
+		shops[i] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+		orders[i] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull);
+	}
+	values[0] = PointerGetDatum(construct_array(shops, nlocked, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[1] = PointerGetDatum(construct_array(orders, nlocked, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[2] = TimestampTzGetDatum(om_now());
+	SPI_freetuptable(SPI_tuptable);
+	om_exec(due_plan, values, NULL, false, 0);
+	SPI_freetuptable(SPI_tuptable);
+
+	SystemBegin(&saved, "payment_timeout");
+	PG_TRY();
+	{
+		om_exec(update_plan, values, NULL, false, 0);
+		for (i = 0; i < SPI_processed; i++)
+		{
+			bool		isnull;
+
+			om_event_write(DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull)),
+						   DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull)),
+						   "deadline", NULL, NULL, "{\"action\": \"payment_timeout\"}");
+		}
+		SPI_freetuptable(SPI_tuptable);
+		om_exec(delete_plan, values, NULL, false, 0);
+	}
+	PG_FINALLY();
+	{
+		SystemEnd(&saved);
+	}
+	PG_END_TRY();
+	set->done = (int32) nlocked;
 }
 
 /*
@@ -245,10 +391,55 @@ run_due(PG_FUNCTION_ARGS)
 	om_batch_begin(CurrentMemoryContext);
 	PG_TRY();
 	{
+		/*
+		 * The payment timeouts first, all at once; if that fails, they go
+		 * one by one with the rest.  Timeouts and the other actions of one
+		 * order commute: each re-checks its condition.
+		 */
+		bool	   *skip = palloc0(sizeof(bool) * (n + 1));
+		TimeoutSet set;
+
+		set.rows = rows;
+		set.idx = palloc(sizeof(int) * (n + 1));
+		set.n = 0;
+		set.done = 0;
+		for (i = 0; i < n; i++)
+			if (strcmp(rows[i].action, "payment_timeout") == 0)
+				set.idx[set.n++] = (int) i;
+		if (set.n >= OM_SET_MIN)
+		{
+			OmBatchMark mark = om_batch_mark();
+
+			ErrorData  *error = NULL;
+
+			old_cxt = MemoryContextSwitchTo(loop_cxt);
+			if (om_try(SweepTimeouts, &set, NULL, -1, &error))
+			{
+				int			k;
+
+				done += set.done;
+				for (k = 0; k < set.n; k++)
+					skip[set.idx[k]] = true;
+			}
+			else
+			{
+				om_batch_rewind(mark);
+				ereport(DEBUG1,
+						(errmsg_internal("order_mgmt: %d payment timeouts go one by one: %s",
+										 set.n, error->message)));
+			}
+			MemoryContextSwitchTo(old_cxt);
+			MemoryContextReset(loop_cxt);
+		}
+
 		for (i = 0; i < n; i++)
 		{
 			ErrorData  *error = NULL;
-			OmBatchMark mark = om_batch_mark();
+			OmBatchMark mark;
+
+			if (skip[i])
+				continue;
+			mark = om_batch_mark();
 
 			old_cxt = MemoryContextSwitchTo(loop_cxt);
 
