@@ -517,6 +517,7 @@ run_due(PG_FUNCTION_ARGS)
 				}
 				MemoryContextSwitchTo(old_cxt);
 				MemoryContextReset(loop_cxt);
+				om_batch_spill();
 			}
 		}
 
