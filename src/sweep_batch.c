@@ -13,8 +13,8 @@
  * counter row (NOWAIT, as everything in run_due(); a later lock of a row
  * the batch already holds is free and makes no new version) but records
  * the change here instead of writing it, and run_due() writes the sums at
- * the end: one UPDATE per counter row, of rows the batch already holds,
- * so it never waits.  The batch also defers its events (events.c) and
+ * the end, each row once, one UPDATE per kind of counter, of rows the
+ * batch already holds, so it never waits.  The batch also defers its events (events.c) and
  * writes them with one INSERT at its end, or whenever OM_SPILL_EVENTS
  * have piled up.  The reservation and redemption rows are still written
  * order by order.
@@ -164,39 +164,81 @@ CompareDeltas(const void *a, const void *b)
 }
 
 /*
- * Write the deferred events, then the summed changes, one UPDATE per
- * counter row, in lock order (the batch holds them all already).  Inside
- * SPI.
+ * Write one kind of counter change, deltas[from .. to) (summed, one per
+ * row), with one UPDATE.  Inside SPI.
+ */
+static void
+FlushKind(DeltaKind kind, int from, int to)
+{
+	static SPIPlanPtr plans[3] = {NULL, NULL, NULL};
+	static const Oid types[] = {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID, INT8ARRAYOID};
+	static const char *const sql[] = {
+		[DELTA_PROMO_CODE] =
+		"UPDATE order_mgmt.promo_code c SET used = c.used - u.qty"
+		" FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($5))"
+		"   AS u(shop_id, code_key, qty)"
+		" WHERE c.shop_id = u.shop_id AND c.code_key = u.code_key",
+		[DELTA_PROMO_USE] =
+		"UPDATE order_mgmt.promo_customer_use w SET used = w.used - u.qty"
+		" FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3),"
+		"   pg_catalog.unnest($5)) AS u(shop_id, code_key, who, qty)"
+		" WHERE w.shop_id = u.shop_id AND w.code_key = u.code_key AND w.who = u.who",
+		[DELTA_STOCK] =
+		"UPDATE order_mgmt.stock s SET reserved = s.reserved - u.qty"
+		" FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($4),"
+		"   pg_catalog.unnest($5)) AS u(shop_id, sku, bucket, qty)"
+		" WHERE s.shop_id = u.shop_id AND s.sku = u.sku AND s.bucket = u.bucket",
+	};
+	int			n = to - from;
+	Datum	   *shops = palloc(sizeof(Datum) * n);
+	Datum	   *keys = palloc(sizeof(Datum) * n);
+	Datum	   *whos = palloc(sizeof(Datum) * n);
+	Datum	   *buckets = palloc(sizeof(Datum) * n);
+	Datum	   *qtys = palloc(sizeof(Datum) * n);
+	Datum		values[5];
+	int			i;
+
+	if (n == 0)
+		return;
+	om_plan(&plans[kind], sql[kind], 5, types);
+	for (i = 0; i < n; i++)
+	{
+		Delta	   *d = &deltas[from + i];
+
+		shops[i] = Int64GetDatum(d->shop_id);
+		keys[i] = CStringGetTextDatum(d->key);
+		whos[i] = CStringGetTextDatum(d->who ? d->who : "");
+		buckets[i] = Int32GetDatum(d->bucket);
+		qtys[i] = Int64GetDatum(d->qty);
+	}
+	values[0] = PointerGetDatum(construct_array(shops, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[1] = PointerGetDatum(construct_array(keys, n, TEXTOID, -1, false, TYPALIGN_INT));
+	values[2] = PointerGetDatum(construct_array(whos, n, TEXTOID, -1, false, TYPALIGN_INT));
+	values[3] = PointerGetDatum(construct_array(buckets, n, INT4OID, 4, true, TYPALIGN_INT));
+	values[4] = PointerGetDatum(construct_array(qtys, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	om_exec(plans[kind], values, NULL, false, 0);
+	if (kind == DELTA_STOCK && SPI_processed != (uint64) n)
+		elog(ERROR, "%d of the %d stock rows a sweep batch gives back to are missing",
+			 n - (int) SPI_processed, n);
+}
+
+/*
+ * Write the deferred events, then the summed changes: one UPDATE per kind
+ * of counter, each row once (the batch holds them all already, so the
+ * order the rows are written in does not matter).  Inside SPI.
  */
 void
 om_batch_flush(void)
 {
-	static SPIPlanPtr code_plan = NULL;
-	static SPIPlanPtr use_plan = NULL;
-	static SPIPlanPtr stock_plan = NULL;
-	static const Oid code_types[] = {INT8OID, TEXTOID, INT8OID};
-	static const Oid use_types[] = {INT8OID, TEXTOID, TEXTOID, INT8OID};
-	static const Oid stock_types[] = {INT8OID, TEXTOID, INT4OID, INT8OID};
 	int			i;
 	int			n = 0;
+	int			from;
 
 	om_events_flush();
 	if (ndeltas == 0)
 		return;
-	om_plan(&code_plan,
-			"UPDATE order_mgmt.promo_code SET used = used - $3"
-			" WHERE shop_id = $1 AND code_key = $2",
-			3, code_types);
-	om_plan(&use_plan,
-			"UPDATE order_mgmt.promo_customer_use SET used = used - $4"
-			" WHERE shop_id = $1 AND code_key = $2 AND who = $3",
-			4, use_types);
-	om_plan(&stock_plan,
-			"UPDATE order_mgmt.stock SET reserved = reserved - $4"
-			" WHERE shop_id = $1 AND sku = $2 AND bucket = $3",
-			4, stock_types);
 
-	/* sort into lock order and sum the changes to each row */
+	/* sort by kind and row, and sum the changes to each row */
 	qsort(deltas, ndeltas, sizeof(Delta), CompareDeltas);
 	for (i = 0; i < ndeltas; i++)
 	{
@@ -207,31 +249,12 @@ om_batch_flush(void)
 	}
 	ndeltas = n;
 
-	for (i = 0; i < ndeltas; i++)
+	for (from = 0, i = 1; i <= ndeltas; i++)
 	{
-		Delta	   *d = &deltas[i];
-		Datum		values[4];
-
-		values[0] = Int64GetDatum(d->shop_id);
-		values[1] = CStringGetTextDatum(d->key);
-		switch (d->kind)
+		if (i == ndeltas || deltas[i].kind != deltas[from].kind)
 		{
-			case DELTA_PROMO_CODE:
-				values[2] = Int64GetDatum(d->qty);
-				om_exec(code_plan, values, NULL, false, 0);
-				break;
-			case DELTA_PROMO_USE:
-				values[2] = CStringGetTextDatum(d->who);
-				values[3] = Int64GetDatum(d->qty);
-				om_exec(use_plan, values, NULL, false, 0);
-				break;
-			case DELTA_STOCK:
-				values[2] = Int32GetDatum(d->bucket);
-				values[3] = Int64GetDatum(d->qty);
-				om_exec(stock_plan, values, NULL, false, 0);
-				if (SPI_processed != 1)
-					elog(ERROR, "stock row of sku \"%s\" bucket %d is missing", d->key, d->bucket);
-				break;
+			FlushKind(deltas[from].kind, from, i);
+			from = i;
 		}
 	}
 	ndeltas = 0;
