@@ -241,6 +241,15 @@ typedef struct DueSet
 
 static const Oid set_types[] = {INT8ARRAYOID, INT8ARRAYOID, TEXTARRAYOID, TIMESTAMPTZOID, TEXTOID};
 
+/* $1, $2 and $3 from n shop ids, order ids and reasons. */
+static void
+SetArrays(Datum *values, Datum *shops, Datum *orders, Datum *reasons, int n)
+{
+	values[0] = PointerGetDatum(construct_array(shops, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[1] = PointerGetDatum(construct_array(orders, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[2] = PointerGetDatum(construct_array(reasons, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
 /* The set's orders as parameters, from rows of (shop_id, order_id, reason). */
 static void
 SetParams(Datum *values, SPITupleTable *tuptable, uint64 n)
@@ -258,9 +267,7 @@ SetParams(Datum *values, SPITupleTable *tuptable, uint64 n)
 		orders[i] = SPI_getbinval(tuptable->vals[i], tuptable->tupdesc, 2, &isnull);
 		reasons[i] = PointerGetDatum(DatumGetTextPCopy(SPI_getbinval(tuptable->vals[i], tuptable->tupdesc, 3, &isnull)));
 	}
-	values[0] = PointerGetDatum(construct_array(shops, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	values[1] = PointerGetDatum(construct_array(orders, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	values[2] = PointerGetDatum(construct_array(reasons, n, TEXTOID, -1, false, TYPALIGN_INT));
+	SetArrays(values, shops, orders, reasons, (int) n);
 }
 
 static void
@@ -364,9 +371,7 @@ SweepSet(void *arg)
 		orders[k] = Int64GetDatum(row->order_id);
 		reasons[k] = CStringGetTextDatum(row->reason ? row->reason : "payment_failed");
 	}
-	values[0] = PointerGetDatum(construct_array(shops, set->n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	values[1] = PointerGetDatum(construct_array(orders, set->n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	values[2] = PointerGetDatum(construct_array(reasons, set->n, TEXTOID, -1, false, TYPALIGN_INT));
+	SetArrays(values, shops, orders, reasons, set->n);
 	values[3] = TimestampTzGetDatum(om_now());
 	values[4] = CStringGetTextDatum(set->action);
 

@@ -259,8 +259,12 @@ ShopInsertHooks(void)
 
 	if (!OidIsValid(relid))
 		elog(ERROR, "table order_mgmt.order_event is missing");
-	/* kept until the batch commits, so no trigger can be added meanwhile */
-	rel = table_open(relid, AccessShareLock);
+	/*
+	 * The lock the batch's INSERT takes anyway, taken now and kept until
+	 * it commits: CREATE TRIGGER and ALTER TABLE ... ENABLE TRIGGER need a
+	 * lock that conflicts with it, so none can be added meanwhile.
+	 */
+	rel = table_open(relid, RowExclusiveLock);
 	if (rel->rd_rules != NULL)
 		found = true;
 	if (rel->trigdesc != NULL)
