@@ -198,5 +198,37 @@ DROP FUNCTION public.refuse_failure();
 SELECT order_mgmt.run_due(100) AS timed_out;
 SELECT payment_status FROM order_mgmt.orders WHERE order_id = :e2;
 
+-- a set's side effects go in one statement each for all its orders, with
+-- exactly the effects one order at a time has: the auto-cancel scheduled
+-- with its delay and reason; on cancelling, every held unit given back in
+-- one release event per order, the order's other deadlines dropped and its
+-- archiving scheduled.  (That the statuses of all three orders come before
+-- their releases in the log shows the set ran, not the one-by-one path.)
+SET order_mgmt.clock = '2026-11-11 00:00+00';
+SELECT order_mgmt.update_shop(100, '{"auto_cancel_delay": "1 hour", "auto_archive_after": "30 days"}');
+SELECT order_mgmt.checkout(100, '[{"sku": "B", "qty": 2}, {"sku": "A", "qty": 1}]') AS f1 \gset
+SELECT order_mgmt.checkout(100, '[{"sku": "B", "qty": 1}]', hold => '3 days') AS f2 \gset
+SELECT order_mgmt.checkout(100, '[{"sku": "A", "qty": 1}]', customer_id => 'bc', promo_code => 'BATCH') AS f3 \gset
+SELECT sku, reserved FROM order_mgmt.stock WHERE shop_id = 100 ORDER BY sku;
+SELECT max(event_id) AS before_sets FROM order_mgmt.order_event \gset
+SET order_mgmt.clock = '2026-11-12 00:00+00';
+SELECT order_mgmt.run_due(100) AS timed_out;
+SELECT CASE order_id WHEN :f1 THEN 'f1' WHEN :f2 THEN 'f2' ELSE 'f3' END AS o, action, due_at, reason
+FROM order_mgmt.due_action WHERE order_id IN (:f1, :f2, :f3) ORDER BY order_id, action;
+SET order_mgmt.clock = '2026-11-12 02:00+00';
+SELECT order_mgmt.run_due(100) AS cancelled;
+SELECT CASE order_id WHEN :f1 THEN 'f1' WHEN :f2 THEN 'f2' ELSE 'f3' END AS o, status, cancel_source, cancel_reason
+FROM order_mgmt.orders WHERE order_id IN (:f1, :f2, :f3) ORDER BY order_id;
+SELECT CASE order_id WHEN :f1 THEN 'f1' WHEN :f2 THEN 'f2' ELSE 'f3' END AS o, sku, qty, state, resolved_at
+FROM order_mgmt.reservation WHERE order_id IN (:f1, :f2, :f3) ORDER BY order_id, sku;
+SELECT CASE order_id WHEN :f1 THEN 'f1' WHEN :f2 THEN 'f2' ELSE 'f3' END AS o, action, due_at
+FROM order_mgmt.due_action WHERE order_id IN (:f1, :f2, :f3) ORDER BY order_id, action;
+SELECT sku, reserved FROM order_mgmt.stock WHERE shop_id = 100 ORDER BY sku;
+SELECT CASE order_id WHEN :f1 THEN 'f1' WHEN :f2 THEN 'f2' ELSE 'f3' END AS o, kind, to_value, detail
+FROM order_mgmt.order_event WHERE order_id IN (:f1, :f2, :f3) AND event_id > :before_sets
+  AND kind IN ('order_status', 'release', 'promo_release')
+ORDER BY event_id;
+SELECT order_mgmt.update_shop(100, '{"auto_cancel_delay": "0 seconds", "auto_archive_after": null}');
+
 RESET order_mgmt.clock;
 SELECT * FROM order_mgmt.verify();

@@ -29,8 +29,11 @@
  * sweep_batch.c sums the changes and run_due() writes them at the end,
  * with the batch's events, which are deferred too.  The batch's payment
  * timeouts, usually most of it, go first and at once: one UPDATE of the
- * free orders (SKIP LOCKED), in one subtransaction; if anything in it
- * fails, they go one by one like the other actions.
+ * free orders (SKIP LOCKED), in one subtransaction; then its auto-cancels
+ * the same way.  The side effects that have a set-based form (stock given
+ * back, deadlines dropped and scheduled) are then done for all the set's
+ * orders with one statement each (om_set_effects, order_effects.c).  If
+ * anything in a set fails, its orders go one by one like the other actions.
  * Any other error in one order's action is reported as a WARNING and that
  * order is left too, so one bad row cannot stop the sweeper.  API calls
  * apply an order's overdue actions first (om_lock_order), so correctness
@@ -289,6 +292,7 @@ SweepSet(void *arg)
 	uint64		i;
 	int			k;
 	SystemAct	saved;
+	OmSetEffects effects;
 
 	/* the free orders, skipping busy ones as the one-by-one path's NOWAIT would */
 	om_plan(&lock_plan,
@@ -390,25 +394,37 @@ SweepSet(void *arg)
 	om_exec(due_plan, values, NULL, false, 0);
 	SPI_freetuptable(SPI_tuptable);
 
+	memset(&effects, 0, sizeof(effects));
+	effects.cxt = CurrentMemoryContext;
 	SystemBegin(&saved, cancel ? NULL : "payment_timeout");
 	PG_TRY();
 	{
 		char	   *detail = psprintf("{\"action\": \"%s\"}", set->action);
+		SPITupleTable *changed;
+		uint64		nchanged;
 
+		/* the UPDATE, then its rows' set-based effects (order_effects.c) */
+		om_set_effects = &effects;
 		om_exec(cancel ? cancel_plan : timeout_plan, values, NULL, false, 0);
-		for (i = 0; i < SPI_processed; i++)
+		om_set_effects = NULL;
+		changed = SPI_tuptable;
+		nchanged = SPI_processed;
+		om_set_effects_apply(&effects);
+
+		for (i = 0; i < nchanged; i++)
 		{
 			bool		isnull;
 
-			om_event_write(DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull)),
-						   DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull)),
+			om_event_write(DatumGetInt64(SPI_getbinval(changed->vals[i], changed->tupdesc, 1, &isnull)),
+						   DatumGetInt64(SPI_getbinval(changed->vals[i], changed->tupdesc, 2, &isnull)),
 						   "deadline", NULL, NULL, detail);
 		}
-		SPI_freetuptable(SPI_tuptable);
+		SPI_freetuptable(changed);
 		om_exec(delete_plan, values, NULL, false, 0);
 	}
 	PG_FINALLY();
 	{
+		om_set_effects = NULL;
 		SystemEnd(&saved);
 	}
 	PG_END_TRY();

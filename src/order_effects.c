@@ -24,6 +24,15 @@
  * Lock order: the order row (held by the UPDATE), the promo code row, then
  * stock rows in SKU order; see reservation.c.
  *
+ * While run_due() updates a set of orders with one statement
+ * (deadlines.c), om_set_effects is set: the trigger then only notes the
+ * cancelled orders and the failed ones, and om_set_effects_apply() gives
+ * their held stock back, drops their deadlines and schedules their
+ * archiving or auto-cancel with one statement each, for all of them, right
+ * after that UPDATE and in the same subtransaction.  Each order still gets
+ * exactly the per-row effects, in the same order among its own; if
+ * anything fails, the whole set is rolled back and done one by one.
+ *
  *-------------------------------------------------------------------------
  */
 #include "order_mgmt.h"
@@ -40,6 +49,38 @@
 
 /* Why the next payment failure happens: "payment_timeout" from the sweeper. */
 const char *om_failure_reason = NULL;
+
+/* Set while a run_due() set UPDATE runs: see the header comment. */
+OmSetEffects *om_set_effects = NULL;
+
+/* Note one order in a set's list. */
+static void
+ListAdd(OmOrderList *list, MemoryContext cxt, int64 shop_id, int64 order_id, const char *reason)
+{
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+
+	if (list->n == list->max)
+	{
+		list->max = list->max ? list->max * 2 : 256;
+		if (list->shops == NULL)
+		{
+			list->shops = palloc(sizeof(Datum) * list->max);
+			list->orders = palloc(sizeof(Datum) * list->max);
+			list->reasons = palloc(sizeof(Datum) * list->max);
+		}
+		else
+		{
+			list->shops = repalloc(list->shops, sizeof(Datum) * list->max);
+			list->orders = repalloc(list->orders, sizeof(Datum) * list->max);
+			list->reasons = repalloc(list->reasons, sizeof(Datum) * list->max);
+		}
+	}
+	list->shops[list->n] = Int64GetDatum(shop_id);
+	list->orders[list->n] = Int64GetDatum(order_id);
+	list->reasons[list->n] = CStringGetTextDatum(reason ? reason : "");
+	list->n++;
+	MemoryContextSwitchTo(old);
+}
 
 /* {"source":..,"reason":..,"note":..} for a cancellation event. */
 static char *
@@ -208,6 +249,78 @@ ClaimAgain(int64 shop_id, int64 order_id, const char *code_key,
 	om_event_write(shop_id, order_id, "promo_claim", NULL, NULL, detail.data);
 }
 
+/* $1, $2 and $3 (shop ids, order ids, reasons) from a set's list. */
+static void
+ListParams(const OmOrderList *list, Datum *values)
+{
+	values[0] = PointerGetDatum(construct_array(list->shops, list->n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[1] = PointerGetDatum(construct_array(list->orders, list->n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[2] = PointerGetDatum(construct_array(list->reasons, list->n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/*
+ * The set-based side effects of the orders a run_due() set UPDATE noted:
+ * for the cancelled ones what the trigger does one by one (stock back,
+ * deadlines dropped, archiving scheduled), for the failed ones the
+ * auto-cancel.  Each is one statement over all the orders, in the order
+ * the trigger does them.  Inside SPI.
+ */
+void
+om_set_effects_apply(OmSetEffects *effects)
+{
+	static SPIPlanPtr drop_plan = NULL;
+	static SPIPlanPtr archive_plan = NULL;
+	static SPIPlanPtr auto_cancel_plan = NULL;
+	static const Oid argtypes[] = {INT8ARRAYOID, INT8ARRAYOID, TEXTARRAYOID, TIMESTAMPTZOID};
+	Datum		values[4];
+	OmOrderList *list;
+
+#define SET_ORDERS \
+	"ROWS FROM (pg_catalog.unnest($1::int8[]), pg_catalog.unnest($2::int8[]), pg_catalog.unnest($3::text[]))" \
+	" AS u(shop_id, order_id, reason)"
+
+	om_plan(&drop_plan,
+			"DELETE FROM order_mgmt.due_action d USING " SET_ORDERS
+			" WHERE d.shop_id = u.shop_id AND d.order_id = u.order_id"
+			"   AND d.action IN ('payment_timeout', 'auto_cancel', 'hold_end', 'automation_complete')",
+			4, argtypes);
+	om_plan(&archive_plan,
+			"INSERT INTO order_mgmt.due_action (shop_id, order_id, action, due_at, created_at)"
+			" SELECT u.shop_id, u.order_id, 'auto_archive', $4 + s.auto_archive_after, $4"
+			" FROM " SET_ORDERS " JOIN order_mgmt.shop s ON s.shop_id = u.shop_id"
+			" WHERE s.auto_archive_after IS NOT NULL"
+			" ON CONFLICT (shop_id, order_id, action) DO UPDATE SET due_at = EXCLUDED.due_at",
+			4, argtypes);
+	om_plan(&auto_cancel_plan,
+			"INSERT INTO order_mgmt.due_action (shop_id, order_id, action, due_at, reason, created_at)"
+			" SELECT u.shop_id, u.order_id, 'auto_cancel', $4 + s.auto_cancel_delay,"
+			"   u.reason::order_mgmt.cancel_reason, $4"
+			" FROM " SET_ORDERS " JOIN order_mgmt.shop s ON s.shop_id = u.shop_id"
+			" WHERE s.auto_cancel_failed"
+			" ON CONFLICT (shop_id, order_id, action) DO UPDATE"
+			" SET due_at = EXCLUDED.due_at, reason = EXCLUDED.reason",
+			4, argtypes);
+#undef SET_ORDERS
+
+	values[3] = TimestampTzGetDatum(om_now());
+
+	list = &effects->cancelled;
+	if (list->n > 0)
+	{
+		ListParams(list, values);
+		om_release_stock_set(list->n, values[0], values[1]);
+		om_exec(drop_plan, values, NULL, false, 0);
+		om_exec(archive_plan, values, NULL, false, 0);
+	}
+
+	list = &effects->failed;
+	if (list->n > 0)
+	{
+		ListParams(list, values);
+		om_exec(auto_cancel_plan, values, NULL, false, 0);
+	}
+}
+
 PG_FUNCTION_INFO_V1(orders_after);
 Datum
 orders_after(PG_FUNCTION_ARGS)
@@ -271,9 +384,14 @@ orders_after(PG_FUNCTION_ARGS)
 	{
 		if (promo_key)
 			om_promo_release(shop_id, order_id, promo_key);
-		om_release_stock(shop_id, order_id);
-		DropDeadlines(shop_id, order_id, "payment_timeout,auto_cancel,hold_end,automation_complete");
-		ScheduleAutoArchive(shop_id, order_id);
+		if (om_set_effects)
+			ListAdd(&om_set_effects->cancelled, om_set_effects->cxt, shop_id, order_id, NULL);
+		else
+		{
+			om_release_stock(shop_id, order_id);
+			DropDeadlines(shop_id, order_id, "payment_timeout,auto_cancel,hold_end,automation_complete");
+			ScheduleAutoArchive(shop_id, order_id);
+		}
 	}
 	else if (from[OM_MACHINE_ORDER] == OS_CANCELLED && to[OM_MACHINE_ORDER] != OS_CANCELLED)
 	{
@@ -304,7 +422,13 @@ orders_after(PG_FUNCTION_ARGS)
 		else if (to[OM_MACHINE_PAYMENT] == PS_FAILED &&
 				 to[OM_MACHINE_ORDER] != OS_CANCELLED &&
 				 heap_attisnull(newtup, cols.reactivated_at, td))
-			ScheduleAutoCancel(shop_id, order_id);
+		{
+			if (om_set_effects)
+				ListAdd(&om_set_effects->failed, om_set_effects->cxt, shop_id, order_id,
+						om_failure_reason ? om_failure_reason : "payment_failed");
+			else
+				ScheduleAutoCancel(shop_id, order_id);
+		}
 		else if (from[OM_MACHINE_PAYMENT] == PS_FAILED)
 		{
 			DropDeadlines(shop_id, order_id, "auto_cancel");

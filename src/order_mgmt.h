@@ -108,6 +108,32 @@ extern int64 om_commit_stock(int64 shop_id, int64 order_id);
 extern int64 om_release_return_stock(int64 shop_id, int64 order_id, int64 return_id);
 extern int64 om_commit_return_stock(int64 shop_id, int64 order_id, int64 return_id);
 
+/*
+ * order_effects.c: while a run_due() set UPDATE of many orders runs,
+ * orders_after collects the orders whose side effects have a set-based
+ * form here instead of doing them one by one; om_set_effects_apply() then
+ * does each kind for all of them with one statement.
+ */
+typedef struct OmOrderList
+{
+	int			n;
+	int			max;
+	Datum	   *shops;			/* int8 */
+	Datum	   *orders;			/* int8 */
+	Datum	   *reasons;		/* text (failed orders: the auto-cancel's reason) */
+} OmOrderList;
+
+typedef struct OmSetEffects
+{
+	MemoryContext cxt;			/* where the lists live */
+	OmOrderList cancelled;		/* release stock, drop deadlines, schedule archiving */
+	OmOrderList failed;			/* schedule the auto-cancel */
+} OmSetEffects;
+
+extern OmSetEffects *om_set_effects;
+extern void om_set_effects_apply(OmSetEffects *effects);
+extern void om_release_stock_set(int n, Datum shops, Datum orders);
+
 /* sweep_batch.c: a run_due() batch's counter changes and events, written at its end */
 extern bool om_batch_active(void);
 extern void om_batch_begin(MemoryContext cxt);

@@ -31,6 +31,7 @@
 
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/json.h"
@@ -447,11 +448,7 @@ ResolveHeld(int64 shop_id, int64 order_id, int64 return_id, bool fulfil, const c
 			if (SPI_processed != 1)
 				elog(ERROR, "stock row of sku \"%s\" bucket %d is missing", deltas[i].sku, deltas[i].bucket);
 		}
-		if (i > 0)
-			appendStringInfoString(&detail, ", ");
-		appendStringInfoString(&detail, "{\"sku\": ");
-		escape_json(&detail, deltas[i].sku);
-		appendStringInfo(&detail, ", \"bucket\": %d, \"qty\": %d}", deltas[i].bucket, deltas[i].qty);
+		AppendHold(&detail, deltas[i].sku, deltas[i].bucket, deltas[i].qty);
 		units += deltas[i].qty;
 	}
 	appendStringInfoString(&detail, "]}");
@@ -464,6 +461,138 @@ int64
 om_release_stock(int64 shop_id, int64 order_id)
 {
 	return ResolveHeld(shop_id, order_id, 0, false, "release");
+}
+
+/* A held unit of a set's release, with its order. */
+typedef struct OrderDelta
+{
+	int64		shop_id;
+	int64		order_id;
+	StockDelta	d;
+} OrderDelta;
+
+static int
+CompareOrderDelta(const void *a, const void *b)
+{
+	const OrderDelta *x = a;
+	const OrderDelta *y = b;
+
+	if (x->shop_id != y->shop_id)
+		return (x->shop_id > y->shop_id) - (x->shop_id < y->shop_id);
+	if (x->order_id != y->order_id)
+		return (x->order_id > y->order_id) - (x->order_id < y->order_id);
+	return CompareDelta(&x->d, &y->d);
+}
+
+/*
+ * om_release_stock() for the n orders of a run_due() set at once ($1 shop
+ * ids, $2 order ids, int8 arrays), inside the sweeper's batch: one UPDATE
+ * moves all their held reservations to 'released', one statement locks
+ * the stock rows NOWAIT (the set has locked them already, so that is free
+ * unless a trigger cancelled an order outside it), the batch notes the
+ * units to give back, and each order gets the release event it would get
+ * alone, with its units in the same lock order.  Inside SPI.
+ */
+void
+om_release_stock_set(int n, Datum shops, Datum orders)
+{
+	static SPIPlanPtr release_plan = NULL;
+	static SPIPlanPtr nowait_plan = NULL;
+	static const Oid release_types[] = {INT8ARRAYOID, INT8ARRAYOID, TIMESTAMPTZOID};
+	static const Oid lock_types[] = {INT8ARRAYOID, TEXTARRAYOID, INT4ARRAYOID};
+	Datum		values[3];
+	OrderDelta *rows;
+	Datum	   *lock_shops;
+	Datum	   *lock_skus;
+	Datum	   *lock_buckets;
+	uint64		nrows;
+	uint64		nmerged = 0;
+	uint64		i;
+	uint64		start;
+
+	if (!om_batch_active())
+		elog(ERROR, "om_release_stock_set called outside a run_due() batch");
+	om_plan(&release_plan,
+			"UPDATE order_mgmt.reservation r SET state = 'released', resolved_at = $3"
+			" FROM ROWS FROM (pg_catalog.unnest($1::int8[]), pg_catalog.unnest($2::int8[])) AS u(shop_id, order_id)"
+			" WHERE r.shop_id = u.shop_id AND r.order_id = u.order_id AND r.state = 'held'"
+			"   AND r.return_id IS NULL"
+			" RETURNING r.shop_id, r.order_id, r.sku, r.bucket, r.qty",
+			3, release_types);
+	om_plan(&nowait_plan,
+			"SELECT 1 FROM order_mgmt.stock s"
+			" WHERE (s.shop_id, s.sku, s.bucket) IN (SELECT * FROM ROWS FROM (pg_catalog.unnest($1::int8[]),"
+			"   pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::int4[])))"
+			" FOR NO KEY UPDATE OF s NOWAIT",
+			3, lock_types);
+	values[0] = shops;
+	values[1] = orders;
+	values[2] = TimestampTzGetDatum(om_now());
+	om_exec(release_plan, values, NULL, false, 0);
+	nrows = SPI_processed;
+	if (nrows == 0)
+		return;
+
+	/* by order, then in lock order; units of one (sku, bucket) summed */
+	rows = palloc(sizeof(OrderDelta) * nrows);
+	for (i = 0; i < nrows; i++)
+	{
+		bool		isnull;
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	td = SPI_tuptable->tupdesc;
+
+		rows[i].shop_id = DatumGetInt64(SPI_getbinval(tup, td, 1, &isnull));
+		rows[i].order_id = DatumGetInt64(SPI_getbinval(tup, td, 2, &isnull));
+		rows[i].d.sku = TextDatumGetCString(SPI_getbinval(tup, td, 3, &isnull));
+		rows[i].d.bucket = DatumGetInt32(SPI_getbinval(tup, td, 4, &isnull));
+		rows[i].d.qty = DatumGetInt32(SPI_getbinval(tup, td, 5, &isnull));
+	}
+	SPI_freetuptable(SPI_tuptable);
+	qsort(rows, nrows, sizeof(OrderDelta), CompareOrderDelta);
+	for (i = 0; i < nrows; i++)
+	{
+		if (nmerged > 0 && CompareOrderDelta(&rows[nmerged - 1], &rows[i]) == 0)
+			rows[nmerged - 1].d.qty += rows[i].d.qty;
+		else
+			rows[nmerged++] = rows[i];
+	}
+
+	if (om_nowait)
+	{
+		lock_shops = palloc(sizeof(Datum) * nmerged);
+		lock_skus = palloc(sizeof(Datum) * nmerged);
+		lock_buckets = palloc(sizeof(Datum) * nmerged);
+		for (i = 0; i < nmerged; i++)
+		{
+			lock_shops[i] = Int64GetDatum(rows[i].shop_id);
+			lock_skus[i] = CStringGetTextDatum(rows[i].d.sku);
+			lock_buckets[i] = Int32GetDatum(rows[i].d.bucket);
+		}
+		values[0] = PointerGetDatum(construct_array(lock_shops, (int) nmerged, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		values[1] = PointerGetDatum(construct_array(lock_skus, (int) nmerged, TEXTOID, -1, false, TYPALIGN_INT));
+		values[2] = PointerGetDatum(construct_array(lock_buckets, (int) nmerged, INT4OID, 4, true, TYPALIGN_INT));
+		om_exec(nowait_plan, values, NULL, false, 0);
+		SPI_freetuptable(SPI_tuptable);
+	}
+
+	/* each order's release event, as ResolveHeld() writes it */
+	for (start = 0; start < nmerged;)
+	{
+		StringInfoData detail;
+		uint64		end = start;
+
+		initStringInfo(&detail);
+		appendStringInfoString(&detail, "{\"holds\": [");
+		for (; end < nmerged && rows[end].shop_id == rows[start].shop_id &&
+			 rows[end].order_id == rows[start].order_id; end++)
+		{
+			om_batch_add_stock(rows[end].shop_id, rows[end].d.sku, rows[end].d.bucket, rows[end].d.qty);
+			AppendHold(&detail, rows[end].d.sku, rows[end].d.bucket, rows[end].d.qty);
+		}
+		appendStringInfoString(&detail, "]}");
+		om_event_write(rows[start].shop_id, rows[start].order_id, "release", NULL, NULL, detail.data);
+		start = end;
+	}
 }
 
 /* An exchange rejected or cancelled: its replacement's units go back. */

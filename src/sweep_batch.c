@@ -16,8 +16,9 @@
  * the end, each row once, one UPDATE per kind of counter, of rows the
  * batch already holds, so it never waits.  The batch also defers its events (events.c) and
  * writes them with one INSERT at its end, or whenever OM_SPILL_EVENTS
- * have piled up.  The reservation and redemption rows are still written
- * order by order.
+ * have piled up.  The redemption rows are still written order by order;
+ * the reservations of a set of cancelled orders with one UPDATE
+ * (om_release_stock_set, run by order_effects.c).
  *
  * Each order runs in a subtransaction; run_due() takes a mark before it and
  * rewinds to the mark when the order's action failed, so a rolled-back
