@@ -185,9 +185,10 @@ CREATE TABLE order_mgmt.orders (
 CREATE UNIQUE INDEX orders_idempotency_key ON order_mgmt.orders (shop_id, idempotency_key)
 	WHERE idempotency_key IS NOT NULL;
 -- the reports' scan by shop-local day: covering, so they read the index only
+-- (order_id too: report_recovery joins the range's orders to their events)
 CREATE INDEX orders_created ON order_mgmt.orders (shop_id, created_at)
 	INCLUDE (total, status, payment_status, delivery_status, paid_amount, refunded_amount,
-			 paid_at, consulted_support);
+			 paid_at, consulted_support, order_id);
 COMMENT ON TABLE order_mgmt.orders IS 'Orders: three status machines guarded by C triggers on every path; never deleted';
 COMMENT ON COLUMN order_mgmt.orders.shop_id IS 'Owning shop';
 COMMENT ON COLUMN order_mgmt.orders.order_id IS 'Order id (from order_id_seq); immutable';

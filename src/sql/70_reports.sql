@@ -173,22 +173,24 @@ AS $$
 #variable_conflict use_column
 DECLARE
 	s order_mgmt.shop;
+	recent_since timestamptz;
 BEGIN
 	SELECT * INTO s FROM order_mgmt.shop x WHERE x.shop_id = report_followups.shop_id;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'shop % does not exist', report_followups.shop_id USING ERRCODE = 'OM014';
 	END IF;
+	recent_since := order_mgmt.now() - s.followup_window;
 	RETURN QUERY
 	SELECT o.order_id, o.order_no, o.customer_id, o.email, o.total, o.payment_status, o.created_at,
 		   CASE WHEN f.returning OR f.high_value OR f.noted THEN 'phone'
-				WHEN o.created_at > order_mgmt.now() - s.followup_window THEN 'sms'
+				WHEN o.created_at > recent_since THEN 'sms'
 				ELSE 'message' END,
 		   concat_ws(', ',
 					 CASE WHEN f.returning THEN 'returning customer' END,
 					 CASE WHEN f.high_value THEN 'high value' END,
 					 CASE WHEN f.noted THEN 'customer note' END,
 					 CASE WHEN NOT (f.returning OR f.high_value OR f.noted)
-						  AND o.created_at > order_mgmt.now() - s.followup_window THEN 'recent' END)
+						  AND o.created_at > recent_since THEN 'recent' END)
 	FROM order_mgmt.orders o
 	-- each customer's first paid order, once, rather than a probe per order
 	LEFT JOIN (SELECT p.customer_id, min(p.created_at) AS first_paid
@@ -316,6 +318,9 @@ CREATE FUNCTION order_mgmt.report_stuck(shop_id bigint, older_than interval)
 	SET plan_cache_mode = force_custom_plan
 AS $$
 #variable_conflict use_column
+DECLARE
+	-- once, rather than for each order the scan filters
+	now_ timestamptz := order_mgmt.now();
 BEGIN
 	IF older_than IS NULL OR older_than < interval '0' THEN
 		RAISE EXCEPTION 'older_than must be a non-negative interval' USING ERRCODE = '22023';
@@ -326,7 +331,7 @@ BEGIN
 	END IF;
 	RETURN QUERY
 	SELECT o.order_id, o.order_no, o.status, o.payment_status, o.delivery_status, x.since,
-		   order_mgmt.now() - x.since, x.reason
+		   now_ - x.since, x.reason
 	FROM order_mgmt.orders o
 	CROSS JOIN LATERAL (SELECT
 		CASE WHEN o.payment_status IN ('unpaid', 'pending', 'failed') THEN o.created_at ELSE o.paid_at END AS since,
@@ -339,7 +344,7 @@ BEGIN
 	  AND (o.payment_status IN ('unpaid', 'pending', 'failed')
 		   OR (o.payment_status = 'paid'
 			   AND o.delivery_status IN ('unfulfilled', 'not_executed', 'shipment_cancelled', 'shipping_overdue')))
-	  AND x.since < order_mgmt.now() - older_than
+	  AND x.since < now_ - older_than
 	ORDER BY x.since, o.order_id;
 END
 $$;
