@@ -230,5 +230,34 @@ FROM order_mgmt.order_event WHERE order_id IN (:f1, :f2, :f3) AND event_id > :be
 ORDER BY event_id;
 SELECT order_mgmt.update_shop(100, '{"auto_cancel_delay": "0 seconds", "auto_archive_after": null}');
 
+-- an API call that a trigger makes within a set's UPDATE has its effects at
+-- once, as anywhere else: g3's units are back before the trigger returns
+SET order_mgmt.clock = '2026-11-13 00:00+00';
+SELECT order_mgmt.checkout(100, '[{"sku": "B", "qty": 1}]') AS g1 \gset
+SELECT order_mgmt.checkout(100, '[{"sku": "B", "qty": 1}]') AS g2 \gset
+SET order_mgmt.clock = '2026-11-14 00:00+00';
+SELECT order_mgmt.checkout(100, '[{"sku": "A", "qty": 1}]') AS g3 \gset
+CREATE FUNCTION public.cancel_another() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+	other bigint := current_setting('test.other')::bigint;
+BEGIN
+	IF NEW.order_id = current_setting('test.trigger')::bigint AND NEW.payment_status = 'failed' THEN
+		PERFORM order_mgmt.cancel(NEW.shop_id, other, 'other');
+		RAISE NOTICE 'other order: %', (SELECT string_agg(r.state::text, ',') FROM order_mgmt.reservation r
+									   WHERE r.shop_id = NEW.shop_id AND r.order_id = other);
+	END IF;
+	RETURN NULL;
+END
+$$;
+CREATE TRIGGER cancel_another AFTER UPDATE ON order_mgmt.orders
+	FOR EACH ROW EXECUTE FUNCTION public.cancel_another();
+SELECT set_config('test.trigger', :'g1', false) IS NOT NULL AS set, set_config('test.other', :'g3', false) IS NOT NULL AS set;
+SELECT order_mgmt.run_due(100) AS timed_out;
+DROP TRIGGER cancel_another ON order_mgmt.orders;
+DROP FUNCTION public.cancel_another();
+SELECT CASE order_id WHEN :g1 THEN 'g1' WHEN :g2 THEN 'g2' ELSE 'g3' END AS o, status, payment_status,
+	   (SELECT count(*) FROM order_mgmt.order_event e WHERE e.order_id = o.order_id AND e.kind = 'release') AS releases
+FROM order_mgmt.orders o WHERE order_id IN (:g1, :g2, :g3) ORDER BY order_id;
+
 RESET order_mgmt.clock;
 SELECT * FROM order_mgmt.verify();

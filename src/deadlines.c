@@ -397,6 +397,7 @@ SweepSet(void *arg)
 	memset(&effects, 0, sizeof(effects));
 	effects.cxt = CurrentMemoryContext;
 	SystemBegin(&saved, cancel ? NULL : "payment_timeout");
+	effects.depth = om_api_depth;
 	PG_TRY();
 	{
 		char	   *detail = psprintf("{\"action\": \"%s\"}", set->action);

@@ -53,6 +53,17 @@ const char *om_failure_reason = NULL;
 /* Set while a run_due() set UPDATE runs: see the header comment. */
 OmSetEffects *om_set_effects = NULL;
 
+/*
+ * Is this row one of a run_due() set UPDATE's (or of a plain UPDATE a
+ * trigger ran within it)?  An API call a trigger makes within it has its
+ * effects at once, as anywhere else.
+ */
+static bool
+InSetUpdate(void)
+{
+	return om_set_effects != NULL && om_api_depth == om_set_effects->depth;
+}
+
 /* Note one order in a set's list. */
 static void
 ListAdd(OmOrderList *list, MemoryContext cxt, int64 shop_id, int64 order_id, const char *reason)
@@ -384,7 +395,7 @@ orders_after(PG_FUNCTION_ARGS)
 	{
 		if (promo_key)
 			om_promo_release(shop_id, order_id, promo_key);
-		if (om_set_effects)
+		if (InSetUpdate())
 			ListAdd(&om_set_effects->cancelled, om_set_effects->cxt, shop_id, order_id, NULL);
 		else
 		{
@@ -423,7 +434,7 @@ orders_after(PG_FUNCTION_ARGS)
 				 to[OM_MACHINE_ORDER] != OS_CANCELLED &&
 				 heap_attisnull(newtup, cols.reactivated_at, td))
 		{
-			if (om_set_effects)
+			if (InSetUpdate())
 				ListAdd(&om_set_effects->failed, om_set_effects->cxt, shop_id, order_id,
 						om_failure_reason ? om_failure_reason : "payment_failed");
 			else

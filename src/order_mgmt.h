@@ -126,6 +126,7 @@ typedef struct OmOrderList
 typedef struct OmSetEffects
 {
 	MemoryContext cxt;			/* where the lists live */
+	int			depth;			/* om_api_depth of the set's UPDATE */
 	OmOrderList cancelled;		/* release stock, drop deadlines, schedule archiving */
 	OmOrderList failed;			/* schedule the auto-cancel */
 } OmSetEffects;
