@@ -118,9 +118,9 @@ CheckStatusArray(ArrayType *a, const char *name)
 /*
  * create_rule(shop_id, name, payment_in, delivery_in, delay) -> rule_id
  */
-PG_FUNCTION_INFO_V1(create_rule);
+PG_FUNCTION_INFO_V1(om_create_rule);
 Datum
-create_rule(PG_FUNCTION_ARGS)
+om_create_rule(PG_FUNCTION_ARGS)
 {
 	static SPIPlanPtr plan = NULL;
 	/* arrays go as text and are cast in SQL, so the kept plan names no type OIDs */

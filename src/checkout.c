@@ -326,9 +326,9 @@ PlusInterval(TimestampTz t, Interval *iv)
  *			logistics, shipping_fee, order_no, payment_timeout, hold,
  *			idempotency_key) -> bigint order_id
  */
-PG_FUNCTION_INFO_V1(checkout);
+PG_FUNCTION_INFO_V1(om_checkout);
 Datum
-checkout(PG_FUNCTION_ARGS)
+om_checkout(PG_FUNCTION_ARGS)
 {
 	static SPIPlanPtr insert_plan = NULL;
 	static const Oid insert_types[] = {
@@ -630,9 +630,9 @@ checkout(PG_FUNCTION_ARGS)
  * the new subtotal.  Outside a hold, or on an order that is no longer
  * pending and unpaid: OM013.
  */
-PG_FUNCTION_INFO_V1(add_lines);
+PG_FUNCTION_INFO_V1(om_add_lines);
 Datum
-add_lines(PG_FUNCTION_ARGS)
+om_add_lines(PG_FUNCTION_ARGS)
 {
 	static SPIPlanPtr order_plan = NULL;
 	static SPIPlanPtr insert_plan = NULL;

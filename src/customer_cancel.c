@@ -98,9 +98,9 @@ WhyNot(int64 shop_id, int64 order_id, const char *customer_id)
 /*
  * can_customer_cancel(shop_id, order_id, customer_id) -> (allowed, reason)
  */
-PG_FUNCTION_INFO_V1(can_customer_cancel);
+PG_FUNCTION_INFO_V1(om_can_customer_cancel);
 Datum
-can_customer_cancel(PG_FUNCTION_ARGS)
+om_can_customer_cancel(PG_FUNCTION_ARGS)
 {
 	TupleDesc	tupdesc;
 	Datum		values[2];
@@ -127,9 +127,9 @@ can_customer_cancel(PG_FUNCTION_ARGS)
 /*
  * customer_cancel(shop_id, order_id, customer_id, reason, note) -> void
  */
-PG_FUNCTION_INFO_V1(customer_cancel);
+PG_FUNCTION_INFO_V1(om_customer_cancel);
 Datum
-customer_cancel(PG_FUNCTION_ARGS)
+om_customer_cancel(PG_FUNCTION_ARGS)
 {
 	int64		shop_id;
 	int64		order_id;

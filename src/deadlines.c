@@ -437,9 +437,9 @@ SweepSet(void *arg)
  * skipping what other sessions hold, and returns how many it performed.
  * Safe to run from several sessions at once and from pg_cron.
  */
-PG_FUNCTION_INFO_V1(run_due);
+PG_FUNCTION_INFO_V1(om_run_due);
 Datum
-run_due(PG_FUNCTION_ARGS)
+om_run_due(PG_FUNCTION_ARGS)
 {
 	static SPIPlanPtr batch_plan = NULL;
 	static const Oid argtypes[] = {TIMESTAMPTZOID, INT4OID};

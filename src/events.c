@@ -468,9 +468,9 @@ om_events_flush(void)
  * before pg_locks is read, so an id drawn after the snapshot is above every
  * id the snapshot shows.
  */
-PG_FUNCTION_INFO_V1(events_since);
+PG_FUNCTION_INFO_V1(om_events_since);
 Datum
-events_since(PG_FUNCTION_ARGS)
+om_events_since(PG_FUNCTION_ARGS)
 {
 	static SPIPlanPtr plan = NULL;
 	static const Oid argtypes[] = {INT8OID, INT8OID, INT4OID};

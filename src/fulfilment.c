@@ -129,9 +129,9 @@ static SPIPlanPtr delivery_plan = NULL;
 /*
  * set_delivery_status(shop_id, order_id, status, carrier, tracking_no) -> void
  */
-PG_FUNCTION_INFO_V1(set_delivery_status);
+PG_FUNCTION_INFO_V1(om_set_delivery_status);
 Datum
-set_delivery_status(PG_FUNCTION_ARGS)
+om_set_delivery_status(PG_FUNCTION_ARGS)
 {
 	OmOrder		o;
 	char	   *status;
@@ -153,9 +153,9 @@ set_delivery_status(PG_FUNCTION_ARGS)
  * Hands the order to the carrier: standard orders become shipped,
  * integrated and cod orders shipping (the carrier reports the rest).
  */
-PG_FUNCTION_INFO_V1(ship);
+PG_FUNCTION_INFO_V1(om_ship);
 Datum
-ship(PG_FUNCTION_ARGS)
+om_ship(PG_FUNCTION_ARGS)
 {
 	OmOrder		o;
 	int			from;
@@ -180,9 +180,9 @@ ship(PG_FUNCTION_ARGS)
 /*
  * complete(shop_id, order_id) -> void
  */
-PG_FUNCTION_INFO_V1(complete);
+PG_FUNCTION_INFO_V1(om_complete);
 Datum
-complete(PG_FUNCTION_ARGS)
+om_complete(PG_FUNCTION_ARGS)
 {
 	static SPIPlanPtr plan = NULL;
 	OmOrder		o;
@@ -199,9 +199,9 @@ complete(PG_FUNCTION_ARGS)
 /*
  * archive(shop_id, order_id) -> void; unarchive(shop_id, order_id) -> void
  */
-PG_FUNCTION_INFO_V1(archive);
+PG_FUNCTION_INFO_V1(om_archive);
 Datum
-archive(PG_FUNCTION_ARGS)
+om_archive(PG_FUNCTION_ARGS)
 {
 	static SPIPlanPtr plan = NULL;
 	OmOrder		o;
@@ -214,9 +214,9 @@ archive(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-PG_FUNCTION_INFO_V1(unarchive);
+PG_FUNCTION_INFO_V1(om_unarchive);
 Datum
-unarchive(PG_FUNCTION_ARGS)
+om_unarchive(PG_FUNCTION_ARGS)
 {
 	static SPIPlanPtr plan = NULL;
 	OmOrder		o;
@@ -237,9 +237,9 @@ unarchive(PG_FUNCTION_ARGS)
  * consulted_support).  Every note is also an event.  Archived orders take
  * notes too.
  */
-PG_FUNCTION_INFO_V1(add_note);
+PG_FUNCTION_INFO_V1(om_add_note);
 Datum
-add_note(PG_FUNCTION_ARGS)
+om_add_note(PG_FUNCTION_ARGS)
 {
 	static SPIPlanPtr plan = NULL;
 	OmOrder		o;
@@ -280,9 +280,9 @@ add_note(PG_FUNCTION_ARGS)
  *
  * Why the customer cancelled (seed 003); a later call replaces it.
  */
-PG_FUNCTION_INFO_V1(record_feedback);
+PG_FUNCTION_INFO_V1(om_record_feedback);
 Datum
-record_feedback(PG_FUNCTION_ARGS)
+om_record_feedback(PG_FUNCTION_ARGS)
 {
 	static SPIPlanPtr plan = NULL;
 	OmOrder		o;

@@ -31,9 +31,9 @@
  * stock rows of a SKU that is not digital (on_hand 0) and keeps their
  * backorder flag in step with allow_backorder.
  */
-PG_FUNCTION_INFO_V1(upsert_sku);
+PG_FUNCTION_INFO_V1(om_upsert_sku);
 Datum
-upsert_sku(PG_FUNCTION_ARGS)
+om_upsert_sku(PG_FUNCTION_ARGS)
 {
 	static SPIPlanPtr shop_plan = NULL;
 	static SPIPlanPtr sku_plan = NULL;
@@ -335,9 +335,9 @@ ChangeStock(int64 shop_id, const char *sku, bool is_delta, int32 amount,
 /*
  * set_stock(shop_id, sku, on_hand) -> void
  */
-PG_FUNCTION_INFO_V1(set_stock);
+PG_FUNCTION_INFO_V1(om_set_stock);
 Datum
-set_stock(PG_FUNCTION_ARGS)
+om_set_stock(PG_FUNCTION_ARGS)
 {
 	int64		shop_id;
 	char	   *sku;
@@ -365,9 +365,9 @@ set_stock(PG_FUNCTION_ARGS)
 /*
  * adjust_stock(shop_id, sku, delta, note) -> int: the new on_hand
  */
-PG_FUNCTION_INFO_V1(adjust_stock);
+PG_FUNCTION_INFO_V1(om_adjust_stock);
 Datum
-adjust_stock(PG_FUNCTION_ARGS)
+om_adjust_stock(PG_FUNCTION_ARGS)
 {
 	int64		shop_id;
 	char	   *sku;

@@ -96,9 +96,9 @@ EnumTypeName(Oid typid)
 /*
  * label(value anyenum, locale text) -> text
  */
-PG_FUNCTION_INFO_V1(label);
+PG_FUNCTION_INFO_V1(om_label);
 Datum
-label(PG_FUNCTION_ARGS)
+om_label(PG_FUNCTION_ARGS)
 {
 	static SPIPlanPtr plan = NULL;
 	static const Oid argtypes[] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
@@ -199,9 +199,9 @@ CurrencyFormat(const char *locale, const char *currency)
 /*
  * format_money(amount numeric, currency text, locale text) -> text
  */
-PG_FUNCTION_INFO_V1(format_money);
+PG_FUNCTION_INFO_V1(om_format_money);
 Datum
-format_money(PG_FUNCTION_ARGS)
+om_format_money(PG_FUNCTION_ARGS)
 {
 	Numeric		amount;
 	char	   *currency;

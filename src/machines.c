@@ -254,9 +254,9 @@ om_delivery_pre_shipment(int state)
  * transition_table() returns the moves of all three machines; the view
  * order_mgmt.transitions is defined over it.
  */
-PG_FUNCTION_INFO_V1(transition_table);
+PG_FUNCTION_INFO_V1(om_transition_table);
 Datum
-transition_table(PG_FUNCTION_ARGS)
+om_transition_table(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	int			i;

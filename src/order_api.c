@@ -142,9 +142,9 @@ EnumArg(FunctionCallInfo fcinfo, int n)
 /*
  * cancel(shop_id, order_id, reason, note, source) -> void
  */
-PG_FUNCTION_INFO_V1(cancel);
+PG_FUNCTION_INFO_V1(om_cancel);
 Datum
-cancel(PG_FUNCTION_ARGS)
+om_cancel(PG_FUNCTION_ARGS)
 {
 	int64		shop_id;
 	int64		order_id;
@@ -172,9 +172,9 @@ cancel(PG_FUNCTION_ARGS)
 /*
  * confirm(shop_id, order_id) -> void
  */
-PG_FUNCTION_INFO_V1(confirm);
+PG_FUNCTION_INFO_V1(om_confirm);
 Datum
-confirm(PG_FUNCTION_ARGS)
+om_confirm(PG_FUNCTION_ARGS)
 {
 	int64		shop_id;
 	int64		order_id;
@@ -209,9 +209,9 @@ confirm(PG_FUNCTION_ARGS)
  * Holds the stock again and re-claims the promo code, all or nothing: on
  * OM001/OM003/OM004 the order stays cancelled, its record intact.
  */
-PG_FUNCTION_INFO_V1(reactivate);
+PG_FUNCTION_INFO_V1(om_reactivate);
 Datum
-reactivate(PG_FUNCTION_ARGS)
+om_reactivate(PG_FUNCTION_ARGS)
 {
 	int64		shop_id;
 	int64		order_id;

@@ -332,9 +332,9 @@ om_set_effects_apply(OmSetEffects *effects)
 	}
 }
 
-PG_FUNCTION_INFO_V1(orders_after);
+PG_FUNCTION_INFO_V1(om_orders_after);
 Datum
-orders_after(PG_FUNCTION_ARGS)
+om_orders_after(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 	TupleDesc	td;

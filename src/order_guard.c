@@ -666,9 +666,9 @@ GuardUpdate(TriggerData *trigdata)
 	return EditApply(&edit, newtup);
 }
 
-PG_FUNCTION_INFO_V1(orders_guard);
+PG_FUNCTION_INFO_V1(om_orders_guard);
 Datum
-orders_guard(PG_FUNCTION_ARGS)
+om_orders_guard(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 	HeapTuple	result;
@@ -694,9 +694,9 @@ orders_guard(PG_FUNCTION_ARGS)
  * forbid_change: orders and their history are never deleted, and events
  * never change (SPEC §1 principle 3, §10).
  */
-PG_FUNCTION_INFO_V1(forbid_change);
+PG_FUNCTION_INFO_V1(om_forbid_change);
 Datum
-forbid_change(PG_FUNCTION_ARGS)
+om_forbid_change(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 	const char *relname;
@@ -728,9 +728,9 @@ forbid_change(PG_FUNCTION_ARGS)
  * orders.  checkout() and add_lines() write it themselves; this fills it
  * for lines written by hand (history imports).
  */
-PG_FUNCTION_INFO_V1(order_line_stamp);
+PG_FUNCTION_INFO_V1(om_order_line_stamp);
 Datum
-order_line_stamp(PG_FUNCTION_ARGS)
+om_order_line_stamp(PG_FUNCTION_ARGS)
 {
 	static SPIPlanPtr plan = NULL;
 	static const Oid argtypes[] = {INT8OID, INT8OID};

@@ -206,9 +206,9 @@ Begin(FunctionCallInfo fcinfo, OmOrder *o)
 /*
  * payment_started(shop_id, order_id, provider_ref) -> payment_status
  */
-PG_FUNCTION_INFO_V1(payment_started);
+PG_FUNCTION_INFO_V1(om_payment_started);
 Datum
-payment_started(PG_FUNCTION_ARGS)
+om_payment_started(PG_FUNCTION_ARGS)
 {
 	OmOrder		o;
 	char	   *ref = OptText(fcinfo, 2);
@@ -256,9 +256,9 @@ TryReactivate(void *arg)
  * payment_succeeded(shop_id, order_id, amount, provider_ref, method)
  *	-> payment_status
  */
-PG_FUNCTION_INFO_V1(payment_succeeded);
+PG_FUNCTION_INFO_V1(om_payment_succeeded);
 Datum
-payment_succeeded(PG_FUNCTION_ARGS)
+om_payment_succeeded(PG_FUNCTION_ARGS)
 {
 	static const int gone[] = {ERRCODE_OM_INSUFFICIENT_STOCK, ERRCODE_OM_PROMO_CODE_EXHAUSTED,
 	ERRCODE_OM_PROMO_CUSTOMER_LIMIT};
@@ -324,9 +324,9 @@ payment_succeeded(PG_FUNCTION_ARGS)
 /*
  * payment_failed(shop_id, order_id, reason, provider_ref) -> payment_status
  */
-PG_FUNCTION_INFO_V1(payment_failed);
+PG_FUNCTION_INFO_V1(om_payment_failed);
 Datum
-payment_failed(PG_FUNCTION_ARGS)
+om_payment_failed(PG_FUNCTION_ARGS)
 {
 	OmOrder		o;
 	char	   *reason;
@@ -365,9 +365,9 @@ payment_failed(PG_FUNCTION_ARGS)
  * mark_paid(shop_id, order_id, note) -> payment_status: the merchant
  * collected the money another way (bank transfer).
  */
-PG_FUNCTION_INFO_V1(mark_paid);
+PG_FUNCTION_INFO_V1(om_mark_paid);
 Datum
-mark_paid(PG_FUNCTION_ARGS)
+om_mark_paid(PG_FUNCTION_ARGS)
 {
 	OmOrder		o;
 	Numeric		outstanding;
@@ -400,9 +400,9 @@ mark_paid(PG_FUNCTION_ARGS)
 /*
  * refund(shop_id, order_id, amount, provider_ref, note) -> payment_status
  */
-PG_FUNCTION_INFO_V1(refund);
+PG_FUNCTION_INFO_V1(om_refund);
 Datum
-refund(PG_FUNCTION_ARGS)
+om_refund(PG_FUNCTION_ARGS)
 {
 	OmOrder		o;
 	Numeric		amount;

@@ -430,9 +430,9 @@ RequireCustomer(int64 shop_id, const char *customer_id)
  * create_promo(shop_id, code, kind, value, usage_limit, per_customer_limit,
  *				min_subtotal, starts_at, ends_at, customer_id) -> text code_key
  */
-PG_FUNCTION_INFO_V1(create_promo);
+PG_FUNCTION_INFO_V1(om_create_promo);
 Datum
-create_promo(PG_FUNCTION_ARGS)
+om_create_promo(PG_FUNCTION_ARGS)
 {
 	int64		shop_id;
 	char	   *code;
@@ -494,9 +494,9 @@ create_promo(PG_FUNCTION_ARGS)
  * 003): BACK-<order_no>, valid from now for valid_for.  Issuing it twice
  * returns the same code.
  */
-PG_FUNCTION_INFO_V1(issue_winback_code);
+PG_FUNCTION_INFO_V1(om_issue_winback_code);
 Datum
-issue_winback_code(PG_FUNCTION_ARGS)
+om_issue_winback_code(PG_FUNCTION_ARGS)
 {
 	static SPIPlanPtr order_plan = NULL;
 	static const Oid order_types[] = {INT8OID, INT8OID};

@@ -292,9 +292,9 @@ RequestEvent(int64 shop_id, int64 order_id, int64 return_id, bool exchange)
 /*
  * request_return(shop_id, order_id, lines, reason) -> return_id
  */
-PG_FUNCTION_INFO_V1(request_return);
+PG_FUNCTION_INFO_V1(om_request_return);
 Datum
-request_return(PG_FUNCTION_ARGS)
+om_request_return(PG_FUNCTION_ARGS)
 {
 	int64		shop_id;
 	int64		order_id;
@@ -328,9 +328,9 @@ request_return(PG_FUNCTION_ARGS)
 /*
  * request_exchange(shop_id, order_id, from_sku, to_sku, qty) -> return_id
  */
-PG_FUNCTION_INFO_V1(request_exchange);
+PG_FUNCTION_INFO_V1(om_request_exchange);
 Datum
-request_exchange(PG_FUNCTION_ARGS)
+om_request_exchange(PG_FUNCTION_ARGS)
 {
 	static SPIPlanPtr sku_plan = NULL;
 	static const Oid sku_types[] = {INT8OID, TEXTOID};
@@ -415,9 +415,9 @@ EnterReturn(FunctionCallInfo fcinfo, ReturnRow *r)
 }
 
 /* approve_return(shop_id, return_id) -> void */
-PG_FUNCTION_INFO_V1(approve_return);
+PG_FUNCTION_INFO_V1(om_approve_return);
 Datum
-approve_return(PG_FUNCTION_ARGS)
+om_approve_return(PG_FUNCTION_ARGS)
 {
 	ReturnRow	r;
 
@@ -447,16 +447,16 @@ CloseUnfinished(FunctionCallInfo fcinfo, bool reject)
 	PG_RETURN_VOID();
 }
 
-PG_FUNCTION_INFO_V1(reject_return);
+PG_FUNCTION_INFO_V1(om_reject_return);
 Datum
-reject_return(PG_FUNCTION_ARGS)
+om_reject_return(PG_FUNCTION_ARGS)
 {
 	return CloseUnfinished(fcinfo, true);
 }
 
-PG_FUNCTION_INFO_V1(cancel_return);
+PG_FUNCTION_INFO_V1(om_cancel_return);
 Datum
-cancel_return(PG_FUNCTION_ARGS)
+om_cancel_return(PG_FUNCTION_ARGS)
 {
 	return CloseUnfinished(fcinfo, false);
 }
@@ -467,9 +467,9 @@ cancel_return(PG_FUNCTION_ARGS)
  * The goods are back: returned_qty grows on the order's lines, restocked
  * units go back to on_hand, a plain return is completed.
  */
-PG_FUNCTION_INFO_V1(receive_return);
+PG_FUNCTION_INFO_V1(om_receive_return);
 Datum
-receive_return(PG_FUNCTION_ARGS)
+om_receive_return(PG_FUNCTION_ARGS)
 {
 	static SPIPlanPtr lines_plan = NULL;
 	static SPIPlanPtr restock_plan = NULL;
@@ -552,9 +552,9 @@ receive_return(PG_FUNCTION_ARGS)
  * completed.  It does not move the order's own delivery status, except to
  * end the returning phase when no other request is open.
  */
-PG_FUNCTION_INFO_V1(ship_exchange);
+PG_FUNCTION_INFO_V1(om_ship_exchange);
 Datum
-ship_exchange(PG_FUNCTION_ARGS)
+om_ship_exchange(PG_FUNCTION_ARGS)
 {
 	static SPIPlanPtr plan = NULL;
 	static const Oid argtypes[] = {INT8OID, INT8OID, INT8OID, TEXTOID, TEXTOID, TIMESTAMPTZOID};
@@ -596,9 +596,9 @@ ship_exchange(PG_FUNCTION_ARGS)
  * credit_note(shop_id, return_id) -> void: an invoice allowance / credit
  * note is owed for this return (SPEC §11).
  */
-PG_FUNCTION_INFO_V1(credit_note);
+PG_FUNCTION_INFO_V1(om_credit_note);
 Datum
-credit_note(PG_FUNCTION_ARGS)
+om_credit_note(PG_FUNCTION_ARGS)
 {
 	static SPIPlanPtr plan = NULL;
 	static const Oid argtypes[] = {INT8OID, INT8OID};

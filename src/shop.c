@@ -92,9 +92,9 @@ CurrencyArg(text *t)
 /*
  * create_shop(shop_id, name, currency, locale, timezone) -> void
  */
-PG_FUNCTION_INFO_V1(create_shop);
+PG_FUNCTION_INFO_V1(om_create_shop);
 Datum
-create_shop(PG_FUNCTION_ARGS)
+om_create_shop(PG_FUNCTION_ARGS)
 {
 	static SPIPlanPtr plan = NULL;
 	static const Oid argtypes[] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID};
@@ -310,9 +310,9 @@ CheckSetting(const ShopSetting *setting, Datum value)
  * Sets any of the shop's settings by name; a JSON null clears the settings
  * that may be NULL (auto_archive_after, high_value_threshold).
  */
-PG_FUNCTION_INFO_V1(update_shop);
+PG_FUNCTION_INFO_V1(om_update_shop);
 Datum
-update_shop(PG_FUNCTION_ARGS)
+om_update_shop(PG_FUNCTION_ARGS)
 {
 	int64		shop_id;
 	Jsonb	   *settings;
@@ -422,9 +422,9 @@ om_email_arg(text *arg)
 /*
  * upsert_customer(shop_id, customer_id, email, is_member, name, phone) -> void
  */
-PG_FUNCTION_INFO_V1(upsert_customer);
+PG_FUNCTION_INFO_V1(om_upsert_customer);
 Datum
-upsert_customer(PG_FUNCTION_ARGS)
+om_upsert_customer(PG_FUNCTION_ARGS)
 {
 	static SPIPlanPtr plan = NULL;
 	static const Oid argtypes[] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, BOOLOID,

@@ -199,9 +199,9 @@ om_check_currency(const char *code)
  * normalize_code(text) and normalize_email(text): both NFKC case folding
  * plus trimming (SPEC §15); the SQL functions share this entry point.
  */
-PG_FUNCTION_INFO_V1(normalize_text);
+PG_FUNCTION_INFO_V1(om_normalize_text);
 Datum
-normalize_text(PG_FUNCTION_ARGS)
+om_normalize_text(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_TEXT_P(cstring_to_text(om_normalize(text_to_cstring(PG_GETARG_TEXT_PP(0)), true)));
 }

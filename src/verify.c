@@ -16,9 +16,9 @@
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 
-PG_FUNCTION_INFO_V1(verify);
+PG_FUNCTION_INFO_V1(om_verify);
 Datum
-verify(PG_FUNCTION_ARGS)
+om_verify(PG_FUNCTION_ARGS)
 {
 	static SPIPlanPtr plan = NULL;
 	static const Oid argtypes[] = {INT8OID};

@@ -10,7 +10,7 @@ CREATE FUNCTION order_mgmt.checkout(shop_id bigint, lines jsonb, customer_id tex
 		payment_timeout interval DEFAULT NULL, hold interval DEFAULT NULL,
 		idempotency_key text DEFAULT NULL)
 	RETURNS bigint
-	AS 'MODULE_PATHNAME', 'checkout'
+	AS 'MODULE_PATHNAME', 'om_checkout'
 	LANGUAGE C VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, order_mgmt, pg_temp;
 COMMENT ON FUNCTION order_mgmt.checkout(bigint, jsonb, text, text, text, text, order_mgmt.logistics_kind, numeric, text, interval, interval, text) IS
@@ -21,7 +21,7 @@ CREATE FUNCTION order_mgmt.create_promo(shop_id bigint, code text, kind order_mg
 		min_subtotal numeric DEFAULT 0, starts_at timestamptz DEFAULT NULL,
 		ends_at timestamptz DEFAULT NULL, customer_id text DEFAULT NULL)
 	RETURNS text
-	AS 'MODULE_PATHNAME', 'create_promo'
+	AS 'MODULE_PATHNAME', 'om_create_promo'
 	LANGUAGE C VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, order_mgmt, pg_temp;
 COMMENT ON FUNCTION order_mgmt.create_promo(bigint, text, order_mgmt.promo_kind, numeric, integer, integer, numeric, timestamptz, timestamptz, text) IS
@@ -31,7 +31,7 @@ CREATE FUNCTION order_mgmt.issue_winback_code(shop_id bigint, order_id bigint,
 		kind order_mgmt.promo_kind DEFAULT 'percent', value numeric DEFAULT 10,
 		valid_for interval DEFAULT '30 days')
 	RETURNS text
-	AS 'MODULE_PATHNAME', 'issue_winback_code'
+	AS 'MODULE_PATHNAME', 'om_issue_winback_code'
 	LANGUAGE C VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, order_mgmt, pg_temp;
 COMMENT ON FUNCTION order_mgmt.issue_winback_code(bigint, bigint, order_mgmt.promo_kind, numeric, interval) IS
@@ -41,7 +41,7 @@ CREATE FUNCTION order_mgmt.cancel(shop_id bigint, order_id bigint,
 		reason order_mgmt.cancel_reason DEFAULT 'other', note text DEFAULT NULL,
 		source order_mgmt.cancel_source DEFAULT 'merchant')
 	RETURNS void
-	AS 'MODULE_PATHNAME', 'cancel'
+	AS 'MODULE_PATHNAME', 'om_cancel'
 	LANGUAGE C VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, order_mgmt, pg_temp;
 COMMENT ON FUNCTION order_mgmt.cancel(bigint, bigint, order_mgmt.cancel_reason, text, order_mgmt.cancel_source) IS
@@ -49,7 +49,7 @@ COMMENT ON FUNCTION order_mgmt.cancel(bigint, bigint, order_mgmt.cancel_reason, 
 
 CREATE FUNCTION order_mgmt.confirm(shop_id bigint, order_id bigint)
 	RETURNS void
-	AS 'MODULE_PATHNAME', 'confirm'
+	AS 'MODULE_PATHNAME', 'om_confirm'
 	LANGUAGE C VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, order_mgmt, pg_temp;
 COMMENT ON FUNCTION order_mgmt.confirm(bigint, bigint) IS 'Moves a pending order to confirmed';
@@ -57,7 +57,7 @@ COMMENT ON FUNCTION order_mgmt.confirm(bigint, bigint) IS 'Moves a pending order
 CREATE FUNCTION order_mgmt.reactivate(shop_id bigint, order_id bigint,
 		to_status order_mgmt.order_status DEFAULT 'confirmed')
 	RETURNS void
-	AS 'MODULE_PATHNAME', 'reactivate'
+	AS 'MODULE_PATHNAME', 'om_reactivate'
 	LANGUAGE C VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, order_mgmt, pg_temp;
 COMMENT ON FUNCTION order_mgmt.reactivate(bigint, bigint, order_mgmt.order_status) IS
@@ -65,7 +65,7 @@ COMMENT ON FUNCTION order_mgmt.reactivate(bigint, bigint, order_mgmt.order_statu
 
 CREATE FUNCTION order_mgmt.payment_started(shop_id bigint, order_id bigint, provider_ref text)
 	RETURNS order_mgmt.payment_status
-	AS 'MODULE_PATHNAME', 'payment_started'
+	AS 'MODULE_PATHNAME', 'om_payment_started'
 	LANGUAGE C VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, order_mgmt, pg_temp;
 COMMENT ON FUNCTION order_mgmt.payment_started(bigint, bigint, text) IS
@@ -74,7 +74,7 @@ COMMENT ON FUNCTION order_mgmt.payment_started(bigint, bigint, text) IS
 CREATE FUNCTION order_mgmt.payment_succeeded(shop_id bigint, order_id bigint, amount numeric,
 		provider_ref text, method text DEFAULT NULL)
 	RETURNS order_mgmt.payment_status
-	AS 'MODULE_PATHNAME', 'payment_succeeded'
+	AS 'MODULE_PATHNAME', 'om_payment_succeeded'
 	LANGUAGE C VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, order_mgmt, pg_temp;
 COMMENT ON FUNCTION order_mgmt.payment_succeeded(bigint, bigint, numeric, text, text) IS
@@ -83,7 +83,7 @@ COMMENT ON FUNCTION order_mgmt.payment_succeeded(bigint, bigint, numeric, text, 
 CREATE FUNCTION order_mgmt.payment_failed(shop_id bigint, order_id bigint, reason text,
 		provider_ref text DEFAULT NULL)
 	RETURNS order_mgmt.payment_status
-	AS 'MODULE_PATHNAME', 'payment_failed'
+	AS 'MODULE_PATHNAME', 'om_payment_failed'
 	LANGUAGE C VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, order_mgmt, pg_temp;
 COMMENT ON FUNCTION order_mgmt.payment_failed(bigint, bigint, text, text) IS
@@ -91,7 +91,7 @@ COMMENT ON FUNCTION order_mgmt.payment_failed(bigint, bigint, text, text) IS
 
 CREATE FUNCTION order_mgmt.mark_paid(shop_id bigint, order_id bigint, note text DEFAULT NULL)
 	RETURNS order_mgmt.payment_status
-	AS 'MODULE_PATHNAME', 'mark_paid'
+	AS 'MODULE_PATHNAME', 'om_mark_paid'
 	LANGUAGE C VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, order_mgmt, pg_temp;
 COMMENT ON FUNCTION order_mgmt.mark_paid(bigint, bigint, text) IS
@@ -100,7 +100,7 @@ COMMENT ON FUNCTION order_mgmt.mark_paid(bigint, bigint, text) IS
 CREATE FUNCTION order_mgmt.refund(shop_id bigint, order_id bigint, amount numeric,
 		provider_ref text DEFAULT NULL, note text DEFAULT NULL)
 	RETURNS order_mgmt.payment_status
-	AS 'MODULE_PATHNAME', 'refund'
+	AS 'MODULE_PATHNAME', 'om_refund'
 	LANGUAGE C VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, order_mgmt, pg_temp;
 COMMENT ON FUNCTION order_mgmt.refund(bigint, bigint, numeric, text, text) IS
@@ -108,7 +108,7 @@ COMMENT ON FUNCTION order_mgmt.refund(bigint, bigint, numeric, text, text) IS
 
 CREATE FUNCTION order_mgmt.run_due(max_actions integer DEFAULT 1000)
 	RETURNS integer
-	AS 'MODULE_PATHNAME', 'run_due'
+	AS 'MODULE_PATHNAME', 'om_run_due'
 	LANGUAGE C VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, order_mgmt, pg_temp;
 COMMENT ON FUNCTION order_mgmt.run_due(integer) IS
@@ -116,7 +116,7 @@ COMMENT ON FUNCTION order_mgmt.run_due(integer) IS
 
 CREATE FUNCTION order_mgmt.events_since(shop_id bigint, after_event_id bigint, max integer DEFAULT 1000)
 	RETURNS SETOF order_mgmt.order_event
-	AS 'MODULE_PATHNAME', 'events_since'
+	AS 'MODULE_PATHNAME', 'om_events_since'
 	LANGUAGE C STABLE SECURITY DEFINER
 	SET search_path = pg_catalog, order_mgmt, pg_temp;
 COMMENT ON FUNCTION order_mgmt.events_since(bigint, bigint, integer) IS
@@ -127,7 +127,7 @@ COMMENT ON FUNCTION order_mgmt.events_since(bigint, bigint, integer) IS
 CREATE FUNCTION order_mgmt.customer_cancel(shop_id bigint, order_id bigint, customer_id text,
 		reason order_mgmt.cancel_reason DEFAULT 'changed_mind', note text DEFAULT NULL)
 	RETURNS void
-	AS 'MODULE_PATHNAME', 'customer_cancel'
+	AS 'MODULE_PATHNAME', 'om_customer_cancel'
 	LANGUAGE C VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, order_mgmt, pg_temp;
 COMMENT ON FUNCTION order_mgmt.customer_cancel(bigint, bigint, text, order_mgmt.cancel_reason, text) IS
@@ -135,7 +135,7 @@ COMMENT ON FUNCTION order_mgmt.customer_cancel(bigint, bigint, text, order_mgmt.
 
 CREATE FUNCTION order_mgmt.can_customer_cancel(shop_id bigint, order_id bigint, customer_id text,
 		OUT allowed boolean, OUT reason text)
-	AS 'MODULE_PATHNAME', 'can_customer_cancel'
+	AS 'MODULE_PATHNAME', 'om_can_customer_cancel'
 	LANGUAGE C STABLE SECURITY DEFINER
 	SET search_path = pg_catalog, order_mgmt, pg_temp;
 COMMENT ON FUNCTION order_mgmt.can_customer_cancel(bigint, bigint, text) IS
@@ -144,7 +144,7 @@ COMMENT ON FUNCTION order_mgmt.can_customer_cancel(bigint, bigint, text) IS
 CREATE FUNCTION order_mgmt.set_delivery_status(shop_id bigint, order_id bigint,
 		status order_mgmt.delivery_status, carrier text DEFAULT NULL, tracking_no text DEFAULT NULL)
 	RETURNS void
-	AS 'MODULE_PATHNAME', 'set_delivery_status'
+	AS 'MODULE_PATHNAME', 'om_set_delivery_status'
 	LANGUAGE C VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, order_mgmt, pg_temp;
 COMMENT ON FUNCTION order_mgmt.set_delivery_status(bigint, bigint, order_mgmt.delivery_status, text, text) IS
@@ -153,7 +153,7 @@ COMMENT ON FUNCTION order_mgmt.set_delivery_status(bigint, bigint, order_mgmt.de
 CREATE FUNCTION order_mgmt.ship(shop_id bigint, order_id bigint, carrier text DEFAULT NULL,
 		tracking_no text DEFAULT NULL)
 	RETURNS bigint
-	AS 'MODULE_PATHNAME', 'ship'
+	AS 'MODULE_PATHNAME', 'om_ship'
 	LANGUAGE C VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, order_mgmt, pg_temp;
 COMMENT ON FUNCTION order_mgmt.ship(bigint, bigint, text, text) IS
@@ -161,7 +161,7 @@ COMMENT ON FUNCTION order_mgmt.ship(bigint, bigint, text, text) IS
 
 CREATE FUNCTION order_mgmt.complete(shop_id bigint, order_id bigint)
 	RETURNS void
-	AS 'MODULE_PATHNAME', 'complete'
+	AS 'MODULE_PATHNAME', 'om_complete'
 	LANGUAGE C VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, order_mgmt, pg_temp;
 COMMENT ON FUNCTION order_mgmt.complete(bigint, bigint) IS
@@ -169,7 +169,7 @@ COMMENT ON FUNCTION order_mgmt.complete(bigint, bigint) IS
 
 CREATE FUNCTION order_mgmt.archive(shop_id bigint, order_id bigint)
 	RETURNS void
-	AS 'MODULE_PATHNAME', 'archive'
+	AS 'MODULE_PATHNAME', 'om_archive'
 	LANGUAGE C VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, order_mgmt, pg_temp;
 COMMENT ON FUNCTION order_mgmt.archive(bigint, bigint) IS
@@ -177,14 +177,14 @@ COMMENT ON FUNCTION order_mgmt.archive(bigint, bigint) IS
 
 CREATE FUNCTION order_mgmt.unarchive(shop_id bigint, order_id bigint)
 	RETURNS void
-	AS 'MODULE_PATHNAME', 'unarchive'
+	AS 'MODULE_PATHNAME', 'om_unarchive'
 	LANGUAGE C VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, order_mgmt, pg_temp;
 COMMENT ON FUNCTION order_mgmt.unarchive(bigint, bigint) IS 'Takes an order out of the archive';
 
 CREATE FUNCTION order_mgmt.add_note(shop_id bigint, order_id bigint, kind order_mgmt.note_kind, body text)
 	RETURNS void
-	AS 'MODULE_PATHNAME', 'add_note'
+	AS 'MODULE_PATHNAME', 'om_add_note'
 	LANGUAGE C VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, order_mgmt, pg_temp;
 COMMENT ON FUNCTION order_mgmt.add_note(bigint, bigint, order_mgmt.note_kind, text) IS
@@ -193,7 +193,7 @@ COMMENT ON FUNCTION order_mgmt.add_note(bigint, bigint, order_mgmt.note_kind, te
 CREATE FUNCTION order_mgmt.record_feedback(shop_id bigint, order_id bigint,
 		reason order_mgmt.cancel_reason, comment text DEFAULT NULL, score integer DEFAULT NULL)
 	RETURNS void
-	AS 'MODULE_PATHNAME', 'record_feedback'
+	AS 'MODULE_PATHNAME', 'om_record_feedback'
 	LANGUAGE C VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, order_mgmt, pg_temp;
 COMMENT ON FUNCTION order_mgmt.record_feedback(bigint, bigint, order_mgmt.cancel_reason, text, integer) IS
@@ -203,7 +203,7 @@ CREATE FUNCTION order_mgmt.create_rule(shop_id bigint, name text,
 		payment_in order_mgmt.payment_status[], delivery_in order_mgmt.delivery_status[],
 		delay interval)
 	RETURNS bigint
-	AS 'MODULE_PATHNAME', 'create_rule'
+	AS 'MODULE_PATHNAME', 'om_create_rule'
 	LANGUAGE C VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, order_mgmt, pg_temp;
 COMMENT ON FUNCTION order_mgmt.create_rule(bigint, text, order_mgmt.payment_status[], order_mgmt.delivery_status[], interval) IS
@@ -211,7 +211,7 @@ COMMENT ON FUNCTION order_mgmt.create_rule(bigint, text, order_mgmt.payment_stat
 
 CREATE FUNCTION order_mgmt.add_lines(shop_id bigint, order_id bigint, lines jsonb)
 	RETURNS void
-	AS 'MODULE_PATHNAME', 'add_lines'
+	AS 'MODULE_PATHNAME', 'om_add_lines'
 	LANGUAGE C VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, order_mgmt, pg_temp;
 COMMENT ON FUNCTION order_mgmt.add_lines(bigint, bigint, jsonb) IS
@@ -221,7 +221,7 @@ COMMENT ON FUNCTION order_mgmt.add_lines(bigint, bigint, jsonb) IS
 
 CREATE FUNCTION order_mgmt.request_return(shop_id bigint, order_id bigint, lines jsonb, reason text DEFAULT NULL)
 	RETURNS bigint
-	AS 'MODULE_PATHNAME', 'request_return'
+	AS 'MODULE_PATHNAME', 'om_request_return'
 	LANGUAGE C VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, order_mgmt, pg_temp;
 COMMENT ON FUNCTION order_mgmt.request_return(bigint, bigint, jsonb, text) IS
@@ -230,7 +230,7 @@ COMMENT ON FUNCTION order_mgmt.request_return(bigint, bigint, jsonb, text) IS
 CREATE FUNCTION order_mgmt.request_exchange(shop_id bigint, order_id bigint, from_sku text, to_sku text,
 		qty integer DEFAULT 1)
 	RETURNS bigint
-	AS 'MODULE_PATHNAME', 'request_exchange'
+	AS 'MODULE_PATHNAME', 'om_request_exchange'
 	LANGUAGE C VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, order_mgmt, pg_temp;
 COMMENT ON FUNCTION order_mgmt.request_exchange(bigint, bigint, text, text, integer) IS
@@ -238,14 +238,14 @@ COMMENT ON FUNCTION order_mgmt.request_exchange(bigint, bigint, text, text, inte
 
 CREATE FUNCTION order_mgmt.approve_return(shop_id bigint, return_id bigint)
 	RETURNS void
-	AS 'MODULE_PATHNAME', 'approve_return'
+	AS 'MODULE_PATHNAME', 'om_approve_return'
 	LANGUAGE C VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, order_mgmt, pg_temp;
 COMMENT ON FUNCTION order_mgmt.approve_return(bigint, bigint) IS 'requested -> approved';
 
 CREATE FUNCTION order_mgmt.reject_return(shop_id bigint, return_id bigint, note text DEFAULT NULL)
 	RETURNS void
-	AS 'MODULE_PATHNAME', 'reject_return'
+	AS 'MODULE_PATHNAME', 'om_reject_return'
 	LANGUAGE C VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, order_mgmt, pg_temp;
 COMMENT ON FUNCTION order_mgmt.reject_return(bigint, bigint, text) IS
@@ -253,7 +253,7 @@ COMMENT ON FUNCTION order_mgmt.reject_return(bigint, bigint, text) IS
 
 CREATE FUNCTION order_mgmt.cancel_return(shop_id bigint, return_id bigint)
 	RETURNS void
-	AS 'MODULE_PATHNAME', 'cancel_return'
+	AS 'MODULE_PATHNAME', 'om_cancel_return'
 	LANGUAGE C VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, order_mgmt, pg_temp;
 COMMENT ON FUNCTION order_mgmt.cancel_return(bigint, bigint) IS
@@ -261,7 +261,7 @@ COMMENT ON FUNCTION order_mgmt.cancel_return(bigint, bigint) IS
 
 CREATE FUNCTION order_mgmt.receive_return(shop_id bigint, return_id bigint, restock boolean DEFAULT true)
 	RETURNS void
-	AS 'MODULE_PATHNAME', 'receive_return'
+	AS 'MODULE_PATHNAME', 'om_receive_return'
 	LANGUAGE C VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, order_mgmt, pg_temp;
 COMMENT ON FUNCTION order_mgmt.receive_return(bigint, bigint, boolean) IS
@@ -270,7 +270,7 @@ COMMENT ON FUNCTION order_mgmt.receive_return(bigint, bigint, boolean) IS
 CREATE FUNCTION order_mgmt.ship_exchange(shop_id bigint, return_id bigint, carrier text DEFAULT NULL,
 		tracking_no text DEFAULT NULL)
 	RETURNS bigint
-	AS 'MODULE_PATHNAME', 'ship_exchange'
+	AS 'MODULE_PATHNAME', 'om_ship_exchange'
 	LANGUAGE C VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, order_mgmt, pg_temp;
 COMMENT ON FUNCTION order_mgmt.ship_exchange(bigint, bigint, text, text) IS
@@ -278,7 +278,7 @@ COMMENT ON FUNCTION order_mgmt.ship_exchange(bigint, bigint, text, text) IS
 
 CREATE FUNCTION order_mgmt.credit_note(shop_id bigint, return_id bigint)
 	RETURNS void
-	AS 'MODULE_PATHNAME', 'credit_note'
+	AS 'MODULE_PATHNAME', 'om_credit_note'
 	LANGUAGE C VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, order_mgmt, pg_temp;
 COMMENT ON FUNCTION order_mgmt.credit_note(bigint, bigint) IS

@@ -4,27 +4,27 @@
 -- still the caller's role.
 
 CREATE FUNCTION order_mgmt.orders_guard() RETURNS trigger
-	AS 'MODULE_PATHNAME', 'orders_guard'
+	AS 'MODULE_PATHNAME', 'om_orders_guard'
 	LANGUAGE C SECURITY DEFINER
 	SET search_path = pg_catalog, order_mgmt, pg_temp;
 COMMENT ON FUNCTION order_mgmt.orders_guard() IS
 	'BEFORE INSERT OR UPDATE on orders: refuses moves outside the status machines and cross-status rules, stamps the row';
 
 CREATE FUNCTION order_mgmt.orders_after() RETURNS trigger
-	AS 'MODULE_PATHNAME', 'orders_after'
+	AS 'MODULE_PATHNAME', 'om_orders_after'
 	LANGUAGE C SECURITY DEFINER
 	SET search_path = pg_catalog, order_mgmt, pg_temp;
 COMMENT ON FUNCTION order_mgmt.orders_after() IS
 	'AFTER UPDATE on orders: appends the transition events and does the side effects (stock, promo, deadlines)';
 
 CREATE FUNCTION order_mgmt.forbid_change() RETURNS trigger
-	AS 'MODULE_PATHNAME', 'forbid_change'
+	AS 'MODULE_PATHNAME', 'om_forbid_change'
 	LANGUAGE C;
 COMMENT ON FUNCTION order_mgmt.forbid_change() IS
 	'Refuses DELETE and TRUNCATE of orders and their history, and UPDATE of the event log (OM009)';
 
 CREATE FUNCTION order_mgmt.order_line_stamp() RETURNS trigger
-	AS 'MODULE_PATHNAME', 'order_line_stamp'
+	AS 'MODULE_PATHNAME', 'om_order_line_stamp'
 	LANGUAGE C;
 COMMENT ON FUNCTION order_mgmt.order_line_stamp() IS
 	'Fills order_line.ordered_at from the order''s created_at when an INSERT leaves it out';

@@ -185,7 +185,7 @@ COMMENT ON FUNCTION order_mgmt.check_invariants(bigint) IS
 -- declare twice, so a small C function runs the checks.
 CREATE FUNCTION order_mgmt.verify(shop_id bigint DEFAULT NULL)
 	RETURNS TABLE (check_name text, shop_id bigint, detail text)
-	AS 'MODULE_PATHNAME', 'verify'
+	AS 'MODULE_PATHNAME', 'om_verify'
 	LANGUAGE C STABLE SECURITY DEFINER
 	SET search_path = pg_catalog, order_mgmt, pg_temp;
 COMMENT ON FUNCTION order_mgmt.verify(bigint) IS
