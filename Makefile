@@ -6,30 +6,36 @@ EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).co
 MODULE_big = order_mgmt
 OBJS = \
 	src/order_mgmt.o \
+	src/context.o \
 	src/clock.o \
-	src/machines.o \
-	src/order_guard.o \
-	src/events.o \
+	src/money.o \
+	src/text_icu.o \
 	src/spi_plans.o \
-	src/verify.o \
+	src/machines.o \
+	src/events.o \
+	src/lines.o \
+	src/order_row.o \
+	src/due_action.o \
+	src/order_lock.o \
 	src/shop.o \
-	src/inventory.o \
 	src/reservation.o \
 	src/promo.o \
-	src/checkout.o \
+	src/automation.o \
+	src/order_guard.o \
 	src/order_effects.o \
+	src/sweep_batch.o \
+	src/sweep_set.o \
+	src/sweep.o \
+	src/sweeper.o \
+	src/inventory.o \
+	src/checkout.o \
 	src/order_api.o \
 	src/fulfilment.o \
 	src/customer_cancel.o \
-	src/automation.o \
 	src/returns.o \
 	src/payment.o \
-	src/deadlines.o \
-	src/sweep_batch.o \
-	src/sweeper.o \
-	src/money.o \
 	src/labels.o \
-	src/text_icu.o
+	src/verify.o
 
 # The install script is assembled from the concern-split files in src/sql/
 # until the first release freezes it (STYLE.md, convention 1).

@@ -18,13 +18,20 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "order_mgmt.h"
+#include "postgres.h"
 
 #include "catalog/pg_type.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/fmgrprotos.h"
+
+#include "automation.h"
+#include "clock.h"
+#include "events.h"
+#include "om_args.h"
+#include "shop.h"
+#include "spi_util.h"
 
 /* Set or drop the order's automation deadline after a payment or delivery move. */
 void

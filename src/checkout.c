@@ -19,7 +19,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "order_mgmt.h"
+#include "postgres.h"
 
 #include "catalog/pg_type.h"
 #include "utils/array.h"
@@ -29,7 +29,19 @@
 #include "utils/json.h"
 #include "utils/jsonb.h"
 
-#define OM_MAX_LINES 1000
+#include "clock.h"
+#include "events.h"
+#include "icu.h"
+#include "lines.h"
+#include "machines.h"
+#include "money.h"
+#include "om_args.h"
+#include "om_errcodes.h"
+#include "order_lock.h"
+#include "promo.h"
+#include "shop.h"
+#include "spi_util.h"
+#include "stock.h"
 
 typedef struct CoLine
 {
@@ -50,125 +62,19 @@ CompareLine(const void *a, const void *b)
 	return strcmp(((const CoLine *) a)->sku, ((const CoLine *) b)->sku);
 }
 
-static void
-BadLine(int index, const char *what, const char *detail)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("lines[%d]: %s", index, what),
-			 detail ? errdetail("%s", detail) : 0,
-			 errhint("lines is a JSON array of objects such as {\"sku\": \"A\", \"qty\": 2}.")));
-}
-
-/* A JSON number that is a whole number in 1 .. OM_MAX_QTY. */
-static int32
-LineQty(int index, JsonbValue *v)
-{
-	Numeric		n;
-
-	if (v->type != jbvNumeric)
-		BadLine(index, "qty must be a number", NULL);
-	n = v->val.numeric;
-	if (!OM_NUMERIC_IS_FINITE(n) ||
-		om_num_cmp(n, DatumGetNumeric(DirectFunctionCall2(numeric_trunc, NumericGetDatum(n),
-														  Int32GetDatum(0)))) != 0 ||
-		om_num_cmp(n, om_num_int(1)) < 0 || om_num_cmp(n, om_num_int(OM_MAX_QTY)) > 0)
-		BadLine(index, psprintf("qty must be a whole number from 1 to %d", OM_MAX_QTY),
-				psprintf("Got %s.", om_num_text(n)));
-	return DatumGetInt32(DirectFunctionCall1(numeric_int4, NumericGetDatum(n)));
-}
-
-/*
- * Parse and check the lines JSON; repeated SKUs are summed.  Returns the
- * lines sorted by SKU (the lock order).
- */
+/* The parsed lines (lines.c) as checkout's lines, still sorted by SKU. */
 static CoLine *
 ParseLines(Jsonb *jb, int *nlines)
 {
-	JsonbIterator *it;
-	JsonbValue	v;
-	JsonbIteratorToken tok;
-	CoLine	   *lines;
-	int			n = 0;
-	int			merged = 0;
+	OmLineQty  *parsed = om_parse_lines(jb, nlines);
+	CoLine	   *lines = palloc0(sizeof(CoLine) * (*nlines + 1));
 	int			i;
 
-	if (JB_ROOT_IS_SCALAR(jb) || !JB_ROOT_IS_ARRAY(jb))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("lines must be a JSON array"),
-				 errhint("lines is a JSON array of objects such as {\"sku\": \"A\", \"qty\": 2}.")));
-	if (JB_ROOT_COUNT(jb) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("lines must not be empty"),
-				 errhint("An order needs at least one line such as {\"sku\": \"A\", \"qty\": 2}.")));
-	if (JB_ROOT_COUNT(jb) > OM_MAX_LINES)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("too many lines"),
-				 errdetail("Got %u lines; an order has at most %d.", JB_ROOT_COUNT(jb), OM_MAX_LINES)));
-
-	lines = palloc0(sizeof(CoLine) * JB_ROOT_COUNT(jb));
-	it = JsonbIteratorInit(&jb->root);
-	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	for (i = 0; i < *nlines; i++)
 	{
-		JsonbIterator *lit;
-		JsonbValue	lv;
-		JsonbIteratorToken ltok;
-		char	   *key = NULL;
-		bool		has_qty = false;
-
-		if (tok != WJB_ELEM)
-			continue;
-		if (v.type != jbvBinary || !JsonContainerIsObject(v.val.binary.data))
-			BadLine(n, "each line must be a JSON object", NULL);
-
-		lit = JsonbIteratorInit(v.val.binary.data);
-		while ((ltok = JsonbIteratorNext(&lit, &lv, true)) != WJB_DONE)
-		{
-			if (ltok == WJB_KEY)
-				key = pnstrdup(lv.val.string.val, lv.val.string.len);
-			else if (ltok == WJB_VALUE && strcmp(key, "sku") == 0)
-			{
-				if (lv.type != jbvString)
-					BadLine(n, "sku must be a string", NULL);
-				lines[n].sku = pnstrdup(lv.val.string.val, lv.val.string.len);
-				om_check_identifier(psprintf("lines[%d].sku", n), lines[n].sku);
-			}
-			else if (ltok == WJB_VALUE && strcmp(key, "qty") == 0)
-			{
-				lines[n].qty = LineQty(n, &lv);
-				has_qty = true;
-			}
-			else if (ltok == WJB_VALUE)
-				BadLine(n, psprintf("unknown key \"%s\"", key),
-						"A line has the keys sku and qty; prices come from order_mgmt.sku.");
-		}
-		if (lines[n].sku == NULL)
-			BadLine(n, "sku is missing", NULL);
-		if (!has_qty)
-			BadLine(n, "qty is missing", NULL);
-		n++;
+		lines[i].sku = parsed[i].sku;
+		lines[i].qty = parsed[i].qty;
 	}
-
-	qsort(lines, n, sizeof(CoLine), CompareLine);
-	for (i = 0; i < n; i++)
-	{
-		if (merged > 0 && strcmp(lines[merged - 1].sku, lines[i].sku) == 0)
-		{
-			lines[merged - 1].qty += lines[i].qty;
-			if (lines[merged - 1].qty > OM_MAX_QTY)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("too many units of sku \"%s\"", lines[i].sku),
-						 errdetail("Its lines add up to %d units; at most %d are allowed.",
-								   lines[merged - 1].qty, OM_MAX_QTY)));
-		}
-		else
-			lines[merged++] = lines[i];
-	}
-	*nlines = merged;
 	return lines;
 }
 
@@ -521,11 +427,9 @@ om_checkout(PG_FUNCTION_ARGS)
 		disc_d[i] = NumericGetDatum(lines[i].discount);
 	}
 	values[0] = Int64GetDatum(shop_id);
-#define TEXT_OR_NULL(n, s) \
-	do { if (s) values[n] = CStringGetTextDatum(s); else nulls[n] = 'n'; } while (0)
-	TEXT_OR_NULL(1, order_no);
-	TEXT_OR_NULL(2, customer_id);
-	TEXT_OR_NULL(3, email);
+	om_text_param(values, nulls, 1, order_no);
+	om_text_param(values, nulls, 2, customer_id);
+	om_text_param(values, nulls, 3, email);
 	values[4] = CStringGetTextDatum(logistics);
 	values[5] = PG_GETARG_DATUM(5);
 	values[6] = CStringGetTextDatum(currency);
@@ -533,16 +437,15 @@ om_checkout(PG_FUNCTION_ARGS)
 	values[8] = NumericGetDatum(discount);
 	values[9] = NumericGetDatum(shipping_fee);
 	values[10] = NumericGetDatum(total);
-	TEXT_OR_NULL(11, promo_entered);
-	TEXT_OR_NULL(12, has_promo ? promo.code_key : NULL);
+	om_text_param(values, nulls, 11, promo_entered);
+	om_text_param(values, nulls, 12, has_promo ? promo.code_key : NULL);
 	values[13] = TimestampTzGetDatum(due_at);
 	if (PG_ARGISNULL(10))
 		nulls[14] = 'n';
 	else
 		values[14] = TimestampTzGetDatum(PlusInterval(now, PG_GETARG_INTERVAL_P(10)));
 	values[15] = TimestampTzGetDatum(now);
-	TEXT_OR_NULL(16, idempotency_key);
-#undef TEXT_OR_NULL
+	om_text_param(values, nulls, 16, idempotency_key);
 	values[17] = TextArray(lines, nlines);
 	values[18] = PointerGetDatum(construct_array(qty_d, nlines, INT4OID, 4, true, TYPALIGN_INT));
 	values[19] = PointerGetDatum(construct_array(price_d, nlines, NUMERICOID, -1, false, TYPALIGN_INT));
@@ -755,20 +658,4 @@ om_add_lines(PG_FUNCTION_ARGS)
 	om_event_write(shop_id, order_id, "reserve", NULL, NULL, detail.data);
 	SPI_finish();
 	PG_RETURN_VOID();
-}
-
-/* The lines JSON of a return (sku, qty), checked as checkout checks it. */
-OmLineQty *
-om_parse_lines(Jsonb *jb, int *nlines)
-{
-	CoLine	   *lines = ParseLines(jb, nlines);
-	OmLineQty  *out = palloc(sizeof(OmLineQty) * *nlines);
-	int			i;
-
-	for (i = 0; i < *nlines; i++)
-	{
-		out[i].sku = lines[i].sku;
-		out[i].qty = lines[i].qty;
-	}
-	return out;
 }

@@ -10,12 +10,15 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "order_mgmt.h"
+#include "postgres.h"
 
 #include "access/xact.h"
 #include "pgtime.h"
 #include "utils/datetime.h"
 #include "utils/guc.h"
+
+#include "clock.h"
+#include "compat.h"
 
 static char *clock_setting = NULL;
 static bool clock_is_set = false;

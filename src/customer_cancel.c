@@ -20,12 +20,18 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "order_mgmt.h"
+#include "postgres.h"
 
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
+
+#include "machines.h"
+#include "om_args.h"
+#include "om_errcodes.h"
+#include "order_lock.h"
+#include "spi_util.h"
 
 /*
  * NULL if the customer may cancel the order now, else why not.  OM007 if

@@ -25,30 +25,34 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "order_mgmt.h"
+#include "postgres.h"
 
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/transam.h"
 #include "access/xact.h"
-#include "catalog/pg_type.h"
-#include "commands/async.h"
-#include "funcapi.h"
-#include "miscadmin.h"
-#include "utils/builtins.h"
-#include "utils/guc.h"
-#include "utils/fmgrprotos.h"
-#include "utils/lsyscache.h"
-#include "utils/snapmgr.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_trigger.h"
+#include "catalog/pg_type.h"
+#include "commands/async.h"
 #include "commands/trigger.h"
+#include "funcapi.h"
+#include "miscadmin.h"
 #include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 
-/* Set while the sweeper acts, so its events say "system". */
-bool		om_acting_as_system = false;
+#include "clock.h"
+#include "compat.h"
+#include "context.h"
+#include "events.h"
+#include "om_args.h"
+#include "spi_util.h"
 
 static char *notify_kinds = NULL;
 
@@ -86,7 +90,7 @@ Notified(const char *kind)
 const char *
 om_actor(void)
 {
-	if (om_acting_as_system)
+	if (om_act()->actor == OM_ACTOR_SYSTEM)
 		return "system";
 	return GetUserNameFromId(GetOuterUserId(), false);
 }
@@ -181,12 +185,16 @@ typedef struct DeferredEvent
 	char	   *detail;
 } DeferredEvent;
 
-static MemoryContext defer_cxt = NULL;	/* non-NULL while deferring */
-static DeferredEvent *deferred = NULL;
-static int	ndeferred = 0;
-static int	maxdeferred = 0;
+/* The events a run_due() batch defers (context.h: OmAct.deferred). */
+struct OmEventQueue
+{
+	MemoryContext cxt;
+	DeferredEvent *events;
+	int			n;
+	int			max;
+};
 
-static void Defer(int64 shop_id, int64 order_id, const char *kind,
+static void Defer(OmEventQueue *q, int64 shop_id, int64 order_id, const char *kind,
 				  const char *from_value, const char *to_value, const char *detail_json);
 
 /*
@@ -205,9 +213,9 @@ om_event_write(int64 shop_id, int64 order_id, const char *kind,
 	Datum		values[8];
 	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 
-	if (defer_cxt != NULL)
+	if (om_act()->deferred != NULL)
 	{
-		Defer(shop_id, order_id, kind, from_value, to_value, detail_json);
+		Defer(om_act()->deferred, shop_id, order_id, kind, from_value, to_value, detail_json);
 		return;
 	}
 	AnnounceEventBound();
@@ -285,89 +293,93 @@ ShopInsertHooks(void)
 }
 
 /*
- * Start deferring events into memory under cxt; returns false, and defers
- * nothing, if the shop has its own INSERT trigger or rule on order_event.
+ * A queue for deferred events in memory under cxt; NULL, and nothing is
+ * deferred, if the shop has its own INSERT trigger or rule on order_event
+ * (such a trigger may fail one event, and that must fail only its order).
+ * The caller puts it in the acting context (OmAct.deferred).
  */
-bool
+OmEventQueue *
 om_events_defer_begin(MemoryContext cxt)
 {
-	Assert(defer_cxt == NULL);
+	OmEventQueue *q;
+
 	if (ShopInsertHooks())
-		return false;
-	defer_cxt = AllocSetContextCreate(cxt, "order_mgmt deferred events", ALLOCSET_DEFAULT_SIZES);
-	maxdeferred = 1024;
-	deferred = MemoryContextAlloc(defer_cxt, sizeof(DeferredEvent) * maxdeferred);
-	ndeferred = 0;
-	return true;
+		return NULL;
+	q = MemoryContextAllocZero(cxt, sizeof(OmEventQueue));
+	q->cxt = AllocSetContextCreate(cxt, "order_mgmt deferred events", ALLOCSET_DEFAULT_SIZES);
+	q->max = 1024;
+	q->events = MemoryContextAlloc(q->cxt, sizeof(DeferredEvent) * q->max);
+	return q;
 }
 
-/* Stop deferring, forgetting what was not written (also after an error). */
+/* Forget the queue and what was not written (also after an error). */
 void
-om_events_defer_end(void)
+om_events_defer_end(OmEventQueue *q)
 {
-	if (defer_cxt)
-		MemoryContextDelete(defer_cxt);
-	defer_cxt = NULL;
-	deferred = NULL;
-	ndeferred = maxdeferred = 0;
+	if (q == NULL)
+		return;
+	MemoryContextDelete(q->cxt);
+	pfree(q);
 }
 
 /* How many events wait to be written: a mark to rewind to. */
 int
-om_events_deferred(void)
+om_events_deferred(const OmEventQueue *q)
 {
-	return ndeferred;
+	return q ? q->n : 0;
 }
 
 /* Forget the events deferred since mark: that order's action rolled back. */
 void
-om_events_rewind(int mark)
+om_events_rewind(OmEventQueue *q, int mark)
 {
-	Assert(mark >= 0 && mark <= ndeferred);
-	ndeferred = mark;
+	if (q == NULL)
+		return;
+	Assert(mark >= 0 && mark <= q->n);
+	q->n = mark;
 }
 
 static char *
-DeferStrdup(const char *s)
+DeferStrdup(OmEventQueue *q, const char *s)
 {
-	return s ? MemoryContextStrdup(defer_cxt, s) : NULL;
+	return s ? MemoryContextStrdup(q->cxt, s) : NULL;
 }
 
 static void
-Defer(int64 shop_id, int64 order_id, const char *kind,
+Defer(OmEventQueue *q, int64 shop_id, int64 order_id, const char *kind,
 	  const char *from_value, const char *to_value, const char *detail_json)
 {
 	DeferredEvent *e;
 
-	if (ndeferred == maxdeferred)
+	if (q->n == q->max)
 	{
-		maxdeferred *= 2;
-		deferred = repalloc(deferred, sizeof(DeferredEvent) * maxdeferred);
+		q->max *= 2;
+		q->events = repalloc(q->events, sizeof(DeferredEvent) * q->max);
 	}
-	e = &deferred[ndeferred++];
+	e = &q->events[q->n++];
 	e->shop_id = shop_id;
 	e->order_id = order_id;
 	e->at = om_now();
-	e->actor = DeferStrdup(om_actor());
-	e->kind = DeferStrdup(kind);
-	e->from_value = DeferStrdup(from_value);
-	e->to_value = DeferStrdup(to_value);
-	e->detail = DeferStrdup(detail_json);
+	e->actor = DeferStrdup(q, om_actor());
+	e->kind = DeferStrdup(q, kind);
+	e->from_value = DeferStrdup(q, from_value);
+	e->to_value = DeferStrdup(q, to_value);
+	e->detail = DeferStrdup(q, detail_json);
 }
 
 /* A text[] of one field of the deferred events, NULLs kept. */
 static Datum
-FieldArray(size_t offset)
+FieldArray(const OmEventQueue *q, size_t offset)
 {
-	Datum	   *elems = palloc(sizeof(Datum) * ndeferred);
-	bool	   *nulls = palloc(sizeof(bool) * ndeferred);
-	int			dims[1] = {ndeferred};
+	Datum	   *elems = palloc(sizeof(Datum) * q->n);
+	bool	   *nulls = palloc(sizeof(bool) * q->n);
+	int			dims[1] = {q->n};
 	int			lbs[1] = {1};
 	int			i;
 
-	for (i = 0; i < ndeferred; i++)
+	for (i = 0; i < q->n; i++)
 	{
-		const char *v = *(char **) ((char *) &deferred[i] + offset);
+		const char *v = *(char **) ((char *) &q->events[i] + offset);
 
 		nulls[i] = (v == NULL);
 		elems[i] = v ? CStringGetTextDatum(v) : (Datum) 0;
@@ -382,7 +394,7 @@ FieldArray(size_t offset)
  * orders, never inside one order's subtransaction.  Inside SPI.
  */
 void
-om_events_flush(void)
+om_events_flush(OmEventQueue *q)
 {
 	static SPIPlanPtr plan = NULL;
 	static const Oid argtypes[] = {INT8ARRAYOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID,
@@ -395,7 +407,7 @@ om_events_flush(void)
 	MemoryContext flush_cxt;
 	MemoryContext old_cxt;
 
-	if (defer_cxt == NULL || ndeferred == 0)
+	if (q == NULL || q->n == 0)
 		return;
 	AnnounceEventBound();
 	flush_cxt = AllocSetContextCreate(CurrentMemoryContext, "order_mgmt event flush",
@@ -414,27 +426,27 @@ om_events_flush(void)
 			" RETURNING event_id, shop_id, order_id, kind::text",
 			8, argtypes);
 
-	shops = palloc(sizeof(Datum) * ndeferred);
-	orders = palloc(sizeof(Datum) * ndeferred);
-	ats = palloc(sizeof(Datum) * ndeferred);
-	for (i = 0; i < ndeferred; i++)
+	shops = palloc(sizeof(Datum) * q->n);
+	orders = palloc(sizeof(Datum) * q->n);
+	ats = palloc(sizeof(Datum) * q->n);
+	for (i = 0; i < q->n; i++)
 	{
-		shops[i] = Int64GetDatum(deferred[i].shop_id);
-		orders[i] = Int64GetDatum(deferred[i].order_id);
-		ats[i] = TimestampTzGetDatum(deferred[i].at);
+		shops[i] = Int64GetDatum(q->events[i].shop_id);
+		orders[i] = Int64GetDatum(q->events[i].order_id);
+		ats[i] = TimestampTzGetDatum(q->events[i].at);
 	}
-	values[0] = PointerGetDatum(construct_array(shops, ndeferred, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	values[1] = PointerGetDatum(construct_array(orders, ndeferred, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	values[2] = PointerGetDatum(construct_array(ats, ndeferred, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	values[3] = FieldArray(offsetof(DeferredEvent, actor));
-	values[4] = FieldArray(offsetof(DeferredEvent, kind));
-	values[5] = FieldArray(offsetof(DeferredEvent, from_value));
-	values[6] = FieldArray(offsetof(DeferredEvent, to_value));
-	values[7] = FieldArray(offsetof(DeferredEvent, detail));
+	values[0] = om_int8_array(shops, q->n);
+	values[1] = om_int8_array(orders, q->n);
+	values[2] = PointerGetDatum(construct_array(ats, q->n, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[3] = FieldArray(q, offsetof(DeferredEvent, actor));
+	values[4] = FieldArray(q, offsetof(DeferredEvent, kind));
+	values[5] = FieldArray(q, offsetof(DeferredEvent, from_value));
+	values[6] = FieldArray(q, offsetof(DeferredEvent, to_value));
+	values[7] = FieldArray(q, offsetof(DeferredEvent, detail));
 
 	if (om_exec(plan, values, NULL, false, 0) != SPI_OK_INSERT_RETURNING ||
-		SPI_processed != (uint64) ndeferred)
-		elog(ERROR, "could not append %d deferred order events", ndeferred);
+		SPI_processed != (uint64) q->n)
+		elog(ERROR, "could not append %d deferred order events", q->n);
 	for (i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
@@ -451,10 +463,10 @@ om_events_flush(void)
 	SPI_freetuptable(SPI_tuptable);
 	MemoryContextSwitchTo(old_cxt);
 	MemoryContextDelete(flush_cxt);
-	ndeferred = 0;
-	MemoryContextReset(defer_cxt);
-	maxdeferred = 1024;
-	deferred = MemoryContextAlloc(defer_cxt, sizeof(DeferredEvent) * maxdeferred);
+	q->n = 0;
+	MemoryContextReset(q->cxt);
+	q->max = 1024;
+	q->events = MemoryContextAlloc(q->cxt, sizeof(DeferredEvent) * q->max);
 }
 
 /*

@@ -11,12 +11,20 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "order_mgmt.h"
+#include "postgres.h"
 
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/json.h"
+
+#include "clock.h"
+#include "events.h"
+#include "machines.h"
+#include "om_args.h"
+#include "om_errcodes.h"
+#include "order_lock.h"
+#include "spi_util.h"
 
 static void
 Enter(FunctionCallInfo fcinfo, OmOrder *o)

@@ -16,12 +16,21 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "order_mgmt.h"
+#include "postgres.h"
 
 #include "catalog/pg_type.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
+
+#include "clock.h"
+#include "events.h"
+#include "icu.h"
+#include "money.h"
+#include "om_args.h"
+#include "om_errcodes.h"
+#include "shop.h"
+#include "spi_util.h"
 
 /*
  * upsert_sku(shop_id, sku, price, product_id, title, attrs, digital,

@@ -17,7 +17,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "order_mgmt.h"
+#include "postgres.h"
 
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
@@ -31,15 +31,9 @@
 #include <unicode/unum.h>
 #include <unicode/ustring.h>
 
-static void
-CheckIcu(UErrorCode status, const char *what)
-{
-	if (U_FAILURE(status))
-		ereport(ERROR,
-				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
-				 errmsg("could not %s", what),
-				 errdetail("ICU error: %s.", u_errorName(status))));
-}
+#include "icu.h"
+#include "money.h"
+#include "spi_util.h"
 
 /*
  * The candidates for a locale, best first: the tag as given (BCP 47, with
@@ -64,13 +58,13 @@ LocaleCandidates(const char *locale, char *exact, char *script_tag, char *lang_t
 	strlcpy(exact, tag, size);
 
 	uloc_forLanguageTag(tag, icu, sizeof(icu), &parsed, &status);
-	CheckIcu(status, "parse the locale");
+	om_check_icu(status, "parse the locale");
 	uloc_addLikelySubtags(icu, likely, sizeof(likely), &status);
-	CheckIcu(status, "add likely subtags to the locale");
+	om_check_icu(status, "add likely subtags to the locale");
 	uloc_getLanguage(likely, lang, sizeof(lang), &status);
-	CheckIcu(status, "get the language of the locale");
+	om_check_icu(status, "get the language of the locale");
 	uloc_getScript(likely, script, sizeof(script), &status);
-	CheckIcu(status, "get the script of the locale");
+	om_check_icu(status, "get the script of the locale");
 
 	strlcpy(lang_tag, lang, size);
 	if (script[0])
@@ -175,15 +169,15 @@ CurrencyFormat(const char *locale, const char *currency)
 		tag[i] = locale[i] == '_' ? '-' : locale[i];
 	tag[i] = '\0';
 	uloc_forLanguageTag(tag, icu, sizeof(icu), &parsed, &status);
-	CheckIcu(status, "parse the locale");
+	om_check_icu(status, "parse the locale");
 	fmt = unum_open(UNUM_CURRENCY, NULL, 0, icu, NULL, &status);
-	CheckIcu(status, "open a currency format");
+	om_check_icu(status, "open a currency format");
 	u_charsToUChars(currency, ucode, 4);
 	unum_setTextAttribute(fmt, UNUM_CURRENCY_CODE, ucode, 3, &status);
 	if (U_FAILURE(status))
 	{
 		unum_close(fmt);
-		CheckIcu(status, "set the currency of a format");
+		om_check_icu(status, "set the currency of a format");
 	}
 
 	/* replace the oldest entry */
@@ -229,15 +223,15 @@ om_format_money(PG_FUNCTION_ARGS)
 	fmt = CurrencyFormat(locale, currency);
 	digits = om_num_text(om_num_round(amount, om_currency_digits(currency)));
 	len = unum_formatDecimal(fmt, digits, (int32_t) strlen(digits), buf, lengthof(buf), NULL, &status);
-	CheckIcu(status, "format money");
+	om_check_icu(status, "format money");
 
 	status = U_ZERO_ERROR;
 	u_strToUTF8(NULL, 0, &outlen, buf, len, &status);
 	if (status != U_BUFFER_OVERFLOW_ERROR)
-		CheckIcu(status, "convert money to UTF-8");
+		om_check_icu(status, "convert money to UTF-8");
 	status = U_ZERO_ERROR;
 	out = palloc(outlen + 1);
 	u_strToUTF8(out, outlen + 1, NULL, buf, len, &status);
-	CheckIcu(status, "convert money to UTF-8");
+	om_check_icu(status, "convert money to UTF-8");
 	PG_RETURN_TEXT_P(cstring_to_text(pg_any_to_server(out, outlen, PG_UTF8)));
 }

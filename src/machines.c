@@ -14,7 +14,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "order_mgmt.h"
+#include "postgres.h"
 
 #include "access/htup_details.h"
 #include "catalog/pg_enum.h"
@@ -22,6 +22,9 @@
 #include "utils/builtins.h"
 #include "utils/catcache.h"
 #include "utils/syscache.h"
+
+#include "compat.h"
+#include "machines.h"
 
 typedef struct OmMove
 {

@@ -6,13 +6,15 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "order_mgmt.h"
+#include "postgres.h"
 
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 
 #include <unicode/ucurr.h>
 #include <unicode/ustring.h>
+
+#include "money.h"
 
 Numeric
 om_num_int(int64 v)

@@ -24,18 +24,18 @@
  * Lock order: the order row (held by the UPDATE), the promo code row, then
  * stock rows in SKU order; see reservation.c.
  *
- * While run_due() updates a set of orders with one statement
- * (deadlines.c), om_set_effects is set: the trigger then only notes the
- * cancelled orders and the failed ones, and om_set_effects_apply() gives
- * their held stock back, drops their deadlines and schedules their
- * archiving or auto-cancel with one statement each, for all of them, right
- * after that UPDATE and in the same subtransaction.  Each order still gets
+ * While run_due() updates a set of orders with one statement (sweep.c),
+ * the acting context names the set: the trigger then only notes the
+ * cancelled orders and the failed ones in it, and om_sweep_set_apply()
+ * (sweep_set.c) gives their held stock back, drops their deadlines and
+ * schedules their archiving or auto-cancel with one statement each, for
+ * all of them, right after that UPDATE and in the same subtransaction.  Each order still gets
  * exactly the per-row effects, in the same order among its own; if
  * anything fails, the whole set is rolled back and done one by one.
  *
  *-------------------------------------------------------------------------
  */
-#include "order_mgmt.h"
+#include "postgres.h"
 
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
@@ -43,55 +43,21 @@
 #include "utils/builtins.h"
 #include "utils/json.h"
 
+#include "automation.h"
+#include "clock.h"
+#include "context.h"
+#include "events.h"
+#include "machines.h"
+#include "money.h"
 #include "order_row.h"
+#include "promo.h"
+#include "spi_util.h"
+#include "stock.h"
+#include "sweep.h"
 
-#define cols om_order_cols
 
-/* Why the next payment failure happens: "payment_timeout" from the sweeper. */
-const char *om_failure_reason = NULL;
-
-/* Set while a run_due() set UPDATE runs: see the header comment. */
-OmSetEffects *om_set_effects = NULL;
-
-/*
- * Is this row one of a run_due() set UPDATE's (or of a plain UPDATE a
- * trigger ran within it)?  An API call a trigger makes within it has its
- * effects at once, as anywhere else.
- */
-static bool
-InSetUpdate(void)
-{
-	return om_set_effects != NULL && om_api_depth == om_set_effects->depth;
-}
-
-/* Note one order in a set's list. */
-static void
-ListAdd(OmOrderList *list, MemoryContext cxt, int64 shop_id, int64 order_id, const char *reason)
-{
-	MemoryContext old = MemoryContextSwitchTo(cxt);
-
-	if (list->n == list->max)
-	{
-		list->max = list->max ? list->max * 2 : 256;
-		if (list->shops == NULL)
-		{
-			list->shops = palloc(sizeof(Datum) * list->max);
-			list->orders = palloc(sizeof(Datum) * list->max);
-			list->reasons = palloc(sizeof(Datum) * list->max);
-		}
-		else
-		{
-			list->shops = repalloc(list->shops, sizeof(Datum) * list->max);
-			list->orders = repalloc(list->orders, sizeof(Datum) * list->max);
-			list->reasons = repalloc(list->reasons, sizeof(Datum) * list->max);
-		}
-	}
-	list->shops[list->n] = Int64GetDatum(shop_id);
-	list->orders[list->n] = Int64GetDatum(order_id);
-	list->reasons[list->n] = CStringGetTextDatum(reason ? reason : "");
-	list->n++;
-	MemoryContextSwitchTo(old);
-}
+/* The column numbers of order_mgmt.orders, set at the trigger's entry. */
+static const OrderCols *cols;
 
 /* {"source":..,"reason":..,"note":..} for a cancellation event. */
 static char *
@@ -104,18 +70,18 @@ CancelDetail(HeapTuple tuple, TupleDesc td)
 
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, "{\"source\": ");
-	d = heap_getattr(tuple, cols.cancel_source, td, &isnull);
+	d = heap_getattr(tuple, cols->cancel_source, td, &isnull);
 	if (isnull)
 		appendStringInfoString(&buf, "null");
 	else
 		escape_json(&buf, om_enum_label(d));
 	appendStringInfoString(&buf, ", \"reason\": ");
-	d = heap_getattr(tuple, cols.cancel_reason, td, &isnull);
+	d = heap_getattr(tuple, cols->cancel_reason, td, &isnull);
 	if (isnull)
 		appendStringInfoString(&buf, "null");
 	else
 		escape_json(&buf, om_enum_label(d));
-	note = om_row_text(tuple, td, cols.cancel_note);
+	note = om_row_text(tuple, td, cols->cancel_note);
 	if (note)
 	{
 		appendStringInfoString(&buf, ", \"note\": ");
@@ -175,7 +141,7 @@ ScheduleAutoCancel(int64 shop_id, int64 order_id)
 	values[0] = Int64GetDatum(shop_id);
 	values[1] = Int64GetDatum(order_id);
 	values[2] = TimestampTzGetDatum(om_now());
-	values[3] = CStringGetTextDatum(om_failure_reason ? om_failure_reason : "payment_failed");
+	values[3] = CStringGetTextDatum(om_act()->failure_reason ? om_act()->failure_reason : "payment_failed");
 	om_exec(plan, values, NULL, false, 0);
 }
 
@@ -260,78 +226,6 @@ ClaimAgain(int64 shop_id, int64 order_id, const char *code_key,
 	om_event_write(shop_id, order_id, "promo_claim", NULL, NULL, detail.data);
 }
 
-/* $1, $2 and $3 (shop ids, order ids, reasons) from a set's list. */
-static void
-ListParams(const OmOrderList *list, Datum *values)
-{
-	values[0] = PointerGetDatum(construct_array(list->shops, list->n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	values[1] = PointerGetDatum(construct_array(list->orders, list->n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	values[2] = PointerGetDatum(construct_array(list->reasons, list->n, TEXTOID, -1, false, TYPALIGN_INT));
-}
-
-/*
- * The set-based side effects of the orders a run_due() set UPDATE noted:
- * for the cancelled ones what the trigger does one by one (stock back,
- * deadlines dropped, archiving scheduled), for the failed ones the
- * auto-cancel.  Each is one statement over all the orders, in the order
- * the trigger does them.  Inside SPI.
- */
-void
-om_set_effects_apply(OmSetEffects *effects)
-{
-	static SPIPlanPtr drop_plan = NULL;
-	static SPIPlanPtr archive_plan = NULL;
-	static SPIPlanPtr auto_cancel_plan = NULL;
-	static const Oid argtypes[] = {INT8ARRAYOID, INT8ARRAYOID, TEXTARRAYOID, TIMESTAMPTZOID};
-	Datum		values[4];
-	OmOrderList *list;
-
-#define SET_ORDERS \
-	"ROWS FROM (pg_catalog.unnest($1::int8[]), pg_catalog.unnest($2::int8[]), pg_catalog.unnest($3::text[]))" \
-	" AS u(shop_id, order_id, reason)"
-
-	om_plan(&drop_plan,
-			"DELETE FROM order_mgmt.due_action d USING " SET_ORDERS
-			" WHERE d.shop_id = u.shop_id AND d.order_id = u.order_id"
-			"   AND d.action IN ('payment_timeout', 'auto_cancel', 'hold_end', 'automation_complete')",
-			4, argtypes);
-	om_plan(&archive_plan,
-			"INSERT INTO order_mgmt.due_action (shop_id, order_id, action, due_at, created_at)"
-			" SELECT u.shop_id, u.order_id, 'auto_archive', $4 + s.auto_archive_after, $4"
-			" FROM " SET_ORDERS " JOIN order_mgmt.shop s ON s.shop_id = u.shop_id"
-			" WHERE s.auto_archive_after IS NOT NULL"
-			" ON CONFLICT (shop_id, order_id, action) DO UPDATE SET due_at = EXCLUDED.due_at",
-			4, argtypes);
-	om_plan(&auto_cancel_plan,
-			"INSERT INTO order_mgmt.due_action (shop_id, order_id, action, due_at, reason, created_at)"
-			" SELECT u.shop_id, u.order_id, 'auto_cancel', $4 + s.auto_cancel_delay,"
-			"   u.reason::order_mgmt.cancel_reason, $4"
-			" FROM " SET_ORDERS " JOIN order_mgmt.shop s ON s.shop_id = u.shop_id"
-			" WHERE s.auto_cancel_failed"
-			" ON CONFLICT (shop_id, order_id, action) DO UPDATE"
-			" SET due_at = EXCLUDED.due_at, reason = EXCLUDED.reason",
-			4, argtypes);
-#undef SET_ORDERS
-
-	values[3] = TimestampTzGetDatum(om_now());
-
-	list = &effects->cancelled;
-	if (list->n > 0)
-	{
-		ListParams(list, values);
-		om_release_stock_set(list->n, values[0], values[1]);
-		om_exec(drop_plan, values, NULL, false, 0);
-		om_exec(archive_plan, values, NULL, false, 0);
-	}
-
-	list = &effects->failed;
-	if (list->n > 0)
-	{
-		ListParams(list, values);
-		om_exec(auto_cancel_plan, values, NULL, false, 0);
-	}
-}
-
 PG_FUNCTION_INFO_V1(om_orders_after);
 Datum
 om_orders_after(PG_FUNCTION_ARGS)
@@ -347,6 +241,7 @@ om_orders_after(PG_FUNCTION_ARGS)
 	AttrNumber	attnum[OM_NUM_MACHINES];
 	char	   *promo_key;
 	int			m;
+	const OmAct *act = om_act();
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
@@ -359,15 +254,15 @@ om_orders_after(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("orders_after must be fired AFTER UPDATE FOR EACH ROW")));
 
-	om_load_order_cols(trigdata->tg_relation);
+	cols = om_order_cols(trigdata->tg_relation);
 	td = RelationGetDescr(trigdata->tg_relation);
 	oldtup = trigdata->tg_trigtuple;
 	newtup = trigdata->tg_newtuple;
-	shop_id = om_row_int64(newtup, td, cols.shop_id);
-	order_id = om_row_int64(newtup, td, cols.order_id);
-	attnum[OM_MACHINE_ORDER] = cols.status;
-	attnum[OM_MACHINE_PAYMENT] = cols.payment_status;
-	attnum[OM_MACHINE_DELIVERY] = cols.delivery_status;
+	shop_id = om_row_int64(newtup, td, cols->shop_id);
+	order_id = om_row_int64(newtup, td, cols->order_id);
+	attnum[OM_MACHINE_ORDER] = cols->status;
+	attnum[OM_MACHINE_PAYMENT] = cols->payment_status;
+	attnum[OM_MACHINE_DELIVERY] = cols->delivery_status;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -383,20 +278,20 @@ om_orders_after(PG_FUNCTION_ARGS)
 						   (m == OM_MACHINE_ORDER && to[m] == OS_CANCELLED) ?
 						   CancelDetail(newtup, td) : NULL);
 	}
-	if (heap_attisnull(oldtup, cols.archived_at, td) != heap_attisnull(newtup, cols.archived_at, td))
+	if (heap_attisnull(oldtup, cols->archived_at, td) != heap_attisnull(newtup, cols->archived_at, td))
 		om_event_write(shop_id, order_id,
-					   heap_attisnull(newtup, cols.archived_at, td) ? "unarchive" : "archive",
+					   heap_attisnull(newtup, cols->archived_at, td) ? "unarchive" : "archive",
 					   NULL, NULL, NULL);
 
-	promo_key = om_row_text(newtup, td, cols.promo_key);
+	promo_key = om_row_text(newtup, td, cols->promo_key);
 
 	/* cancel and reactivation: promo before stock (lock order) */
 	if (to[OM_MACHINE_ORDER] == OS_CANCELLED && from[OM_MACHINE_ORDER] != OS_CANCELLED)
 	{
 		if (promo_key)
 			om_promo_release(shop_id, order_id, promo_key);
-		if (InSetUpdate())
-			ListAdd(&om_set_effects->cancelled, om_set_effects->cxt, shop_id, order_id, NULL);
+		if (om_act_in_set())
+			om_sweep_set_note(act->set, OM_SET_CANCELLED, shop_id, order_id, NULL);
 		else
 		{
 			om_release_stock(shop_id, order_id);
@@ -408,8 +303,8 @@ om_orders_after(PG_FUNCTION_ARGS)
 	{
 		if (promo_key)
 			ClaimAgain(shop_id, order_id, promo_key,
-					   om_row_text(newtup, td, cols.customer_id),
-					   om_row_text(newtup, td, cols.email_key));
+					   om_row_text(newtup, td, cols->customer_id),
+					   om_row_text(newtup, td, cols->email_key));
 		HoldAgain(shop_id, order_id);
 		DropDeadlines(shop_id, order_id, "payment_timeout,auto_cancel,auto_archive");
 	}
@@ -432,11 +327,11 @@ om_orders_after(PG_FUNCTION_ARGS)
 			DropDeadlines(shop_id, order_id, "payment_timeout,auto_cancel");
 		else if (to[OM_MACHINE_PAYMENT] == PS_FAILED &&
 				 to[OM_MACHINE_ORDER] != OS_CANCELLED &&
-				 heap_attisnull(newtup, cols.reactivated_at, td))
+				 heap_attisnull(newtup, cols->reactivated_at, td))
 		{
-			if (InSetUpdate())
-				ListAdd(&om_set_effects->failed, om_set_effects->cxt, shop_id, order_id,
-						om_failure_reason ? om_failure_reason : "payment_failed");
+			if (om_act_in_set())
+				om_sweep_set_note(act->set, OM_SET_FAILED, shop_id, order_id,
+								  act->failure_reason ? act->failure_reason : "payment_failed");
 			else
 				ScheduleAutoCancel(shop_id, order_id);
 		}
@@ -456,8 +351,8 @@ om_orders_after(PG_FUNCTION_ARGS)
 		om_automation_track(shop_id, order_id);
 
 	/* a refund takes back the reward points it no longer earns */
-	if (om_num_cmp(DatumGetNumeric(heap_getattr(newtup, cols.refunded_amount, td, &(bool){false})),
-				   DatumGetNumeric(heap_getattr(oldtup, cols.refunded_amount, td, &(bool){false}))) > 0)
+	if (om_num_cmp(DatumGetNumeric(heap_getattr(newtup, cols->refunded_amount, td, &(bool){false})),
+				   DatumGetNumeric(heap_getattr(oldtup, cols->refunded_amount, td, &(bool){false}))) > 0)
 		om_rewards_reverse(shop_id, order_id);
 
 	SPI_finish();

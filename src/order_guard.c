@@ -11,8 +11,8 @@
  * concurrent updates through EvalPlanQual), so two sessions racing to move
  * one order are judged in the order their row locks were granted.
  *
- * orders_log (AFTER UPDATE, per row, only when a status or archived_at
- * changed) appends the transition events with the acting role.
+ * The AFTER UPDATE trigger orders_after (order_effects.c) then writes the
+ * transition events and does the side effects.
  *
  * forbid_change (BEFORE DELETE per row, BEFORE TRUNCATE, and BEFORE UPDATE
  * on the event log) keeps orders and their history forever (SPEC §10).
@@ -25,7 +25,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "order_mgmt.h"
+#include "postgres.h"
 
 #include "access/htup_details.h"
 #include "catalog/pg_enum.h"
@@ -39,101 +39,18 @@
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
+#include "clock.h"
+#include "context.h"
+#include "icu.h"
+#include "machines.h"
+#include "money.h"
+#include "om_errcodes.h"
 #include "order_row.h"
+#include "spi_util.h"
 
-#define cols om_order_cols
 
-OrderCols	om_order_cols;
-
-static AttrNumber
-ColumnNumber(TupleDesc tupdesc, const char *name)
-{
-	int			attnum = SPI_fnumber(tupdesc, name);
-
-	if (attnum <= 0)
-		elog(ERROR, "order_mgmt.orders has no column \"%s\"", name);
-	return (AttrNumber) attnum;
-}
-
-/* Look up the column numbers once per backend (and relation). */
-void
-om_load_order_cols(Relation rel)
-{
-	TupleDesc	td = RelationGetDescr(rel);
-
-	if (cols.relid == RelationGetRelid(rel))
-		return;
-#define COL(name) cols.name = ColumnNumber(td, #name)
-	COL(shop_id);
-	COL(order_id);
-	COL(order_no);
-	COL(customer_id);
-	COL(email);
-	COL(email_key);
-	COL(logistics);
-	COL(status);
-	COL(payment_status);
-	COL(delivery_status);
-	COL(promo_key);
-	COL(hold_until);
-	COL(payment_due_at);
-	COL(created_at);
-	COL(updated_at);
-	COL(paid_at);
-	COL(shipped_at);
-	COL(completed_at);
-	COL(cancelled_at);
-	COL(cancel_source);
-	COL(cancel_reason);
-	COL(cancel_note);
-	COL(archived_at);
-	COL(admin_note);
-	COL(shipping_note);
-	COL(customer_note);
-	COL(consulted_support);
-	COL(reactivated_at);
-	COL(refunded_amount);
-#undef COL
-	cols.relid = RelationGetRelid(rel);
-}
-
-/* Pending replacements for the row being written. */
-typedef struct RowEdit
-{
-	TupleDesc	tupdesc;
-	Datum	   *values;
-	bool	   *nulls;
-	bool	   *replace;
-	bool		any;
-} RowEdit;
-
-static void
-EditInit(RowEdit *edit, TupleDesc tupdesc)
-{
-	edit->tupdesc = tupdesc;
-	edit->values = palloc0(sizeof(Datum) * tupdesc->natts);
-	edit->nulls = palloc0(sizeof(bool) * tupdesc->natts);
-	edit->replace = palloc0(sizeof(bool) * tupdesc->natts);
-	edit->any = false;
-}
-
-static void
-EditSet(RowEdit *edit, AttrNumber attnum, Datum value, bool isnull)
-{
-	edit->values[attnum - 1] = value;
-	edit->nulls[attnum - 1] = isnull;
-	edit->replace[attnum - 1] = true;
-	edit->any = true;
-}
-
-static HeapTuple
-EditApply(RowEdit *edit, HeapTuple tuple)
-{
-	if (!edit->any)
-		return tuple;
-	return heap_modify_tuple(tuple, edit->tupdesc, edit->values, edit->nulls,
-							 edit->replace);
-}
+/* The column numbers of order_mgmt.orders, set at each trigger's entry. */
+static const OrderCols *cols;
 
 static Datum
 Get(HeapTuple tuple, TupleDesc td, AttrNumber attnum, bool *isnull)
@@ -147,73 +64,12 @@ IsNull(HeapTuple tuple, TupleDesc td, AttrNumber attnum)
 	return heap_attisnull(tuple, attnum, td);
 }
 
-int64
-om_row_int64(HeapTuple tuple, TupleDesc td, AttrNumber attnum)
-{
-	bool		isnull;
-	Datum		d = heap_getattr(tuple, attnum, td, &isnull);
-
-	return isnull ? 0 : DatumGetInt64(d);
-}
-
-char *
-om_row_text(HeapTuple tuple, TupleDesc td, AttrNumber attnum)
-{
-	bool		isnull;
-	Datum		d = heap_getattr(tuple, attnum, td, &isnull);
-
-	return isnull ? NULL : TextDatumGetCString(d);
-}
-
-/* The state index of a status column; status columns are NOT NULL. */
-int
-om_row_state(HeapTuple tuple, TupleDesc td, AttrNumber attnum, OmMachine machine)
-{
-	bool		isnull;
-	Datum		d = heap_getattr(tuple, attnum, td, &isnull);
-
-	if (isnull)
-		ereport(ERROR,
-				(errcode(ERRCODE_NOT_NULL_VIOLATION),
-				 errmsg("%s of an order must not be null", om_machine_name(machine))));
-	return om_state_from_datum(machine, TupleDescAttr(td, attnum - 1)->atttypid, d);
-}
-
-/* The label of an enum value. */
-char *
-om_enum_label(Datum value)
-{
-	HeapTuple	tup = SearchSysCache1(ENUMOID, value);
-	char	   *label;
-
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for enum value %u", DatumGetObjectId(value));
-	label = pstrdup(NameStr(((Form_pg_enum) GETSTRUCT(tup))->enumlabel));
-	ReleaseSysCache(tup);
-	return label;
-}
-
-/* The value of enum type enumtype with the given label. */
-static Datum
-EnumValue(Oid enumtype, const char *label)
-{
-	HeapTuple	tup = SearchSysCache2(ENUMTYPOIDNAME, ObjectIdGetDatum(enumtype),
-									  CStringGetDatum(label));
-	Oid			oid;
-
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "enum type %u has no label \"%s\"", enumtype, label);
-	oid = ((Form_pg_enum) GETSTRUCT(tup))->oid;
-	ReleaseSysCache(tup);
-	return ObjectIdGetDatum(oid);
-}
-
 /* The delivery status an order of this logistics kind starts in (SPEC §3.3). */
 static int
 InitialDelivery(HeapTuple tuple, TupleDesc td)
 {
 	bool		isnull;
-	Datum		d = heap_getattr(tuple, cols.logistics, td, &isnull);
+	Datum		d = heap_getattr(tuple, cols->logistics, td, &isnull);
 
 	if (isnull || strcmp(om_enum_label(d), "standard") == 0)
 		return DS_UNFULFILLED;
@@ -224,22 +80,22 @@ static bool
 IsCod(HeapTuple tuple, TupleDesc td)
 {
 	bool		isnull;
-	Datum		d = heap_getattr(tuple, cols.logistics, td, &isnull);
+	Datum		d = heap_getattr(tuple, cols->logistics, td, &isnull);
 
 	return !isnull && strcmp(om_enum_label(d), "cod") == 0;
 }
 
 /* Recompute email_key = normalize_email(email). */
 static void
-StampEmailKey(RowEdit *edit, HeapTuple tuple, TupleDesc td)
+StampEmailKey(OmRowEdit *edit, HeapTuple tuple, TupleDesc td)
 {
 	bool		isnull;
-	Datum		d = heap_getattr(tuple, cols.email, td, &isnull);
+	Datum		d = heap_getattr(tuple, cols->email, td, &isnull);
 
 	if (isnull)
-		EditSet(edit, cols.email_key, (Datum) 0, true);
+		om_edit_set(edit, cols->email_key, (Datum) 0, true);
 	else
-		EditSet(edit, cols.email_key,
+		om_edit_set(edit, cols->email_key,
 				CStringGetTextDatum(om_normalize(TextDatumGetCString(d), true)),
 				false);
 }
@@ -262,7 +118,7 @@ GuardInsert(TriggerData *trigdata)
 	TupleDesc	td = RelationGetDescr(trigdata->tg_relation);
 	HeapTuple	newtup = trigdata->tg_trigtuple;
 	TimestampTz now = om_now();
-	RowEdit		edit;
+	OmRowEdit		edit;
 	int			first_delivery = InitialDelivery(newtup, td);
 	int			status,
 				payment,
@@ -276,26 +132,26 @@ GuardInsert(TriggerData *trigdata)
 	 * Every other role's new order starts in the first state of each
 	 * machine.  (The trigger runs as its owner, so ask about the caller.)
 	 */
-	trusted = superuser_arg(GetOuterUserId()) && om_api_depth == 0;
+	trusted = superuser_arg(GetOuterUserId()) && om_act()->api_depth == 0;
 
-	EditInit(&edit, td);
+	om_edit_init(&edit, td);
 
-	if (IsNull(newtup, td, cols.delivery_status))
+	if (IsNull(newtup, td, cols->delivery_status))
 	{
-		EditSet(&edit, cols.delivery_status,
+		om_edit_set(&edit, cols->delivery_status,
 				om_state_to_datum(OM_MACHINE_DELIVERY,
-								  TupleDescAttr(td, cols.delivery_status - 1)->atttypid,
+								  TupleDescAttr(td, cols->delivery_status - 1)->atttypid,
 								  first_delivery), false);
 		delivery = first_delivery;
 	}
 	else
-		delivery = om_row_state(newtup, td, cols.delivery_status, OM_MACHINE_DELIVERY);
-	status = om_row_state(newtup, td, cols.status, OM_MACHINE_ORDER);
-	payment = om_row_state(newtup, td, cols.payment_status, OM_MACHINE_PAYMENT);
+		delivery = om_row_state(newtup, td, cols->delivery_status, OM_MACHINE_DELIVERY);
+	status = om_row_state(newtup, td, cols->status, OM_MACHINE_ORDER);
+	payment = om_row_state(newtup, td, cols->payment_status, OM_MACHINE_PAYMENT);
 
 	if (!trusted &&
 		(status != OS_PENDING || payment != PS_UNPAID || delivery != first_delivery ||
-		 !IsNull(newtup, td, cols.archived_at)))
+		 !IsNull(newtup, td, cols->archived_at)))
 		ereport(ERROR,
 				(errcode(ERRCODE_OM_INVALID_TRANSITION),
 				 errmsg("invalid initial status for a new order"),
@@ -304,29 +160,29 @@ GuardInsert(TriggerData *trigdata)
 						   om_state_name(OM_MACHINE_ORDER, status),
 						   om_state_name(OM_MACHINE_PAYMENT, payment),
 						   om_state_name(OM_MACHINE_DELIVERY, delivery),
-						   IsNull(newtup, td, cols.archived_at) ? "" : ", archived"),
+						   IsNull(newtup, td, cols->archived_at) ? "" : ", archived"),
 				 errhint("Create orders with order_mgmt.checkout().")));
 
-	if (IsNull(newtup, td, cols.created_at))
-		EditSet(&edit, cols.created_at, TimestampTzGetDatum(now), false);
-	if (!trusted || IsNull(newtup, td, cols.updated_at))
-		EditSet(&edit, cols.updated_at, TimestampTzGetDatum(now), false);
-	if (IsNull(newtup, td, cols.order_no))
-		EditSet(&edit, cols.order_no,
+	if (IsNull(newtup, td, cols->created_at))
+		om_edit_set(&edit, cols->created_at, TimestampTzGetDatum(now), false);
+	if (!trusted || IsNull(newtup, td, cols->updated_at))
+		om_edit_set(&edit, cols->updated_at, TimestampTzGetDatum(now), false);
+	if (IsNull(newtup, td, cols->order_no))
+		om_edit_set(&edit, cols->order_no,
 				CStringGetTextDatum(psprintf(INT64_FORMAT,
-													 om_row_int64(newtup, td, cols.order_id))),
+													 om_row_int64(newtup, td, cols->order_id))),
 				false);
-	if (!trusted || IsNull(newtup, td, cols.email_key))
+	if (!trusted || IsNull(newtup, td, cols->email_key))
 		StampEmailKey(&edit, newtup, td);
 	if (!trusted)
 	{
 		/* cancellation fields belong to cancelled orders only */
-		EditSet(&edit, cols.cancelled_at, (Datum) 0, true);
-		EditSet(&edit, cols.cancel_source, (Datum) 0, true);
-		EditSet(&edit, cols.cancel_reason, (Datum) 0, true);
+		om_edit_set(&edit, cols->cancelled_at, (Datum) 0, true);
+		om_edit_set(&edit, cols->cancel_source, (Datum) 0, true);
+		om_edit_set(&edit, cols->cancel_reason, (Datum) 0, true);
 	}
 
-	return EditApply(&edit, newtup);
+	return om_edit_apply(&edit, newtup);
 }
 
 static bool
@@ -344,7 +200,7 @@ ColumnChanged(HeapTuple oldtup, HeapTuple newtup, TupleDesc td, AttrNumber attnu
 }
 
 /*
- * Columns only order_mgmt's functions change (om_api_depth > 0): money,
+ * Columns only order_mgmt's functions change (api_depth > 0 in the acting context): money,
  * deadlines and the promo code, which they keep consistent with payments,
  * stock and the ledgers.  A plain UPDATE may not (SPEC principle 1).
  */
@@ -360,7 +216,7 @@ CheckApiOnlyColumns(HeapTuple oldtup, HeapTuple newtup, TupleDesc td, int64 orde
 {
 	int			i;
 
-	if (om_api_depth > 0)
+	if (om_act()->api_depth > 0)
 		return;
 	for (i = 0; i < lengthof(api_only_columns); i++)
 	{
@@ -380,9 +236,9 @@ CheckApiOnlyColumns(HeapTuple oldtup, HeapTuple newtup, TupleDesc td, int64 orde
 static bool
 ChangeableWhileArchived(AttrNumber attnum)
 {
-	return attnum == cols.updated_at || attnum == cols.admin_note ||
-		attnum == cols.shipping_note || attnum == cols.customer_note ||
-		attnum == cols.consulted_support || attnum == cols.archived_at;
+	return attnum == cols->updated_at || attnum == cols->admin_note ||
+		attnum == cols->shipping_note || attnum == cols->customer_note ||
+		attnum == cols->consulted_support || attnum == cols->archived_at;
 }
 
 
@@ -390,7 +246,7 @@ static bool
 OnHold(HeapTuple tuple, TupleDesc td, TimestampTz now)
 {
 	bool		isnull;
-	Datum		hold = heap_getattr(tuple, cols.hold_until, td, &isnull);
+	Datum		hold = heap_getattr(tuple, cols->hold_until, td, &isnull);
 
 	return !isnull && DatumGetTimestampTz(hold) > now;
 }
@@ -443,22 +299,22 @@ GuardUpdate(TriggerData *trigdata)
 	TupleDesc	td = RelationGetDescr(trigdata->tg_relation);
 	HeapTuple	oldtup = trigdata->tg_trigtuple;
 	HeapTuple	newtup = trigdata->tg_newtuple;
-	int64		order_id = om_row_int64(oldtup, td, cols.order_id);
+	int64		order_id = om_row_int64(oldtup, td, cols->order_id);
 	TimestampTz now = om_now();
-	RowEdit		edit;
+	OmRowEdit		edit;
 	int			old_status,
 				new_status,
 				old_pay,
 				new_pay,
 				old_del,
 				new_del;
-	bool		was_archived = !IsNull(oldtup, td, cols.archived_at);
-	bool		archived = !IsNull(newtup, td, cols.archived_at);
+	bool		was_archived = !IsNull(oldtup, td, cols->archived_at);
+	bool		archived = !IsNull(newtup, td, cols->archived_at);
 	int			i;
 
 	/* Keys never change. */
-	if (ColumnChanged(oldtup, newtup, td, cols.shop_id) ||
-		ColumnChanged(oldtup, newtup, td, cols.order_id))
+	if (ColumnChanged(oldtup, newtup, td, cols->shop_id) ||
+		ColumnChanged(oldtup, newtup, td, cols->order_id))
 		ereport(ERROR,
 				(errcode(ERRCODE_OM_ORDER_NOT_MODIFIABLE),
 				 errmsg("cannot change the key of order " INT64_FORMAT, order_id),
@@ -479,7 +335,7 @@ GuardUpdate(TriggerData *trigdata)
 								   NameStr(TupleDescAttr(td, i - 1)->attname)),
 						 errhint("Unarchive it first with order_mgmt.unarchive().")));
 		}
-		if (archived && ColumnChanged(oldtup, newtup, td, cols.archived_at))
+		if (archived && ColumnChanged(oldtup, newtup, td, cols->archived_at))
 			ereport(ERROR,
 					(errcode(ERRCODE_OM_ORDER_ARCHIVED),
 					 errmsg("order " INT64_FORMAT " is archived", order_id),
@@ -489,35 +345,35 @@ GuardUpdate(TriggerData *trigdata)
 
 	CheckApiOnlyColumns(oldtup, newtup, td, order_id);
 
-	old_status = om_row_state(oldtup, td, cols.status, OM_MACHINE_ORDER);
-	new_status = om_row_state(newtup, td, cols.status, OM_MACHINE_ORDER);
-	old_pay = om_row_state(oldtup, td, cols.payment_status, OM_MACHINE_PAYMENT);
-	new_pay = om_row_state(newtup, td, cols.payment_status, OM_MACHINE_PAYMENT);
-	old_del = om_row_state(oldtup, td, cols.delivery_status, OM_MACHINE_DELIVERY);
-	new_del = om_row_state(newtup, td, cols.delivery_status, OM_MACHINE_DELIVERY);
+	old_status = om_row_state(oldtup, td, cols->status, OM_MACHINE_ORDER);
+	new_status = om_row_state(newtup, td, cols->status, OM_MACHINE_ORDER);
+	old_pay = om_row_state(oldtup, td, cols->payment_status, OM_MACHINE_PAYMENT);
+	new_pay = om_row_state(newtup, td, cols->payment_status, OM_MACHINE_PAYMENT);
+	old_del = om_row_state(oldtup, td, cols->delivery_status, OM_MACHINE_DELIVERY);
+	new_del = om_row_state(newtup, td, cols->delivery_status, OM_MACHINE_DELIVERY);
 
-	EditInit(&edit, td);
+	om_edit_init(&edit, td);
 
 	/* Cancelling a paid order means its money is owed back (SPEC §6). */
 	if (new_status == OS_CANCELLED && old_status != OS_CANCELLED && new_pay == old_pay &&
 		(old_pay == PS_PAID || old_pay == PS_PARTIALLY_REFUNDED))
 	{
 		new_pay = PS_REFUNDING;
-		EditSet(&edit, cols.payment_status,
+		om_edit_set(&edit, cols->payment_status,
 				om_state_to_datum(OM_MACHINE_PAYMENT,
-								  TupleDescAttr(td, cols.payment_status - 1)->atttypid,
+								  TupleDescAttr(td, cols->payment_status - 1)->atttypid,
 								  PS_REFUNDING), false);
 	}
 
 	/* Digital goods fulfil themselves when paid (SPEC §9, seed 004). */
 	if (new_pay == PS_PAID && old_pay != PS_PAID && new_del == old_del &&
 		new_del == DS_UNFULFILLED && new_status != OS_CANCELLED &&
-		!OnHold(oldtup, td, now) && AllDigital(om_row_int64(newtup, td, cols.shop_id), order_id))
+		!OnHold(oldtup, td, now) && AllDigital(om_row_int64(newtup, td, cols->shop_id), order_id))
 	{
 		new_del = DS_COLLECTED;
-		EditSet(&edit, cols.delivery_status,
+		om_edit_set(&edit, cols->delivery_status,
 				om_state_to_datum(OM_MACHINE_DELIVERY,
-								  TupleDescAttr(td, cols.delivery_status - 1)->atttypid,
+								  TupleDescAttr(td, cols->delivery_status - 1)->atttypid,
 								  DS_COLLECTED), false);
 	}
 
@@ -561,7 +417,7 @@ GuardUpdate(TriggerData *trigdata)
 						   om_state_name(OM_MACHINE_PAYMENT, new_pay),
 						   om_state_name(OM_MACHINE_DELIVERY, new_del))));
 
-	if (new_pay == PS_PAID && old_pay != PS_PAID && om_api_depth == 0)
+	if (new_pay == PS_PAID && old_pay != PS_PAID && om_act()->api_depth == 0)
 	{
 		bool		isnull;
 		Numeric		paid = DatumGetNumeric(Get(newtup, td, SPI_fnumber(td, "paid_amount"), &isnull));
@@ -599,7 +455,7 @@ GuardUpdate(TriggerData *trigdata)
 	if (new_del != old_del && OnHold(oldtup, td, now))
 	{
 		bool		isnull;
-		Datum		hold = Get(oldtup, td, cols.hold_until, &isnull);
+		Datum		hold = Get(oldtup, td, cols->hold_until, &isnull);
 
 		ereport(ERROR,
 					(errcode(ERRCODE_OM_ORDER_ON_HOLD),
@@ -618,23 +474,23 @@ GuardUpdate(TriggerData *trigdata)
 				 errdetail("Only completed and cancelled orders can be archived.")));
 
 	/* Stamp the row. */
-	EditSet(&edit, cols.updated_at, TimestampTzGetDatum(now), false);
-	if (ColumnChanged(oldtup, newtup, td, cols.email))
+	om_edit_set(&edit, cols->updated_at, TimestampTzGetDatum(now), false);
+	if (ColumnChanged(oldtup, newtup, td, cols->email))
 		StampEmailKey(&edit, newtup, td);
 
 	if (new_status != old_status)
 	{
 		if (new_status == OS_CANCELLED)
 		{
-			Oid			srctype = TupleDescAttr(td, cols.cancel_source - 1)->atttypid;
-			Oid			rsntype = TupleDescAttr(td, cols.cancel_reason - 1)->atttypid;
+			Oid			srctype = TupleDescAttr(td, cols->cancel_source - 1)->atttypid;
+			Oid			rsntype = TupleDescAttr(td, cols->cancel_reason - 1)->atttypid;
 
-			if (IsNull(newtup, td, cols.cancelled_at))
-				EditSet(&edit, cols.cancelled_at, TimestampTzGetDatum(now), false);
-			if (IsNull(newtup, td, cols.cancel_source))
-				EditSet(&edit, cols.cancel_source, EnumValue(srctype, "merchant"), false);
-			if (IsNull(newtup, td, cols.cancel_reason))
-				EditSet(&edit, cols.cancel_reason, EnumValue(rsntype, "other"), false);
+			if (IsNull(newtup, td, cols->cancelled_at))
+				om_edit_set(&edit, cols->cancelled_at, TimestampTzGetDatum(now), false);
+			if (IsNull(newtup, td, cols->cancel_source))
+				om_edit_set(&edit, cols->cancel_source, om_enum_value(srctype, "merchant"), false);
+			if (IsNull(newtup, td, cols->cancel_reason))
+				om_edit_set(&edit, cols->cancel_reason, om_enum_value(rsntype, "other"), false);
 		}
 		else if (old_status == OS_CANCELLED)
 		{
@@ -642,28 +498,28 @@ GuardUpdate(TriggerData *trigdata)
 			 * Reactivated: the merchant now owns the order, with no payment
 			 * deadline (SPEC §7).  The cancellation lives on in the event log.
 			 */
-			EditSet(&edit, cols.reactivated_at, TimestampTzGetDatum(now), false);
-			EditSet(&edit, cols.payment_due_at, (Datum) 0, true);
-			EditSet(&edit, cols.cancelled_at, (Datum) 0, true);
-			EditSet(&edit, cols.cancel_source, (Datum) 0, true);
-			EditSet(&edit, cols.cancel_reason, (Datum) 0, true);
-			EditSet(&edit, cols.cancel_note, (Datum) 0, true);
+			om_edit_set(&edit, cols->reactivated_at, TimestampTzGetDatum(now), false);
+			om_edit_set(&edit, cols->payment_due_at, (Datum) 0, true);
+			om_edit_set(&edit, cols->cancelled_at, (Datum) 0, true);
+			om_edit_set(&edit, cols->cancel_source, (Datum) 0, true);
+			om_edit_set(&edit, cols->cancel_reason, (Datum) 0, true);
+			om_edit_set(&edit, cols->cancel_note, (Datum) 0, true);
 		}
 		if (new_status == OS_COMPLETED)
-			EditSet(&edit, cols.completed_at, TimestampTzGetDatum(now), false);
+			om_edit_set(&edit, cols->completed_at, TimestampTzGetDatum(now), false);
 	}
 	if (new_pay != old_pay && new_pay == PS_PAID)
 	{
-		if (IsNull(newtup, td, cols.paid_at))
-			EditSet(&edit, cols.paid_at, TimestampTzGetDatum(now), false);
+		if (IsNull(newtup, td, cols->paid_at))
+			om_edit_set(&edit, cols->paid_at, TimestampTzGetDatum(now), false);
 		/* reaching paid clears the payment deadline (SPEC §6) */
-		EditSet(&edit, cols.payment_due_at, (Datum) 0, true);
+		om_edit_set(&edit, cols->payment_due_at, (Datum) 0, true);
 	}
 	if (new_del != old_del && !om_delivery_pre_shipment(new_del) &&
-		IsNull(newtup, td, cols.shipped_at))
-		EditSet(&edit, cols.shipped_at, TimestampTzGetDatum(now), false);
+		IsNull(newtup, td, cols->shipped_at))
+		om_edit_set(&edit, cols->shipped_at, TimestampTzGetDatum(now), false);
 
-	return EditApply(&edit, newtup);
+	return om_edit_apply(&edit, newtup);
 }
 
 PG_FUNCTION_INFO_V1(om_orders_guard);
@@ -682,7 +538,7 @@ om_orders_guard(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("orders_guard must be fired BEFORE INSERT OR UPDATE FOR EACH ROW")));
 
-	om_load_order_cols(trigdata->tg_relation);
+	cols = om_order_cols(trigdata->tg_relation);
 	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
 		result = GuardInsert(trigdata);
 	else
@@ -781,11 +637,11 @@ om_order_line_stamp(PG_FUNCTION_ARGS)
 				 errdetail("An order line must belong to an existing order.")));
 
 	{
-		int			cols[1] = {col};
+		int			replace[1] = {col};
 		Datum		vals[1] = {TimestampTzGetDatum(created_at)};
 		bool		nulls[1] = {false};
 
-		newtup = heap_modify_tuple_by_cols(newtup, td, 1, cols, vals, nulls);
+		newtup = heap_modify_tuple_by_cols(newtup, td, 1, replace, vals, nulls);
 	}
 	return PointerGetDatum(newtup);
 }

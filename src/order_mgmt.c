@@ -4,33 +4,41 @@
  *	  Module entry point: PG_MODULE_MAGIC, _PG_init and the GUCs.
  *
  * order_mgmt keeps an online shop's orders honest inside the database.
- * The concerns live in their own files:
+ * Each file owns one concern and has a header of its own; calls only go
+ * down these layers (test/check_layers.sh checks it in CI):
  *
- *	machines.c		the three status machines (SPEC §3) and their view
- *	order_guard.c	the BEFORE trigger that enforces them on every path
- *	events.c		the append-only event log and who acted (SPEC §12)
- *	clock.c			order_mgmt.now() and the test clock (SPEC §13)
- *	shop.c			shops and customers (set-up functions)
- *	inventory.c		SKUs and physical stock, split over buckets (SPEC §4)
- *	reservation.c	holding, releasing and committing stock (SPEC §4)
- *	promo.c			promo codes: create, claim, release (SPEC §5)
- *	checkout.c		checkout() (SPEC §4, §5, §6)
- *	order_effects.c	side effects of order moves, by trigger (principle 1)
- *	order_api.c		cancel, confirm, reactivate (SPEC §7)
- *	payment.c		payments and refunds (SPEC §6)
- *	deadlines.c		due actions and run_due() (SPEC §13)
- *	sweeper.c		the background worker calling run_due()
- *	money.c			numeric money, rounded to ICU's currency digits
- *	text_icu.c		ICU normalization and identifier checks (SPEC §15)
- *	verify.c		verify(): the invariant checks (SPEC §18)
- *	spi_plans.c		prepared, kept SPI plans
+ *	API			checkout.c, order_api.c, payment.c, fulfilment.c,
+ *				customer_cancel.c, returns.c, inventory.c, shop.c
+ *				(set-up), labels.c, verify.c, sweep.c (run_due)
+ *	sweeper		sweeper.c (background worker), sweep_set.c (set-based
+ *				effects of a batch), sweep_batch.c (its counters and
+ *				deferred events)
+ *	triggers	order_guard.c (BEFORE: judges every write),
+ *				order_effects.c (AFTER: the side effects)
+ *	domain		reservation.c (stock holds), promo.c, automation.c
+ *				(rules and reward points)
+ *	orders		order_lock.c (take an order, apply its overdue
+ *				deadlines), due_action.c (one due action), order_row.c
+ *				(trigger row accessors), lines.c (the lines JSON)
+ *	records		events.c (event log, outbox)
+ *	utilities	context.c (the acting context), machines.c (the status
+ *				machines), spi_plans.c (kept plans), clock.c, money.c,
+ *				text_icu.c (ICU)
+ *
+ * docs/architecture.md says more.
  *
  *-------------------------------------------------------------------------
  */
-#include "order_mgmt.h"
+#include "postgres.h"
 
 #include "miscadmin.h"
 #include "utils/guc.h"
+
+#include "clock.h"
+#include "compat.h"
+#include "context.h"
+#include "events.h"
+#include "sweep.h"
 
 PG_MODULE_MAGIC;
 
@@ -39,6 +47,7 @@ void		_PG_init(void);
 void
 _PG_init(void)
 {
+	om_act_init();
 	om_clock_define_guc();
 	om_events_define_gucs();
 	/* the sweeper's settings exist only where the sweeper can run */

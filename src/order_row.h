@@ -1,19 +1,18 @@
 /*-------------------------------------------------------------------------
  *
  * order_row.h
- *	  Reading order_mgmt.orders rows inside the triggers (order_guard.c,
- *	  order_effects.c): column numbers, looked up once per backend, and
- *	  typed accessors.
+ *	  Reading and editing order_mgmt.orders rows inside the triggers
+ *	  (order_row.c): column numbers and typed accessors.
  *
  *-------------------------------------------------------------------------
  */
-#ifndef ORDER_ROW_H
-#define ORDER_ROW_H
-
-#include "order_mgmt.h"
+#ifndef OM_ORDER_ROW_H
+#define OM_ORDER_ROW_H
 
 #include "access/htup_details.h"
 #include "utils/rel.h"
+
+#include "machines.h"
 
 typedef struct OrderCols
 {
@@ -27,12 +26,24 @@ typedef struct OrderCols
 				reactivated_at, refunded_amount;
 } OrderCols;
 
-extern OrderCols om_order_cols;
+/* Pending replacements for the row being written (a BEFORE trigger). */
+typedef struct OmRowEdit
+{
+	TupleDesc	tupdesc;
+	Datum	   *values;
+	bool	   *nulls;
+	bool	   *replace;
+	bool		any;
+} OmRowEdit;
 
-extern void om_load_order_cols(Relation rel);
+extern const OrderCols *om_order_cols(Relation rel);
 extern int	om_row_state(HeapTuple tuple, TupleDesc td, AttrNumber attnum, OmMachine machine);
-extern char *om_enum_label(Datum value);
 extern int64 om_row_int64(HeapTuple tuple, TupleDesc td, AttrNumber attnum);
 extern char *om_row_text(HeapTuple tuple, TupleDesc td, AttrNumber attnum);
+extern char *om_enum_label(Datum value);
+extern Datum om_enum_value(Oid enumtype, const char *label);
+extern void om_edit_init(OmRowEdit *edit, TupleDesc tupdesc);
+extern void om_edit_set(OmRowEdit *edit, AttrNumber attnum, Datum value, bool isnull);
+extern HeapTuple om_edit_apply(OmRowEdit *edit, HeapTuple tuple);
 
-#endif							/* ORDER_ROW_H */
+#endif							/* OM_ORDER_ROW_H */

@@ -17,11 +17,20 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "order_mgmt.h"
+#include "postgres.h"
 
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
+
+#include "clock.h"
+#include "events.h"
+#include "machines.h"
+#include "money.h"
+#include "om_args.h"
+#include "om_errcodes.h"
+#include "order_lock.h"
+#include "spi_util.h"
 
 static void
 CheckAmount(Numeric amount, const char *what)
@@ -101,12 +110,9 @@ RecordPayment(const OmOrder *o, const char *kind, const char *status, Numeric am
 	values[2] = CStringGetTextDatum(kind);
 	values[3] = CStringGetTextDatum(status);
 	values[4] = NumericGetDatum(amount);
-#define TEXT_OR_NULL(n, s) \
-	do { if (s) values[n] = CStringGetTextDatum(s); else nulls[n] = 'n'; } while (0)
-	TEXT_OR_NULL(5, provider_ref);
-	TEXT_OR_NULL(6, method);
-	TEXT_OR_NULL(7, failure);
-#undef TEXT_OR_NULL
+	om_text_param(values, nulls, 5, provider_ref);
+	om_text_param(values, nulls, 6, method);
+	om_text_param(values, nulls, 7, failure);
 	values[8] = TimestampTzGetDatum(om_now());
 	om_exec(plan, values, nulls, false, 0);
 

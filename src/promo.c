@@ -19,7 +19,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "order_mgmt.h"
+#include "postgres.h"
 
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
@@ -27,6 +27,19 @@
 #include "utils/fmgrprotos.h"
 #include "utils/json.h"
 #include "utils/numeric.h"
+
+#include "clock.h"
+#include "context.h"
+#include "events.h"
+#include "icu.h"
+#include "money.h"
+#include "om_args.h"
+#include "om_errcodes.h"
+#include "order_lock.h"
+#include "promo.h"
+#include "shop.h"
+#include "spi_util.h"
+#include "sweep.h"
 
 static Numeric
 GetNumeric(HeapTuple tup, TupleDesc td, int col, bool *isnull)
@@ -249,6 +262,7 @@ om_promo_claim(int64 shop_id, int64 order_id, const OmPromo *p,
 void
 om_promo_release(int64 shop_id, int64 order_id, const char *code_key)
 {
+	const OmAct *act = om_act();
 	static SPIPlanPtr release_plan = NULL;
 	static SPIPlanPtr code_plan = NULL;
 	static SPIPlanPtr customer_plan = NULL;
@@ -287,7 +301,7 @@ om_promo_release(int64 shop_id, int64 order_id, const char *code_key)
 	cvalues[2] = who_null ? (cnulls[2] = 'n', (Datum) 0) : who;
 	if (limited)
 	{
-		if (om_nowait)
+		if (act->nowait)
 		{
 			om_plan(&nowait_code_plan,
 					"SELECT 1 FROM order_mgmt.promo_code WHERE shop_id = $1 AND code_key = $2"
@@ -295,9 +309,9 @@ om_promo_release(int64 shop_id, int64 order_id, const char *code_key)
 					3, count_types);
 			om_exec(nowait_code_plan, cvalues, cnulls, false, 0);
 		}
-		if (om_batch_active())
+		if (act->batch)
 			/* a sweep batch gives the use back at its end (sweep_batch.c) */
-			om_batch_add_promo(shop_id, code_key, NULL);
+			om_batch_add_promo(act->batch, shop_id, code_key, NULL);
 		else
 		{
 			om_plan(&code_plan,
@@ -308,7 +322,7 @@ om_promo_release(int64 shop_id, int64 order_id, const char *code_key)
 	}
 	if (!who_null)
 	{
-		if (om_nowait)
+		if (act->nowait)
 		{
 			om_plan(&nowait_customer_plan,
 					"SELECT 1 FROM order_mgmt.promo_customer_use"
@@ -316,8 +330,8 @@ om_promo_release(int64 shop_id, int64 order_id, const char *code_key)
 					3, count_types);
 			om_exec(nowait_customer_plan, cvalues, cnulls, false, 0);
 		}
-		if (om_batch_active())
-			om_batch_add_promo(shop_id, code_key, TextDatumGetCString(who));
+		if (act->batch)
+			om_batch_add_promo(act->batch, shop_id, code_key, TextDatumGetCString(who));
 		else
 		{
 			om_plan(&customer_plan,

@@ -22,12 +22,12 @@
  *
  * Lock order (all paths): the order row, then a promo code row, then stock
  * rows in (sku COLLATE "C", bucket) order.  Callers pass SKUs sorted with
- * strcmp.  When om_nowait is set (the sweeper) stock rows are locked with
+ * strcmp.  When the acting context says nowait (the sweeper) stock rows are locked with
  * NOWAIT, and a busy row raises lock_not_available for the caller to skip.
  *
  *-------------------------------------------------------------------------
  */
-#include "order_mgmt.h"
+#include "postgres.h"
 
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
@@ -36,8 +36,14 @@
 #include "utils/fmgrprotos.h"
 #include "utils/json.h"
 
-/* Set by the sweeper: never wait for a stock or promo row lock. */
-bool		om_nowait = false;
+#include "clock.h"
+#include "compat.h"
+#include "context.h"
+#include "events.h"
+#include "om_errcodes.h"
+#include "spi_util.h"
+#include "stock.h"
+#include "sweep.h"
 
 static SPIPlanPtr hold_plan = NULL;
 
@@ -356,6 +362,7 @@ CompareDelta(const void *a, const void *b)
 static int64
 ResolveHeld(int64 shop_id, int64 order_id, int64 return_id, bool fulfil, const char *event_kind)
 {
+	const OmAct *act = om_act();
 	static SPIPlanPtr release_plan = NULL;
 	static SPIPlanPtr fulfil_plan = NULL;
 	static SPIPlanPtr give_back_plan = NULL;
@@ -437,11 +444,11 @@ ResolveHeld(int64 shop_id, int64 order_id, int64 return_id, bool fulfil, const c
 		values[1] = CStringGetTextDatum(deltas[i].sku);
 		values[2] = Int32GetDatum(deltas[i].bucket);
 		values[3] = Int32GetDatum(deltas[i].qty);
-		if (om_nowait)
+		if (act->nowait)
 			om_exec(nowait_plan, values, NULL, false, 0);
-		if (!fulfil && om_batch_active())
+		if (!fulfil && act->batch)
 			/* a sweep batch gives the units back at its end (sweep_batch.c) */
-			om_batch_add_stock(shop_id, deltas[i].sku, deltas[i].bucket, deltas[i].qty);
+			om_batch_add_stock(act->batch, shop_id, deltas[i].sku, deltas[i].bucket, deltas[i].qty);
 		else
 		{
 			om_exec(plan, values, NULL, false, 0);
@@ -494,8 +501,9 @@ CompareOrderDelta(const void *a, const void *b)
  * alone, with its units in the same lock order.  Inside SPI.
  */
 void
-om_release_stock_set(int n, Datum shops, Datum orders)
+om_release_stock_set(Datum shops, Datum orders)
 {
+	const OmAct *act = om_act();
 	static SPIPlanPtr release_plan = NULL;
 	static SPIPlanPtr nowait_plan = NULL;
 	static const Oid release_types[] = {INT8ARRAYOID, INT8ARRAYOID, TIMESTAMPTZOID};
@@ -510,7 +518,7 @@ om_release_stock_set(int n, Datum shops, Datum orders)
 	uint64		i;
 	uint64		start;
 
-	if (!om_batch_active())
+	if (act->batch == NULL)
 		elog(ERROR, "om_release_stock_set called outside a run_due() batch");
 	om_plan(&release_plan,
 			"UPDATE order_mgmt.reservation r SET state = 'released', resolved_at = $3"
@@ -557,7 +565,7 @@ om_release_stock_set(int n, Datum shops, Datum orders)
 			rows[nmerged++] = rows[i];
 	}
 
-	if (om_nowait)
+	if (act->nowait)
 	{
 		lock_shops = palloc(sizeof(Datum) * nmerged);
 		lock_skus = palloc(sizeof(Datum) * nmerged);
@@ -568,9 +576,9 @@ om_release_stock_set(int n, Datum shops, Datum orders)
 			lock_skus[i] = CStringGetTextDatum(rows[i].d.sku);
 			lock_buckets[i] = Int32GetDatum(rows[i].d.bucket);
 		}
-		values[0] = PointerGetDatum(construct_array(lock_shops, (int) nmerged, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-		values[1] = PointerGetDatum(construct_array(lock_skus, (int) nmerged, TEXTOID, -1, false, TYPALIGN_INT));
-		values[2] = PointerGetDatum(construct_array(lock_buckets, (int) nmerged, INT4OID, 4, true, TYPALIGN_INT));
+		values[0] = om_int8_array(lock_shops, (int) nmerged);
+		values[1] = om_text_array(lock_skus, (int) nmerged);
+		values[2] = om_int4_array(lock_buckets, (int) nmerged);
 		om_exec(nowait_plan, values, NULL, false, 0);
 		SPI_freetuptable(SPI_tuptable);
 	}
@@ -586,7 +594,7 @@ om_release_stock_set(int n, Datum shops, Datum orders)
 		for (; end < nmerged && rows[end].shop_id == rows[start].shop_id &&
 			 rows[end].order_id == rows[start].order_id; end++)
 		{
-			om_batch_add_stock(rows[end].shop_id, rows[end].d.sku, rows[end].d.bucket, rows[end].d.qty);
+			om_batch_add_stock(act->batch, rows[end].shop_id, rows[end].d.sku, rows[end].d.bucket, rows[end].d.qty);
 			AppendHold(&detail, rows[end].d.sku, rows[end].d.bucket, rows[end].d.qty);
 		}
 		appendStringInfoString(&detail, "]}");

@@ -21,13 +21,25 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "order_mgmt.h"
+#include "postgres.h"
 
 #include "catalog/pg_type.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/json.h"
+
+#include "clock.h"
+#include "events.h"
+#include "icu.h"
+#include "lines.h"
+#include "machines.h"
+#include "money.h"
+#include "om_args.h"
+#include "om_errcodes.h"
+#include "order_lock.h"
+#include "spi_util.h"
+#include "stock.h"
 
 typedef struct ReturnRow
 {

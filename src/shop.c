@@ -9,7 +9,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "order_mgmt.h"
+#include "postgres.h"
 
 #include "catalog/pg_type.h"
 #include "lib/stringinfo.h"
@@ -17,6 +17,14 @@
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
+
+#include "clock.h"
+#include "icu.h"
+#include "money.h"
+#include "om_args.h"
+#include "om_errcodes.h"
+#include "shop.h"
+#include "spi_util.h"
 
 void
 om_shop_not_found(int64 shop_id)

@@ -17,13 +17,17 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "order_mgmt.h"
+#include "postgres.h"
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
+
+#include "clock.h"
+#include "context.h"
+#include "spi_util.h"
 
 SPIPlanPtr
 om_plan(SPIPlanPtr *slot, const char *sql, int nargs, const Oid *argtypes)
@@ -110,16 +114,12 @@ om_try(void (*fn) (void *), void *arg, const int *codes, int ncodes, ErrorData *
 }
 
 /*
- * Above 0 while an order_mgmt function writes an order: the guard then
- * lets it change the columns that only the API may change (money,
- * deadlines, the promo code), which it keeps consistent.
- */
-int			om_api_depth = 0;
-
-/*
- * om_exec() for an API function's UPDATE of an order row: errors raised
- * by the guard and effects triggers are our own, complete messages, so the
- * "SQL statement" context SPI adds to them is dropped.
+ * om_exec() for an API function's UPDATE of an order row.  It runs one
+ * api_depth deeper in the acting context: the guard then lets it change
+ * the columns only the API may change (money, deadlines, the promo code),
+ * which it keeps consistent.  Errors raised by the guard and effects
+ * triggers are our own, complete messages, so the "SQL statement" context
+ * SPI adds to them is dropped.
  */
 int
 om_exec_quiet(SPIPlanPtr plan, Datum *values, const char *nulls, bool read_only,
@@ -127,18 +127,19 @@ om_exec_quiet(SPIPlanPtr plan, Datum *values, const char *nulls, bool read_only,
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	volatile int rc = 0;
+	OmAct		saved;
 
-	om_api_depth++;
+	om_act_push(&saved)->api_depth++;
 	PG_TRY();
 	{
 		rc = om_exec(plan, values, nulls, read_only, count);
-		om_api_depth--;
+		om_act_pop(&saved);
 	}
 	PG_CATCH();
 	{
 		ErrorData  *edata;
 
-		om_api_depth--;
+		om_act_pop(&saved);
 		MemoryContextSwitchTo(oldcxt);
 		edata = CopyErrorData();
 		FlushErrorState();
@@ -198,4 +199,42 @@ om_exec_for_order(SPIPlanPtr *slot, const char *sql, int64 shop_id, int64 order_
 	values[2] = TimestampTzGetDatum(om_now());
 	om_exec(*slot, values, NULL, false, 0);
 	return SPI_processed;
+}
+
+/*
+ * One-dimensional array parameters ($n::int8[], text[], int4[]) from
+ * Datums, for the statements that take a whole set of rows at once.
+ */
+Datum
+om_int8_array(Datum *elems, int n)
+{
+	return PointerGetDatum(construct_array(elems, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+Datum
+om_int4_array(Datum *elems, int n)
+{
+	return PointerGetDatum(construct_array(elems, n, INT4OID, 4, true, TYPALIGN_INT));
+}
+
+Datum
+om_text_array(Datum *elems, int n)
+{
+	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/* A text parameter from a C string, or a NULL one (nulls[n] = 'n') for NULL. */
+void
+om_text_param(Datum *values, char *nulls, int n, const char *s)
+{
+	if (s)
+	{
+		values[n] = CStringGetTextDatum(s);
+		nulls[n] = ' ';
+	}
+	else
+	{
+		values[n] = (Datum) 0;
+		nulls[n] = 'n';
+	}
 }

@@ -26,11 +26,15 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "order_mgmt.h"
+#include "postgres.h"
 
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
+
+#include "events.h"
+#include "spi_util.h"
+#include "sweep.h"
 
 /* Deferred events written in between orders once this many wait. */
 #define OM_SPILL_EVENTS 8192
@@ -52,96 +56,105 @@ typedef struct Delta
 	int64		qty;			/* units or uses to give back */
 } Delta;
 
-static MemoryContext batch_cxt = NULL;
-static Delta *deltas = NULL;
-static int	ndeltas = 0;
-static int	maxdeltas = 0;
-
-bool
-om_batch_active(void)
+/* A run_due() batch (context.h: OmAct.batch). */
+struct OmBatch
 {
-	return batch_cxt != NULL;
-}
+	MemoryContext cxt;
+	Delta	   *deltas;
+	int			n;
+	int			max;
+	OmEventQueue *events;		/* its deferred events, or NULL */
+};
 
-/* Start collecting, in memory that lives as long as cxt. */
-void
+/*
+ * Start a batch in memory that lives as long as cxt.  The caller puts it
+ * and its event queue (om_batch_events) in the acting context.
+ */
+OmBatch *
 om_batch_begin(MemoryContext cxt)
 {
-	Assert(batch_cxt == NULL);
-	batch_cxt = AllocSetContextCreate(cxt, "order_mgmt sweep batch", ALLOCSET_DEFAULT_SIZES);
-	maxdeltas = 256;
-	deltas = MemoryContextAlloc(batch_cxt, sizeof(Delta) * maxdeltas);
-	ndeltas = 0;
-	(void) om_events_defer_begin(batch_cxt);
+	OmBatch    *b = MemoryContextAllocZero(cxt, sizeof(OmBatch));
+
+	b->cxt = AllocSetContextCreate(cxt, "order_mgmt sweep batch", ALLOCSET_DEFAULT_SIZES);
+	b->max = 256;
+	b->deltas = MemoryContextAlloc(b->cxt, sizeof(Delta) * b->max);
+	b->events = om_events_defer_begin(b->cxt);
+	return b;
 }
 
-/* Stop collecting and forget what was not applied (also after an error). */
-void
-om_batch_end(void)
+/* The queue of the batch's deferred events; NULL when events are not deferred. */
+OmEventQueue *
+om_batch_events(OmBatch *b)
 {
-	om_events_defer_end();
-	if (batch_cxt)
-		MemoryContextDelete(batch_cxt);
-	batch_cxt = NULL;
-	deltas = NULL;
-	ndeltas = maxdeltas = 0;
+	return b->events;
+}
+
+/* End the batch and forget what was not applied (also after an error). */
+void
+om_batch_end(OmBatch *b)
+{
+	if (b == NULL)
+		return;
+	om_events_defer_end(b->events);
+	MemoryContextDelete(b->cxt);
+	pfree(b);
 }
 
 OmBatchMark
-om_batch_mark(void)
+om_batch_mark(const OmBatch *b)
 {
-	OmBatchMark mark = {ndeltas, om_events_deferred()};
+	OmBatchMark mark = {b->n, om_events_deferred(b->events)};
 
 	return mark;
 }
 
 /* Forget the changes and events recorded since mark: that order rolled back. */
 void
-om_batch_rewind(OmBatchMark mark)
+om_batch_rewind(OmBatch *b, OmBatchMark mark)
 {
-	Assert(mark.deltas >= 0 && mark.deltas <= ndeltas);
-	ndeltas = mark.deltas;
-	om_events_rewind(mark.events);
+	Assert(mark.deltas >= 0 && mark.deltas <= b->n);
+	b->n = mark.deltas;
+	om_events_rewind(b->events, mark.events);
 }
 
 /* Between orders: write the deferred events if many wait.  Inside SPI. */
 void
-om_batch_spill(void)
+om_batch_spill(OmBatch *b)
 {
-	if (om_events_deferred() >= OM_SPILL_EVENTS)
-		om_events_flush();
+	if (om_events_deferred(b->events) >= OM_SPILL_EVENTS)
+		om_events_flush(b->events);
 }
 
 static void
-Add(DeltaKind kind, int64 shop_id, const char *key, const char *who, int32 bucket, int64 qty)
+Add(OmBatch *b, DeltaKind kind, int64 shop_id, const char *key, const char *who, int32 bucket, int64 qty)
 {
 	Delta	   *d;
 
-	if (ndeltas == maxdeltas)
+	if (b->n == b->max)
 	{
-		maxdeltas *= 2;
-		deltas = repalloc(deltas, sizeof(Delta) * maxdeltas);
+		b->max *= 2;
+		b->deltas = repalloc(b->deltas, sizeof(Delta) * b->max);
 	}
-	d = &deltas[ndeltas++];
+	d = &b->deltas[b->n++];
 	d->kind = kind;
 	d->shop_id = shop_id;
-	d->key = MemoryContextStrdup(batch_cxt, key);
-	d->who = who ? MemoryContextStrdup(batch_cxt, who) : NULL;
+	d->key = MemoryContextStrdup(b->cxt, key);
+	d->who = who ? MemoryContextStrdup(b->cxt, who) : NULL;
 	d->bucket = bucket;
 	d->qty = qty;
 }
 
 void
-om_batch_add_stock(int64 shop_id, const char *sku, int32 bucket, int32 qty)
+om_batch_add_stock(OmBatch *b, int64 shop_id, const char *sku, int32 bucket, int32 qty)
 {
-	Add(DELTA_STOCK, shop_id, sku, NULL, bucket, qty);
+	Add(b, DELTA_STOCK, shop_id, sku, NULL, bucket, qty);
 }
 
 /* One use of a code given back: to the code (who NULL) or to a customer's count. */
 void
-om_batch_add_promo(int64 shop_id, const char *code_key, const char *who)
+om_batch_add_promo(OmBatch *b, int64 shop_id, const char *code_key, const char *who)
 {
-	Add(who ? DELTA_PROMO_USE : DELTA_PROMO_CODE, shop_id, code_key, who, 0, 1);
+	Add(b, who ? DELTA_PROMO_USE : DELTA_PROMO_CODE, shop_id, code_key, who, 0, 1);
 }
 
 /* Sorted so that changes to one row are adjacent; also the lock order. */
@@ -169,7 +182,7 @@ CompareDeltas(const void *a, const void *b)
  * row), with one UPDATE.  Inside SPI.
  */
 static void
-FlushKind(DeltaKind kind, int from, int to)
+FlushKind(const Delta *deltas, int n)
 {
 	static SPIPlanPtr plans[3] = {NULL, NULL, NULL};
 	static const Oid types[] = {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID, INT8ARRAYOID};
@@ -190,7 +203,7 @@ FlushKind(DeltaKind kind, int from, int to)
 		"   pg_catalog.unnest($5)) AS u(shop_id, sku, bucket, qty)"
 		" WHERE s.shop_id = u.shop_id AND s.sku = u.sku AND s.bucket = u.bucket",
 	};
-	int			n = to - from;
+	DeltaKind	kind = deltas[0].kind;
 	Datum	   *shops = palloc(sizeof(Datum) * n);
 	Datum	   *keys = palloc(sizeof(Datum) * n);
 	Datum	   *whos = palloc(sizeof(Datum) * n);
@@ -204,7 +217,7 @@ FlushKind(DeltaKind kind, int from, int to)
 	om_plan(&plans[kind], sql[kind], 5, types);
 	for (i = 0; i < n; i++)
 	{
-		Delta	   *d = &deltas[from + i];
+		const Delta *d = &deltas[i];
 
 		shops[i] = Int64GetDatum(d->shop_id);
 		keys[i] = CStringGetTextDatum(d->key);
@@ -212,11 +225,11 @@ FlushKind(DeltaKind kind, int from, int to)
 		buckets[i] = Int32GetDatum(d->bucket);
 		qtys[i] = Int64GetDatum(d->qty);
 	}
-	values[0] = PointerGetDatum(construct_array(shops, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	values[1] = PointerGetDatum(construct_array(keys, n, TEXTOID, -1, false, TYPALIGN_INT));
-	values[2] = PointerGetDatum(construct_array(whos, n, TEXTOID, -1, false, TYPALIGN_INT));
-	values[3] = PointerGetDatum(construct_array(buckets, n, INT4OID, 4, true, TYPALIGN_INT));
-	values[4] = PointerGetDatum(construct_array(qtys, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[0] = om_int8_array(shops, n);
+	values[1] = om_text_array(keys, n);
+	values[2] = om_text_array(whos, n);
+	values[3] = om_int4_array(buckets, n);
+	values[4] = om_int8_array(qtys, n);
 	om_exec(plans[kind], values, NULL, false, 0);
 	if (kind == DELTA_STOCK && SPI_processed != (uint64) n)
 		elog(ERROR, "%d of the %d stock rows a sweep batch gives back to are missing",
@@ -229,34 +242,33 @@ FlushKind(DeltaKind kind, int from, int to)
  * order the rows are written in does not matter).  Inside SPI.
  */
 void
-om_batch_flush(void)
+om_batch_flush(OmBatch *b)
 {
 	int			i;
 	int			n = 0;
 	int			from;
 
-	om_events_flush();
-	if (ndeltas == 0)
+	om_events_flush(b->events);
+	if (b->n == 0)
 		return;
 
 	/* sort by kind and row, and sum the changes to each row */
-	qsort(deltas, ndeltas, sizeof(Delta), CompareDeltas);
-	for (i = 0; i < ndeltas; i++)
+	qsort(b->deltas, b->n, sizeof(Delta), CompareDeltas);
+	for (i = 0; i < b->n; i++)
 	{
-		if (n > 0 && CompareDeltas(&deltas[n - 1], &deltas[i]) == 0)
-			deltas[n - 1].qty += deltas[i].qty;
+		if (n > 0 && CompareDeltas(&b->deltas[n - 1], &b->deltas[i]) == 0)
+			b->deltas[n - 1].qty += b->deltas[i].qty;
 		else
-			deltas[n++] = deltas[i];
+			b->deltas[n++] = b->deltas[i];
 	}
-	ndeltas = n;
 
-	for (from = 0, i = 1; i <= ndeltas; i++)
+	for (from = 0, i = 1; i <= n; i++)
 	{
-		if (i == ndeltas || deltas[i].kind != deltas[from].kind)
+		if (i == n || b->deltas[i].kind != b->deltas[from].kind)
 		{
-			FlushKind(deltas[from].kind, from, i);
+			FlushKind(&b->deltas[from], i - from);
 			from = i;
 		}
 	}
-	ndeltas = 0;
+	b->n = 0;
 }

@@ -14,7 +14,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "order_mgmt.h"
+#include "postgres.h"
 
 #include "access/xact.h"
 #include "commands/extension.h"
@@ -28,6 +28,10 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+
+#include "executor/spi.h"
+
+#include "sweep.h"
 
 PGDLLEXPORT void om_sweeper_main(Datum arg);
 

@@ -11,7 +11,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "order_mgmt.h"
+#include "postgres.h"
 
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
@@ -23,10 +23,14 @@
 #include <unicode/ustring.h>
 #include <unicode/utf8.h>
 
+#include "icu.h"
+#include "om_args.h"
+
 static const UNormalizer2 *nfkc_cf = NULL;
 
-static void
-CheckIcu(UErrorCode status, const char *what)
+/* An ICU call failed: say what we could not do (38000). */
+void
+om_check_icu(UErrorCode status, const char *what)
 {
 	if (U_FAILURE(status))
 		ereport(ERROR,
@@ -50,7 +54,7 @@ Utf8ToUChars(const char *s, int32_t *len)
 	UChar	   *buf = palloc(sizeof(UChar) * (slen + 1));
 
 	u_strFromUTF8(buf, slen + 1, len, s, slen, &status);
-	CheckIcu(status, "convert text to UTF-16");
+	om_check_icu(status, "convert text to UTF-16");
 	return buf;
 }
 
@@ -63,11 +67,11 @@ UCharsToServer(const UChar *s, int32_t len)
 
 	u_strToUTF8(NULL, 0, &outlen, s, len, &status);
 	if (status != U_BUFFER_OVERFLOW_ERROR)
-		CheckIcu(status, "convert text from UTF-16");
+		om_check_icu(status, "convert text from UTF-16");
 	status = U_ZERO_ERROR;
 	out = palloc(outlen + 1);
 	u_strToUTF8(out, outlen + 1, NULL, s, len, &status);
-	CheckIcu(status, "convert text from UTF-16");
+	om_check_icu(status, "convert text from UTF-16");
 	return pg_any_to_server(out, outlen, PG_UTF8);
 }
 
@@ -90,17 +94,17 @@ om_normalize(const char *s, bool trim)
 	if (nfkc_cf == NULL)
 	{
 		nfkc_cf = unorm2_getNFKCCasefoldInstance(&status);
-		CheckIcu(status, "open the NFKC_Casefold normalizer");
+		om_check_icu(status, "open the NFKC_Casefold normalizer");
 	}
 
 	src = Utf8ToUChars(ToUtf8(s), &srclen);
 	dstlen = unorm2_normalize(nfkc_cf, src, srclen, NULL, 0, &status);
 	if (status != U_BUFFER_OVERFLOW_ERROR)
-		CheckIcu(status, "normalize text");
+		om_check_icu(status, "normalize text");
 	status = U_ZERO_ERROR;
 	dst = palloc(sizeof(UChar) * (dstlen + 1));
 	unorm2_normalize(nfkc_cf, src, srclen, dst, dstlen + 1, &status);
-	CheckIcu(status, "normalize text");
+	om_check_icu(status, "normalize text");
 
 	end = dstlen;
 	if (trim)

@@ -11,10 +11,13 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "order_mgmt.h"
+#include "postgres.h"
 
 #include "catalog/pg_type.h"
 #include "funcapi.h"
+
+#include "compat.h"
+#include "spi_util.h"
 
 PG_FUNCTION_INFO_V1(om_verify);
 Datum

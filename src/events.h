@@ -1,0 +1,26 @@
+/*-------------------------------------------------------------------------
+ *
+ * events.h
+ *	  The append-only event log and outbox (events.c, SPEC §12).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef OM_EVENTS_H
+#define OM_EVENTS_H
+
+#include "context.h"
+
+extern void om_events_define_gucs(void);
+extern const char *om_actor(void);
+extern void om_event_write(int64 shop_id, int64 order_id, const char *kind,
+						   const char *from_value, const char *to_value,
+						   const char *detail_json);
+
+/* deferral by a run_due() batch (OmAct.deferred) */
+extern OmEventQueue *om_events_defer_begin(MemoryContext cxt);
+extern void om_events_defer_end(OmEventQueue *q);
+extern int	om_events_deferred(const OmEventQueue *q);
+extern void om_events_rewind(OmEventQueue *q, int mark);
+extern void om_events_flush(OmEventQueue *q);
+
+#endif							/* OM_EVENTS_H */

@@ -1,0 +1,138 @@
+/*-------------------------------------------------------------------------
+ *
+ * order_lock.c
+ *	  Taking an order: lock its row, apply its overdue deadlines, and
+ *	  "no such order" (OM007); moving its status with one UPDATE.
+ *
+ * Every API call that acts on an existing order starts here, so this file
+ * sits below promo, the effects and the API: it calls only the per-order
+ * due action (due_action.c) and the utilities.
+ *
+ * Lock order: the order row first (FOR UPDATE), then what the caller and
+ * the triggers lock after it (promo code, stock rows by SKU).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "utils/builtins.h"
+
+#include "clock.h"
+#include "due_action.h"
+#include "machines.h"
+#include "om_errcodes.h"
+#include "order_lock.h"
+#include "spi_util.h"
+
+void
+om_order_not_found(int64 shop_id, int64 order_id)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OM_ORDER_NOT_FOUND),
+			 errmsg("order " INT64_FORMAT " does not exist in shop " INT64_FORMAT,
+					order_id, shop_id)));
+}
+
+/*
+ * Lock the order row and apply its overdue deadlines first (SPEC §13: lazy
+ * application, so correctness never depends on the sweeper being on time).
+ * Fills *order with the state after that.  OM007 if there is no such
+ * order.  Inside SPI.
+ */
+void
+om_lock_order(int64 shop_id, int64 order_id, OmOrder *order)
+{
+	static SPIPlanPtr lock_plan = NULL;
+	static SPIPlanPtr due_plan = NULL;
+	static const Oid lock_types[] = {INT8OID, INT8OID};
+	static const Oid due_types[] = {INT8OID, INT8OID, TIMESTAMPTZOID};
+	Datum		values[3];
+	int			pass;
+
+	/*
+	 * Two statements on purpose: the due rows are read after the order lock
+	 * is granted, with a new snapshot, so a deadline that a sweeper holding
+	 * the lock has just scheduled is seen.
+	 */
+	om_plan(&lock_plan,
+			"SELECT status::text, payment_status::text, total, paid_amount, refunded_amount"
+			" FROM order_mgmt.orders WHERE shop_id = $1 AND order_id = $2 FOR UPDATE",
+			2, lock_types);
+	om_plan(&due_plan,
+			"SELECT action::text, reason::text FROM order_mgmt.due_action"
+			" WHERE shop_id = $1 AND order_id = $2 AND due_at <= $3 ORDER BY due_at",
+			3, due_types);
+	values[0] = Int64GetDatum(shop_id);
+	values[1] = Int64GetDatum(order_id);
+	values[2] = TimestampTzGetDatum(om_now());
+
+	/* an action can make another due at once (a timeout, then an auto-cancel) */
+	for (pass = 0; pass < 4; pass++)
+	{
+		SPITupleTable *tt;
+		uint64		n;
+		uint64		i;
+		bool		isnull;
+		bool		applied = false;
+
+		om_exec(lock_plan, values, NULL, false, 0);
+		if (SPI_processed == 0)
+			om_order_not_found(shop_id, order_id);
+		tt = SPI_tuptable;
+		order->shop_id = shop_id;
+		order->order_id = order_id;
+		order->status = om_state_by_name(OM_MACHINE_ORDER,
+										 TextDatumGetCString(SPI_getbinval(tt->vals[0], tt->tupdesc, 1, &isnull)));
+		order->payment = om_state_by_name(OM_MACHINE_PAYMENT,
+										  TextDatumGetCString(SPI_getbinval(tt->vals[0], tt->tupdesc, 2, &isnull)));
+		order->total = DatumGetNumericCopy(SPI_getbinval(tt->vals[0], tt->tupdesc, 3, &isnull));
+		order->paid_amount = DatumGetNumericCopy(SPI_getbinval(tt->vals[0], tt->tupdesc, 4, &isnull));
+		order->refunded_amount = DatumGetNumericCopy(SPI_getbinval(tt->vals[0], tt->tupdesc, 5, &isnull));
+		if (pass == 3)
+			break;
+
+		om_exec(due_plan, values, NULL, false, 0);	/* a new snapshot */
+		tt = SPI_tuptable;
+		n = SPI_processed;
+		for (i = 0; i < n; i++)
+		{
+			char	   *action = TextDatumGetCString(SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull));
+			Datum		reason = SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull);
+
+			applied |= om_apply_due_action(shop_id, order_id, action,
+										   isnull ? NULL : TextDatumGetCString(reason));
+		}
+		if (!applied)
+			break;
+	}
+}
+
+/*
+ * Move the order's status; the triggers judge and do the rest.  reason,
+ * note and source set the cancellation columns (NULL leaves them).
+ */
+void
+om_move_status(int64 shop_id, int64 order_id, const char *status, const char *reason,
+			   const char *note, const char *source)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid argtypes[] = {INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+
+	om_plan(&plan,
+			"UPDATE order_mgmt.orders SET status = $3::order_mgmt.order_status,"
+			" cancel_reason = coalesce($4::order_mgmt.cancel_reason, cancel_reason),"
+			" cancel_note = coalesce($5, cancel_note),"
+			" cancel_source = coalesce($6::order_mgmt.cancel_source, cancel_source)"
+			" WHERE shop_id = $1 AND order_id = $2",
+			6, argtypes);
+	values[0] = Int64GetDatum(shop_id);
+	values[1] = Int64GetDatum(order_id);
+	values[2] = CStringGetTextDatum(status);
+	om_text_param(values, nulls, 3, reason);
+	om_text_param(values, nulls, 4, note);
+	om_text_param(values, nulls, 5, source);
+	om_exec_quiet(plan, values, nulls, false, 0);
+}

@@ -1,0 +1,29 @@
+/*-------------------------------------------------------------------------
+ *
+ * order_lock.h
+ *	  Taking an order and moving its status (order_lock.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef OM_ORDER_LOCK_H
+#define OM_ORDER_LOCK_H
+
+#include "utils/numeric.h"
+
+typedef struct OmOrder
+{
+	int64		shop_id;
+	int64		order_id;
+	int			status;			/* OmOrderStatus */
+	int			payment;		/* OmPaymentStatus */
+	Numeric		total;
+	Numeric		paid_amount;
+	Numeric		refunded_amount;
+} OmOrder;
+
+extern void om_order_not_found(int64 shop_id, int64 order_id) pg_attribute_noreturn();
+extern void om_lock_order(int64 shop_id, int64 order_id, OmOrder *order);
+extern void om_move_status(int64 shop_id, int64 order_id, const char *status,
+						   const char *reason, const char *note, const char *source);
+
+#endif							/* OM_ORDER_LOCK_H */

@@ -1,0 +1,40 @@
+/*-------------------------------------------------------------------------
+ *
+ * promo.h
+ *	  Promo codes: look up, validate, claim, release (promo.c, SPEC §5).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef OM_PROMO_H
+#define OM_PROMO_H
+
+#include "utils/numeric.h"
+#include "utils/timestamp.h"
+
+typedef struct OmPromo
+{
+	char	   *code_key;
+	char	   *code;
+	char	   *kind;			/* percent, amount, free_shipping */
+	Numeric		value;
+	Numeric		min_subtotal;
+	bool		limited;
+	int32		usage_limit;
+	bool		per_customer;
+	int32		per_customer_limit;
+	char	   *customer_id;	/* personal code, or NULL */
+	bool		has_start;
+	TimestampTz starts_at;
+	bool		has_end;
+	TimestampTz ends_at;
+	bool		active;
+} OmPromo;
+
+extern bool om_promo_lookup(int64 shop_id, const char *code_key, OmPromo *p);
+extern void om_promo_validate(const OmPromo *p, const char *entered,
+							  const char *customer_id, Numeric subtotal);
+extern void om_promo_claim(int64 shop_id, int64 order_id, const OmPromo *p,
+						   const char *customer_id, const char *email_key);
+extern void om_promo_release(int64 shop_id, int64 order_id, const char *code_key);
+
+#endif							/* OM_PROMO_H */

@@ -1,0 +1,502 @@
+/*-------------------------------------------------------------------------
+ *
+ * sweep.c
+ *	  run_due(): the due actions of many orders in one call (SPEC §13).
+ *
+ * run_due() handles many orders in one transaction, so it cannot follow
+ * the per-call lock order while it goes through them: there it never
+ * waits.  Due rows are taken with SKIP LOCKED, the order row with NOWAIT,
+ * and the acting context's nowait makes any other row an action locks NOWAIT too; an order
+ * whose rows are busy is left, in its own subtransaction, for the next
+ * pass.  The hot counter rows a cancellation gives back to (stock, promo
+ * code, per-customer use) are locked so but not written there:
+ * sweep_batch.c sums the changes and run_due() writes them at the end,
+ * with the batch's events, which are deferred too.  The batch's payment
+ * timeouts, usually most of it, go first and at once: one UPDATE of the
+ * free orders (SKIP LOCKED), in one subtransaction; then its auto-cancels
+ * the same way.  The side effects that have a set-based form (stock given
+ * back, deadlines dropped and scheduled) are then done for all the set's
+ * orders with one statement each (sweep_set.c).  If
+ * anything in a set fails, its orders go one by one like the other actions.
+ * Any other error in one order's action is reported as a WARNING and that
+ * order is left too, so one bad row cannot stop the sweeper.  API calls
+ * apply an order's overdue actions first (om_lock_order, order_lock.c), so correctness
+ * never depends on the sweeper being on time.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+
+#include "clock.h"
+#include "context.h"
+#include "due_action.h"
+#include "events.h"
+#include "machines.h"
+#include "om_args.h"
+#include "spi_util.h"
+#include "sweep.h"
+
+/* A batch's timeouts, or its auto-cancels, done with one UPDATE from this many on. */
+#define OM_SET_MIN 2
+
+typedef struct DueRow
+{
+	int64		shop_id;
+	int64		order_id;
+	char	   *action;
+	char	   *reason;
+} DueRow;
+
+/* One order's action, in the sweeper's subtransaction: lock NOWAIT, apply. */
+static void
+SweepOne(void *arg)
+{
+	static SPIPlanPtr lock_plan = NULL;
+	static SPIPlanPtr due_plan = NULL;
+	static const Oid argtypes[] = {INT8OID, INT8OID};
+	DueRow	   *row = arg;
+	Datum		values[2];
+
+	/*
+	 * The order row, then all its due rows (an action may drop or schedule
+	 * others), never waiting: a busy one makes us leave the order for the
+	 * next pass.
+	 */
+	om_plan(&lock_plan,
+			"SELECT 1 FROM order_mgmt.orders WHERE shop_id = $1 AND order_id = $2"
+			" FOR NO KEY UPDATE NOWAIT",
+			2, argtypes);
+	om_plan(&due_plan,
+			"SELECT 1 FROM order_mgmt.due_action WHERE shop_id = $1 AND order_id = $2"
+			" FOR UPDATE NOWAIT",
+			2, argtypes);
+	values[0] = Int64GetDatum(row->shop_id);
+	values[1] = Int64GetDatum(row->order_id);
+	om_exec(lock_plan, values, NULL, false, 0);
+	om_exec(due_plan, values, NULL, false, 0);
+	(void) om_apply_due_action(row->shop_id, row->order_id, row->action, row->reason);
+}
+
+/*
+ * The payment timeouts or the auto-cancels of a batch, all at once: one
+ * UPDATE for the orders that are free rather than one per order, which
+ * also prepares the orders' constraints and triggers once instead of once
+ * per order.  What it does to each order is what om_apply_due_action()
+ * does: the same condition, the same change (so the same trigger effects),
+ * a deadline event for each order it changed, and the due row deleted.
+ */
+typedef struct DueSet
+{
+	const char *action;			/* payment_timeout or auto_cancel */
+	DueRow	   *rows;
+	int		   *idx;			/* the set's rows: indexes into rows */
+	int			n;
+	int32		done;			/* out: orders handled; busy ones are left */
+} DueSet;
+
+/* The statements of a set; each takes the parameters OM_SET_ROWS names. */
+static const Oid set_types[] = {INT8ARRAYOID, INT8ARRAYOID, TEXTARRAYOID, TIMESTAMPTZOID, TEXTOID};
+
+/* The set's orders as parameters, from rows of (shop_id, order_id, reason). */
+static void
+SetParams(Datum *values, SPITupleTable *tuptable, uint64 n)
+{
+	Datum	   *shops = palloc(sizeof(Datum) * n);
+	Datum	   *orders = palloc(sizeof(Datum) * n);
+	Datum	   *reasons = palloc(sizeof(Datum) * n);
+	uint64		i;
+
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		shops[i] = SPI_getbinval(tuptable->vals[i], tuptable->tupdesc, 1, &isnull);
+		orders[i] = SPI_getbinval(tuptable->vals[i], tuptable->tupdesc, 2, &isnull);
+		reasons[i] = PointerGetDatum(DatumGetTextPCopy(SPI_getbinval(tuptable->vals[i], tuptable->tupdesc, 3, &isnull)));
+	}
+	om_set_params(values, shops, orders, reasons, (int) n);
+}
+
+/*
+ * Lock the set's orders that are free, skipping busy ones as the
+ * one-by-one path's NOWAIT would, and (auto-cancels) only those whose
+ * counter rows are free too; then all their due rows.  Leaves the free
+ * orders in values[0..2] and returns how many there are.
+ */
+static uint64
+LockFreeOrders(DueSet *set, bool cancel, Datum *values)
+{
+	static SPIPlanPtr lock_plan = NULL;
+	static SPIPlanPtr counters_plan = NULL;
+	static SPIPlanPtr due_plan = NULL;
+	Datum	   *shops = palloc(sizeof(Datum) * set->n);
+	Datum	   *orders = palloc(sizeof(Datum) * set->n);
+	Datum	   *reasons = palloc(sizeof(Datum) * set->n);
+	uint64		nfree;
+	int			k;
+
+	om_plan(&lock_plan,
+			"SELECT u.shop_id, u.order_id, u.reason FROM " OM_SET_ROWS
+			" JOIN order_mgmt.orders o ON o.shop_id = u.shop_id AND o.order_id = u.order_id"
+			" FOR NO KEY UPDATE OF o SKIP LOCKED",
+			5, set_types);
+
+	/*
+	 * A cancellation gives back to counter rows that checkouts hold for a
+	 * moment: of the free orders, those whose counter rows are free too,
+	 * locked SKIP LOCKED in the strength the release itself takes them.
+	 * (NOT IN over columns that are never NULL: the generic plan guesses
+	 * ten orders, and hashes a NOT IN where it would loop over an anti
+	 * join, which took 0.1 s for a thousand orders.)
+	 */
+	om_plan(&counters_plan,
+			"WITH o AS (SELECT * FROM " OM_SET_ROWS "),"
+			" ns AS MATERIALIZED (SELECT r.shop_id, r.order_id, r.sku, r.bucket"
+			"   FROM order_mgmt.reservation r JOIN o ON o.shop_id = r.shop_id AND o.order_id = r.order_id"
+			"   WHERE r.state = 'held' AND r.return_id IS NULL),"
+			" gs AS MATERIALIZED (SELECT s.shop_id, s.sku, s.bucket FROM order_mgmt.stock s"
+			"   WHERE (s.shop_id, s.sku, s.bucket) IN (SELECT shop_id, sku, bucket FROM ns)"
+			"   FOR NO KEY UPDATE OF s SKIP LOCKED),"
+			" np AS MATERIALIZED (SELECT p.shop_id, p.order_id, p.code_key, p.limited, p.who"
+			"   FROM order_mgmt.promo_redemption p JOIN o ON o.shop_id = p.shop_id AND o.order_id = p.order_id"
+			"   WHERE p.state = 'active'),"
+			" gc AS MATERIALIZED (SELECT c.shop_id, c.code_key FROM order_mgmt.promo_code c"
+			"   WHERE (c.shop_id, c.code_key) IN (SELECT shop_id, code_key FROM np WHERE limited)"
+			"   FOR NO KEY UPDATE OF c SKIP LOCKED),"
+			" gu AS MATERIALIZED (SELECT w.shop_id, w.code_key, w.who FROM order_mgmt.promo_customer_use w"
+			"   WHERE (w.shop_id, w.code_key, w.who) IN (SELECT shop_id, code_key, who FROM np WHERE who IS NOT NULL)"
+			"   FOR UPDATE OF w SKIP LOCKED),"
+			" busy AS (SELECT shop_id, order_id FROM ns"
+			"     WHERE (shop_id, sku, bucket) NOT IN (SELECT shop_id, sku, bucket FROM gs)"
+			"   UNION SELECT shop_id, order_id FROM np"
+			"     WHERE limited AND (shop_id, code_key) NOT IN (SELECT shop_id, code_key FROM gc)"
+			"   UNION SELECT shop_id, order_id FROM np"
+			"     WHERE who IS NOT NULL AND (shop_id, code_key, who) NOT IN (SELECT shop_id, code_key, who FROM gu))"
+			" SELECT o.shop_id, o.order_id, o.reason FROM o"
+			" WHERE (o.shop_id, o.order_id) NOT IN (SELECT shop_id, order_id FROM busy)",
+			5, set_types);
+
+	/*
+	 * Then all their due rows NOWAIT (an action may drop or schedule
+	 * others; a busy one fails the set, and the batch falls back to one
+	 * order at a time).
+	 */
+	om_plan(&due_plan,
+			"SELECT 1 FROM order_mgmt.due_action d WHERE (d.shop_id, d.order_id) IN " OM_SET_KEYS
+			" FOR UPDATE OF d NOWAIT",
+			5, set_types);
+	for (k = 0; k < set->n; k++)
+	{
+		DueRow	   *row = &set->rows[set->idx[k]];
+
+		shops[k] = Int64GetDatum(row->shop_id);
+		orders[k] = Int64GetDatum(row->order_id);
+		reasons[k] = CStringGetTextDatum(row->reason ? row->reason : "payment_failed");
+	}
+	om_set_params(values, shops, orders, reasons, set->n);
+	values[3] = TimestampTzGetDatum(om_now());
+	values[4] = CStringGetTextDatum(set->action);
+
+	om_exec(lock_plan, values, NULL, false, 0);
+	if (cancel && SPI_processed > 0)
+	{
+		SetParams(values, SPI_tuptable, SPI_processed);
+		SPI_freetuptable(SPI_tuptable);
+		om_exec(counters_plan, values, NULL, false, 0);
+	}
+	nfree = SPI_processed;
+	if (nfree == 0)
+		return 0;
+	SetParams(values, SPI_tuptable, nfree);
+	SPI_freetuptable(SPI_tuptable);
+	om_exec(due_plan, values, NULL, false, 0);
+	SPI_freetuptable(SPI_tuptable);
+	return nfree;
+}
+
+/*
+ * The set's one UPDATE, as the system, noting its rows' set-based effects,
+ * which are then done for all of them (sweep_set.c); a deadline event per
+ * changed order; its due rows deleted.
+ */
+static void
+UpdateSet(DueSet *set, bool cancel, Datum *values)
+{
+	static SPIPlanPtr timeout_plan = NULL;
+	static SPIPlanPtr cancel_plan = NULL;
+	static SPIPlanPtr delete_plan = NULL;
+	OmAct		saved;
+	OmAct	   *act;
+	OmSweepSet *effects = om_sweep_set_begin(CurrentMemoryContext);
+
+	om_plan(&timeout_plan,
+			"UPDATE order_mgmt.orders o SET payment_status = 'failed'"
+			" WHERE (o.shop_id, o.order_id) IN " OM_SET_KEYS
+			"   AND o.status IN ('pending', 'confirmed')"
+			"   AND o.payment_status IN ('unpaid', 'pending') AND o.payment_due_at <= $4"
+			" RETURNING o.shop_id, o.order_id",
+			5, set_types);
+	om_plan(&cancel_plan,
+			"UPDATE order_mgmt.orders o SET status = 'cancelled', cancel_source = 'system',"
+			"   cancel_reason = u.reason::order_mgmt.cancel_reason"
+			" FROM " OM_SET_ROWS
+			" WHERE o.shop_id = u.shop_id AND o.order_id = u.order_id"
+			"   AND o.status IN ('pending', 'confirmed')"
+			"   AND o.payment_status = 'failed' AND o.reactivated_at IS NULL"
+			"   AND o.delivery_status IN " OM_PRE_SHIPMENT_SQL
+			" RETURNING o.shop_id, o.order_id",
+			5, set_types);
+	om_plan(&delete_plan,
+			"DELETE FROM order_mgmt.due_action d WHERE (d.shop_id, d.order_id) IN " OM_SET_KEYS
+			"   AND d.action = $5::order_mgmt.due_kind",
+			5, set_types);
+
+	act = om_act_system(&saved, cancel ? NULL : "payment_timeout");
+	PG_TRY();
+	{
+		char	   *detail = psprintf("{\"action\": \"%s\"}", set->action);
+		SPITupleTable *changed;
+		uint64		nchanged;
+		uint64		i;
+
+		act->set = effects;
+		act->set_depth = act->api_depth;
+		om_exec(cancel ? cancel_plan : timeout_plan, values, NULL, false, 0);
+		act->set = NULL;
+		changed = SPI_tuptable;
+		nchanged = SPI_processed;
+		om_sweep_set_apply(effects);
+
+		for (i = 0; i < nchanged; i++)
+		{
+			bool		isnull;
+
+			om_event_write(DatumGetInt64(SPI_getbinval(changed->vals[i], changed->tupdesc, 1, &isnull)),
+						   DatumGetInt64(SPI_getbinval(changed->vals[i], changed->tupdesc, 2, &isnull)),
+						   "deadline", NULL, NULL, detail);
+		}
+		SPI_freetuptable(changed);
+		om_exec(delete_plan, values, NULL, false, 0);
+	}
+	PG_FINALLY();
+	{
+		om_act_pop(&saved);
+	}
+	PG_END_TRY();
+}
+
+/* A set, in its own subtransaction (om_try): its free orders, then the UPDATE. */
+static void
+SweepSet(void *arg)
+{
+	DueSet	   *set = arg;
+	bool		cancel = strcmp(set->action, "auto_cancel") == 0;
+	Datum		values[5];
+	uint64		nfree;
+
+	nfree = LockFreeOrders(set, cancel, values);
+	if (nfree == 0)
+		return;
+	UpdateSet(set, cancel, values);
+	set->done = (int32) nfree;
+}
+
+/* The batch: up to max_actions due rows, SKIP LOCKED, copied out of SPI. */
+static DueRow *
+LoadBatch(int32 max_actions, uint64 *nrows)
+{
+	static SPIPlanPtr batch_plan = NULL;
+	static const Oid argtypes[] = {TIMESTAMPTZOID, INT4OID};
+	Datum		values[2];
+	DueRow	   *rows;
+	uint64		n;
+	uint64		i;
+
+	om_plan(&batch_plan,
+			"SELECT shop_id, order_id, action::text, reason::text FROM order_mgmt.due_action"
+			" WHERE due_at <= $1 ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+			2, argtypes);
+	values[0] = TimestampTzGetDatum(om_now());
+	values[1] = Int32GetDatum(max_actions);
+	om_exec(batch_plan, values, NULL, false, 0);
+
+	n = SPI_processed;
+	rows = palloc(sizeof(DueRow) * (n + 1));
+	for (i = 0; i < n; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	td = SPI_tuptable->tupdesc;
+		bool		isnull;
+		Datum		reason;
+
+		rows[i].shop_id = DatumGetInt64(SPI_getbinval(tup, td, 1, &isnull));
+		rows[i].order_id = DatumGetInt64(SPI_getbinval(tup, td, 2, &isnull));
+		rows[i].action = TextDatumGetCString(SPI_getbinval(tup, td, 3, &isnull));
+		reason = SPI_getbinval(tup, td, 4, &isnull);
+		rows[i].reason = isnull ? NULL : TextDatumGetCString(reason);
+	}
+	SPI_freetuptable(SPI_tuptable);
+	*nrows = n;
+	return rows;
+}
+
+/*
+ * The payment timeouts first, all at once, then the auto-cancels; a set
+ * that fails is rewound and its rows go one by one with the rest (skip[]
+ * marks the rows a set did).  The actions of one order commute: each
+ * re-checks its condition.  Returns how many orders the sets did.
+ */
+static int32
+RunSets(OmBatch *batch, DueRow *rows, uint64 n, bool *skip, MemoryContext loop_cxt)
+{
+	static const char *const set_actions[] = {"payment_timeout", "auto_cancel"};
+	int32		done = 0;
+	int			a;
+	uint64		i;
+
+	for (a = 0; a < lengthof(set_actions); a++)
+	{
+		DueSet		set;
+		OmBatchMark mark;
+		ErrorData  *error = NULL;
+		MemoryContext old_cxt;
+
+		set.action = set_actions[a];
+		set.rows = rows;
+		set.idx = palloc(sizeof(int) * (n + 1));
+		set.n = 0;
+		set.done = 0;
+		for (i = 0; i < n; i++)
+			if (strcmp(rows[i].action, set.action) == 0)
+				set.idx[set.n++] = (int) i;
+		if (set.n < OM_SET_MIN)
+			continue;
+
+		mark = om_batch_mark(batch);
+		old_cxt = MemoryContextSwitchTo(loop_cxt);
+		if (om_try(SweepSet, &set, NULL, -1, &error))
+		{
+			int			k;
+
+			done += set.done;
+			for (k = 0; k < set.n; k++)
+				skip[set.idx[k]] = true;
+		}
+		else
+		{
+			om_batch_rewind(batch, mark);
+			ereport(DEBUG1,
+					(errmsg_internal("order_mgmt: %d due actions %s go one by one: %s",
+									 set.n, set.action, error->message)));
+		}
+		MemoryContextSwitchTo(old_cxt);
+		MemoryContextReset(loop_cxt);
+		om_batch_spill(batch);
+	}
+	return done;
+}
+
+/*
+ * The rest one order at a time, each in its own subtransaction: a busy
+ * row leaves the order for the next pass, any other error is a WARNING.
+ * Returns how many it did.
+ */
+static int32
+RunOneByOne(OmBatch *batch, DueRow *rows, uint64 n, const bool *skip, MemoryContext loop_cxt)
+{
+	int32		done = 0;
+	uint64		i;
+
+	for (i = 0; i < n; i++)
+	{
+		ErrorData  *error = NULL;
+		OmBatchMark mark;
+		MemoryContext old_cxt;
+
+		if (skip[i])
+			continue;
+		mark = om_batch_mark(batch);
+		old_cxt = MemoryContextSwitchTo(loop_cxt);
+		if (om_try(SweepOne, &rows[i], NULL, -1, &error))
+			done++;
+		else
+		{
+			om_batch_rewind(batch, mark);
+			if (error->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
+				/* not a busy row: say so, and leave it for a later pass */
+				ereport(WARNING,
+						(errmsg("order_mgmt: due action %s of order " INT64_FORMAT " in shop " INT64_FORMAT " failed: %s",
+								rows[i].action, rows[i].order_id, rows[i].shop_id, error->message)));
+		}
+		MemoryContextSwitchTo(old_cxt);
+		MemoryContextReset(loop_cxt);
+		om_batch_spill(batch);
+		CHECK_FOR_INTERRUPTS();
+	}
+	return done;
+}
+
+/*
+ * run_due(max_actions) -> int: performs up to max_actions due actions,
+ * skipping what other sessions hold, and returns how many it performed.
+ * Safe to run from several sessions at once and from pg_cron.  The batch
+ * runs with nowait, its counter changes summed and its events deferred
+ * (the acting context), all written at its end.
+ */
+PG_FUNCTION_INFO_V1(om_run_due);
+Datum
+om_run_due(PG_FUNCTION_ARGS)
+{
+	int32		max_actions;
+	DueRow	   *rows;
+	uint64		n;
+	volatile int32 done = 0;
+	MemoryContext loop_cxt;
+	OmBatch    *batch;
+	OmAct		saved;
+	OmAct	   *act;
+
+	OM_ARG_NOT_NULL(0, "max_actions");
+	max_actions = PG_GETARG_INT32(0);
+	if (max_actions < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_actions must be positive"),
+				 errdetail("Got %d.", max_actions)));
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	rows = LoadBatch(max_actions, &n);
+
+	loop_cxt = AllocSetContextCreate(CurrentMemoryContext, "order_mgmt run_due",
+									 ALLOCSET_DEFAULT_SIZES);
+	batch = om_batch_begin(CurrentMemoryContext);
+	act = om_act_push(&saved);
+	act->nowait = true;
+	act->batch = batch;
+	act->deferred = om_batch_events(batch);
+	PG_TRY();
+	{
+		bool	   *skip = palloc0(sizeof(bool) * (n + 1));
+
+		done += RunSets(batch, rows, n, skip, loop_cxt);
+		done += RunOneByOne(batch, rows, n, skip, loop_cxt);
+		/* the events, and the stock and promo counters once per row */
+		om_batch_flush(batch);
+	}
+	PG_FINALLY();
+	{
+		om_act_pop(&saved);
+		om_batch_end(batch);
+	}
+	PG_END_TRY();
+	MemoryContextDelete(loop_cxt);
+
+	SPI_finish();
+	PG_RETURN_INT32(done);
+}
