@@ -9,7 +9,7 @@
  * or delivery move: the first time the statuses match an enabled rule an
  * automation_complete deadline is set (later moves that still match keep
  * it); when they stop matching it is dropped, so nothing happens.  The
- * deadline re-checks the rule when it falls due (deadlines.c).
+ * deadline re-checks the rule when it falls due (due_action.c).
  *
  * Rewards: when an order completes (any path) and the shop's reward_rate is
  * above 0, its customer earns floor((paid - refunded) * rate) points, once

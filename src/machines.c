@@ -9,7 +9,7 @@
  * DBAs through order_mgmt.transition_table().
  *
  * Enum values reach C as pg_enum OIDs.  We map them to the state indexes of
- * order_mgmt.h once per backend and enum type, from the syscache, and check
+ * machines.h once per backend and enum type, from the syscache, and check
  * that the SQL enum and the C names agree.
  *
  *-------------------------------------------------------------------------
@@ -112,8 +112,13 @@ static const OmMove moves[] = {
 
 #define OM_MAX_STATES 10
 
-/* allowed[machine][from][to], built from moves[] on first use */
+/*
+ * allowed[machine][from][to], built from moves[] on first use, and the
+ * pre-shipment delivery states, from OM_PRE_SHIPMENT_SQL (machines.h), so
+ * that the C check and the SQL in C statements name the same set.
+ */
 static bool allowed[OM_NUM_MACHINES][OM_MAX_STATES][OM_MAX_STATES];
+static bool pre_shipment[OM_MAX_STATES];
 static bool allowed_built = false;
 
 /* Per machine: the enum type last seen and the OID of each of its labels. */
@@ -128,10 +133,24 @@ static OmEnumMap enum_maps[OM_NUM_MACHINES];
 static void
 BuildAllowed(void)
 {
+	const char *p = OM_PRE_SHIPMENT_SQL;
 	int			i;
 
 	for (i = 0; i < lengthof(moves); i++)
 		allowed[moves[i].machine][moves[i].from][moves[i].to] = true;
+	/* the quoted labels of "('unfulfilled', 'not_executed', ...)" */
+	while ((p = strchr(p, '\'')) != NULL)
+	{
+		const char *end = strchr(p + 1, '\'');
+		char	   *label = pnstrdup(p + 1, end - p - 1);
+		int			state = om_state_by_name(OM_MACHINE_DELIVERY, label);
+
+		if (state < 0)
+			elog(ERROR, "OM_PRE_SHIPMENT_SQL names an unknown delivery status \"%s\"", label);
+		pre_shipment[state] = true;
+		pfree(label);
+		p = end + 1;
+	}
 	allowed_built = true;
 }
 
@@ -249,8 +268,10 @@ om_move_allowed(OmMachine machine, int from, int to)
 bool
 om_delivery_pre_shipment(int state)
 {
-	return state == DS_UNFULFILLED || state == DS_NOT_EXECUTED ||
-		state == DS_SHIPMENT_CANCELLED || state == DS_SHIPPING_OVERDUE;
+	if (!allowed_built)
+		BuildAllowed();
+	Assert(state >= 0 && state < OM_MAX_STATES);
+	return pre_shipment[state];
 }
 
 /*

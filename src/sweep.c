@@ -6,22 +6,27 @@
  * run_due() handles many orders in one transaction, so it cannot follow
  * the per-call lock order while it goes through them: there it never
  * waits.  Due rows are taken with SKIP LOCKED, the order row with NOWAIT,
- * and the acting context's nowait makes any other row an action locks NOWAIT too; an order
- * whose rows are busy is left, in its own subtransaction, for the next
- * pass.  The hot counter rows a cancellation gives back to (stock, promo
- * code, per-customer use) are locked so but not written there:
- * sweep_batch.c sums the changes and run_due() writes them at the end,
- * with the batch's events, which are deferred too.  The batch's payment
- * timeouts, usually most of it, go first and at once: one UPDATE of the
- * free orders (SKIP LOCKED), in one subtransaction; then its auto-cancels
- * the same way.  The side effects that have a set-based form (stock given
- * back, deadlines dropped and scheduled) are then done for all the set's
- * orders with one statement each (sweep_set.c).  If
- * anything in a set fails, its orders go one by one like the other actions.
- * Any other error in one order's action is reported as a WARNING and that
- * order is left too, so one bad row cannot stop the sweeper.  API calls
- * apply an order's overdue actions first (om_lock_order, order_lock.c), so correctness
- * never depends on the sweeper being on time.
+ * and the acting context says nowait, so any other row an action locks is
+ * locked NOWAIT too; an order whose rows are busy is left, in its own
+ * subtransaction, for the next pass.
+ *
+ * The hot counter rows a cancellation gives back to (stock, promo code,
+ * per-customer use) are locked so but not written there: the batch
+ * (sweep_batch.c, OmAct.batch) sums the changes and run_due() writes them
+ * at the end, with the batch's events, which are deferred too
+ * (OmAct.deferred).
+ *
+ * The batch's payment timeouts, usually most of it, go first and at once:
+ * one UPDATE of the free orders (SKIP LOCKED), in one subtransaction; then
+ * its auto-cancels the same way.  The side effects that have a set-based
+ * form (stock given back, deadlines dropped and scheduled) are then done
+ * for all the set's orders with one statement each (sweep_set.c,
+ * OmAct.set).  If anything in a set fails, its orders go one by one like
+ * the other actions (due_action.c).  Any other error in one order's action
+ * is reported as a WARNING and that order is left too, so one bad row
+ * cannot stop the sweeper.  API calls apply an order's overdue actions
+ * first (om_lock_order, order_lock.c), so correctness never depends on
+ * the sweeper being on time.
  *
  *-------------------------------------------------------------------------
  */

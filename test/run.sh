@@ -12,6 +12,11 @@ if ! bash "$top/test/setup.sh"; then
 	exit 1
 fi
 
+# The architecture rules (calls downward, om_ prefix, no shared globals),
+# read from the objects the build just made.
+layers_ok=0
+bash "$top/test/check_layers.sh" "$top" >"/tmp/order_mgmt-layers.$$.log" 2>&1 && layers_ok=1
+
 # PostgreSQL refuses to run as root: test in a copy owned by postgres.
 work=$(mktemp -d /tmp/order_mgmt-test.XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -84,6 +89,8 @@ count_one() {			# ok(0/1) log pattern
 		tail -40 "$2"
 	fi
 }
+mv "/tmp/order_mgmt-layers.$$.log" "$work/layers.log"
+count_one "$layers_ok" "$work/layers.log" '^layers:'
 count_one "$stress_ok" "$work/stress.log" '^ *(tps|stress:)'
 # the bench smoke: one test per benchmark script
 grep -E '^(######## |sell-out:|run_due:|memory:|  sync|  hot|verify)' "$work/smoke.log" | sed 's/^/  bench: /'
