@@ -151,9 +151,7 @@ om_customer_cancel(PG_FUNCTION_ARGS)
 	order_id = PG_GETARG_INT64(1);
 	customer_id = text_to_cstring(PG_GETARG_TEXT_PP(2));
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	om_lock_order(shop_id, order_id, &o);
+	om_enter_order(shop_id, order_id, &o);
 	why = WhyNot(shop_id, order_id, customer_id);
 	if (why)
 		ereport(ERROR,

@@ -49,9 +49,7 @@ om_cancel(PG_FUNCTION_ARGS)
 	shop_id = PG_GETARG_INT64(0);
 	order_id = PG_GETARG_INT64(1);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	om_lock_order(shop_id, order_id, &order);
+	om_enter_order(shop_id, order_id, &order);
 	/* already cancelled (perhaps by a deadline just applied): nothing to do */
 	if (order.status != OS_CANCELLED)
 		om_move_status(shop_id, order_id, "cancelled", EnumArg(fcinfo, 2),
@@ -77,9 +75,7 @@ om_confirm(PG_FUNCTION_ARGS)
 	shop_id = PG_GETARG_INT64(0);
 	order_id = PG_GETARG_INT64(1);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	om_lock_order(shop_id, order_id, &order);
+	om_enter_order(shop_id, order_id, &order);
 	if (order.status == OS_CONFIRMED)
 	{
 		SPI_finish();
@@ -122,9 +118,7 @@ om_reactivate(PG_FUNCTION_ARGS)
 				 errmsg("to_status must be pending or confirmed"),
 				 errdetail("Got %s.", to_status)));
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	om_lock_order(shop_id, order_id, &order);
+	om_enter_order(shop_id, order_id, &order);
 	if (order.status != OS_CANCELLED)
 		ereport(ERROR,
 				(errcode(ERRCODE_OM_INVALID_TRANSITION),

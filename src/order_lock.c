@@ -136,3 +136,15 @@ om_move_status(int64 shop_id, int64 order_id, const char *status, const char *re
 	om_text_param(values, nulls, 5, source);
 	om_exec_quiet(plan, values, nulls, false, 0);
 }
+
+/*
+ * The start of every API call on one existing order: connect to SPI and
+ * take the order (om_lock_order).  The caller ends with SPI_finish().
+ */
+void
+om_enter_order(int64 shop_id, int64 order_id, OmOrder *order)
+{
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	om_lock_order(shop_id, order_id, order);
+}

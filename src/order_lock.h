@@ -23,6 +23,7 @@ typedef struct OmOrder
 
 extern void om_order_not_found(int64 shop_id, int64 order_id) pg_attribute_noreturn();
 extern void om_lock_order(int64 shop_id, int64 order_id, OmOrder *order);
+extern void om_enter_order(int64 shop_id, int64 order_id, OmOrder *order);
 extern void om_move_status(int64 shop_id, int64 order_id, const char *status,
 						   const char *reason, const char *note, const char *source);
 

@@ -201,9 +201,7 @@ Begin(FunctionCallInfo fcinfo, OmOrder *o)
 {
 	OM_ARG_NOT_NULL(0, "shop_id");
 	OM_ARG_NOT_NULL(1, "order_id");
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	om_lock_order(PG_GETARG_INT64(0), PG_GETARG_INT64(1), o);
+	om_enter_order(PG_GETARG_INT64(0), PG_GETARG_INT64(1), o);
 }
 
 #define RETURN_STATUS(payment) \

@@ -324,9 +324,7 @@ om_request_return(PG_FUNCTION_ARGS)
 	lines = om_parse_lines(PG_GETARG_JSONB_P(2), &n);
 	amounts = palloc(sizeof(Numeric) * n);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	om_lock_order(shop_id, order_id, &o);
+	om_enter_order(shop_id, order_id, &o);
 	CheckReturnable(shop_id, order_id, lines, n, amounts);
 	return_id = InsertRequest(shop_id, order_id, false,
 							  PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3)),
@@ -376,9 +374,7 @@ om_request_exchange(PG_FUNCTION_ARGS)
 	om_check_identifier("from_sku", line.sku);
 	om_check_identifier("to_sku", to_sku);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	om_lock_order(shop_id, order_id, &o);
+	om_enter_order(shop_id, order_id, &o);
 	CheckReturnable(shop_id, order_id, &line, 1, &amount);
 
 	/* the replacement: a known SKU, its stock held at once */
