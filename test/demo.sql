@@ -46,9 +46,9 @@ SELECT customer_id, email, email_key AS "matched as" FROM order_mgmt.customer OR
 \echo '== 2. Seed 000, stock: Mary checks out the last teapot (available 1 -> 0)'
 SELECT order_mgmt.checkout(1, '[{"sku": "TEAPOT-CELADON", "qty": 1}]', customer_id => 'mary',
 						   shipping_fee => 60, order_no => 'TT-1001') AS mary \gset
-\echo '-- checkout() returned the new order''s id and holds its stock.  The order starts pending /'
-\echo '-- unpaid / unfulfilled; total = subtotal + shipping_fee; it must be paid within the shop''s'
-\echo '-- payment_timeout of 30 minutes, by payment_due_at:'
+\echo '-- checkout() returns the new order''s id (kept in a psql variable here) and holds its stock.'
+\echo '-- The order starts pending / unpaid / unfulfilled; total = subtotal + shipping_fee; it must'
+\echo '-- be paid within the shop''s payment_timeout of 30 minutes, by payment_due_at:'
 SELECT order_no, status, payment_status, delivery_status, subtotal, shipping_fee, total, payment_due_at
 FROM order_mgmt.orders WHERE order_id = :mary;
 SELECT sku, on_hand, reserved, available FROM order_mgmt.stock_level WHERE sku = 'TEAPOT-CELADON';
@@ -58,8 +58,8 @@ SELECT sku, on_hand, reserved, available FROM order_mgmt.stock_level WHERE sku =
 \echo '-- payment_failed() records the failure and returns the order''s new payment status:'
 SELECT order_mgmt.payment_failed(1, :mary, 'card declined', 'psp-771') AS "payment_status is now";
 \echo '-- The test clock moves five minutes on.  run_due() performs the deadlines that are due and'
-\echo '-- returns how many it did:'
-\echo '-- here one, the auto-cancel of Mary''s failed order (the shop''s auto_cancel_delay is 0).'
+\echo '-- returns how many it did: here one, the auto-cancel of Mary''s failed order (the shop''s'
+\echo '-- auto_cancel_delay is 0, so it was due as soon as her payment failed).'
 \echo '-- In production a background worker or cron calls it; the demo calls it by hand.'
 SET order_mgmt.clock = '2026-11-20 10:05+08';
 SELECT order_mgmt.run_due() AS "deadlines performed";
@@ -247,7 +247,8 @@ FROM order_mgmt.report_cancel_reasons(1, '2026-11-20', '2026-11-23');
 \echo '-- only TT-3004''s small cup counts (the others came back; exchanges are not sales).'
 SELECT attribute, value, qty, share, restock FROM order_mgmt.report_variant_mix(1, 'CUP', '2026-11-20', '2026-11-23', 20);
 \echo '-- The named orders as a zh-TW back office shows them (狀態 status, 付款 payment, 配送 delivery,'
-\echo '-- 金額 total), with the delivery status in Thai and Finnish too:'
+\echo '-- 金額 total), with the delivery status in Thai and Finnish too.  處理中 (pending) only means'
+\echo '-- that nobody has confirmed or completed the order yet.'
 SELECT order_no, order_mgmt.label(status, 'zh-TW') AS "狀態", order_mgmt.label(payment_status, 'zh-TW') AS "付款",
 	   order_mgmt.label(delivery_status, 'zh-TW') AS "配送", order_mgmt.format_money(total, currency, 'zh-TW') AS "金額",
 	   order_mgmt.label(delivery_status, 'th-TH') AS th, order_mgmt.label(delivery_status, 'fi-FI') AS fi
