@@ -9,7 +9,7 @@ OBJS = \
 	src/context.o \
 	src/clock.o \
 	src/money.o \
-	src/text_icu.o \
+	src/icu.o \
 	src/spi_plans.o \
 	src/machines.o \
 	src/events.o \

@@ -2,7 +2,7 @@
  *
  * icu.h
  *	  ICU text handling: normalization, identifier, currency and locale
- *	  checks (text_icu.c, SPEC §15); labels and money formatting are
+ *	  checks (icu.c, SPEC §15); labels and money formatting are
  *	  labels.c, SQL-callable only.
  *
  *-------------------------------------------------------------------------

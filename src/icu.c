@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * text_icu.c
+ * icu.c
  *	  ICU text handling (SPEC §15): normalization of codes and e-mail
  *	  addresses, and the checks on identifiers and currency codes.
  *
