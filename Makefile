@@ -80,7 +80,7 @@ $(DATA_built): $(SQL_PARTS) $(EXTENSION).control
 
 $(OBJS): $(wildcard src/*.h)
 
-# The benchmark suite (README, "Performance"): as root on a fresh machine;
+# The benchmark suite (docs/performance.md): as root on a fresh machine;
 # about an hour.  "make bench-smoke" runs it in seconds.
 .PHONY: bench bench-smoke
 bench:

@@ -39,23 +39,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 
-# What test/setup.sh does, but for its last step: that one drops a cluster
-# 15/regress from the machine's clusters, which this demo never creates.
-packages=(postgresql-15 postgresql-server-dev-15 libicu-dev pkg-config make gcc libipc-run-perl)
-missing=()
-for p in "${packages[@]}"; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-	echo "== installing: ${missing[*]}"
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
-export PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
-echo "== building order_mgmt and installing it into PostgreSQL 15"
-make -s -C "$top" clean >/dev/null
-make -s -C "$top" WERROR=-Werror >/dev/null
-make -s -C "$top" install >/dev/null
+bash "$top/test/setup.sh"
 
 echo "== starting a throwaway PostgreSQL 15 cluster with pg_virtualenv (called 15/regress, in a"
 echo "   temporary directory; pg_virtualenv drops it when the demo ends)"

@@ -24,7 +24,6 @@ work=$(mktemp -d /tmp/order_mgmt-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 cp -r "$top/test" "$work/"
 chown -R postgres: "$work"
-pg_dropcluster --stop 15 regress >/dev/null 2>&1 || true
 
 # the cluster: data fits in memory, commits reach the disk
 settings=(-o fsync=on -o synchronous_commit=on -o shared_buffers=2GB -o max_connections=200
