@@ -11,6 +11,7 @@ OBJS = \
 	src/money.o \
 	src/icu.o \
 	src/spi_plans.o \
+	src/sort_merge.o \
 	src/machines.o \
 	src/events.o \
 	src/lines.o \

@@ -16,6 +16,7 @@
 #include "lines.h"
 #include "money.h"
 #include "om_args.h"
+#include "sort_merge.h"
 
 /* An order or a return has at most this many lines. */
 #define OM_MAX_LINES 1000
@@ -24,6 +25,25 @@ static int
 CompareSku(const void *a, const void *b)
 {
 	return strcmp(((const OmLineQty *) a)->sku, ((const OmLineQty *) b)->sku);
+}
+
+/*
+ * Add line *from to *into, a line of the same SKU; raises 22023 when the
+ * SKU's units pass OM_MAX_QTY.
+ */
+static void
+SumLines(void *into, const void *from)
+{
+	OmLineQty  *sum = into;
+	const OmLineQty *line = from;
+
+	sum->qty += line->qty;
+	if (sum->qty > OM_MAX_QTY)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("too many units of sku \"%s\"", line->sku),
+				 errdetail("Its lines add up to %d units; at most %d are allowed.",
+						   sum->qty, OM_MAX_QTY)));
 }
 
 static void
@@ -67,8 +87,6 @@ om_parse_lines(Jsonb *jb, int *nlines)
 	JsonbIteratorToken tok;
 	OmLineQty	   *lines;
 	int			n = 0;
-	int			merged = 0;
-	int			i;
 
 	if (JB_ROOT_IS_SCALAR(jb) || !JB_ROOT_IS_ARRAY(jb))
 		ereport(ERROR,
@@ -129,23 +147,7 @@ om_parse_lines(Jsonb *jb, int *nlines)
 		n++;
 	}
 
-	qsort(lines, n, sizeof(OmLineQty), CompareSku);
-	for (i = 0; i < n; i++)
-	{
-		if (merged > 0 && strcmp(lines[merged - 1].sku, lines[i].sku) == 0)
-		{
-			lines[merged - 1].qty += lines[i].qty;
-			if (lines[merged - 1].qty > OM_MAX_QTY)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("too many units of sku \"%s\"", lines[i].sku),
-						 errdetail("Its lines add up to %d units; at most %d are allowed.",
-								   lines[merged - 1].qty, OM_MAX_QTY)));
-		}
-		else
-			lines[merged++] = lines[i];
-	}
-	*nlines = merged;
+	*nlines = (int) om_sort_merge(lines, n, sizeof(OmLineQty), CompareSku, SumLines);
 	return lines;
 }
 

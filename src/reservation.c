@@ -41,6 +41,7 @@
 #include "context.h"
 #include "events.h"
 #include "om_errcodes.h"
+#include "sort_merge.h"
 #include "spi_util.h"
 #include "stock.h"
 #include "sweep.h"
@@ -353,31 +354,41 @@ CompareDelta(const void *a, const void *b)
 	return (x->bucket > y->bucket) - (x->bucket < y->bucket);
 }
 
-/*
- * Move an order's held reservations to 'released' (give the units back) or
- * 'fulfilled' (they left the warehouse: on_hand drops too), then adjust the
- * stock rows in lock order.  Appends an event of the given kind with the
- * units moved.  Returns the number of units.  Inside SPI.
- */
-static int64
-ResolveHeld(int64 shop_id, int64 order_id, int64 return_id, bool fulfil, const char *event_kind)
+/* Add the units of *from to *into, units of the same (sku, bucket). */
+static void
+SumDelta(void *into, const void *from)
 {
-	const OmAct *act = om_act();
+	((StockDelta *) into)->qty += ((const StockDelta *) from)->qty;
+}
+
+/* The (sku, bucket, qty) of a reservation row, in its columns col .. col + 2. */
+static void
+ReadDelta(HeapTuple tup, TupleDesc td, int col, StockDelta *d)
+{
+	bool		isnull;
+
+	d->sku = TextDatumGetCString(SPI_getbinval(tup, td, col, &isnull));
+	d->bucket = DatumGetInt32(SPI_getbinval(tup, td, col + 1, &isnull));
+	d->qty = DatumGetInt32(SPI_getbinval(tup, td, col + 2, &isnull));
+}
+
+/*
+ * ResolveHeld(), step 1: move the order's (or its return's) held
+ * reservations to 'released' or 'fulfilled' with one UPDATE, and return
+ * their units summed per (sku, bucket), in lock order; *ndeltas of them
+ * (0 when nothing was held).  Inside SPI.
+ */
+static StockDelta *
+ResolveReservations(int64 shop_id, int64 order_id, int64 return_id, bool fulfil,
+					int *ndeltas)
+{
 	static SPIPlanPtr release_plan = NULL;
 	static SPIPlanPtr fulfil_plan = NULL;
-	static SPIPlanPtr give_back_plan = NULL;
-	static SPIPlanPtr ship_plan = NULL;
-	static SPIPlanPtr nowait_plan = NULL;
 	static const Oid resolve_types[] = {INT8OID, INT8OID, TIMESTAMPTZOID, INT8OID};
-	static const Oid stock_types[] = {INT8OID, TEXTOID, INT4OID, INT4OID};
 	Datum		values[4];
 	StockDelta *deltas;
-	int			ndeltas = 0;
 	uint64		n;
 	uint64		i;
-	int64		units = 0;
-	StringInfoData detail;
-	SPIPlanPtr	plan;
 
 	om_plan(&release_plan,
 			"UPDATE order_mgmt.reservation SET state = 'released', resolved_at = $3"
@@ -398,29 +409,37 @@ ResolveHeld(int64 shop_id, int64 order_id, int64 return_id, bool fulfil, const c
 	om_exec(fulfil ? fulfil_plan : release_plan, values, return_id ? NULL : "   n",
 			false, 0);
 	n = SPI_processed;
+	*ndeltas = 0;
 	if (n == 0)
-		return 0;
+		return NULL;
 
-	/* sum per (sku, bucket), sorted into lock order */
 	deltas = palloc(sizeof(StockDelta) * n);
 	for (i = 0; i < n; i++)
-	{
-		bool		isnull;
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	td = SPI_tuptable->tupdesc;
+		ReadDelta(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &deltas[i]);
+	*ndeltas = (int) om_sort_merge(deltas, n, sizeof(StockDelta), CompareDelta, SumDelta);
+	return deltas;
+}
 
-		deltas[i].sku = TextDatumGetCString(SPI_getbinval(tup, td, 1, &isnull));
-		deltas[i].bucket = DatumGetInt32(SPI_getbinval(tup, td, 2, &isnull));
-		deltas[i].qty = DatumGetInt32(SPI_getbinval(tup, td, 3, &isnull));
-	}
-	qsort(deltas, n, sizeof(StockDelta), CompareDelta);
-	for (i = 0; i < n; i++)
-	{
-		if (ndeltas > 0 && CompareDelta(&deltas[ndeltas - 1], &deltas[i]) == 0)
-			deltas[ndeltas - 1].qty += deltas[i].qty;
-		else
-			deltas[ndeltas++] = deltas[i];
-	}
+/*
+ * ResolveHeld(), step 2: take the resolved units off the stock rows, one
+ * (sku, bucket) at a time in lock order (NOWAIT first when the acting
+ * context says so): reserved drops, and on_hand too when fulfil.  A sweep
+ * batch's released units are only noted for the batch's end.  Appends
+ * each to detail (AppendHold) and returns the units.  Inside SPI.
+ */
+static int64
+TakeOffStock(int64 shop_id, const StockDelta *deltas, int ndeltas, bool fulfil,
+			 StringInfo detail)
+{
+	const OmAct *act = om_act();
+	static SPIPlanPtr give_back_plan = NULL;
+	static SPIPlanPtr ship_plan = NULL;
+	static SPIPlanPtr nowait_plan = NULL;
+	static const Oid stock_types[] = {INT8OID, TEXTOID, INT4OID, INT4OID};
+	Datum		values[4];
+	SPIPlanPtr	plan;
+	int64		units = 0;
+	int			i;
 
 	om_plan(&give_back_plan,
 			"UPDATE order_mgmt.stock SET reserved = reserved - $4"
@@ -436,28 +455,52 @@ ResolveHeld(int64 shop_id, int64 order_id, int64 return_id, bool fulfil, const c
 			3, stock_types);
 	plan = fulfil ? ship_plan : give_back_plan;
 
-	initStringInfo(&detail);
-	appendStringInfoString(&detail, "{\"holds\": [");
 	for (i = 0; i < ndeltas; i++)
 	{
+		const StockDelta *d = &deltas[i];
+
 		values[0] = Int64GetDatum(shop_id);
-		values[1] = CStringGetTextDatum(deltas[i].sku);
-		values[2] = Int32GetDatum(deltas[i].bucket);
-		values[3] = Int32GetDatum(deltas[i].qty);
+		values[1] = CStringGetTextDatum(d->sku);
+		values[2] = Int32GetDatum(d->bucket);
+		values[3] = Int32GetDatum(d->qty);
 		if (act->nowait)
 			om_exec(nowait_plan, values, NULL, false, 0);
 		if (!fulfil && act->batch)
 			/* a sweep batch gives the units back at its end (sweep_batch.c) */
-			om_batch_add_stock(act->batch, shop_id, deltas[i].sku, deltas[i].bucket, deltas[i].qty);
+			om_batch_add_stock(act->batch, shop_id, d->sku, d->bucket, d->qty);
 		else
 		{
 			om_exec(plan, values, NULL, false, 0);
 			if (SPI_processed != 1)
-				elog(ERROR, "stock row of sku \"%s\" bucket %d is missing", deltas[i].sku, deltas[i].bucket);
+				elog(ERROR, "stock row of sku \"%s\" bucket %d is missing", d->sku, d->bucket);
 		}
-		AppendHold(&detail, deltas[i].sku, deltas[i].bucket, deltas[i].qty);
-		units += deltas[i].qty;
+		AppendHold(detail, d->sku, d->bucket, d->qty);
+		units += d->qty;
 	}
+	return units;
+}
+
+/*
+ * Move an order's held reservations to 'released' (give the units back) or
+ * 'fulfilled' (they left the warehouse: on_hand drops too), then adjust the
+ * stock rows in lock order.  Appends an event of the given kind with the
+ * units moved.  Returns the number of units.  Inside SPI.
+ */
+static int64
+ResolveHeld(int64 shop_id, int64 order_id, int64 return_id, bool fulfil, const char *event_kind)
+{
+	StockDelta *deltas;
+	int			ndeltas;
+	int64		units;
+	StringInfoData detail;
+
+	deltas = ResolveReservations(shop_id, order_id, return_id, fulfil, &ndeltas);
+	if (ndeltas == 0)
+		return 0;
+
+	initStringInfo(&detail);
+	appendStringInfoString(&detail, "{\"holds\": [");
+	units = TakeOffStock(shop_id, deltas, ndeltas, fulfil, &detail);
 	appendStringInfoString(&detail, "]}");
 	om_event_write(shop_id, order_id, event_kind, NULL, NULL, detail.data);
 	return units;
@@ -491,6 +534,107 @@ CompareOrderDelta(const void *a, const void *b)
 	return CompareDelta(&x->d, &y->d);
 }
 
+/* Add the units of *from to *into, units of the same order and (sku, bucket). */
+static void
+SumOrderDelta(void *into, const void *from)
+{
+	((OrderDelta *) into)->d.qty += ((const OrderDelta *) from)->d.qty;
+}
+
+/*
+ * om_release_stock_set(), step 1: run plan, the UPDATE that releases the
+ * set's held reservations, and return them by order, then in lock order,
+ * the units of one (sku, bucket) summed; *nrows of them.  Inside SPI.
+ */
+static OrderDelta *
+ReleaseSetReservations(SPIPlanPtr plan, Datum shops, Datum orders, int *nrows)
+{
+	Datum		values[3];
+	OrderDelta *rows;
+	uint64		n;
+	uint64		i;
+
+	values[0] = shops;
+	values[1] = orders;
+	values[2] = TimestampTzGetDatum(om_now());
+	om_exec(plan, values, NULL, false, 0);
+	n = SPI_processed;
+	*nrows = 0;
+	if (n == 0)
+		return NULL;
+
+	rows = palloc(sizeof(OrderDelta) * n);
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	td = SPI_tuptable->tupdesc;
+
+		rows[i].shop_id = DatumGetInt64(SPI_getbinval(tup, td, 1, &isnull));
+		rows[i].order_id = DatumGetInt64(SPI_getbinval(tup, td, 2, &isnull));
+		ReadDelta(tup, td, 3, &rows[i].d);
+	}
+	SPI_freetuptable(SPI_tuptable);
+	*nrows = (int) om_sort_merge(rows, n, sizeof(OrderDelta), CompareOrderDelta,
+								 SumOrderDelta);
+	return rows;
+}
+
+/*
+ * om_release_stock_set(), step 2: lock the stock rows of the n rows with
+ * plan, one statement, NOWAIT.  Inside SPI.
+ */
+static void
+LockSetStock(SPIPlanPtr plan, const OrderDelta *rows, int n)
+{
+	Datum		values[3];
+	Datum	   *lock_shops = palloc(sizeof(Datum) * n);
+	Datum	   *lock_skus = palloc(sizeof(Datum) * n);
+	Datum	   *lock_buckets = palloc(sizeof(Datum) * n);
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		lock_shops[i] = Int64GetDatum(rows[i].shop_id);
+		lock_skus[i] = CStringGetTextDatum(rows[i].d.sku);
+		lock_buckets[i] = Int32GetDatum(rows[i].d.bucket);
+	}
+	values[0] = om_int8_array(lock_shops, n);
+	values[1] = om_text_array(lock_skus, n);
+	values[2] = om_int4_array(lock_buckets, n);
+	om_exec(plan, values, NULL, false, 0);
+	SPI_freetuptable(SPI_tuptable);
+}
+
+/*
+ * om_release_stock_set(), step 3: note the n rows' units in batch, to give
+ * back at its end, and write each order's release event, as ResolveHeld()
+ * writes it.  rows are sorted by order.
+ */
+static void
+WriteSetReleases(OmBatch *batch, const OrderDelta *rows, int n)
+{
+	int			start;
+
+	for (start = 0; start < n;)
+	{
+		StringInfoData detail;
+		int			end = start;
+
+		initStringInfo(&detail);
+		appendStringInfoString(&detail, "{\"holds\": [");
+		for (; end < n && rows[end].shop_id == rows[start].shop_id &&
+			 rows[end].order_id == rows[start].order_id; end++)
+		{
+			om_batch_add_stock(batch, rows[end].shop_id, rows[end].d.sku, rows[end].d.bucket, rows[end].d.qty);
+			AppendHold(&detail, rows[end].d.sku, rows[end].d.bucket, rows[end].d.qty);
+		}
+		appendStringInfoString(&detail, "]}");
+		om_event_write(rows[start].shop_id, rows[start].order_id, "release", NULL, NULL, detail.data);
+		start = end;
+	}
+}
+
 /*
  * om_release_stock() for the n orders of a run_due() set at once ($1 shop
  * ids, $2 order ids, int8 arrays), inside the sweeper's batch: one UPDATE
@@ -508,15 +652,8 @@ om_release_stock_set(Datum shops, Datum orders)
 	static SPIPlanPtr nowait_plan = NULL;
 	static const Oid release_types[] = {INT8ARRAYOID, INT8ARRAYOID, TIMESTAMPTZOID};
 	static const Oid lock_types[] = {INT8ARRAYOID, TEXTARRAYOID, INT4ARRAYOID};
-	Datum		values[3];
 	OrderDelta *rows;
-	Datum	   *lock_shops;
-	Datum	   *lock_skus;
-	Datum	   *lock_buckets;
-	uint64		nrows;
-	uint64		nmerged = 0;
-	uint64		i;
-	uint64		start;
+	int			nrows;
 
 	if (act->batch == NULL)
 		elog(ERROR, "om_release_stock_set called outside a run_due() batch");
@@ -533,74 +670,13 @@ om_release_stock_set(Datum shops, Datum orders)
 			"   pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::int4[])))"
 			" FOR NO KEY UPDATE OF s NOWAIT",
 			3, lock_types);
-	values[0] = shops;
-	values[1] = orders;
-	values[2] = TimestampTzGetDatum(om_now());
-	om_exec(release_plan, values, NULL, false, 0);
-	nrows = SPI_processed;
+
+	rows = ReleaseSetReservations(release_plan, shops, orders, &nrows);
 	if (nrows == 0)
 		return;
-
-	/* by order, then in lock order; units of one (sku, bucket) summed */
-	rows = palloc(sizeof(OrderDelta) * nrows);
-	for (i = 0; i < nrows; i++)
-	{
-		bool		isnull;
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	td = SPI_tuptable->tupdesc;
-
-		rows[i].shop_id = DatumGetInt64(SPI_getbinval(tup, td, 1, &isnull));
-		rows[i].order_id = DatumGetInt64(SPI_getbinval(tup, td, 2, &isnull));
-		rows[i].d.sku = TextDatumGetCString(SPI_getbinval(tup, td, 3, &isnull));
-		rows[i].d.bucket = DatumGetInt32(SPI_getbinval(tup, td, 4, &isnull));
-		rows[i].d.qty = DatumGetInt32(SPI_getbinval(tup, td, 5, &isnull));
-	}
-	SPI_freetuptable(SPI_tuptable);
-	qsort(rows, nrows, sizeof(OrderDelta), CompareOrderDelta);
-	for (i = 0; i < nrows; i++)
-	{
-		if (nmerged > 0 && CompareOrderDelta(&rows[nmerged - 1], &rows[i]) == 0)
-			rows[nmerged - 1].d.qty += rows[i].d.qty;
-		else
-			rows[nmerged++] = rows[i];
-	}
-
 	if (act->nowait)
-	{
-		lock_shops = palloc(sizeof(Datum) * nmerged);
-		lock_skus = palloc(sizeof(Datum) * nmerged);
-		lock_buckets = palloc(sizeof(Datum) * nmerged);
-		for (i = 0; i < nmerged; i++)
-		{
-			lock_shops[i] = Int64GetDatum(rows[i].shop_id);
-			lock_skus[i] = CStringGetTextDatum(rows[i].d.sku);
-			lock_buckets[i] = Int32GetDatum(rows[i].d.bucket);
-		}
-		values[0] = om_int8_array(lock_shops, (int) nmerged);
-		values[1] = om_text_array(lock_skus, (int) nmerged);
-		values[2] = om_int4_array(lock_buckets, (int) nmerged);
-		om_exec(nowait_plan, values, NULL, false, 0);
-		SPI_freetuptable(SPI_tuptable);
-	}
-
-	/* each order's release event, as ResolveHeld() writes it */
-	for (start = 0; start < nmerged;)
-	{
-		StringInfoData detail;
-		uint64		end = start;
-
-		initStringInfo(&detail);
-		appendStringInfoString(&detail, "{\"holds\": [");
-		for (; end < nmerged && rows[end].shop_id == rows[start].shop_id &&
-			 rows[end].order_id == rows[start].order_id; end++)
-		{
-			om_batch_add_stock(act->batch, rows[end].shop_id, rows[end].d.sku, rows[end].d.bucket, rows[end].d.qty);
-			AppendHold(&detail, rows[end].d.sku, rows[end].d.bucket, rows[end].d.qty);
-		}
-		appendStringInfoString(&detail, "]}");
-		om_event_write(rows[start].shop_id, rows[start].order_id, "release", NULL, NULL, detail.data);
-		start = end;
-	}
+		LockSetStock(nowait_plan, rows, nrows);
+	WriteSetReleases(act->batch, rows, nrows);
 }
 
 /* An exchange rejected or cancelled: its replacement's units go back. */

@@ -151,11 +151,13 @@ om_exec_quiet(SPIPlanPtr plan, Datum *values, const char *nulls, bool read_only,
 }
 
 /*
- * Does the kept query sql, with parameters (shop_id bigint, key text),
- * return a row?  For the many "does this shop have that ..." checks.
+ * Run the kept statement sql with parameters ($1 shop_id bigint, $2 key
+ * text), as om_exec(): the shape of the per-SKU (or per-code) reads and
+ * locks.  Returns SPI_processed.
  */
-bool
-om_exists(SPIPlanPtr *slot, const char *sql, int64 shop_id, const char *key)
+uint64
+om_exec_for_key(SPIPlanPtr *slot, const char *sql, int64 shop_id, const char *key,
+				bool read_only, long count)
 {
 	static const Oid argtypes[] = {INT8OID, TEXTOID};
 	Datum		values[2];
@@ -163,8 +165,18 @@ om_exists(SPIPlanPtr *slot, const char *sql, int64 shop_id, const char *key)
 	om_plan(slot, sql, 2, argtypes);
 	values[0] = Int64GetDatum(shop_id);
 	values[1] = CStringGetTextDatum(key);
-	om_exec(*slot, values, NULL, true, 1);
-	return SPI_processed > 0;
+	om_exec(*slot, values, NULL, read_only, count);
+	return SPI_processed;
+}
+
+/*
+ * Does the kept query sql, with parameters (shop_id bigint, key text),
+ * return a row?  For the many "does this shop have that ..." checks.
+ */
+bool
+om_exists(SPIPlanPtr *slot, const char *sql, int64 shop_id, const char *key)
+{
+	return om_exec_for_key(slot, sql, shop_id, key, true, 1) > 0;
 }
 
 /*

@@ -18,6 +18,8 @@ extern int	om_exec_quiet(SPIPlanPtr plan, Datum *values, const char *nulls,
 						  bool read_only, long count);
 extern uint64 om_exec_for_order(SPIPlanPtr *slot, const char *sql, int64 shop_id,
 								 int64 order_id);
+extern uint64 om_exec_for_key(SPIPlanPtr *slot, const char *sql, int64 shop_id,
+							   const char *key, bool read_only, long count);
 extern bool om_exists(SPIPlanPtr *slot, const char *sql, int64 shop_id, const char *key);
 extern bool om_try(void (*fn) (void *), void *arg, const int *codes, int ncodes,
 				   ErrorData **error);

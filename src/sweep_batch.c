@@ -33,6 +33,7 @@
 #include "utils/memutils.h"
 
 #include "events.h"
+#include "sort_merge.h"
 #include "spi_util.h"
 #include "sweep.h"
 
@@ -177,6 +178,13 @@ CompareDeltas(const void *a, const void *b)
 	return (x->bucket > y->bucket) - (x->bucket < y->bucket);
 }
 
+/* Add the change *from to *into, a change to the same row. */
+static void
+SumDeltas(void *into, const void *from)
+{
+	((Delta *) into)->qty += ((const Delta *) from)->qty;
+}
+
 /*
  * Write one kind of counter change, deltas[from .. to) (summed, one per
  * row), with one UPDATE.  Inside SPI.
@@ -245,7 +253,7 @@ void
 om_batch_flush(OmBatch *b)
 {
 	int			i;
-	int			n = 0;
+	int			n;
 	int			from;
 
 	om_events_flush(b->events);
@@ -253,14 +261,7 @@ om_batch_flush(OmBatch *b)
 		return;
 
 	/* sort by kind and row, and sum the changes to each row */
-	qsort(b->deltas, b->n, sizeof(Delta), CompareDeltas);
-	for (i = 0; i < b->n; i++)
-	{
-		if (n > 0 && CompareDeltas(&b->deltas[n - 1], &b->deltas[i]) == 0)
-			b->deltas[n - 1].qty += b->deltas[i].qty;
-		else
-			b->deltas[n++] = b->deltas[i];
-	}
+	n = (int) om_sort_merge(b->deltas, b->n, sizeof(Delta), CompareDeltas, SumDeltas);
 
 	for (from = 0, i = 1; i <= n; i++)
 	{
