@@ -6,18 +6,22 @@
  *	  the effects of the API call (SPEC principle 1).
  *
  * For each row whose statuses or archive flag changed (the trigger's WHEN
- * clause skips the rest) it appends the transition events, then:
+ * clause skips the rest) it appends the transition events, then does, in
+ * this order and one step function each:
  *
  *	cancelled			releases the promo redemption and the held stock,
- *						and drops the order's pending deadlines;
+ *						drops the order's pending deadlines and schedules
+ *						auto-archiving (shop.auto_archive_after);
  *	reactivated			re-claims the promo code and holds the stock again,
- *						all or nothing (OM003/OM004/OM001 abort the UPDATE);
+ *						all or nothing (OM003/OM004/OM001 abort the UPDATE),
+ *						and drops the deadlines of the cancelled order;
+ *	completed			earns the customer's reward points, drops the
+ *						pending deadlines and schedules auto-archiving;
  *	left pre-shipment	commits the held stock (on_hand and reserved drop);
  *	paid				drops the payment deadline and any auto-cancel;
  *	failed				schedules the auto-cancel when the shop wants it;
- *	left failed			drops the auto-cancel;
- *	completed			earns the customer's reward points;
- *	completed/cancelled	schedules auto-archiving (shop.auto_archive_after);
+ *	left failed			drops the auto-cancel (a retry restores the
+ *						payment deadline);
  *	payment or delivery	sets or drops the automation rule's deadline;
  *	refunded more		reverses the reward points the money no longer earns.
  *
@@ -29,9 +33,10 @@
  * cancelled orders and the failed ones in it, and om_sweep_set_apply()
  * (sweep_set.c) gives their held stock back, drops their deadlines and
  * schedules their archiving or auto-cancel with one statement each, for
- * all of them, right after that UPDATE and in the same subtransaction.  Each order still gets
- * exactly the per-row effects, in the same order among its own; if
- * anything fails, the whole set is rolled back and done one by one.
+ * all of them, right after that UPDATE and in the same subtransaction.
+ * Each order still gets exactly the per-row effects, in the same order
+ * among its own; if anything fails, the whole set is rolled back and done
+ * one by one.
  *
  *-------------------------------------------------------------------------
  */
@@ -226,22 +231,209 @@ ClaimAgain(int64 shop_id, int64 order_id, const char *code_key,
 	om_event_write(shop_id, order_id, "promo_claim", NULL, NULL, detail.data);
 }
 
+/*
+ * One UPDATE of an order as orders_after sees it: the two row versions,
+ * the order's keys and each machine's state before and after (filled by
+ * WriteTransitionEvents).
+ */
+typedef struct OrderChange
+{
+	TupleDesc	td;
+	HeapTuple	oldtup;
+	HeapTuple	newtup;
+	int64		shop_id;
+	int64		order_id;
+	int			from[OM_NUM_MACHINES];
+	int			to[OM_NUM_MACHINES];
+} OrderChange;
+
+/*
+ * Read each machine's move into ch->from and ch->to and append an event
+ * for each machine that moved (order, payment, delivery in turn; a
+ * cancellation carries its source, reason and note), then an archive or
+ * unarchive event when the archive flag changed.
+ */
+static void
+WriteTransitionEvents(OrderChange *ch)
+{
+	TupleDesc	td = ch->td;
+	AttrNumber	attnum[OM_NUM_MACHINES];
+	int			m;
+
+	attnum[OM_MACHINE_ORDER] = cols->status;
+	attnum[OM_MACHINE_PAYMENT] = cols->payment_status;
+	attnum[OM_MACHINE_DELIVERY] = cols->delivery_status;
+
+	for (m = 0; m < OM_NUM_MACHINES; m++)
+	{
+		ch->from[m] = om_row_state(ch->oldtup, td, attnum[m], m);
+		ch->to[m] = om_row_state(ch->newtup, td, attnum[m], m);
+		if (ch->from[m] != ch->to[m])
+			om_event_write(ch->shop_id, ch->order_id, om_machine_name(m),
+						   om_state_name(m, ch->from[m]), om_state_name(m, ch->to[m]),
+						   (m == OM_MACHINE_ORDER && ch->to[m] == OS_CANCELLED) ?
+						   CancelDetail(ch->newtup, td) : NULL);
+	}
+	if (heap_attisnull(ch->oldtup, cols->archived_at, td) != heap_attisnull(ch->newtup, cols->archived_at, td))
+		om_event_write(ch->shop_id, ch->order_id,
+					   heap_attisnull(ch->newtup, cols->archived_at, td) ? "unarchive" : "archive",
+					   NULL, NULL, NULL);
+}
+
+/*
+ * Cancelled: release the promo redemption (promo_key, or NULL for none),
+ * then give the held stock back, drop the pending deadlines and schedule
+ * auto-archiving; inside a run_due() set UPDATE, only note the order for
+ * om_sweep_set_apply() instead of those last three.
+ */
+static void
+CancelEffects(const OrderChange *ch, const char *promo_key)
+{
+	if (promo_key)
+		om_promo_release(ch->shop_id, ch->order_id, promo_key);
+	if (om_act_in_set())
+		om_sweep_set_note(om_act()->set, OM_SET_CANCELLED, ch->shop_id, ch->order_id, NULL);
+	else
+	{
+		om_release_stock(ch->shop_id, ch->order_id);
+		DropDeadlines(ch->shop_id, ch->order_id, "payment_timeout,auto_cancel,hold_end,automation_complete");
+		ScheduleAutoArchive(ch->shop_id, ch->order_id);
+	}
+}
+
+/*
+ * Reactivated: claim the promo code again (promo_key, or NULL for none),
+ * hold the stock again, then drop the deadlines of the cancelled order;
+ * all or nothing, as OM003/OM004/OM001 abort the UPDATE.
+ */
+static void
+ReactivateEffects(const OrderChange *ch, const char *promo_key)
+{
+	if (promo_key)
+		ClaimAgain(ch->shop_id, ch->order_id, promo_key,
+				   om_row_text(ch->newtup, ch->td, cols->customer_id),
+				   om_row_text(ch->newtup, ch->td, cols->email_key));
+	HoldAgain(ch->shop_id, ch->order_id);
+	DropDeadlines(ch->shop_id, ch->order_id, "payment_timeout,auto_cancel,auto_archive");
+}
+
+/*
+ * Completed: earn the customer's reward points, drop the pending
+ * deadlines and schedule auto-archiving.
+ */
+static void
+CompleteEffects(const OrderChange *ch)
+{
+	om_rewards_earn(ch->shop_id, ch->order_id);
+	DropDeadlines(ch->shop_id, ch->order_id, "payment_timeout,auto_cancel,hold_end,automation_complete");
+	ScheduleAutoArchive(ch->shop_id, ch->order_id);
+}
+
+/*
+ * The effects of an order status move: cancel, reactivate or complete
+ * (at most one applies).  Each takes the promo code row before the stock
+ * rows (lock order).
+ */
+static void
+OrderStatusEffects(const OrderChange *ch)
+{
+	int			from = ch->from[OM_MACHINE_ORDER];
+	int			to = ch->to[OM_MACHINE_ORDER];
+	char	   *promo_key = om_row_text(ch->newtup, ch->td, cols->promo_key);
+
+	if (to == OS_CANCELLED && from != OS_CANCELLED)
+		CancelEffects(ch, promo_key);
+	else if (from == OS_CANCELLED && to != OS_CANCELLED)
+		ReactivateEffects(ch, promo_key);
+	else if (to == OS_COMPLETED && from != OS_COMPLETED)
+		CompleteEffects(ch);
+}
+
+/*
+ * Shipment (delivery leaving pre-shipment) commits the held stock (SPEC
+ * §4.2).
+ */
+static void
+CommitShipment(const OrderChange *ch)
+{
+	if (om_delivery_pre_shipment(ch->from[OM_MACHINE_DELIVERY]) &&
+		!om_delivery_pre_shipment(ch->to[OM_MACHINE_DELIVERY]))
+		om_commit_stock(ch->shop_id, ch->order_id);
+}
+
+/*
+ * Payment deadlines (SPEC §6) after a payment move: paid drops the
+ * payment deadline and any auto-cancel; failed, on an order neither
+ * cancelled nor ever reactivated, schedules the auto-cancel (or notes it
+ * for the run_due() set); leaving failed drops the auto-cancel, and a
+ * retry (pending) restores the payment deadline.
+ */
+static void
+PaymentDeadlines(const OrderChange *ch)
+{
+	int			from = ch->from[OM_MACHINE_PAYMENT];
+	int			to = ch->to[OM_MACHINE_PAYMENT];
+	const OmAct *act = om_act();
+
+	if (from == to)
+		return;
+	if (to == PS_PAID)
+		DropDeadlines(ch->shop_id, ch->order_id, "payment_timeout,auto_cancel");
+	else if (to == PS_FAILED &&
+			 ch->to[OM_MACHINE_ORDER] != OS_CANCELLED &&
+			 heap_attisnull(ch->newtup, cols->reactivated_at, ch->td))
+	{
+		if (om_act_in_set())
+			om_sweep_set_note(act->set, OM_SET_FAILED, ch->shop_id, ch->order_id,
+							  act->failure_reason ? act->failure_reason : "payment_failed");
+		else
+			ScheduleAutoCancel(ch->shop_id, ch->order_id);
+	}
+	else if (from == PS_FAILED)
+	{
+		DropDeadlines(ch->shop_id, ch->order_id, "auto_cancel");
+		/* a retry keeps the original deadline (SPEC §6), even a passed one */
+		if (to == PS_PENDING)
+			ScheduleTimeoutAgain(ch->shop_id, ch->order_id);
+	}
+}
+
+/*
+ * Automation rules watch payment and delivery (SPEC §9): when either
+ * moved on a pending or confirmed order, set or drop the rule's deadline.
+ */
+static void
+TrackAutomation(const OrderChange *ch)
+{
+	if ((ch->from[OM_MACHINE_PAYMENT] != ch->to[OM_MACHINE_PAYMENT] ||
+		 ch->from[OM_MACHINE_DELIVERY] != ch->to[OM_MACHINE_DELIVERY]) &&
+		(ch->to[OM_MACHINE_ORDER] == OS_PENDING || ch->to[OM_MACHINE_ORDER] == OS_CONFIRMED))
+		om_automation_track(ch->shop_id, ch->order_id);
+}
+
+/*
+ * A refund (refunded_amount grew) takes back the reward points it no
+ * longer earns.
+ */
+static void
+ReverseRewards(const OrderChange *ch)
+{
+	if (om_num_cmp(DatumGetNumeric(heap_getattr(ch->newtup, cols->refunded_amount, ch->td, &(bool){false})),
+				   DatumGetNumeric(heap_getattr(ch->oldtup, cols->refunded_amount, ch->td, &(bool){false}))) > 0)
+		om_rewards_reverse(ch->shop_id, ch->order_id);
+}
+
+/*
+ * orders_after (AFTER UPDATE, per row): the transition events, then the
+ * side effects in a fixed order (see the file header): order status
+ * effects, shipment, payment deadlines, automation, reward reversal.
+ */
 PG_FUNCTION_INFO_V1(om_orders_after);
 Datum
 om_orders_after(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-	TupleDesc	td;
-	HeapTuple	oldtup,
-				newtup;
-	int64		shop_id,
-				order_id;
-	int			from[OM_NUM_MACHINES];
-	int			to[OM_NUM_MACHINES];
-	AttrNumber	attnum[OM_NUM_MACHINES];
-	char	   *promo_key;
-	int			m;
-	const OmAct *act = om_act();
+	OrderChange ch;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
@@ -255,105 +447,21 @@ om_orders_after(PG_FUNCTION_ARGS)
 				 errmsg("orders_after must be fired AFTER UPDATE FOR EACH ROW")));
 
 	cols = om_order_cols(trigdata->tg_relation);
-	td = RelationGetDescr(trigdata->tg_relation);
-	oldtup = trigdata->tg_trigtuple;
-	newtup = trigdata->tg_newtuple;
-	shop_id = om_row_int64(newtup, td, cols->shop_id);
-	order_id = om_row_int64(newtup, td, cols->order_id);
-	attnum[OM_MACHINE_ORDER] = cols->status;
-	attnum[OM_MACHINE_PAYMENT] = cols->payment_status;
-	attnum[OM_MACHINE_DELIVERY] = cols->delivery_status;
+	ch.td = RelationGetDescr(trigdata->tg_relation);
+	ch.oldtup = trigdata->tg_trigtuple;
+	ch.newtup = trigdata->tg_newtuple;
+	ch.shop_id = om_row_int64(ch.newtup, ch.td, cols->shop_id);
+	ch.order_id = om_row_int64(ch.newtup, ch.td, cols->order_id);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
-	/* the transition events */
-	for (m = 0; m < OM_NUM_MACHINES; m++)
-	{
-		from[m] = om_row_state(oldtup, td, attnum[m], m);
-		to[m] = om_row_state(newtup, td, attnum[m], m);
-		if (from[m] != to[m])
-			om_event_write(shop_id, order_id, om_machine_name(m),
-						   om_state_name(m, from[m]), om_state_name(m, to[m]),
-						   (m == OM_MACHINE_ORDER && to[m] == OS_CANCELLED) ?
-						   CancelDetail(newtup, td) : NULL);
-	}
-	if (heap_attisnull(oldtup, cols->archived_at, td) != heap_attisnull(newtup, cols->archived_at, td))
-		om_event_write(shop_id, order_id,
-					   heap_attisnull(newtup, cols->archived_at, td) ? "unarchive" : "archive",
-					   NULL, NULL, NULL);
-
-	promo_key = om_row_text(newtup, td, cols->promo_key);
-
-	/* cancel and reactivation: promo before stock (lock order) */
-	if (to[OM_MACHINE_ORDER] == OS_CANCELLED && from[OM_MACHINE_ORDER] != OS_CANCELLED)
-	{
-		if (promo_key)
-			om_promo_release(shop_id, order_id, promo_key);
-		if (om_act_in_set())
-			om_sweep_set_note(act->set, OM_SET_CANCELLED, shop_id, order_id, NULL);
-		else
-		{
-			om_release_stock(shop_id, order_id);
-			DropDeadlines(shop_id, order_id, "payment_timeout,auto_cancel,hold_end,automation_complete");
-			ScheduleAutoArchive(shop_id, order_id);
-		}
-	}
-	else if (from[OM_MACHINE_ORDER] == OS_CANCELLED && to[OM_MACHINE_ORDER] != OS_CANCELLED)
-	{
-		if (promo_key)
-			ClaimAgain(shop_id, order_id, promo_key,
-					   om_row_text(newtup, td, cols->customer_id),
-					   om_row_text(newtup, td, cols->email_key));
-		HoldAgain(shop_id, order_id);
-		DropDeadlines(shop_id, order_id, "payment_timeout,auto_cancel,auto_archive");
-	}
-	else if (to[OM_MACHINE_ORDER] == OS_COMPLETED && from[OM_MACHINE_ORDER] != OS_COMPLETED)
-	{
-		om_rewards_earn(shop_id, order_id);
-		DropDeadlines(shop_id, order_id, "payment_timeout,auto_cancel,hold_end,automation_complete");
-		ScheduleAutoArchive(shop_id, order_id);
-	}
-
-	/* shipment commits the held stock (SPEC §4.2) */
-	if (om_delivery_pre_shipment(from[OM_MACHINE_DELIVERY]) &&
-		!om_delivery_pre_shipment(to[OM_MACHINE_DELIVERY]))
-		om_commit_stock(shop_id, order_id);
-
-	/* payment deadlines (SPEC §6) */
-	if (from[OM_MACHINE_PAYMENT] != to[OM_MACHINE_PAYMENT])
-	{
-		if (to[OM_MACHINE_PAYMENT] == PS_PAID)
-			DropDeadlines(shop_id, order_id, "payment_timeout,auto_cancel");
-		else if (to[OM_MACHINE_PAYMENT] == PS_FAILED &&
-				 to[OM_MACHINE_ORDER] != OS_CANCELLED &&
-				 heap_attisnull(newtup, cols->reactivated_at, td))
-		{
-			if (om_act_in_set())
-				om_sweep_set_note(act->set, OM_SET_FAILED, shop_id, order_id,
-								  act->failure_reason ? act->failure_reason : "payment_failed");
-			else
-				ScheduleAutoCancel(shop_id, order_id);
-		}
-		else if (from[OM_MACHINE_PAYMENT] == PS_FAILED)
-		{
-			DropDeadlines(shop_id, order_id, "auto_cancel");
-			/* a retry keeps the original deadline (SPEC §6), even a passed one */
-			if (to[OM_MACHINE_PAYMENT] == PS_PENDING)
-				ScheduleTimeoutAgain(shop_id, order_id);
-		}
-	}
-
-	/* automation rules watch payment and delivery (SPEC §9) */
-	if ((from[OM_MACHINE_PAYMENT] != to[OM_MACHINE_PAYMENT] ||
-		 from[OM_MACHINE_DELIVERY] != to[OM_MACHINE_DELIVERY]) &&
-		(to[OM_MACHINE_ORDER] == OS_PENDING || to[OM_MACHINE_ORDER] == OS_CONFIRMED))
-		om_automation_track(shop_id, order_id);
-
-	/* a refund takes back the reward points it no longer earns */
-	if (om_num_cmp(DatumGetNumeric(heap_getattr(newtup, cols->refunded_amount, td, &(bool){false})),
-				   DatumGetNumeric(heap_getattr(oldtup, cols->refunded_amount, td, &(bool){false}))) > 0)
-		om_rewards_reverse(shop_id, order_id);
+	WriteTransitionEvents(&ch);
+	OrderStatusEffects(&ch);	/* promo before stock (lock order) */
+	CommitShipment(&ch);
+	PaymentDeadlines(&ch);
+	TrackAutomation(&ch);
+	ReverseRewards(&ch);
 
 	SPI_finish();
 	return PointerGetDatum(NULL);

@@ -1,15 +1,19 @@
 /*-------------------------------------------------------------------------
  *
  * order_guard.c
- *	  The C triggers that make the database the referee (SPEC principle 1).
+ *	  The BEFORE triggers that make the database the referee (SPEC
+ *	  principle 1).
  *
  * orders_guard (BEFORE INSERT OR UPDATE, per row) refuses every write to
  * order_mgmt.orders that the status machines (machines.c) or the
  * cross-status rules of SPEC §3 do not allow, whatever path it comes by,
- * and stamps the row (updated_at, paid_at, shipped_at, ...).  It runs after
- * the row is locked, on the newest row version (READ COMMITTED re-checks
- * concurrent updates through EvalPlanQual), so two sessions racing to move
- * one order are judged in the order their row locks were granted.
+ * and stamps the row (updated_at, paid_at, shipped_at, ...) through an
+ * OmRowEdit (order_row.c).  An UPDATE is judged in named steps, always in
+ * the same order so that a bad write always gets the same first error
+ * (GuardUpdate lists them).  It runs after the row is locked, on the
+ * newest row version (READ COMMITTED re-checks concurrent updates through
+ * EvalPlanQual), so two sessions racing to move one order are judged in
+ * the order their row locks were granted.
  *
  * The AFTER UPDATE trigger orders_after (order_effects.c) then writes the
  * transition events and does the side effects.
@@ -20,8 +24,9 @@
  * order_line_stamp (BEFORE INSERT on order_line, when ordered_at is left
  * out) copies the order's creation time onto a line written by hand.
  *
- * Locking: these triggers take no locks beyond the row being written and
- * the FK share locks of the event rows they insert.
+ * Locking: these triggers take no locks beyond the row being written;
+ * what they read (an order's lines and SKUs, an order's creation time)
+ * they read without locking.
  *
  *-------------------------------------------------------------------------
  */
@@ -291,235 +296,407 @@ RefuseMove(int64 order_id, OmMachine machine, int from, int to)
 }
 
 /*
- * BEFORE UPDATE: judge the move, then stamp the row.
+ * One UPDATE of an order as GuardUpdate judges it: the two row versions,
+ * the clock, the archive flag and each machine's state before and after.
+ * The new_* states are what the row will hold, including the moves the
+ * guard makes itself (ImplyMoves).
  */
-static HeapTuple
-GuardUpdate(TriggerData *trigdata)
+typedef struct GuardMove
 {
-	TupleDesc	td = RelationGetDescr(trigdata->tg_relation);
-	HeapTuple	oldtup = trigdata->tg_trigtuple;
-	HeapTuple	newtup = trigdata->tg_newtuple;
-	int64		order_id = om_row_int64(oldtup, td, cols->order_id);
-	TimestampTz now = om_now();
-	OmRowEdit		edit;
+	TupleDesc	td;
+	HeapTuple	oldtup;
+	HeapTuple	newtup;
+	int64		order_id;
+	TimestampTz now;
+	bool		was_archived;	/* archived before the UPDATE */
+	bool		archived;		/* archived after it */
 	int			old_status,
 				new_status,
 				old_pay,
 				new_pay,
 				old_del,
 				new_del;
-	bool		was_archived = !IsNull(oldtup, td, cols->archived_at);
-	bool		archived = !IsNull(newtup, td, cols->archived_at);
-	int			i;
+} GuardMove;
 
-	/* Keys never change. */
-	if (ColumnChanged(oldtup, newtup, td, cols->shop_id) ||
-		ColumnChanged(oldtup, newtup, td, cols->order_id))
+/*
+ * Keys never change: shop_id and order_id are the order's identity.
+ * Raises OM_ORDER_NOT_MODIFIABLE.
+ */
+static void
+CheckKeysKept(const GuardMove *mv)
+{
+	if (ColumnChanged(mv->oldtup, mv->newtup, mv->td, cols->shop_id) ||
+		ColumnChanged(mv->oldtup, mv->newtup, mv->td, cols->order_id))
 		ereport(ERROR,
 				(errcode(ERRCODE_OM_ORDER_NOT_MODIFIABLE),
-				 errmsg("cannot change the key of order " INT64_FORMAT, order_id),
+				 errmsg("cannot change the key of order " INT64_FORMAT, mv->order_id),
 				 errdetail("shop_id and order_id of an order never change.")));
+}
 
-	/* An archived order refuses everything but notes and unarchiving. */
-	if (was_archived)
+/*
+ * An archived order refuses everything but notes and unarchiving (SPEC
+ * §10): the first other column that changes, in column order, raises
+ * OM_ORDER_ARCHIVED; so does a new archive time.  Does nothing for an
+ * order that was not archived.
+ */
+static void
+CheckArchivedOrder(const GuardMove *mv)
+{
+	TupleDesc	td = mv->td;
+	int			i;
+
+	if (!mv->was_archived)
+		return;
+	for (i = 1; i <= td->natts; i++)
 	{
-		for (i = 1; i <= td->natts; i++)
-		{
-			if (TupleDescAttr(td, i - 1)->attisdropped || ChangeableWhileArchived(i))
-				continue;
-			if (ColumnChanged(oldtup, newtup, td, i))
-				ereport(ERROR,
-						(errcode(ERRCODE_OM_ORDER_ARCHIVED),
-						 errmsg("order " INT64_FORMAT " is archived", order_id),
-						 errdetail("Archived orders refuse changes other than notes and unarchiving; column \"%s\" was to change.",
-								   NameStr(TupleDescAttr(td, i - 1)->attname)),
-						 errhint("Unarchive it first with order_mgmt.unarchive().")));
-		}
-		if (archived && ColumnChanged(oldtup, newtup, td, cols->archived_at))
+		if (TupleDescAttr(td, i - 1)->attisdropped || ChangeableWhileArchived(i))
+			continue;
+		if (ColumnChanged(mv->oldtup, mv->newtup, td, i))
 			ereport(ERROR,
 					(errcode(ERRCODE_OM_ORDER_ARCHIVED),
-					 errmsg("order " INT64_FORMAT " is archived", order_id),
-					 errdetail("Its archive time cannot be changed."),
+					 errmsg("order " INT64_FORMAT " is archived", mv->order_id),
+					 errdetail("Archived orders refuse changes other than notes and unarchiving; column \"%s\" was to change.",
+							   NameStr(TupleDescAttr(td, i - 1)->attname)),
 					 errhint("Unarchive it first with order_mgmt.unarchive().")));
 	}
+	if (mv->archived && ColumnChanged(mv->oldtup, mv->newtup, td, cols->archived_at))
+		ereport(ERROR,
+				(errcode(ERRCODE_OM_ORDER_ARCHIVED),
+				 errmsg("order " INT64_FORMAT " is archived", mv->order_id),
+				 errdetail("Its archive time cannot be changed."),
+				 errhint("Unarchive it first with order_mgmt.unarchive().")));
+}
 
-	CheckApiOnlyColumns(oldtup, newtup, td, order_id);
+/*
+ * Read each machine's state before and after the UPDATE into mv, old
+ * before new and order, payment, delivery in turn, so that a NULL status
+ * is reported for the first such column (om_row_state).
+ */
+static void
+ReadStates(GuardMove *mv)
+{
+	mv->old_status = om_row_state(mv->oldtup, mv->td, cols->status, OM_MACHINE_ORDER);
+	mv->new_status = om_row_state(mv->newtup, mv->td, cols->status, OM_MACHINE_ORDER);
+	mv->old_pay = om_row_state(mv->oldtup, mv->td, cols->payment_status, OM_MACHINE_PAYMENT);
+	mv->new_pay = om_row_state(mv->newtup, mv->td, cols->payment_status, OM_MACHINE_PAYMENT);
+	mv->old_del = om_row_state(mv->oldtup, mv->td, cols->delivery_status, OM_MACHINE_DELIVERY);
+	mv->new_del = om_row_state(mv->newtup, mv->td, cols->delivery_status, OM_MACHINE_DELIVERY);
+}
 
-	old_status = om_row_state(oldtup, td, cols->status, OM_MACHINE_ORDER);
-	new_status = om_row_state(newtup, td, cols->status, OM_MACHINE_ORDER);
-	old_pay = om_row_state(oldtup, td, cols->payment_status, OM_MACHINE_PAYMENT);
-	new_pay = om_row_state(newtup, td, cols->payment_status, OM_MACHINE_PAYMENT);
-	old_del = om_row_state(oldtup, td, cols->delivery_status, OM_MACHINE_DELIVERY);
-	new_del = om_row_state(newtup, td, cols->delivery_status, OM_MACHINE_DELIVERY);
-
-	om_edit_init(&edit, td);
+/*
+ * The moves the guard makes itself, set in *edit and in mv's new_* states
+ * so that the checks after it judge them too: cancelling a paid order
+ * moves its payment to refunding (SPEC §6), and paying for an order of
+ * digital goods only, not on hold, collects it (SPEC §9, seed 004; this
+ * reads the order's lines through SPI).
+ */
+static void
+ImplyMoves(GuardMove *mv, OmRowEdit *edit)
+{
+	TupleDesc	td = mv->td;
 
 	/* Cancelling a paid order means its money is owed back (SPEC §6). */
-	if (new_status == OS_CANCELLED && old_status != OS_CANCELLED && new_pay == old_pay &&
-		(old_pay == PS_PAID || old_pay == PS_PARTIALLY_REFUNDED))
+	if (mv->new_status == OS_CANCELLED && mv->old_status != OS_CANCELLED &&
+		mv->new_pay == mv->old_pay &&
+		(mv->old_pay == PS_PAID || mv->old_pay == PS_PARTIALLY_REFUNDED))
 	{
-		new_pay = PS_REFUNDING;
-		om_edit_set(&edit, cols->payment_status,
-				om_state_to_datum(OM_MACHINE_PAYMENT,
-								  TupleDescAttr(td, cols->payment_status - 1)->atttypid,
-								  PS_REFUNDING), false);
+		mv->new_pay = PS_REFUNDING;
+		om_edit_set(edit, cols->payment_status,
+					om_state_to_datum(OM_MACHINE_PAYMENT,
+									  TupleDescAttr(td, cols->payment_status - 1)->atttypid,
+									  PS_REFUNDING), false);
 	}
 
 	/* Digital goods fulfil themselves when paid (SPEC §9, seed 004). */
-	if (new_pay == PS_PAID && old_pay != PS_PAID && new_del == old_del &&
-		new_del == DS_UNFULFILLED && new_status != OS_CANCELLED &&
-		!OnHold(oldtup, td, now) && AllDigital(om_row_int64(newtup, td, cols->shop_id), order_id))
+	if (mv->new_pay == PS_PAID && mv->old_pay != PS_PAID && mv->new_del == mv->old_del &&
+		mv->new_del == DS_UNFULFILLED && mv->new_status != OS_CANCELLED &&
+		!OnHold(mv->oldtup, td, mv->now) &&
+		AllDigital(om_row_int64(mv->newtup, td, cols->shop_id), mv->order_id))
 	{
-		new_del = DS_COLLECTED;
-		om_edit_set(&edit, cols->delivery_status,
-				om_state_to_datum(OM_MACHINE_DELIVERY,
-								  TupleDescAttr(td, cols->delivery_status - 1)->atttypid,
-								  DS_COLLECTED), false);
+		mv->new_del = DS_COLLECTED;
+		om_edit_set(edit, cols->delivery_status,
+					om_state_to_datum(OM_MACHINE_DELIVERY,
+									  TupleDescAttr(td, cols->delivery_status - 1)->atttypid,
+									  DS_COLLECTED), false);
 	}
+}
 
-	/* The transition tables. */
-	if (!om_move_allowed(OM_MACHINE_ORDER, old_status, new_status))
-		RefuseMove(order_id, OM_MACHINE_ORDER, old_status, new_status);
-	if (!om_move_allowed(OM_MACHINE_PAYMENT, old_pay, new_pay))
-		RefuseMove(order_id, OM_MACHINE_PAYMENT, old_pay, new_pay);
-	if (!om_move_allowed(OM_MACHINE_DELIVERY, old_del, new_del))
-		RefuseMove(order_id, OM_MACHINE_DELIVERY, old_del, new_del);
+/*
+ * Each machine's move must be in its transition table (machines.c),
+ * checked for order_status, payment_status, then delivery_status; the
+ * first move that is not raises OM_INVALID_TRANSITION (RefuseMove).
+ */
+static void
+CheckMachineMoves(const GuardMove *mv)
+{
+	if (!om_move_allowed(OM_MACHINE_ORDER, mv->old_status, mv->new_status))
+		RefuseMove(mv->order_id, OM_MACHINE_ORDER, mv->old_status, mv->new_status);
+	if (!om_move_allowed(OM_MACHINE_PAYMENT, mv->old_pay, mv->new_pay))
+		RefuseMove(mv->order_id, OM_MACHINE_PAYMENT, mv->old_pay, mv->new_pay);
+	if (!om_move_allowed(OM_MACHINE_DELIVERY, mv->old_del, mv->new_del))
+		RefuseMove(mv->order_id, OM_MACHINE_DELIVERY, mv->old_del, mv->new_del);
+}
 
-	/* Cross-status rules of SPEC §3. */
-	if (new_status == OS_CANCELLED && !om_delivery_pre_shipment(new_del))
-	{
-		if (old_status != OS_CANCELLED)
-			ereport(ERROR,
-					(errcode(ERRCODE_OM_INVALID_TRANSITION),
-					 errmsg("cannot cancel order " INT64_FORMAT ": it has shipped", order_id),
-					 errdetail("Machine order_status refuses %s to cancelled while delivery is \"%s\"; cancelling is allowed only before shipment (unfulfilled, not_executed, shipment_cancelled, shipping_overdue).",
-							   om_state_name(OM_MACHINE_ORDER, old_status),
-							   om_state_name(OM_MACHINE_DELIVERY, new_del)),
-					 errhint("Take the goods back with a return instead.")));
-		else
-			ereport(ERROR,
-					(errcode(ERRCODE_OM_INVALID_TRANSITION),
-					 errmsg("cannot ship cancelled order " INT64_FORMAT, order_id),
-					 errdetail("Machine delivery_status refuses %s to %s while the order is cancelled.",
-							   om_state_name(OM_MACHINE_DELIVERY, old_del),
-							   om_state_name(OM_MACHINE_DELIVERY, new_del)),
-					 errhint("Reactivate the order first with order_mgmt.reactivate().")));
-	}
-
-	if (new_status == OS_COMPLETED && old_status != OS_COMPLETED &&
-		!(new_pay == PS_PAID || new_pay == PS_PARTIALLY_REFUNDED ||
-		  (new_del == DS_COLLECTED && IsCod(newtup, td))))
+/*
+ * A cancelled order has not shipped (SPEC §3): cancelling is allowed only
+ * while delivery is pre-shipment, and a cancelled order cannot ship.
+ * Raises OM_INVALID_TRANSITION.
+ */
+static void
+CheckCancelBeforeShipment(const GuardMove *mv)
+{
+	if (mv->new_status != OS_CANCELLED || om_delivery_pre_shipment(mv->new_del))
+		return;
+	if (mv->old_status != OS_CANCELLED)
 		ereport(ERROR,
 				(errcode(ERRCODE_OM_INVALID_TRANSITION),
-				 errmsg("cannot complete order " INT64_FORMAT ": it is not paid", order_id),
+				 errmsg("cannot cancel order " INT64_FORMAT ": it has shipped", mv->order_id),
+				 errdetail("Machine order_status refuses %s to cancelled while delivery is \"%s\"; cancelling is allowed only before shipment (unfulfilled, not_executed, shipment_cancelled, shipping_overdue).",
+						   om_state_name(OM_MACHINE_ORDER, mv->old_status),
+						   om_state_name(OM_MACHINE_DELIVERY, mv->new_del)),
+				 errhint("Take the goods back with a return instead.")));
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_OM_INVALID_TRANSITION),
+				 errmsg("cannot ship cancelled order " INT64_FORMAT, mv->order_id),
+				 errdetail("Machine delivery_status refuses %s to %s while the order is cancelled.",
+						   om_state_name(OM_MACHINE_DELIVERY, mv->old_del),
+						   om_state_name(OM_MACHINE_DELIVERY, mv->new_del)),
+				 errhint("Reactivate the order first with order_mgmt.reactivate().")));
+}
+
+/*
+ * Completing an order needs it paid (paid or partially_refunded), or a
+ * cod order collected (SPEC §3).  Raises OM_INVALID_TRANSITION.
+ */
+static void
+CheckCompletionPaid(const GuardMove *mv)
+{
+	if (mv->new_status == OS_COMPLETED && mv->old_status != OS_COMPLETED &&
+		!(mv->new_pay == PS_PAID || mv->new_pay == PS_PARTIALLY_REFUNDED ||
+		  (mv->new_del == DS_COLLECTED && IsCod(mv->newtup, mv->td))))
+		ereport(ERROR,
+				(errcode(ERRCODE_OM_INVALID_TRANSITION),
+				 errmsg("cannot complete order " INT64_FORMAT ": it is not paid", mv->order_id),
 				 errdetail("Machine order_status refuses %s to completed while payment is \"%s\" and delivery is \"%s\"; completing needs payment paid or partially_refunded, or a cod order whose delivery is collected.",
-						   om_state_name(OM_MACHINE_ORDER, old_status),
-						   om_state_name(OM_MACHINE_PAYMENT, new_pay),
-						   om_state_name(OM_MACHINE_DELIVERY, new_del))));
+						   om_state_name(OM_MACHINE_ORDER, mv->old_status),
+						   om_state_name(OM_MACHINE_PAYMENT, mv->new_pay),
+						   om_state_name(OM_MACHINE_DELIVERY, mv->new_del))));
+}
 
-	if (new_pay == PS_PAID && old_pay != PS_PAID && om_act()->api_depth == 0)
-	{
-		bool		isnull;
-		Numeric		paid = DatumGetNumeric(Get(newtup, td, SPI_fnumber(td, "paid_amount"), &isnull));
-		Numeric		refunded = DatumGetNumeric(Get(newtup, td, SPI_fnumber(td, "refunded_amount"), &isnull));
-		Numeric		total = DatumGetNumeric(Get(newtup, td, SPI_fnumber(td, "total"), &isnull));
+/*
+ * A plain UPDATE (api_depth 0) may mark an order paid only when its
+ * payments, less refunds, cover the total; order_mgmt's own functions
+ * keep the amounts themselves.  Raises OM_INVALID_TRANSITION.
+ */
+static void
+CheckPaidCovered(const GuardMove *mv)
+{
+	TupleDesc	td = mv->td;
+	bool		isnull;
+	Numeric		paid,
+				refunded,
+				total;
 
-		if (om_num_cmp(om_num_sub(paid, refunded), total) < 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_OM_INVALID_TRANSITION),
-					 errmsg("cannot mark order " INT64_FORMAT " paid: its payments do not cover the total", order_id),
-					 errdetail("Machine payment_status refuses %s to paid: paid %s, refunded %s, total %s.",
-							   om_state_name(OM_MACHINE_PAYMENT, old_pay), om_num_text(paid),
-							   om_num_text(refunded), om_num_text(total)),
-					 errhint("Record the money with order_mgmt.payment_succeeded() or order_mgmt.mark_paid().")));
-	}
+	if (!(mv->new_pay == PS_PAID && mv->old_pay != PS_PAID && om_act()->api_depth == 0))
+		return;
+	paid = DatumGetNumeric(Get(mv->newtup, td, SPI_fnumber(td, "paid_amount"), &isnull));
+	refunded = DatumGetNumeric(Get(mv->newtup, td, SPI_fnumber(td, "refunded_amount"), &isnull));
+	total = DatumGetNumeric(Get(mv->newtup, td, SPI_fnumber(td, "total"), &isnull));
 
-	if (old_status == OS_CANCELLED && new_status != OS_CANCELLED &&
-		!(old_pay == PS_UNPAID || old_pay == PS_PENDING || old_pay == PS_FAILED))
+	if (om_num_cmp(om_num_sub(paid, refunded), total) < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OM_INVALID_TRANSITION),
+				 errmsg("cannot mark order " INT64_FORMAT " paid: its payments do not cover the total", mv->order_id),
+				 errdetail("Machine payment_status refuses %s to paid: paid %s, refunded %s, total %s.",
+						   om_state_name(OM_MACHINE_PAYMENT, mv->old_pay), om_num_text(paid),
+						   om_num_text(refunded), om_num_text(total)),
+				 errhint("Record the money with order_mgmt.payment_succeeded() or order_mgmt.mark_paid().")));
+}
+
+/*
+ * Reactivating a cancelled order needs its payment unpaid, pending or
+ * failed: no money has moved (SPEC §3, §7).  Raises OM_INVALID_TRANSITION.
+ */
+static void
+CheckReactivation(const GuardMove *mv)
+{
+	if (mv->old_status == OS_CANCELLED && mv->new_status != OS_CANCELLED &&
+		!(mv->old_pay == PS_UNPAID || mv->old_pay == PS_PENDING || mv->old_pay == PS_FAILED))
 		ereport(ERROR,
 				(errcode(ERRCODE_OM_INVALID_TRANSITION),
 				 errmsg("cannot reactivate order " INT64_FORMAT ": its payment is %s",
-						order_id, om_state_name(OM_MACHINE_PAYMENT, old_pay)),
+						mv->order_id, om_state_name(OM_MACHINE_PAYMENT, mv->old_pay)),
 				 errdetail("Machine order_status refuses cancelled to %s while payment is \"%s\"; reactivation needs payment unpaid, pending or failed.",
-						   om_state_name(OM_MACHINE_ORDER, new_status),
-						   om_state_name(OM_MACHINE_PAYMENT, old_pay))));
+						   om_state_name(OM_MACHINE_ORDER, mv->new_status),
+						   om_state_name(OM_MACHINE_PAYMENT, mv->old_pay))));
+}
 
-	if (new_status == OS_CANCELLED && new_pay == PS_PENDING && old_pay != PS_PENDING)
+/*
+ * A cancelled order starts no payment (SPEC §3).  Raises
+ * OM_INVALID_TRANSITION.
+ */
+static void
+CheckNoPaymentWhileCancelled(const GuardMove *mv)
+{
+	if (mv->new_status == OS_CANCELLED && mv->new_pay == PS_PENDING && mv->old_pay != PS_PENDING)
 		ereport(ERROR,
 				(errcode(ERRCODE_OM_INVALID_TRANSITION),
-				 errmsg("cannot start a payment for cancelled order " INT64_FORMAT, order_id),
+				 errmsg("cannot start a payment for cancelled order " INT64_FORMAT, mv->order_id),
 				 errdetail("Machine payment_status refuses %s to pending while the order is cancelled.",
-						   om_state_name(OM_MACHINE_PAYMENT, old_pay)),
+						   om_state_name(OM_MACHINE_PAYMENT, mv->old_pay)),
 				 errhint("Reactivate the order first with order_mgmt.reactivate().")));
+}
 
-	if (new_del != old_del && OnHold(oldtup, td, now))
-	{
-		bool		isnull;
-		Datum		hold = Get(oldtup, td, cols->hold_until, &isnull);
+/*
+ * The hold rule: delivery does not move while the order's post-purchase
+ * hold (hold_until of the old row) lasts.  Raises OM_ORDER_ON_HOLD.
+ */
+static void
+CheckHold(const GuardMove *mv)
+{
+	bool		isnull;
+	Datum		hold;
 
-		ereport(ERROR,
-					(errcode(ERRCODE_OM_ORDER_ON_HOLD),
-					 errmsg("cannot move delivery of order " INT64_FORMAT ": it is on hold", order_id),
-					 errdetail("The post-purchase hold lasts until %s; delivery stays \"%s\" until then.",
-							   timestamptz_to_str(DatumGetTimestampTz(hold)),
-							   om_state_name(OM_MACHINE_DELIVERY, old_del))));
-	}
+	if (mv->new_del == mv->old_del || !OnHold(mv->oldtup, mv->td, mv->now))
+		return;
+	hold = Get(mv->oldtup, mv->td, cols->hold_until, &isnull);
+	ereport(ERROR,
+			(errcode(ERRCODE_OM_ORDER_ON_HOLD),
+			 errmsg("cannot move delivery of order " INT64_FORMAT ": it is on hold", mv->order_id),
+			 errdetail("The post-purchase hold lasts until %s; delivery stays \"%s\" until then.",
+					   timestamptz_to_str(DatumGetTimestampTz(hold)),
+					   om_state_name(OM_MACHINE_DELIVERY, mv->old_del))));
+}
 
-	/* Archiving: only finished orders (SPEC §10). */
-	if (archived && !was_archived && new_status != OS_COMPLETED && new_status != OS_CANCELLED)
+/*
+ * Archiving: only completed and cancelled orders (SPEC §10).  Raises
+ * OM_ORDER_NOT_MODIFIABLE.
+ */
+static void
+CheckArchiving(const GuardMove *mv)
+{
+	if (mv->archived && !mv->was_archived &&
+		mv->new_status != OS_COMPLETED && mv->new_status != OS_CANCELLED)
 		ereport(ERROR,
 				(errcode(ERRCODE_OM_ORDER_NOT_MODIFIABLE),
 				 errmsg("cannot archive order " INT64_FORMAT ": it is %s",
-						order_id, om_state_name(OM_MACHINE_ORDER, new_status)),
+						mv->order_id, om_state_name(OM_MACHINE_ORDER, mv->new_status)),
 				 errdetail("Only completed and cancelled orders can be archived.")));
+}
 
-	/* Stamp the row. */
-	om_edit_set(&edit, cols->updated_at, TimestampTzGetDatum(now), false);
-	if (ColumnChanged(oldtup, newtup, td, cols->email))
-		StampEmailKey(&edit, newtup, td);
+/*
+ * Stamp an order status move into *edit: a cancellation gets its time,
+ * source (merchant) and reason (other) unless the writer gave them; a
+ * reactivation clears them and the payment deadline and sets
+ * reactivated_at; a completion sets completed_at.
+ */
+static void
+StampStatusMove(const GuardMove *mv, OmRowEdit *edit)
+{
+	TupleDesc	td = mv->td;
+	Datum		now = TimestampTzGetDatum(mv->now);
 
-	if (new_status != old_status)
+	if (mv->new_status == mv->old_status)
+		return;
+	if (mv->new_status == OS_CANCELLED)
 	{
-		if (new_status == OS_CANCELLED)
-		{
-			Oid			srctype = TupleDescAttr(td, cols->cancel_source - 1)->atttypid;
-			Oid			rsntype = TupleDescAttr(td, cols->cancel_reason - 1)->atttypid;
+		Oid			srctype = TupleDescAttr(td, cols->cancel_source - 1)->atttypid;
+		Oid			rsntype = TupleDescAttr(td, cols->cancel_reason - 1)->atttypid;
 
-			if (IsNull(newtup, td, cols->cancelled_at))
-				om_edit_set(&edit, cols->cancelled_at, TimestampTzGetDatum(now), false);
-			if (IsNull(newtup, td, cols->cancel_source))
-				om_edit_set(&edit, cols->cancel_source, om_enum_value(srctype, "merchant"), false);
-			if (IsNull(newtup, td, cols->cancel_reason))
-				om_edit_set(&edit, cols->cancel_reason, om_enum_value(rsntype, "other"), false);
-		}
-		else if (old_status == OS_CANCELLED)
-		{
-			/*
-			 * Reactivated: the merchant now owns the order, with no payment
-			 * deadline (SPEC §7).  The cancellation lives on in the event log.
-			 */
-			om_edit_set(&edit, cols->reactivated_at, TimestampTzGetDatum(now), false);
-			om_edit_set(&edit, cols->payment_due_at, (Datum) 0, true);
-			om_edit_set(&edit, cols->cancelled_at, (Datum) 0, true);
-			om_edit_set(&edit, cols->cancel_source, (Datum) 0, true);
-			om_edit_set(&edit, cols->cancel_reason, (Datum) 0, true);
-			om_edit_set(&edit, cols->cancel_note, (Datum) 0, true);
-		}
-		if (new_status == OS_COMPLETED)
-			om_edit_set(&edit, cols->completed_at, TimestampTzGetDatum(now), false);
+		if (IsNull(mv->newtup, td, cols->cancelled_at))
+			om_edit_set(edit, cols->cancelled_at, now, false);
+		if (IsNull(mv->newtup, td, cols->cancel_source))
+			om_edit_set(edit, cols->cancel_source, om_enum_value(srctype, "merchant"), false);
+		if (IsNull(mv->newtup, td, cols->cancel_reason))
+			om_edit_set(edit, cols->cancel_reason, om_enum_value(rsntype, "other"), false);
 	}
-	if (new_pay != old_pay && new_pay == PS_PAID)
+	else if (mv->old_status == OS_CANCELLED)
 	{
-		if (IsNull(newtup, td, cols->paid_at))
-			om_edit_set(&edit, cols->paid_at, TimestampTzGetDatum(now), false);
+		/*
+		 * Reactivated: the merchant now owns the order, with no payment
+		 * deadline (SPEC §7).  The cancellation lives on in the event log.
+		 */
+		om_edit_set(edit, cols->reactivated_at, now, false);
+		om_edit_set(edit, cols->payment_due_at, (Datum) 0, true);
+		om_edit_set(edit, cols->cancelled_at, (Datum) 0, true);
+		om_edit_set(edit, cols->cancel_source, (Datum) 0, true);
+		om_edit_set(edit, cols->cancel_reason, (Datum) 0, true);
+		om_edit_set(edit, cols->cancel_note, (Datum) 0, true);
+	}
+	if (mv->new_status == OS_COMPLETED)
+		om_edit_set(edit, cols->completed_at, now, false);
+}
+
+/*
+ * Stamp the judged row into *edit: updated_at always, email_key when the
+ * email changed, the status move's columns (StampStatusMove), paid_at
+ * (unless given) and no payment deadline on reaching paid, and shipped_at
+ * (unless given) on leaving pre-shipment delivery.
+ */
+static void
+StampRow(const GuardMove *mv, OmRowEdit *edit)
+{
+	TupleDesc	td = mv->td;
+	Datum		now = TimestampTzGetDatum(mv->now);
+
+	om_edit_set(edit, cols->updated_at, now, false);
+	if (ColumnChanged(mv->oldtup, mv->newtup, td, cols->email))
+		StampEmailKey(edit, mv->newtup, td);
+
+	StampStatusMove(mv, edit);
+	if (mv->new_pay != mv->old_pay && mv->new_pay == PS_PAID)
+	{
+		if (IsNull(mv->newtup, td, cols->paid_at))
+			om_edit_set(edit, cols->paid_at, now, false);
 		/* reaching paid clears the payment deadline (SPEC §6) */
-		om_edit_set(&edit, cols->payment_due_at, (Datum) 0, true);
+		om_edit_set(edit, cols->payment_due_at, (Datum) 0, true);
 	}
-	if (new_del != old_del && !om_delivery_pre_shipment(new_del) &&
-		IsNull(newtup, td, cols->shipped_at))
-		om_edit_set(&edit, cols->shipped_at, TimestampTzGetDatum(now), false);
+	if (mv->new_del != mv->old_del && !om_delivery_pre_shipment(mv->new_del) &&
+		IsNull(mv->newtup, td, cols->shipped_at))
+		om_edit_set(edit, cols->shipped_at, now, false);
+}
 
-	return om_edit_apply(&edit, newtup);
+/*
+ * BEFORE UPDATE: judge the write, then stamp the row.  The checks run in
+ * a fixed order, so a write that breaks several rules always gets the
+ * same first error: keys, archived order, API-only columns, the moves the
+ * guard implies, the transition tables, the cross-status rules of SPEC
+ * §3, the hold, archiving.  Returns the row to write.
+ */
+static HeapTuple
+GuardUpdate(TriggerData *trigdata)
+{
+	GuardMove	mv;
+	OmRowEdit	edit;
+
+	mv.td = RelationGetDescr(trigdata->tg_relation);
+	mv.oldtup = trigdata->tg_trigtuple;
+	mv.newtup = trigdata->tg_newtuple;
+	mv.order_id = om_row_int64(mv.oldtup, mv.td, cols->order_id);
+	mv.now = om_now();
+	mv.was_archived = !IsNull(mv.oldtup, mv.td, cols->archived_at);
+	mv.archived = !IsNull(mv.newtup, mv.td, cols->archived_at);
+
+	CheckKeysKept(&mv);
+	CheckArchivedOrder(&mv);
+	CheckApiOnlyColumns(mv.oldtup, mv.newtup, mv.td, mv.order_id);
+	ReadStates(&mv);
+
+	om_edit_init(&edit, mv.td);
+	ImplyMoves(&mv, &edit);
+	CheckMachineMoves(&mv);
+
+	CheckCancelBeforeShipment(&mv);
+	CheckCompletionPaid(&mv);
+	CheckPaidCovered(&mv);
+	CheckReactivation(&mv);
+	CheckNoPaymentWhileCancelled(&mv);
+	CheckHold(&mv);
+	CheckArchiving(&mv);
+
+	StampRow(&mv, &edit);
+	return om_edit_apply(&edit, mv.newtup);
 }
 
 PG_FUNCTION_INFO_V1(om_orders_guard);
