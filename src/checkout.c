@@ -56,6 +56,44 @@ typedef struct CoLine
 	Numeric		discount;
 } CoLine;
 
+/*
+ * One checkout as it goes through its steps: the arguments as
+ * ReadCheckoutArgs() checked them, what LoadCheckout() adds, the prices
+ * PriceCheckout() sets and the order InsertOrder() makes.
+ */
+typedef struct Checkout
+{
+	/* the arguments */
+	int64		shop_id;
+	CoLine	   *lines;			/* sorted by SKU */
+	int			nlines;
+	char	   *customer_id;	/* NULL: a guest */
+	char	   *email;			/* NULL: the customer's, if any */
+	char	   *promo_entered;	/* the code as typed, or NULL */
+	Datum		payment_method;
+	char	   *logistics;
+	Numeric		shipping_fee;
+	char	   *order_no;		/* NULL: numbered by its order_id */
+	Interval   *timeout;		/* NULL: the shop's payment timeout */
+	Interval   *hold;			/* post-purchase hold, or NULL */
+	char	   *idempotency_key;	/* or NULL */
+	TimestampTz now;			/* om_now(): the order's created_at */
+
+	/* LoadCheckout() */
+	char	   *currency;
+	char	   *email_key;		/* the e-mail normalized, or NULL */
+
+	/* PriceCheckout(), in the currency's minor units */
+	bool		has_promo;
+	OmPromo		promo;			/* the code claimed, if has_promo */
+	Numeric		subtotal;
+	Numeric		discount;
+	Numeric		total;
+
+	/* InsertOrder() */
+	int64		order_id;
+} Checkout;
+
 static int
 CompareLine(const void *a, const void *b)
 {
@@ -78,6 +116,7 @@ ParseLines(Jsonb *jb, int *nlines)
 	return lines;
 }
 
+/* The lines' SKUs as a text[], in line order. */
 static Datum
 TextArray(CoLine *lines, int n)
 {
@@ -87,6 +126,58 @@ TextArray(CoLine *lines, int n)
 	for (i = 0; i < n; i++)
 		d[i] = CStringGetTextDatum(lines[i].sku);
 	return PointerGetDatum(construct_array(d, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/*
+ * The lines as the parameters of an INSERT that unnests them, in line
+ * order: SKUs (text[]), quantities (int4[]), unit prices (numeric[]) and,
+ * unless discounts is NULL, discounts (numeric[]).
+ */
+static void
+LineArrays(CoLine *lines, int n, Datum *skus, Datum *qtys, Datum *prices,
+		   Datum *discounts)
+{
+	Datum	   *qty_d = palloc(sizeof(Datum) * n);
+	Datum	   *price_d = palloc(sizeof(Datum) * n);
+	Datum	   *disc_d = palloc(sizeof(Datum) * n);
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		qty_d[i] = Int32GetDatum(lines[i].qty);
+		price_d[i] = NumericGetDatum(lines[i].price);
+		disc_d[i] = NumericGetDatum(lines[i].discount);
+	}
+	*skus = TextArray(lines, n);
+	*qtys = PointerGetDatum(construct_array(qty_d, n, INT4OID, 4, true, TYPALIGN_INT));
+	*prices = PointerGetDatum(construct_array(price_d, n, NUMERICOID, -1, false, TYPALIGN_INT));
+	if (discounts)
+		*discounts = PointerGetDatum(construct_array(disc_d, n, NUMERICOID, -1, false, TYPALIGN_INT));
+}
+
+/*
+ * Hold the stock of the lines whose SKU tracks stock, in line (SKU) order,
+ * for the order (reservation.c: OM001 when a SKU is short); the holds are
+ * appended to detail as JSON objects.  Other lines hold nothing.
+ */
+static void
+HoldLines(int64 shop_id, int64 order_id, CoLine *lines, int n, StringInfo detail)
+{
+	OmHold	   *holds = palloc(sizeof(OmHold) * n);
+	int			nholds = 0;
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		if (!lines[i].tracked)
+			continue;
+		holds[nholds].sku = lines[i].sku;
+		holds[nholds].qty = lines[i].qty;
+		holds[nholds].buckets = lines[i].buckets;
+		holds[nholds].queue = lines[i].queue;
+		nholds++;
+	}
+	om_hold_stock(shop_id, order_id, 0, holds, nholds, detail);
 }
 
 /*
@@ -213,13 +304,27 @@ CheckOrderNoFree(int64 shop_id, const char *order_no)
 				 errhint("Leave order_no out to number the order by its order_id.")));
 }
 
-static bool
-PositiveInterval(Interval *iv)
+/*
+ * Argument n as an interval, or NULL when it is NULL; 22023 when it is not
+ * longer than zero (name is the argument's SQL name).
+ */
+static Interval *
+PositiveIntervalArg(FunctionCallInfo fcinfo, int n, const char *name)
 {
-	return DatumGetBool(DirectFunctionCall2(interval_gt, IntervalPGetDatum(iv),
-											IntervalPGetDatum(palloc0(sizeof(Interval)))));
+	Interval   *iv;
+
+	if (PG_ARGISNULL(n))
+		return NULL;
+	iv = PG_GETARG_INTERVAL_P(n);
+	if (!DatumGetBool(DirectFunctionCall2(interval_gt, IntervalPGetDatum(iv),
+										  IntervalPGetDatum(palloc0(sizeof(Interval))))))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a positive interval", name)));
+	return iv;
 }
 
+/* t + iv; an error if that leaves the timestamp range. */
 static TimestampTz
 PlusInterval(TimestampTz t, Interval *iv)
 {
@@ -228,230 +333,206 @@ PlusInterval(TimestampTz t, Interval *iv)
 }
 
 /*
- * checkout(shop_id, lines, customer_id, email, promo_code, payment_method,
- *			logistics, shipping_fee, order_no, payment_timeout, hold,
- *			idempotency_key) -> bigint order_id
+ * Read and check checkout()'s arguments into co, in argument order, before
+ * any SQL runs: malformed input raises 22023 (lines.c checks the lines
+ * JSON).  Leaves everything LoadCheckout() and later steps set zeroed.
  */
-PG_FUNCTION_INFO_V1(om_checkout);
-Datum
-om_checkout(PG_FUNCTION_ARGS)
+static void
+ReadCheckoutArgs(FunctionCallInfo fcinfo, Checkout *co)
 {
-	static SPIPlanPtr insert_plan = NULL;
-	static const Oid insert_types[] = {
-		INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, NUMERICOID,
-		NUMERICOID, NUMERICOID, NUMERICOID, TEXTOID, TEXTOID, TIMESTAMPTZOID,
-		TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, TEXTARRAYOID, INT4ARRAYOID,
-		NUMERICARRAYOID, NUMERICARRAYOID
-	};
-	int64		shop_id;
-	CoLine	   *lines;
-	int			nlines;
-	char	   *customer_id = NULL;
-	char	   *email = NULL;
-	char	   *email_key = NULL;
-	char	   *promo_entered = NULL;
-	OmPromo		promo;
-	bool		has_promo = false;
-	char	   *logistics;
-	Numeric		shipping_fee;
-	char	   *order_no = NULL;
-	Interval   *timeout = NULL;
-	char	   *idempotency_key = NULL;
-	char	   *currency;
-	int			digits;
-	Numeric		zero = om_num_int(0);
-	Numeric		subtotal = zero;
-	Numeric		discount = zero;
-	Numeric		total;
-	Numeric		allocated = zero;
-	TimestampTz now = om_now();
-	TimestampTz due_at;
-	Datum		values[21];
-	char		nulls[21];
-	Datum	   *qty_d;
-	Datum	   *price_d;
-	Datum	   *disc_d;
-	OmHold	   *holds;
-	int			nholds = 0;
-	int64		order_id;
-	bool		isnull;
-	StringInfoData detail;
-	int			i;
-
+	memset(co, 0, sizeof(Checkout));
+	co->now = om_now();
 	OM_ARG_NOT_NULL(0, "shop_id");
 	OM_ARG_NOT_NULL(1, "lines");
 	OM_ARG_NOT_NULL(5, "payment_method");
 	OM_ARG_NOT_NULL(6, "logistics");
 	OM_ARG_NOT_NULL(7, "shipping_fee");
-	shop_id = PG_GETARG_INT64(0);
-	lines = ParseLines(PG_GETARG_JSONB_P(1), &nlines);
+	co->shop_id = PG_GETARG_INT64(0);
+	co->lines = ParseLines(PG_GETARG_JSONB_P(1), &co->nlines);
 	if (!PG_ARGISNULL(2))
 	{
-		customer_id = text_to_cstring(PG_GETARG_TEXT_PP(2));
-		om_check_identifier("customer_id", customer_id);
+		co->customer_id = text_to_cstring(PG_GETARG_TEXT_PP(2));
+		om_check_identifier("customer_id", co->customer_id);
 	}
 	if (!PG_ARGISNULL(3))
-	{
-		email = om_email_arg(PG_GETARG_TEXT_PP(3));
-	}
+		co->email = om_email_arg(PG_GETARG_TEXT_PP(3));
 	if (!PG_ARGISNULL(4))
-		promo_entered = text_to_cstring(PG_GETARG_TEXT_PP(4));
-	logistics = DatumGetCString(DirectFunctionCall1(enum_out, PG_GETARG_DATUM(6)));
-	shipping_fee = PG_GETARG_NUMERIC(7);
-	if (!om_num_is_amount(shipping_fee))
+		co->promo_entered = text_to_cstring(PG_GETARG_TEXT_PP(4));
+	co->payment_method = PG_GETARG_DATUM(5);
+	co->logistics = DatumGetCString(DirectFunctionCall1(enum_out, PG_GETARG_DATUM(6)));
+	co->shipping_fee = PG_GETARG_NUMERIC(7);
+	if (!om_num_is_amount(co->shipping_fee))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("shipping_fee must be a finite amount of at least 0"),
-				 errdetail("Got %s.", om_num_text(shipping_fee))));
+				 errdetail("Got %s.", om_num_text(co->shipping_fee))));
 	if (!PG_ARGISNULL(8))
 	{
-		order_no = text_to_cstring(PG_GETARG_TEXT_PP(8));
-		om_check_identifier("order_no", order_no);
+		co->order_no = text_to_cstring(PG_GETARG_TEXT_PP(8));
+		om_check_identifier("order_no", co->order_no);
 	}
-	if (!PG_ARGISNULL(9))
-	{
-		timeout = PG_GETARG_INTERVAL_P(9);
-		if (!PositiveInterval(timeout))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("payment_timeout must be a positive interval")));
-	}
-	if (!PG_ARGISNULL(10) && !PositiveInterval(PG_GETARG_INTERVAL_P(10)))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("hold must be a positive interval")));
+	co->timeout = PositiveIntervalArg(fcinfo, 9, "payment_timeout");
+	co->hold = PositiveIntervalArg(fcinfo, 10, "hold");
 	if (!PG_ARGISNULL(11))
 	{
-		idempotency_key = text_to_cstring(PG_GETARG_TEXT_PP(11));
-		if (idempotency_key[0] == '\0')
+		co->idempotency_key = text_to_cstring(PG_GETARG_TEXT_PP(11));
+		if (co->idempotency_key[0] == '\0')
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("idempotency_key must not be empty")));
 	}
+}
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+/*
+ * Check what the database knows, reading only: the shop and every SKU,
+ * the customer, the order number.  Sets co->currency and co->email_key,
+ * and where the caller left them out co->timeout (the shop's) and
+ * co->email (the customer's).
+ */
+static void
+LoadCheckout(Checkout *co)
+{
+	Interval   *shop_timeout;
 
-	/* a retry returns the first order, whatever has changed since (SPEC §20) */
-	if (idempotency_key)
+	co->currency = LoadShopAndSkus(co->shop_id, co->lines, co->nlines, &shop_timeout);
+	if (co->timeout == NULL)
+		co->timeout = shop_timeout;
+	if (co->customer_id)
 	{
-		int64		first = FindByIdempotencyKey(shop_id, idempotency_key);
+		char	   *customer_email = LoadCustomerEmail(co->shop_id, co->customer_id);
 
-		if (first > 0)
-		{
-			SPI_finish();
-			PG_RETURN_INT64(first);
-		}
+		if (co->email == NULL)
+			co->email = customer_email;
 	}
+	if (co->email)
+		co->email_key = om_normalize(co->email, true);
+	if (co->order_no)
+		CheckOrderNoFree(co->shop_id, co->order_no);
+}
 
-	/* validate everything before the first write */
+/*
+ * Look up the promo code entered and check it may be used on this
+ * subtotal (promo.c; OM002 when there is no such code).  Sets co->promo
+ * and co->has_promo, and returns the order's discount rounded to digits.
+ */
+static Numeric
+ApplyPromoCode(Checkout *co, int digits)
+{
+	char	   *key = om_normalize(co->promo_entered, true);
+
+	if (key[0] == '\0' || !om_promo_lookup(co->shop_id, key, &co->promo))
+		ereport(ERROR,
+				(errcode(ERRCODE_OM_PROMO_CODE_INVALID),
+				 errmsg("promo code \"%s\" does not exist", co->promo_entered),
+				 errdetail("Shop " INT64_FORMAT " has no code matching \"%s\".", co->shop_id, key)));
+	om_promo_validate(&co->promo, co->promo_entered, co->customer_id, co->subtotal);
+	co->has_promo = true;
+	if (strcmp(co->promo.kind, "percent") == 0)
+		return om_num_round(om_num_div(om_num_mul(co->subtotal, co->promo.value), om_num_int(100)), digits);
+	if (strcmp(co->promo.kind, "amount") == 0)
+		return om_num_round(om_num_min(co->promo.value, co->subtotal), digits);
+	return om_num_round(co->shipping_fee, digits);	/* free_shipping */
+}
+
+/*
+ * Spread a line discount over the lines by amount, rounded down to digits;
+ * the rounding rest goes to the largest line, which can always take it.
+ * subtotal is the sum of the lines' amounts and above 0.
+ */
+static void
+SpreadDiscount(CoLine *lines, int n, Numeric discount, Numeric subtotal, int digits)
+{
+	Numeric		allocated = om_num_int(0);
+	int			largest = 0;
+	int			i;
+
+	for (i = 0; i < n; i++)
 	{
-		Interval   *shop_timeout;
-
-		currency = LoadShopAndSkus(shop_id, lines, nlines, &shop_timeout);
-		if (timeout == NULL)
-			timeout = shop_timeout;
+		lines[i].discount =
+			DatumGetNumeric(DirectFunctionCall2(numeric_trunc,
+												NumericGetDatum(om_num_div(om_num_mul(discount, lines[i].amount), subtotal)),
+												Int32GetDatum(digits)));
+		allocated = om_num_add(allocated, lines[i].discount);
+		if (om_num_cmp(lines[i].amount, lines[largest].amount) > 0)
+			largest = i;
 	}
-	if (customer_id)
+	lines[largest].discount = om_num_add(lines[largest].discount, om_num_sub(discount, allocated));
+}
+
+/*
+ * Price the checkout in its currency's minor units: each line's amount
+ * and discount, the subtotal, the promo code's discount (the code is
+ * checked here), the shipping fee and the total.
+ */
+static void
+PriceCheckout(Checkout *co)
+{
+	Numeric		zero = om_num_int(0);
+	int			digits = om_currency_digits(co->currency);
+	int			i;
+
+	co->shipping_fee = om_num_round(co->shipping_fee, digits);
+	co->subtotal = zero;
+	co->discount = zero;
+	for (i = 0; i < co->nlines; i++)
 	{
-		char	   *customer_email = LoadCustomerEmail(shop_id, customer_id);
-
-		if (email == NULL)
-			email = customer_email;
+		co->lines[i].amount = om_num_mul(co->lines[i].price, om_num_int(co->lines[i].qty));
+		co->lines[i].discount = zero;
+		co->subtotal = om_num_add(co->subtotal, co->lines[i].amount);
 	}
-	if (email)
-		email_key = om_normalize(email, true);
-	if (order_no)
-		CheckOrderNoFree(shop_id, order_no);
+	if (co->promo_entered)
+		co->discount = ApplyPromoCode(co, digits);
+	if (co->has_promo && strcmp(co->promo.kind, "free_shipping") != 0 &&
+		om_num_cmp(co->subtotal, zero) > 0)
+		SpreadDiscount(co->lines, co->nlines, co->discount, co->subtotal, digits);
+	co->subtotal = om_num_round(co->subtotal, digits);
+	co->total = om_num_round(om_num_add(om_num_sub(co->subtotal, co->discount), co->shipping_fee), digits);
+}
 
-	digits = om_currency_digits(currency);
-	shipping_fee = om_num_round(shipping_fee, digits);
-	for (i = 0; i < nlines; i++)
-	{
-		lines[i].amount = om_num_mul(lines[i].price, om_num_int(lines[i].qty));
-		lines[i].discount = zero;
-		subtotal = om_num_add(subtotal, lines[i].amount);
-	}
+/*
+ * Insert the order, its lines and its deadlines (payment due, and the end
+ * of the hold if there is one) in one statement.  Returns the new
+ * order_id, or 0 when a concurrent checkout with the same idempotency key
+ * inserted first.
+ */
+static int64
+InsertOrder(const Checkout *co)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid argtypes[] = {
+		INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, NUMERICOID,
+		NUMERICOID, NUMERICOID, NUMERICOID, TEXTOID, TEXTOID, TIMESTAMPTZOID,
+		TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, TEXTARRAYOID, INT4ARRAYOID,
+		NUMERICARRAYOID, NUMERICARRAYOID
+	};
+	Datum		values[21];
+	char		nulls[21];
+	bool		isnull;
 
-	if (promo_entered)
-	{
-		char	   *key = om_normalize(promo_entered, true);
-
-		if (key[0] == '\0' || !om_promo_lookup(shop_id, key, &promo))
-			ereport(ERROR,
-					(errcode(ERRCODE_OM_PROMO_CODE_INVALID),
-					 errmsg("promo code \"%s\" does not exist", promo_entered),
-					 errdetail("Shop " INT64_FORMAT " has no code matching \"%s\".", shop_id, key)));
-		om_promo_validate(&promo, promo_entered, customer_id, subtotal);
-		has_promo = true;
-		if (strcmp(promo.kind, "percent") == 0)
-			discount = om_num_round(om_num_div(om_num_mul(subtotal, promo.value), om_num_int(100)), digits);
-		else if (strcmp(promo.kind, "amount") == 0)
-			discount = om_num_round(om_num_min(promo.value, subtotal), digits);
-		else
-			discount = om_num_round(shipping_fee, digits);	/* free_shipping */
-	}
-	/*
-	 * Spread a line discount over the lines by amount, rounded down; the
-	 * rounding rest goes to the largest line, which can always take it.
-	 */
-	if (has_promo && strcmp(promo.kind, "free_shipping") != 0 && om_num_cmp(subtotal, zero) > 0)
-	{
-		int			largest = 0;
-
-		for (i = 0; i < nlines; i++)
-		{
-			lines[i].discount =
-				DatumGetNumeric(DirectFunctionCall2(numeric_trunc,
-													NumericGetDatum(om_num_div(om_num_mul(discount, lines[i].amount), subtotal)),
-													Int32GetDatum(digits)));
-			allocated = om_num_add(allocated, lines[i].discount);
-			if (om_num_cmp(lines[i].amount, lines[largest].amount) > 0)
-				largest = i;
-		}
-		lines[largest].discount = om_num_add(lines[largest].discount, om_num_sub(discount, allocated));
-	}
-	subtotal = om_num_round(subtotal, digits);
-	total = om_num_round(om_num_add(om_num_sub(subtotal, discount), shipping_fee), digits);
-	due_at = PlusInterval(now, timeout);
-
-	/* 1. the order, its lines and its payment deadline */
 	memset(nulls, ' ', sizeof(nulls));
-	qty_d = palloc(sizeof(Datum) * nlines);
-	price_d = palloc(sizeof(Datum) * nlines);
-	disc_d = palloc(sizeof(Datum) * nlines);
-	for (i = 0; i < nlines; i++)
-	{
-		qty_d[i] = Int32GetDatum(lines[i].qty);
-		price_d[i] = NumericGetDatum(lines[i].price);
-		disc_d[i] = NumericGetDatum(lines[i].discount);
-	}
-	values[0] = Int64GetDatum(shop_id);
-	om_text_param(values, nulls, 1, order_no);
-	om_text_param(values, nulls, 2, customer_id);
-	om_text_param(values, nulls, 3, email);
-	values[4] = CStringGetTextDatum(logistics);
-	values[5] = PG_GETARG_DATUM(5);
-	values[6] = CStringGetTextDatum(currency);
-	values[7] = NumericGetDatum(subtotal);
-	values[8] = NumericGetDatum(discount);
-	values[9] = NumericGetDatum(shipping_fee);
-	values[10] = NumericGetDatum(total);
-	om_text_param(values, nulls, 11, promo_entered);
-	om_text_param(values, nulls, 12, has_promo ? promo.code_key : NULL);
-	values[13] = TimestampTzGetDatum(due_at);
-	if (PG_ARGISNULL(10))
+	values[0] = Int64GetDatum(co->shop_id);
+	om_text_param(values, nulls, 1, co->order_no);
+	om_text_param(values, nulls, 2, co->customer_id);
+	om_text_param(values, nulls, 3, co->email);
+	values[4] = CStringGetTextDatum(co->logistics);
+	values[5] = co->payment_method;
+	values[6] = CStringGetTextDatum(co->currency);
+	values[7] = NumericGetDatum(co->subtotal);
+	values[8] = NumericGetDatum(co->discount);
+	values[9] = NumericGetDatum(co->shipping_fee);
+	values[10] = NumericGetDatum(co->total);
+	om_text_param(values, nulls, 11, co->promo_entered);
+	om_text_param(values, nulls, 12, co->has_promo ? co->promo.code_key : NULL);
+	values[13] = TimestampTzGetDatum(PlusInterval(co->now, co->timeout));
+	if (co->hold == NULL)
 		nulls[14] = 'n';
 	else
-		values[14] = TimestampTzGetDatum(PlusInterval(now, PG_GETARG_INTERVAL_P(10)));
-	values[15] = TimestampTzGetDatum(now);
-	om_text_param(values, nulls, 16, idempotency_key);
-	values[17] = TextArray(lines, nlines);
-	values[18] = PointerGetDatum(construct_array(qty_d, nlines, INT4OID, 4, true, TYPALIGN_INT));
-	values[19] = PointerGetDatum(construct_array(price_d, nlines, NUMERICOID, -1, false, TYPALIGN_INT));
-	values[20] = PointerGetDatum(construct_array(disc_d, nlines, NUMERICOID, -1, false, TYPALIGN_INT));
+		values[14] = TimestampTzGetDatum(PlusInterval(co->now, co->hold));
+	values[15] = TimestampTzGetDatum(co->now);
+	om_text_param(values, nulls, 16, co->idempotency_key);
+	LineArrays(co->lines, co->nlines, &values[17], &values[18], &values[19], &values[20]);
 
-	om_plan(&insert_plan,
+	om_plan(&plan,
 			"WITH o AS (INSERT INTO order_mgmt.orders (shop_id, order_no, customer_id, email,"
 			"    logistics, payment_method, currency, subtotal, discount, shipping_fee, total,"
 			"    promo_code, promo_key, payment_due_at, hold_until, created_at, idempotency_key)"
@@ -469,59 +550,115 @@ om_checkout(PG_FUNCTION_ARGS)
 			"  (VALUES ('payment_timeout'::order_mgmt.due_kind, $14), ('hold_end', $15)) AS a(action, due_at)"
 			"  WHERE a.due_at IS NOT NULL)"
 			" SELECT order_id FROM o",
-			21, insert_types);
-	om_exec_quiet(insert_plan, values, nulls, false, 0);
+			21, argtypes);
+	om_exec_quiet(plan, values, nulls, false, 0);
 	if (SPI_processed == 0)
-	{
-		/* a concurrent retry with the same idempotency key won: its order */
-		order_id = FindByIdempotencyKey(shop_id, idempotency_key);
-		if (order_id <= 0)
-			elog(ERROR, "order with idempotency key \"%s\" vanished", idempotency_key);
-		SPI_finish();
-		PG_RETURN_INT64(order_id);
-	}
-	order_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		return 0;
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
 
-	/* 2. the promo code, before any stock row (lock order) */
-	if (has_promo)
-		om_promo_claim(shop_id, order_id, &promo, customer_id, email_key);
+/*
+ * Start the checkout event's detail in detail: the lines with their unit
+ * prices and discounts, then the opening of the holds, which HoldLines()
+ * appends.
+ */
+static void
+StartCheckoutEvent(const Checkout *co, StringInfo detail)
+{
+	int			i;
 
-	/* 3. stock, in SKU order, as late as possible */
-	initStringInfo(&detail);
-	appendStringInfoString(&detail, "{\"lines\": [");
-	holds = palloc(sizeof(OmHold) * nlines);
-	for (i = 0; i < nlines; i++)
+	initStringInfo(detail);
+	appendStringInfoString(detail, "{\"lines\": [");
+	for (i = 0; i < co->nlines; i++)
 	{
 		if (i > 0)
-			appendStringInfoString(&detail, ", ");
-		appendStringInfoString(&detail, "{\"sku\": ");
-		escape_json(&detail, lines[i].sku);
-		appendStringInfo(&detail, ", \"qty\": %d, \"unit_price\": %s, \"discount\": %s}",
-						 lines[i].qty, om_num_text(lines[i].price), om_num_text(lines[i].discount));
-		if (!lines[i].tracked)
-			continue;
-		holds[nholds].sku = lines[i].sku;
-		holds[nholds].qty = lines[i].qty;
-		holds[nholds].buckets = lines[i].buckets;
-		holds[nholds].queue = lines[i].queue;
-		nholds++;
+			appendStringInfoString(detail, ", ");
+		appendStringInfoString(detail, "{\"sku\": ");
+		escape_json(detail, co->lines[i].sku);
+		appendStringInfo(detail, ", \"qty\": %d, \"unit_price\": %s, \"discount\": %s}",
+						 co->lines[i].qty, om_num_text(co->lines[i].price),
+						 om_num_text(co->lines[i].discount));
 	}
-	appendStringInfoString(&detail, "], \"holds\": [");
-	om_hold_stock(shop_id, order_id, 0, holds, nholds, &detail);
+	appendStringInfoString(detail, "], \"holds\": [");
+}
+
+/*
+ * Finish the detail StartCheckoutEvent() began with the totals and the
+ * promo code's key, and write the checkout event (events.c).
+ */
+static void
+WriteCheckoutEvent(const Checkout *co, StringInfo detail)
+{
+	appendStringInfo(detail, "], \"subtotal\": %s, \"discount\": %s, \"shipping_fee\": %s, \"total\": %s, \"promo\": ",
+					 om_num_text(co->subtotal), om_num_text(co->discount),
+					 om_num_text(co->shipping_fee), om_num_text(co->total));
+	if (co->has_promo)
+		escape_json(detail, co->promo.code_key);
+	else
+		appendStringInfoString(detail, "null");
+	appendStringInfoChar(detail, '}');
+	om_event_write(co->shop_id, co->order_id, "checkout", NULL, NULL, detail->data);
+}
+
+/*
+ * checkout(shop_id, lines, customer_id, email, promo_code, payment_method,
+ *			logistics, shipping_fee, order_no, payment_timeout, hold,
+ *			idempotency_key) -> bigint order_id
+ *
+ * The steps the file header lists, in that order.
+ */
+PG_FUNCTION_INFO_V1(om_checkout);
+Datum
+om_checkout(PG_FUNCTION_ARGS)
+{
+	Checkout	co;
+	StringInfoData detail;
+
+	ReadCheckoutArgs(fcinfo, &co);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	/* a retry returns the first order, whatever has changed since (SPEC §20) */
+	if (co.idempotency_key)
+	{
+		int64		first = FindByIdempotencyKey(co.shop_id, co.idempotency_key);
+
+		if (first > 0)
+		{
+			SPI_finish();
+			PG_RETURN_INT64(first);
+		}
+	}
+
+	/* validate everything before the first write */
+	LoadCheckout(&co);
+	PriceCheckout(&co);
+
+	/* 1. the order, its lines and its payment deadline */
+	co.order_id = InsertOrder(&co);
+	if (co.order_id == 0)
+	{
+		/* a concurrent retry with the same idempotency key won: its order */
+		co.order_id = FindByIdempotencyKey(co.shop_id, co.idempotency_key);
+		if (co.order_id <= 0)
+			elog(ERROR, "order with idempotency key \"%s\" vanished", co.idempotency_key);
+		SPI_finish();
+		PG_RETURN_INT64(co.order_id);
+	}
+
+	/* 2. the promo code, before any stock row (lock order) */
+	if (co.has_promo)
+		om_promo_claim(co.shop_id, co.order_id, &co.promo, co.customer_id, co.email_key);
+
+	/* 3. stock, in SKU order, as late as possible */
+	StartCheckoutEvent(&co, &detail);
+	HoldLines(co.shop_id, co.order_id, co.lines, co.nlines, &detail);
 
 	/* 4. one checkout event */
-	appendStringInfo(&detail, "], \"subtotal\": %s, \"discount\": %s, \"shipping_fee\": %s, \"total\": %s, \"promo\": ",
-					 om_num_text(subtotal), om_num_text(discount), om_num_text(shipping_fee),
-					 om_num_text(total));
-	if (has_promo)
-		escape_json(&detail, promo.code_key);
-	else
-		appendStringInfoString(&detail, "null");
-	appendStringInfoChar(&detail, '}');
-	om_event_write(shop_id, order_id, "checkout", NULL, NULL, detail.data);
+	WriteCheckoutEvent(&co, &detail);
 
 	SPI_finish();
-	PG_RETURN_INT64(order_id);
+	PG_RETURN_INT64(co.order_id);
 }
 
 /*
