@@ -661,6 +661,119 @@ om_checkout(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(co.order_id);
 }
 
+/* An order's totals as add_lines() reads them and makes them grow. */
+typedef struct OrderTotals
+{
+	Numeric		subtotal;
+	Numeric		discount;
+	char	   *promo_key;		/* the promo code it claimed, or NULL */
+} OrderTotals;
+
+/*
+ * Read the totals of the order the caller has locked into o, and check
+ * that lines may be added to it: during a post-purchase hold, while it is
+ * pending and unpaid (OM013 otherwise).
+ */
+static void
+LoadAddableOrder(int64 shop_id, int64 order_id, const OmOrder *o, OrderTotals *totals)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid argtypes[] = {INT8OID, INT8OID};
+	Datum		values[2];
+	HeapTuple	tup;
+	TupleDesc	td;
+	bool		isnull;
+	bool		on_hold;
+
+	om_plan(&plan,
+			"SELECT coalesce(hold_until > order_mgmt.now(), false), subtotal, discount, promo_key"
+			" FROM order_mgmt.orders WHERE shop_id = $1 AND order_id = $2",
+			2, argtypes);
+	values[0] = Int64GetDatum(shop_id);
+	values[1] = Int64GetDatum(order_id);
+	om_exec(plan, values, NULL, false, 1);
+	tup = SPI_tuptable->vals[0];
+	td = SPI_tuptable->tupdesc;
+	on_hold = DatumGetBool(SPI_getbinval(tup, td, 1, &isnull));
+	totals->subtotal = DatumGetNumericCopy(SPI_getbinval(tup, td, 2, &isnull));
+	totals->discount = DatumGetNumericCopy(SPI_getbinval(tup, td, 3, &isnull));
+	totals->promo_key = NULL;
+	if (!heap_attisnull(tup, 4, td))
+		totals->promo_key = TextDatumGetCString(SPI_getbinval(tup, td, 4, &isnull));
+	if (!on_hold || o->status != OS_PENDING || o->payment != PS_UNPAID)
+		ereport(ERROR,
+				(errcode(ERRCODE_OM_ORDER_NOT_MODIFIABLE),
+				 errmsg("cannot add lines to order " INT64_FORMAT, order_id),
+				 errdetail("%s", !on_hold ? "Lines can be added only during a post-purchase hold." :
+						   psprintf("The order is %s with payment %s; lines can be added only to a pending, unpaid order.",
+									om_state_name(OM_MACHINE_ORDER, o->status),
+									om_state_name(OM_MACHINE_PAYMENT, o->payment)))));
+}
+
+/*
+ * Price the new lines (the shop and every SKU must exist) and grow the
+ * totals: the subtotal by their amounts, rounded to the currency's minor
+ * units, and a percent promo code's discount with the new subtotal.
+ */
+static void
+PriceAddedLines(int64 shop_id, CoLine *lines, int n, OrderTotals *totals)
+{
+	Interval   *unused;
+	char	   *currency;
+	int			digits;
+	Numeric		added = om_num_int(0);
+	int			i;
+
+	currency = LoadShopAndSkus(shop_id, lines, n, &unused);
+	digits = om_currency_digits(currency);
+	for (i = 0; i < n; i++)
+		added = om_num_add(added, om_num_mul(lines[i].price, om_num_int(lines[i].qty)));
+	totals->subtotal = om_num_round(om_num_add(totals->subtotal, added), digits);
+	if (totals->promo_key)
+	{
+		OmPromo		promo;
+
+		if (om_promo_lookup(shop_id, totals->promo_key, &promo) && strcmp(promo.kind, "percent") == 0)
+			totals->discount = om_num_round(om_num_div(om_num_mul(totals->subtotal, promo.value), om_num_int(100)), digits);
+	}
+}
+
+/*
+ * In one statement, insert the new lines after the order's last line
+ * (ordered at the order's created_at) and write the new totals to the
+ * order.
+ */
+static void
+InsertAddedLines(int64 shop_id, int64 order_id, CoLine *lines, int n,
+				 const OrderTotals *totals)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid argtypes[] = {INT8OID, INT8OID, TEXTARRAYOID, INT4ARRAYOID, NUMERICARRAYOID,
+	NUMERICOID, NUMERICOID};
+	Datum		values[7];
+
+	values[0] = Int64GetDatum(shop_id);
+	values[1] = Int64GetDatum(order_id);
+	LineArrays(lines, n, &values[2], &values[3], &values[4], NULL);
+	values[5] = NumericGetDatum(totals->subtotal);
+	values[6] = NumericGetDatum(totals->discount);
+
+	om_plan(&plan,
+			"WITH l AS (INSERT INTO order_mgmt.order_line (shop_id, order_id, line_no, sku, qty, unit_price,"
+			"    ordered_at)"
+			"  SELECT $1, $2, m.last + u.n, u.sku, u.qty, u.price, m.ordered_at"
+			"  FROM (SELECT max(line_no) AS last, (SELECT o.created_at FROM order_mgmt.orders o"
+			"      WHERE o.shop_id = $1 AND o.order_id = $2) AS ordered_at"
+			"    FROM order_mgmt.order_line WHERE shop_id = $1 AND order_id = $2) m,"
+			"  ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5))"
+			"    WITH ORDINALITY AS u(sku, qty, price, n))"
+			" UPDATE order_mgmt.orders SET subtotal = $6, discount = $7,"
+			"  total = $6 - $7 + shipping_fee"
+			" WHERE shop_id = $1 AND order_id = $2",
+			7, argtypes);
+	om_exec_quiet(plan, values, NULL, false, 0);
+}
+
 /*
  * add_lines(shop_id, order_id, lines) -> void
  *
@@ -674,34 +787,13 @@ PG_FUNCTION_INFO_V1(om_add_lines);
 Datum
 om_add_lines(PG_FUNCTION_ARGS)
 {
-	static SPIPlanPtr order_plan = NULL;
-	static SPIPlanPtr insert_plan = NULL;
-	static const Oid order_types[] = {INT8OID, INT8OID};
-	static const Oid insert_types[] = {INT8OID, INT8OID, TEXTARRAYOID, INT4ARRAYOID, NUMERICARRAYOID,
-	NUMERICOID, NUMERICOID};
 	int64		shop_id;
 	int64		order_id;
 	CoLine	   *lines;
 	int			nlines;
 	OmOrder		o;
-	Interval   *unused;
-	char	   *currency;
-	int			digits;
-	Numeric		added = om_num_int(0);
-	Numeric		subtotal;
-	Numeric		discount;
-	Datum		values[7];
-	Datum	   *qty_d;
-	Datum	   *price_d;
-	OmHold	   *holds;
-	int			nholds = 0;
-	HeapTuple	tup;
-	TupleDesc	td;
-	bool		isnull;
-	bool		on_hold;
-	char	   *promo_key = NULL;
+	OrderTotals totals;
 	StringInfoData detail;
-	int			i;
 
 	OM_ARG_NOT_NULL(0, "shop_id");
 	OM_ARG_NOT_NULL(1, "order_id");
@@ -713,85 +805,16 @@ om_add_lines(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	om_lock_order(shop_id, order_id, &o);
-	om_plan(&order_plan,
-			"SELECT coalesce(hold_until > order_mgmt.now(), false), subtotal, discount, promo_key"
-			" FROM order_mgmt.orders WHERE shop_id = $1 AND order_id = $2",
-			2, order_types);
-	values[0] = Int64GetDatum(shop_id);
-	values[1] = Int64GetDatum(order_id);
-	om_exec(order_plan, values, NULL, false, 1);
-	tup = SPI_tuptable->vals[0];
-	td = SPI_tuptable->tupdesc;
-	on_hold = DatumGetBool(SPI_getbinval(tup, td, 1, &isnull));
-	subtotal = DatumGetNumericCopy(SPI_getbinval(tup, td, 2, &isnull));
-	discount = DatumGetNumericCopy(SPI_getbinval(tup, td, 3, &isnull));
-	if (!heap_attisnull(tup, 4, td))
-		promo_key = TextDatumGetCString(SPI_getbinval(tup, td, 4, &isnull));
-	if (!on_hold || o.status != OS_PENDING || o.payment != PS_UNPAID)
-		ereport(ERROR,
-				(errcode(ERRCODE_OM_ORDER_NOT_MODIFIABLE),
-				 errmsg("cannot add lines to order " INT64_FORMAT, order_id),
-				 errdetail("%s", !on_hold ? "Lines can be added only during a post-purchase hold." :
-						   psprintf("The order is %s with payment %s; lines can be added only to a pending, unpaid order.",
-									om_state_name(OM_MACHINE_ORDER, o.status),
-									om_state_name(OM_MACHINE_PAYMENT, o.payment)))));
-
-	currency = LoadShopAndSkus(shop_id, lines, nlines, &unused);
-	digits = om_currency_digits(currency);
-	qty_d = palloc(sizeof(Datum) * nlines);
-	price_d = palloc(sizeof(Datum) * nlines);
-	holds = palloc(sizeof(OmHold) * nlines);
-	for (i = 0; i < nlines; i++)
-	{
-		added = om_num_add(added, om_num_mul(lines[i].price, om_num_int(lines[i].qty)));
-		qty_d[i] = Int32GetDatum(lines[i].qty);
-		price_d[i] = NumericGetDatum(lines[i].price);
-		if (lines[i].tracked)
-		{
-			holds[nholds].sku = lines[i].sku;
-			holds[nholds].qty = lines[i].qty;
-			holds[nholds].buckets = lines[i].buckets;
-			holds[nholds].queue = lines[i].queue;
-			nholds++;
-		}
-	}
-	subtotal = om_num_round(om_num_add(subtotal, added), digits);
-	if (promo_key)
-	{
-		OmPromo		promo;
-
-		if (om_promo_lookup(shop_id, promo_key, &promo) && strcmp(promo.kind, "percent") == 0)
-			discount = om_num_round(om_num_div(om_num_mul(subtotal, promo.value), om_num_int(100)), digits);
-	}
+	LoadAddableOrder(shop_id, order_id, &o, &totals);
+	PriceAddedLines(shop_id, lines, nlines, &totals);
 
 	/* the new lines and the new totals, then the stock */
-	om_plan(&insert_plan,
-			"WITH l AS (INSERT INTO order_mgmt.order_line (shop_id, order_id, line_no, sku, qty, unit_price,"
-			"    ordered_at)"
-			"  SELECT $1, $2, m.last + u.n, u.sku, u.qty, u.price, m.ordered_at"
-			"  FROM (SELECT max(line_no) AS last, (SELECT o.created_at FROM order_mgmt.orders o"
-			"      WHERE o.shop_id = $1 AND o.order_id = $2) AS ordered_at"
-			"    FROM order_mgmt.order_line WHERE shop_id = $1 AND order_id = $2) m,"
-			"  ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5))"
-			"    WITH ORDINALITY AS u(sku, qty, price, n))"
-			" UPDATE order_mgmt.orders SET subtotal = $6, discount = $7,"
-			"  total = $6 - $7 + shipping_fee"
-			" WHERE shop_id = $1 AND order_id = $2",
-			7, insert_types);
-	values[0] = Int64GetDatum(shop_id);
-	values[1] = Int64GetDatum(order_id);
-	values[2] = TextArray(lines, nlines);
-	values[3] = PointerGetDatum(construct_array(qty_d, nlines, INT4OID, 4, true, TYPALIGN_INT));
-	values[4] = PointerGetDatum(construct_array(price_d, nlines, NUMERICOID, -1, false, TYPALIGN_INT));
-	values[5] = NumericGetDatum(subtotal);
-	values[6] = NumericGetDatum(discount);
-	om_exec_quiet(insert_plan, values, NULL, false, 0);
-
+	InsertAddedLines(shop_id, order_id, lines, nlines, &totals);
 	initStringInfo(&detail);
 	appendStringInfoString(&detail, "{\"added\": true, \"holds\": [");
-	om_hold_stock(shop_id, order_id, 0, holds, nholds, &detail);
+	HoldLines(shop_id, order_id, lines, nlines, &detail);
 	appendStringInfo(&detail, "], \"subtotal\": %s, \"discount\": %s}",
-					 om_num_text(subtotal), om_num_text(discount));
+					 om_num_text(totals.subtotal), om_num_text(totals.discount));
 	om_event_write(shop_id, order_id, "reserve", NULL, NULL, detail.data);
 	SPI_finish();
 	PG_RETURN_VOID();
