@@ -2,20 +2,36 @@
  *
  * checkout.c
  *	  order_mgmt.checkout(): an order, its lines, its promo claim and its
- *	  stock holds in one call (SPEC §4.1, §5, §6).
+ *	  stock holds in one call (SPEC §4.1, §5, §6); and add_lines(): more
+ *	  lines for an order in its post-purchase hold (SPEC §9).
  *
- * Everything is validated before the first write: the lines JSON, the
- * shop, every SKU, the customer and the promo code.  Then, in this order,
+ * om_checkout() reads as a list of steps, each a function below it.  The
+ * arguments and the lines JSON are checked first (ReadCheckoutArgs); a
+ * retry with an idempotency key then returns the first order (SPEC §20).
+ * Everything else is validated before the first write: the shop, every
+ * SKU, the customer and the order number (LoadCheckout), and the promo
+ * code as the lines are priced (PriceCheckout).  Then, in this order,
  * which keeps hot rows locked for the shortest time:
  *
- *	1. one statement inserts the order, its lines and its payment deadline
- *	   (ON CONFLICT on the idempotency key returns the first order instead);
+ *	1. one statement inserts the order, its lines and its deadlines
+ *	   (InsertOrder; ON CONFLICT on the idempotency key returns the first
+ *	   order instead);
  *	2. the promo code is claimed (promo.c);
- *	3. stock is held line by line in SKU order (reservation.c);
- *	4. one checkout event records the lines and the holds.
+ *	3. stock is held line by line in SKU order (HoldLines, reservation.c);
+ *	4. one checkout event records the lines and the holds
+ *	   (StartCheckoutEvent, WriteCheckoutEvent).
  *
  * Any failure raises an error, which rolls back the whole call: nothing is
  * held, claimed or written.
+ *
+ * om_add_lines() takes the order first (order_lock.c), checks that lines
+ * may be added (LoadAddableOrder), prices them (PriceAddedLines), inserts
+ * them with the new totals in one statement (InsertAddedLines), then holds
+ * their stock and writes one reserve event.
+ *
+ * The helpers both use come last: the lines JSON as lines sorted by SKU,
+ * the shop and its SKUs in one read, the lines as array parameters, and
+ * the stock holds.
  *
  *-------------------------------------------------------------------------
  */
@@ -43,17 +59,22 @@
 #include "spi_util.h"
 #include "stock.h"
 
+/*
+ * One line of checkout() or add_lines(): the SKU and quantity asked for,
+ * what LoadShopAndSkus() found of the SKU and, in checkout(), what
+ * PriceCheckout() made of it.
+ */
 typedef struct CoLine
 {
 	char	   *sku;
 	int32		qty;
-	bool		found;
-	Numeric		price;
-	bool		tracked;
-	int32		buckets;
-	bool		queue;
-	Numeric		amount;
-	Numeric		discount;
+	bool		found;			/* the shop sells the SKU */
+	Numeric		price;			/* unit price */
+	bool		tracked;		/* stock is held for it */
+	int32		buckets;		/* stock buckets of the SKU */
+	bool		queue;			/* admission queue */
+	Numeric		amount;			/* price * qty */
+	Numeric		discount;		/* its share of the order's discount */
 } CoLine;
 
 /*
@@ -83,7 +104,7 @@ typedef struct Checkout
 	char	   *currency;
 	char	   *email_key;		/* the e-mail normalized, or NULL */
 
-	/* PriceCheckout(), in the currency's minor units */
+	/* PriceCheckout(): the promo code, and money in the currency's minor units */
 	bool		has_promo;
 	OmPromo		promo;			/* the code claimed, if has_promo */
 	Numeric		subtotal;
@@ -94,242 +115,106 @@ typedef struct Checkout
 	int64		order_id;
 } Checkout;
 
-static int
-CompareLine(const void *a, const void *b)
+/* An order's totals as add_lines() reads them and makes them grow. */
+typedef struct OrderTotals
 {
-	return strcmp(((const CoLine *) a)->sku, ((const CoLine *) b)->sku);
-}
+	Numeric		subtotal;
+	Numeric		discount;
+	char	   *promo_key;		/* the promo code it claimed, or NULL */
+} OrderTotals;
 
-/* The parsed lines (lines.c) as checkout's lines, still sorted by SKU. */
-static CoLine *
-ParseLines(Jsonb *jb, int *nlines)
-{
-	OmLineQty  *parsed = om_parse_lines(jb, nlines);
-	CoLine	   *lines = palloc0(sizeof(CoLine) * (*nlines + 1));
-	int			i;
+/* checkout()'s steps, in the order they run */
+static void ReadCheckoutArgs(FunctionCallInfo fcinfo, Checkout *co);
+static Interval *PositiveIntervalArg(FunctionCallInfo fcinfo, int n, const char *name);
+static int64 FindByIdempotencyKey(int64 shop_id, const char *key);
+static void LoadCheckout(Checkout *co);
+static char *LoadCustomerEmail(int64 shop_id, const char *customer_id);
+static void CheckOrderNoFree(int64 shop_id, const char *order_no);
+static void PriceCheckout(Checkout *co);
+static Numeric ApplyPromoCode(Checkout *co, int digits);
+static void SpreadDiscount(CoLine *lines, int n, Numeric discount, Numeric subtotal,
+						   int digits);
+static int64 InsertOrder(const Checkout *co);
+static TimestampTz PlusInterval(TimestampTz t, Interval *iv);
+static void StartCheckoutEvent(const Checkout *co, StringInfo detail);
+static void WriteCheckoutEvent(const Checkout *co, StringInfo detail);
 
-	for (i = 0; i < *nlines; i++)
-	{
-		lines[i].sku = parsed[i].sku;
-		lines[i].qty = parsed[i].qty;
-	}
-	return lines;
-}
+/* add_lines()'s steps */
+static void LoadAddableOrder(int64 shop_id, int64 order_id, const OmOrder *o,
+							 OrderTotals *totals);
+static void PriceAddedLines(int64 shop_id, CoLine *lines, int n, OrderTotals *totals);
+static void InsertAddedLines(int64 shop_id, int64 order_id, CoLine *lines, int n,
+							 const OrderTotals *totals);
 
-/* The lines' SKUs as a text[], in line order. */
-static Datum
-TextArray(CoLine *lines, int n)
-{
-	Datum	   *d = palloc(sizeof(Datum) * n);
-	int			i;
-
-	for (i = 0; i < n; i++)
-		d[i] = CStringGetTextDatum(lines[i].sku);
-	return PointerGetDatum(construct_array(d, n, TEXTOID, -1, false, TYPALIGN_INT));
-}
+/* the lines, for both */
+static CoLine *ParseLines(Jsonb *jb, int *nlines);
+static int	CompareLine(const void *a, const void *b);
+static char *LoadShopAndSkus(int64 shop_id, CoLine *lines, int n, Interval **timeout);
+static Datum TextArray(CoLine *lines, int n);
+static void LineArrays(CoLine *lines, int n, Datum *skus, Datum *qtys, Datum *prices,
+					   Datum *discounts);
+static void HoldLines(int64 shop_id, int64 order_id, CoLine *lines, int n,
+					  StringInfo detail);
 
 /*
- * The lines as the parameters of an INSERT that unnests them, in line
- * order: SKUs (text[]), quantities (int4[]), unit prices (numeric[]) and,
- * unless discounts is NULL, discounts (numeric[]).
+ * checkout(shop_id, lines, customer_id, email, promo_code, payment_method,
+ *			logistics, shipping_fee, order_no, payment_timeout, hold,
+ *			idempotency_key) -> bigint order_id
+ *
+ * The steps the file header lists, in that order.
  */
-static void
-LineArrays(CoLine *lines, int n, Datum *skus, Datum *qtys, Datum *prices,
-		   Datum *discounts)
+PG_FUNCTION_INFO_V1(om_checkout);
+Datum
+om_checkout(PG_FUNCTION_ARGS)
 {
-	Datum	   *qty_d = palloc(sizeof(Datum) * n);
-	Datum	   *price_d = palloc(sizeof(Datum) * n);
-	Datum	   *disc_d = palloc(sizeof(Datum) * n);
-	int			i;
+	Checkout	co;
+	StringInfoData detail;
 
-	for (i = 0; i < n; i++)
+	ReadCheckoutArgs(fcinfo, &co);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	/* a retry returns the first order, whatever has changed since (SPEC §20) */
+	if (co.idempotency_key)
 	{
-		qty_d[i] = Int32GetDatum(lines[i].qty);
-		price_d[i] = NumericGetDatum(lines[i].price);
-		disc_d[i] = NumericGetDatum(lines[i].discount);
-	}
-	*skus = TextArray(lines, n);
-	*qtys = PointerGetDatum(construct_array(qty_d, n, INT4OID, 4, true, TYPALIGN_INT));
-	*prices = PointerGetDatum(construct_array(price_d, n, NUMERICOID, -1, false, TYPALIGN_INT));
-	if (discounts)
-		*discounts = PointerGetDatum(construct_array(disc_d, n, NUMERICOID, -1, false, TYPALIGN_INT));
-}
+		int64		first = FindByIdempotencyKey(co.shop_id, co.idempotency_key);
 
-/*
- * Hold the stock of the lines whose SKU tracks stock, in line (SKU) order,
- * for the order (reservation.c: OM001 when a SKU is short); the holds are
- * appended to detail as JSON objects.  Other lines hold nothing.
- */
-static void
-HoldLines(int64 shop_id, int64 order_id, CoLine *lines, int n, StringInfo detail)
-{
-	OmHold	   *holds = palloc(sizeof(OmHold) * n);
-	int			nholds = 0;
-	int			i;
-
-	for (i = 0; i < n; i++)
-	{
-		if (!lines[i].tracked)
-			continue;
-		holds[nholds].sku = lines[i].sku;
-		holds[nholds].qty = lines[i].qty;
-		holds[nholds].buckets = lines[i].buckets;
-		holds[nholds].queue = lines[i].queue;
-		nholds++;
-	}
-	om_hold_stock(shop_id, order_id, 0, holds, nholds, detail);
-}
-
-/*
- * Read the shop and the SKUs in one statement.  Fills the lines; returns
- * the shop currency and sets *timeout to its payment timeout.
- */
-static char *
-LoadShopAndSkus(int64 shop_id, CoLine *lines, int n, Interval **timeout)
-{
-	static SPIPlanPtr plan = NULL;
-	static const Oid argtypes[] = {INT8OID, TEXTARRAYOID};
-	Datum		values[2];
-	uint64		i;
-	char	   *currency = NULL;
-	int			l;
-
-	om_plan(&plan,
-			"SELECT s.currency, s.payment_timeout, k.sku, k.price,"
-			" coalesce(k.stock_buckets, s.stock_buckets), coalesce(k.admission_queue, s.admission_queue),"
-			" NOT k.digital OR EXISTS (SELECT FROM order_mgmt.stock t WHERE t.shop_id = k.shop_id AND t.sku = k.sku)"
-			" FROM order_mgmt.shop s LEFT JOIN order_mgmt.sku k ON k.shop_id = s.shop_id AND k.sku = ANY ($2)"
-			" WHERE s.shop_id = $1",
-			2, argtypes);
-	values[0] = Int64GetDatum(shop_id);
-	values[1] = TextArray(lines, n);
-	om_exec(plan, values, NULL, true, 0);
-	if (SPI_processed == 0)
-		om_shop_not_found(shop_id);
-
-	for (i = 0; i < SPI_processed; i++)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	td = SPI_tuptable->tupdesc;
-		bool		isnull;
-		Datum		sku;
-		CoLine		key;
-		CoLine	   *line;
-
-		if (i == 0)
+		if (first > 0)
 		{
-			currency = TextDatumGetCString(SPI_getbinval(tup, td, 1, &isnull));
-			*timeout = DatumGetIntervalP(datumCopy(SPI_getbinval(tup, td, 2, &isnull), false, sizeof(Interval)));
+			SPI_finish();
+			PG_RETURN_INT64(first);
 		}
-		sku = SPI_getbinval(tup, td, 3, &isnull);
-		if (isnull)
-			continue;
-		key.sku = TextDatumGetCString(sku);
-		line = bsearch(&key, lines, n, sizeof(CoLine), CompareLine);
-		if (line == NULL)
-			continue;
-		line->found = true;
-		line->price = DatumGetNumericCopy(SPI_getbinval(tup, td, 4, &isnull));
-		line->buckets = DatumGetInt32(SPI_getbinval(tup, td, 5, &isnull));
-		line->queue = DatumGetBool(SPI_getbinval(tup, td, 6, &isnull));
-		line->tracked = DatumGetBool(SPI_getbinval(tup, td, 7, &isnull));
 	}
 
-	for (l = 0; l < n; l++)
-		if (!lines[l].found)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("unknown sku \"%s\"", lines[l].sku),
-					 errdetail("Shop " INT64_FORMAT " has no SKU \"%s\".", shop_id, lines[l].sku),
-					 errhint("Create it with order_mgmt.upsert_sku().")));
-	return currency;
-}
+	/* validate everything before the first write */
+	LoadCheckout(&co);
+	PriceCheckout(&co);
 
-/* The customer's e-mail (may be NULL); 22023 if there is no such customer. */
-static char *
-LoadCustomerEmail(int64 shop_id, const char *customer_id)
-{
-	static SPIPlanPtr plan = NULL;
-	static const Oid argtypes[] = {INT8OID, TEXTOID};
-	Datum		values[2];
-	bool		isnull;
-	Datum		d;
+	/* 1. the order, its lines and its deadlines */
+	co.order_id = InsertOrder(&co);
+	if (co.order_id == 0)
+	{
+		/* a concurrent retry with the same idempotency key won: its order */
+		co.order_id = FindByIdempotencyKey(co.shop_id, co.idempotency_key);
+		if (co.order_id <= 0)
+			elog(ERROR, "order with idempotency key \"%s\" vanished", co.idempotency_key);
+		SPI_finish();
+		PG_RETURN_INT64(co.order_id);
+	}
 
-	om_plan(&plan, "SELECT email FROM order_mgmt.customer WHERE shop_id = $1 AND customer_id = $2",
-			2, argtypes);
-	values[0] = Int64GetDatum(shop_id);
-	values[1] = CStringGetTextDatum(customer_id);
-	om_exec(plan, values, NULL, true, 1);
-	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("customer \"%s\" does not exist in shop " INT64_FORMAT, customer_id, shop_id),
-				 errhint("Create it with order_mgmt.upsert_customer(), or check out as a guest.")));
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	return isnull ? NULL : TextDatumGetCString(d);
-}
+	/* 2. the promo code, before any stock row (lock order) */
+	if (co.has_promo)
+		om_promo_claim(co.shop_id, co.order_id, &co.promo, co.customer_id, co.email_key);
 
-/* The order a checkout with this idempotency key made, or 0. */
-static int64
-FindByIdempotencyKey(int64 shop_id, const char *key)
-{
-	static SPIPlanPtr plan = NULL;
-	static const Oid argtypes[] = {INT8OID, TEXTOID};
-	Datum		values[2];
-	bool		isnull;
+	/* 3. stock, in SKU order, as late as possible */
+	StartCheckoutEvent(&co, &detail);
+	HoldLines(co.shop_id, co.order_id, co.lines, co.nlines, &detail);
 
-	om_plan(&plan,
-			"SELECT order_id FROM order_mgmt.orders WHERE shop_id = $1 AND idempotency_key = $2",
-			2, argtypes);
-	values[0] = Int64GetDatum(shop_id);
-	values[1] = CStringGetTextDatum(key);
-	/* not read-only: a new snapshot sees an order we waited for */
-	om_exec(plan, values, NULL, false, 1);
-	if (SPI_processed == 0)
-		return 0;
-	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-}
+	/* 4. one checkout event */
+	WriteCheckoutEvent(&co, &detail);
 
-/* A caller-chosen order number must be new in the shop (23505). */
-static void
-CheckOrderNoFree(int64 shop_id, const char *order_no)
-{
-	static SPIPlanPtr plan = NULL;
-
-	if (om_exists(&plan, "SELECT 1 FROM order_mgmt.orders WHERE shop_id = $1 AND order_no = $2",
-				  shop_id, order_no))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNIQUE_VIOLATION),
-				 errmsg("order number \"%s\" is already taken in shop " INT64_FORMAT, order_no, shop_id),
-				 errhint("Leave order_no out to number the order by its order_id.")));
-}
-
-/*
- * Argument n as an interval, or NULL when it is NULL; 22023 when it is not
- * longer than zero (name is the argument's SQL name).
- */
-static Interval *
-PositiveIntervalArg(FunctionCallInfo fcinfo, int n, const char *name)
-{
-	Interval   *iv;
-
-	if (PG_ARGISNULL(n))
-		return NULL;
-	iv = PG_GETARG_INTERVAL_P(n);
-	if (!DatumGetBool(DirectFunctionCall2(interval_gt, IntervalPGetDatum(iv),
-										  IntervalPGetDatum(palloc0(sizeof(Interval))))))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must be a positive interval", name)));
-	return iv;
-}
-
-/* t + iv; an error if that leaves the timestamp range. */
-static TimestampTz
-PlusInterval(TimestampTz t, Interval *iv)
-{
-	return DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
-												   TimestampTzGetDatum(t), IntervalPGetDatum(iv)));
+	SPI_finish();
+	PG_RETURN_INT64(co.order_id);
 }
 
 /*
@@ -384,8 +269,49 @@ ReadCheckoutArgs(FunctionCallInfo fcinfo, Checkout *co)
 }
 
 /*
+ * Argument n as an interval, or NULL when it is NULL; 22023 when it is not
+ * longer than zero (name is the argument's SQL name).
+ */
+static Interval *
+PositiveIntervalArg(FunctionCallInfo fcinfo, int n, const char *name)
+{
+	Interval   *iv;
+
+	if (PG_ARGISNULL(n))
+		return NULL;
+	iv = PG_GETARG_INTERVAL_P(n);
+	if (!DatumGetBool(DirectFunctionCall2(interval_gt, IntervalPGetDatum(iv),
+										  IntervalPGetDatum(palloc0(sizeof(Interval))))))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a positive interval", name)));
+	return iv;
+}
+
+/* The order a checkout with this idempotency key made, or 0. */
+static int64
+FindByIdempotencyKey(int64 shop_id, const char *key)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid argtypes[] = {INT8OID, TEXTOID};
+	Datum		values[2];
+	bool		isnull;
+
+	om_plan(&plan,
+			"SELECT order_id FROM order_mgmt.orders WHERE shop_id = $1 AND idempotency_key = $2",
+			2, argtypes);
+	values[0] = Int64GetDatum(shop_id);
+	values[1] = CStringGetTextDatum(key);
+	/* not read-only: a new snapshot sees an order we waited for */
+	om_exec(plan, values, NULL, false, 1);
+	if (SPI_processed == 0)
+		return 0;
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/*
  * Check what the database knows, reading only: the shop and every SKU,
- * the customer, the order number.  Sets co->currency and co->email_key,
+ * the customer, and that the order number is free.  Sets co->currency and co->email_key,
  * and where the caller left them out co->timeout (the shop's) and
  * co->email (the customer's).
  */
@@ -408,6 +334,75 @@ LoadCheckout(Checkout *co)
 		co->email_key = om_normalize(co->email, true);
 	if (co->order_no)
 		CheckOrderNoFree(co->shop_id, co->order_no);
+}
+
+/* The customer's e-mail (may be NULL); 22023 if there is no such customer. */
+static char *
+LoadCustomerEmail(int64 shop_id, const char *customer_id)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid argtypes[] = {INT8OID, TEXTOID};
+	Datum		values[2];
+	bool		isnull;
+	Datum		d;
+
+	om_plan(&plan, "SELECT email FROM order_mgmt.customer WHERE shop_id = $1 AND customer_id = $2",
+			2, argtypes);
+	values[0] = Int64GetDatum(shop_id);
+	values[1] = CStringGetTextDatum(customer_id);
+	om_exec(plan, values, NULL, true, 1);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("customer \"%s\" does not exist in shop " INT64_FORMAT, customer_id, shop_id),
+				 errhint("Create it with order_mgmt.upsert_customer(), or check out as a guest.")));
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return isnull ? NULL : TextDatumGetCString(d);
+}
+
+/* A caller-chosen order number must be new in the shop (23505). */
+static void
+CheckOrderNoFree(int64 shop_id, const char *order_no)
+{
+	static SPIPlanPtr plan = NULL;
+
+	if (om_exists(&plan, "SELECT 1 FROM order_mgmt.orders WHERE shop_id = $1 AND order_no = $2",
+				  shop_id, order_no))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNIQUE_VIOLATION),
+				 errmsg("order number \"%s\" is already taken in shop " INT64_FORMAT, order_no, shop_id),
+				 errhint("Leave order_no out to number the order by its order_id.")));
+}
+
+/*
+ * Price the checkout in its currency's minor units: each line's amount
+ * and discount, the subtotal, the promo code's discount (the code is
+ * checked here), the shipping fee and the total.
+ */
+static void
+PriceCheckout(Checkout *co)
+{
+	Numeric		zero = om_num_int(0);
+	int			digits;
+	int			i;
+
+	digits = om_currency_digits(co->currency);
+	co->shipping_fee = om_num_round(co->shipping_fee, digits);
+	co->subtotal = zero;
+	co->discount = zero;
+	for (i = 0; i < co->nlines; i++)
+	{
+		co->lines[i].amount = om_num_mul(co->lines[i].price, om_num_int(co->lines[i].qty));
+		co->lines[i].discount = zero;
+		co->subtotal = om_num_add(co->subtotal, co->lines[i].amount);
+	}
+	if (co->promo_entered)
+		co->discount = ApplyPromoCode(co, digits);
+	if (co->has_promo && strcmp(co->promo.kind, "free_shipping") != 0 &&
+		om_num_cmp(co->subtotal, zero) > 0)
+		SpreadDiscount(co->lines, co->nlines, co->discount, co->subtotal, digits);
+	co->subtotal = om_num_round(co->subtotal, digits);
+	co->total = om_num_round(om_num_add(om_num_sub(co->subtotal, co->discount), co->shipping_fee), digits);
 }
 
 /*
@@ -457,36 +452,6 @@ SpreadDiscount(CoLine *lines, int n, Numeric discount, Numeric subtotal, int dig
 			largest = i;
 	}
 	lines[largest].discount = om_num_add(lines[largest].discount, om_num_sub(discount, allocated));
-}
-
-/*
- * Price the checkout in its currency's minor units: each line's amount
- * and discount, the subtotal, the promo code's discount (the code is
- * checked here), the shipping fee and the total.
- */
-static void
-PriceCheckout(Checkout *co)
-{
-	Numeric		zero = om_num_int(0);
-	int			digits = om_currency_digits(co->currency);
-	int			i;
-
-	co->shipping_fee = om_num_round(co->shipping_fee, digits);
-	co->subtotal = zero;
-	co->discount = zero;
-	for (i = 0; i < co->nlines; i++)
-	{
-		co->lines[i].amount = om_num_mul(co->lines[i].price, om_num_int(co->lines[i].qty));
-		co->lines[i].discount = zero;
-		co->subtotal = om_num_add(co->subtotal, co->lines[i].amount);
-	}
-	if (co->promo_entered)
-		co->discount = ApplyPromoCode(co, digits);
-	if (co->has_promo && strcmp(co->promo.kind, "free_shipping") != 0 &&
-		om_num_cmp(co->subtotal, zero) > 0)
-		SpreadDiscount(co->lines, co->nlines, co->discount, co->subtotal, digits);
-	co->subtotal = om_num_round(co->subtotal, digits);
-	co->total = om_num_round(om_num_add(om_num_sub(co->subtotal, co->discount), co->shipping_fee), digits);
 }
 
 /*
@@ -557,6 +522,14 @@ InsertOrder(const Checkout *co)
 	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
 
+/* t + iv; an error if that leaves the timestamp range. */
+static TimestampTz
+PlusInterval(TimestampTz t, Interval *iv)
+{
+	return DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+												   TimestampTzGetDatum(t), IntervalPGetDatum(iv)));
+}
+
 /*
  * Start the checkout event's detail in detail: the lines with their unit
  * prices and discounts, then the opening of the holds, which HoldLines()
@@ -601,73 +574,50 @@ WriteCheckoutEvent(const Checkout *co, StringInfo detail)
 }
 
 /*
- * checkout(shop_id, lines, customer_id, email, promo_code, payment_method,
- *			logistics, shipping_fee, order_no, payment_timeout, hold,
- *			idempotency_key) -> bigint order_id
+ * add_lines(shop_id, order_id, lines) -> void
  *
- * The steps the file header lists, in that order.
+ * During a post-purchase hold (SPEC §9, seed 004) the customer may add
+ * lines to a pending, unpaid order: their stock is held at once (or
+ * OM001), and the totals grow; a percent promo code's discount follows
+ * the new subtotal.  Outside a hold, or on an order that is no longer
+ * pending and unpaid: OM013.
  */
-PG_FUNCTION_INFO_V1(om_checkout);
+PG_FUNCTION_INFO_V1(om_add_lines);
 Datum
-om_checkout(PG_FUNCTION_ARGS)
+om_add_lines(PG_FUNCTION_ARGS)
 {
-	Checkout	co;
+	int64		shop_id;
+	int64		order_id;
+	CoLine	   *lines;
+	int			nlines;
+	OmOrder		o;
+	OrderTotals totals;
 	StringInfoData detail;
 
-	ReadCheckoutArgs(fcinfo, &co);
+	OM_ARG_NOT_NULL(0, "shop_id");
+	OM_ARG_NOT_NULL(1, "order_id");
+	OM_ARG_NOT_NULL(2, "lines");
+	shop_id = PG_GETARG_INT64(0);
+	order_id = PG_GETARG_INT64(1);
+	lines = ParseLines(PG_GETARG_JSONB_P(2), &nlines);
+
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	om_lock_order(shop_id, order_id, &o);
+	LoadAddableOrder(shop_id, order_id, &o, &totals);
+	PriceAddedLines(shop_id, lines, nlines, &totals);
 
-	/* a retry returns the first order, whatever has changed since (SPEC §20) */
-	if (co.idempotency_key)
-	{
-		int64		first = FindByIdempotencyKey(co.shop_id, co.idempotency_key);
-
-		if (first > 0)
-		{
-			SPI_finish();
-			PG_RETURN_INT64(first);
-		}
-	}
-
-	/* validate everything before the first write */
-	LoadCheckout(&co);
-	PriceCheckout(&co);
-
-	/* 1. the order, its lines and its payment deadline */
-	co.order_id = InsertOrder(&co);
-	if (co.order_id == 0)
-	{
-		/* a concurrent retry with the same idempotency key won: its order */
-		co.order_id = FindByIdempotencyKey(co.shop_id, co.idempotency_key);
-		if (co.order_id <= 0)
-			elog(ERROR, "order with idempotency key \"%s\" vanished", co.idempotency_key);
-		SPI_finish();
-		PG_RETURN_INT64(co.order_id);
-	}
-
-	/* 2. the promo code, before any stock row (lock order) */
-	if (co.has_promo)
-		om_promo_claim(co.shop_id, co.order_id, &co.promo, co.customer_id, co.email_key);
-
-	/* 3. stock, in SKU order, as late as possible */
-	StartCheckoutEvent(&co, &detail);
-	HoldLines(co.shop_id, co.order_id, co.lines, co.nlines, &detail);
-
-	/* 4. one checkout event */
-	WriteCheckoutEvent(&co, &detail);
-
+	/* the new lines and the new totals, then the stock */
+	InsertAddedLines(shop_id, order_id, lines, nlines, &totals);
+	initStringInfo(&detail);
+	appendStringInfoString(&detail, "{\"added\": true, \"holds\": [");
+	HoldLines(shop_id, order_id, lines, nlines, &detail);
+	appendStringInfo(&detail, "], \"subtotal\": %s, \"discount\": %s}",
+					 om_num_text(totals.subtotal), om_num_text(totals.discount));
+	om_event_write(shop_id, order_id, "reserve", NULL, NULL, detail.data);
 	SPI_finish();
-	PG_RETURN_INT64(co.order_id);
+	PG_RETURN_VOID();
 }
-
-/* An order's totals as add_lines() reads them and makes them grow. */
-typedef struct OrderTotals
-{
-	Numeric		subtotal;
-	Numeric		discount;
-	char	   *promo_key;		/* the promo code it claimed, or NULL */
-} OrderTotals;
 
 /*
  * Read the totals of the order the caller has locked into o, and check
@@ -775,47 +725,160 @@ InsertAddedLines(int64 shop_id, int64 order_id, CoLine *lines, int n,
 }
 
 /*
- * add_lines(shop_id, order_id, lines) -> void
- *
- * During a post-purchase hold (SPEC §9, seed 004) the customer may add
- * lines to a pending, unpaid order: their stock is held at once (or
- * OM001), and the totals grow; a percent promo code's discount follows
- * the new subtotal.  Outside a hold, or on an order that is no longer
- * pending and unpaid: OM013.
+ * The lines JSON, checked and parsed by lines.c (22023 when malformed),
+ * as CoLines still sorted by SKU; the rest of each line is zeroed.
  */
-PG_FUNCTION_INFO_V1(om_add_lines);
-Datum
-om_add_lines(PG_FUNCTION_ARGS)
+static CoLine *
+ParseLines(Jsonb *jb, int *nlines)
 {
-	int64		shop_id;
-	int64		order_id;
-	CoLine	   *lines;
-	int			nlines;
-	OmOrder		o;
-	OrderTotals totals;
-	StringInfoData detail;
+	OmLineQty  *parsed = om_parse_lines(jb, nlines);
+	CoLine	   *lines = palloc0(sizeof(CoLine) * (*nlines + 1));
+	int			i;
 
-	OM_ARG_NOT_NULL(0, "shop_id");
-	OM_ARG_NOT_NULL(1, "order_id");
-	OM_ARG_NOT_NULL(2, "lines");
-	shop_id = PG_GETARG_INT64(0);
-	order_id = PG_GETARG_INT64(1);
-	lines = ParseLines(PG_GETARG_JSONB_P(2), &nlines);
+	for (i = 0; i < *nlines; i++)
+	{
+		lines[i].sku = parsed[i].sku;
+		lines[i].qty = parsed[i].qty;
+	}
+	return lines;
+}
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	om_lock_order(shop_id, order_id, &o);
-	LoadAddableOrder(shop_id, order_id, &o, &totals);
-	PriceAddedLines(shop_id, lines, nlines, &totals);
+/* The lines' order for bsearch(): by SKU, as ParseLines() sorts them. */
+static int
+CompareLine(const void *a, const void *b)
+{
+	return strcmp(((const CoLine *) a)->sku, ((const CoLine *) b)->sku);
+}
 
-	/* the new lines and the new totals, then the stock */
-	InsertAddedLines(shop_id, order_id, lines, nlines, &totals);
-	initStringInfo(&detail);
-	appendStringInfoString(&detail, "{\"added\": true, \"holds\": [");
-	HoldLines(shop_id, order_id, lines, nlines, &detail);
-	appendStringInfo(&detail, "], \"subtotal\": %s, \"discount\": %s}",
-					 om_num_text(totals.subtotal), om_num_text(totals.discount));
-	om_event_write(shop_id, order_id, "reserve", NULL, NULL, detail.data);
-	SPI_finish();
-	PG_RETURN_VOID();
+/*
+ * Read the shop and the lines' SKUs in one statement and fill in what the
+ * lines need of them (price, stock buckets, admission queue, tracked).
+ * An error when there is no such shop, and 22023 for a SKU the shop does
+ * not have.  Returns the shop's currency and sets *timeout to its payment
+ * timeout.
+ */
+static char *
+LoadShopAndSkus(int64 shop_id, CoLine *lines, int n, Interval **timeout)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid argtypes[] = {INT8OID, TEXTARRAYOID};
+	Datum		values[2];
+	uint64		i;
+	char	   *currency = NULL;
+	int			l;
+
+	om_plan(&plan,
+			"SELECT s.currency, s.payment_timeout, k.sku, k.price,"
+			" coalesce(k.stock_buckets, s.stock_buckets), coalesce(k.admission_queue, s.admission_queue),"
+			" NOT k.digital OR EXISTS (SELECT FROM order_mgmt.stock t WHERE t.shop_id = k.shop_id AND t.sku = k.sku)"
+			" FROM order_mgmt.shop s LEFT JOIN order_mgmt.sku k ON k.shop_id = s.shop_id AND k.sku = ANY ($2)"
+			" WHERE s.shop_id = $1",
+			2, argtypes);
+	values[0] = Int64GetDatum(shop_id);
+	values[1] = TextArray(lines, n);
+	om_exec(plan, values, NULL, true, 0);
+	if (SPI_processed == 0)
+		om_shop_not_found(shop_id);
+
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	td = SPI_tuptable->tupdesc;
+		bool		isnull;
+		Datum		sku;
+		CoLine		key;
+		CoLine	   *line;
+
+		if (i == 0)
+		{
+			currency = TextDatumGetCString(SPI_getbinval(tup, td, 1, &isnull));
+			*timeout = DatumGetIntervalP(datumCopy(SPI_getbinval(tup, td, 2, &isnull), false, sizeof(Interval)));
+		}
+		sku = SPI_getbinval(tup, td, 3, &isnull);
+		if (isnull)
+			continue;
+		key.sku = TextDatumGetCString(sku);
+		line = bsearch(&key, lines, n, sizeof(CoLine), CompareLine);
+		if (line == NULL)
+			continue;
+		line->found = true;
+		line->price = DatumGetNumericCopy(SPI_getbinval(tup, td, 4, &isnull));
+		line->buckets = DatumGetInt32(SPI_getbinval(tup, td, 5, &isnull));
+		line->queue = DatumGetBool(SPI_getbinval(tup, td, 6, &isnull));
+		line->tracked = DatumGetBool(SPI_getbinval(tup, td, 7, &isnull));
+	}
+
+	for (l = 0; l < n; l++)
+		if (!lines[l].found)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown sku \"%s\"", lines[l].sku),
+					 errdetail("Shop " INT64_FORMAT " has no SKU \"%s\".", shop_id, lines[l].sku),
+					 errhint("Create it with order_mgmt.upsert_sku().")));
+	return currency;
+}
+
+/* The lines' SKUs as a text[], in line order. */
+static Datum
+TextArray(CoLine *lines, int n)
+{
+	Datum	   *d = palloc(sizeof(Datum) * n);
+	int			i;
+
+	for (i = 0; i < n; i++)
+		d[i] = CStringGetTextDatum(lines[i].sku);
+	return PointerGetDatum(construct_array(d, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/*
+ * The lines as the parameters of an INSERT that unnests them, in line
+ * order: SKUs (text[]), quantities (int4[]), unit prices (numeric[]) and,
+ * unless discounts is NULL, discounts (numeric[]).
+ */
+static void
+LineArrays(CoLine *lines, int n, Datum *skus, Datum *qtys, Datum *prices,
+		   Datum *discounts)
+{
+	Datum	   *qty_d = palloc(sizeof(Datum) * n);
+	Datum	   *price_d = palloc(sizeof(Datum) * n);
+	Datum	   *disc_d = palloc(sizeof(Datum) * n);
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		qty_d[i] = Int32GetDatum(lines[i].qty);
+		price_d[i] = NumericGetDatum(lines[i].price);
+		disc_d[i] = NumericGetDatum(lines[i].discount);
+	}
+	*skus = TextArray(lines, n);
+	*qtys = PointerGetDatum(construct_array(qty_d, n, INT4OID, 4, true, TYPALIGN_INT));
+	*prices = PointerGetDatum(construct_array(price_d, n, NUMERICOID, -1, false, TYPALIGN_INT));
+	if (discounts)
+		*discounts = PointerGetDatum(construct_array(disc_d, n, NUMERICOID, -1, false, TYPALIGN_INT));
+}
+
+/*
+ * Hold stock for the order's tracked lines, in line (SKU) order
+ * (reservation.c: OM001 when a SKU is short); the holds are appended to
+ * detail as JSON objects.  Untracked lines (a digital SKU without a stock
+ * row) hold nothing.
+ */
+static void
+HoldLines(int64 shop_id, int64 order_id, CoLine *lines, int n, StringInfo detail)
+{
+	OmHold	   *holds = palloc(sizeof(OmHold) * n);
+	int			nholds = 0;
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		if (!lines[i].tracked)
+			continue;
+		holds[nholds].sku = lines[i].sku;
+		holds[nholds].qty = lines[i].qty;
+		holds[nholds].buckets = lines[i].buckets;
+		holds[nholds].queue = lines[i].queue;
+		nholds++;
+	}
+	om_hold_stock(shop_id, order_id, 0, holds, nholds, detail);
 }
