@@ -2,20 +2,36 @@
  *
  * checkout.c
  *	  order_mgmt.checkout(): an order, its lines, its promo claim and its
- *	  stock holds in one call (SPEC §4.1, §5, §6).
+ *	  stock holds in one call (SPEC §4.1, §5, §6); and add_lines(): more
+ *	  lines for an order in its post-purchase hold (SPEC §9).
  *
- * Everything is validated before the first write: the lines JSON, the
- * shop, every SKU, the customer and the promo code.  Then, in this order,
+ * om_checkout() reads as a list of steps, each a function below it.  The
+ * arguments and the lines JSON are checked first (ReadCheckoutArgs); a
+ * retry with an idempotency key then returns the first order (SPEC §20).
+ * Everything else is validated before the first write: the shop, every
+ * SKU, the customer and the order number (LoadCheckout), and the promo
+ * code as the lines are priced (PriceCheckout).  Then, in this order,
  * which keeps hot rows locked for the shortest time:
  *
- *	1. one statement inserts the order, its lines and its payment deadline
- *	   (ON CONFLICT on the idempotency key returns the first order instead);
+ *	1. one statement inserts the order, its lines and its deadlines
+ *	   (InsertOrder; ON CONFLICT on the idempotency key returns the first
+ *	   order instead);
  *	2. the promo code is claimed (promo.c);
- *	3. stock is held line by line in SKU order (reservation.c);
- *	4. one checkout event records the lines and the holds.
+ *	3. stock is held line by line in SKU order (HoldLines, reservation.c);
+ *	4. one checkout event records the lines and the holds
+ *	   (StartCheckoutEvent, WriteCheckoutEvent).
  *
  * Any failure raises an error, which rolls back the whole call: nothing is
  * held, claimed or written.
+ *
+ * om_add_lines() takes the order first (order_lock.c), checks that lines
+ * may be added (LoadAddableOrder), prices them (PriceAddedLines), inserts
+ * them with the new totals in one statement (InsertAddedLines), then holds
+ * their stock and writes one reserve event.
+ *
+ * The helpers both use come last: the lines JSON as lines sorted by SKU,
+ * the shop and its SKUs in one read, the lines as array parameters, and
+ * the stock holds.
  *
  *-------------------------------------------------------------------------
  */
@@ -43,26 +59,675 @@
 #include "spi_util.h"
 #include "stock.h"
 
+/*
+ * One line of checkout() or add_lines(): the SKU and quantity asked for,
+ * what LoadShopAndSkus() found of the SKU and, in checkout(), what
+ * PriceCheckout() made of it.
+ */
 typedef struct CoLine
 {
 	char	   *sku;
 	int32		qty;
-	bool		found;
-	Numeric		price;
-	bool		tracked;
-	int32		buckets;
-	bool		queue;
-	Numeric		amount;
-	Numeric		discount;
+	bool		found;			/* the shop sells the SKU */
+	Numeric		price;			/* unit price */
+	bool		tracked;		/* stock is held for it */
+	int32		buckets;		/* stock buckets of the SKU */
+	bool		queue;			/* admission queue */
+	Numeric		amount;			/* price * qty */
+	Numeric		discount;		/* its share of the order's discount */
 } CoLine;
 
-static int
-CompareLine(const void *a, const void *b)
+/*
+ * One checkout as it goes through its steps: the arguments as
+ * ReadCheckoutArgs() checked them, what LoadCheckout() adds, the prices
+ * PriceCheckout() sets and the order InsertOrder() makes.
+ */
+typedef struct Checkout
 {
-	return strcmp(((const CoLine *) a)->sku, ((const CoLine *) b)->sku);
+	/* the arguments */
+	int64		shop_id;
+	CoLine	   *lines;			/* sorted by SKU */
+	int			nlines;
+	char	   *customer_id;	/* NULL: a guest */
+	char	   *email;			/* NULL: the customer's, if any */
+	char	   *promo_entered;	/* the code as typed, or NULL */
+	Datum		payment_method;
+	char	   *logistics;
+	Numeric		shipping_fee;
+	char	   *order_no;		/* NULL: numbered by its order_id */
+	Interval   *timeout;		/* NULL: the shop's payment timeout */
+	Interval   *hold;			/* post-purchase hold, or NULL */
+	char	   *idempotency_key;	/* or NULL */
+	TimestampTz now;			/* om_now(): the order's created_at */
+
+	/* LoadCheckout() */
+	char	   *currency;
+	char	   *email_key;		/* the e-mail normalized, or NULL */
+
+	/* PriceCheckout(): the promo code, and money in the currency's minor units */
+	bool		has_promo;
+	OmPromo		promo;			/* the code claimed, if has_promo */
+	Numeric		subtotal;
+	Numeric		discount;
+	Numeric		total;
+
+	/* InsertOrder() */
+	int64		order_id;
+} Checkout;
+
+/* An order's totals as add_lines() reads them and makes them grow. */
+typedef struct OrderTotals
+{
+	Numeric		subtotal;
+	Numeric		discount;
+	char	   *promo_key;		/* the promo code it claimed, or NULL */
+} OrderTotals;
+
+/* checkout()'s steps, in the order they run */
+static void ReadCheckoutArgs(FunctionCallInfo fcinfo, Checkout *co);
+static Interval *PositiveIntervalArg(FunctionCallInfo fcinfo, int n, const char *name);
+static int64 FindByIdempotencyKey(int64 shop_id, const char *key);
+static void LoadCheckout(Checkout *co);
+static char *LoadCustomerEmail(int64 shop_id, const char *customer_id);
+static void CheckOrderNoFree(int64 shop_id, const char *order_no);
+static void PriceCheckout(Checkout *co);
+static Numeric ApplyPromoCode(Checkout *co, int digits);
+static void SpreadDiscount(CoLine *lines, int n, Numeric discount, Numeric subtotal,
+						   int digits);
+static int64 InsertOrder(const Checkout *co);
+static TimestampTz PlusInterval(TimestampTz t, Interval *iv);
+static void StartCheckoutEvent(const Checkout *co, StringInfo detail);
+static void WriteCheckoutEvent(const Checkout *co, StringInfo detail);
+
+/* add_lines()'s steps */
+static void LoadAddableOrder(int64 shop_id, int64 order_id, const OmOrder *o,
+							 OrderTotals *totals);
+static void PriceAddedLines(int64 shop_id, CoLine *lines, int n, OrderTotals *totals);
+static void InsertAddedLines(int64 shop_id, int64 order_id, CoLine *lines, int n,
+							 const OrderTotals *totals);
+
+/* the lines, for both */
+static CoLine *ParseLines(Jsonb *jb, int *nlines);
+static int	CompareLine(const void *a, const void *b);
+static char *LoadShopAndSkus(int64 shop_id, CoLine *lines, int n, Interval **timeout);
+static Datum TextArray(CoLine *lines, int n);
+static void LineArrays(CoLine *lines, int n, Datum *skus, Datum *qtys, Datum *prices,
+					   Datum *discounts);
+static void HoldLines(int64 shop_id, int64 order_id, CoLine *lines, int n,
+					  StringInfo detail);
+
+/*
+ * checkout(shop_id, lines, customer_id, email, promo_code, payment_method,
+ *			logistics, shipping_fee, order_no, payment_timeout, hold,
+ *			idempotency_key) -> bigint order_id
+ *
+ * The steps the file header lists, in that order.
+ */
+PG_FUNCTION_INFO_V1(om_checkout);
+Datum
+om_checkout(PG_FUNCTION_ARGS)
+{
+	Checkout	co;
+	StringInfoData detail;
+
+	ReadCheckoutArgs(fcinfo, &co);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	/* a retry returns the first order, whatever has changed since (SPEC §20) */
+	if (co.idempotency_key)
+	{
+		int64		first = FindByIdempotencyKey(co.shop_id, co.idempotency_key);
+
+		if (first > 0)
+		{
+			SPI_finish();
+			PG_RETURN_INT64(first);
+		}
+	}
+
+	/* validate everything before the first write */
+	LoadCheckout(&co);
+	PriceCheckout(&co);
+
+	/* 1. the order, its lines and its deadlines */
+	co.order_id = InsertOrder(&co);
+	if (co.order_id == 0)
+	{
+		/* a concurrent retry with the same idempotency key won: its order */
+		co.order_id = FindByIdempotencyKey(co.shop_id, co.idempotency_key);
+		if (co.order_id <= 0)
+			elog(ERROR, "order with idempotency key \"%s\" vanished", co.idempotency_key);
+		SPI_finish();
+		PG_RETURN_INT64(co.order_id);
+	}
+
+	/* 2. the promo code, before any stock row (lock order) */
+	if (co.has_promo)
+		om_promo_claim(co.shop_id, co.order_id, &co.promo, co.customer_id, co.email_key);
+
+	/* 3. stock, in SKU order, as late as possible */
+	StartCheckoutEvent(&co, &detail);
+	HoldLines(co.shop_id, co.order_id, co.lines, co.nlines, &detail);
+
+	/* 4. one checkout event */
+	WriteCheckoutEvent(&co, &detail);
+
+	SPI_finish();
+	PG_RETURN_INT64(co.order_id);
 }
 
-/* The parsed lines (lines.c) as checkout's lines, still sorted by SKU. */
+/*
+ * Read and check checkout()'s arguments into co, in argument order, before
+ * any SQL runs: malformed input raises 22023 (lines.c checks the lines
+ * JSON).  Leaves everything LoadCheckout() and later steps set zeroed.
+ */
+static void
+ReadCheckoutArgs(FunctionCallInfo fcinfo, Checkout *co)
+{
+	memset(co, 0, sizeof(Checkout));
+	co->now = om_now();
+	OM_ARG_NOT_NULL(0, "shop_id");
+	OM_ARG_NOT_NULL(1, "lines");
+	OM_ARG_NOT_NULL(5, "payment_method");
+	OM_ARG_NOT_NULL(6, "logistics");
+	OM_ARG_NOT_NULL(7, "shipping_fee");
+	co->shop_id = PG_GETARG_INT64(0);
+	co->lines = ParseLines(PG_GETARG_JSONB_P(1), &co->nlines);
+	if (!PG_ARGISNULL(2))
+	{
+		co->customer_id = text_to_cstring(PG_GETARG_TEXT_PP(2));
+		om_check_identifier("customer_id", co->customer_id);
+	}
+	if (!PG_ARGISNULL(3))
+		co->email = om_email_arg(PG_GETARG_TEXT_PP(3));
+	if (!PG_ARGISNULL(4))
+		co->promo_entered = text_to_cstring(PG_GETARG_TEXT_PP(4));
+	co->payment_method = PG_GETARG_DATUM(5);
+	co->logistics = DatumGetCString(DirectFunctionCall1(enum_out, PG_GETARG_DATUM(6)));
+	co->shipping_fee = PG_GETARG_NUMERIC(7);
+	if (!om_num_is_amount(co->shipping_fee))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("shipping_fee must be a finite amount of at least 0"),
+				 errdetail("Got %s.", om_num_text(co->shipping_fee))));
+	if (!PG_ARGISNULL(8))
+	{
+		co->order_no = text_to_cstring(PG_GETARG_TEXT_PP(8));
+		om_check_identifier("order_no", co->order_no);
+	}
+	co->timeout = PositiveIntervalArg(fcinfo, 9, "payment_timeout");
+	co->hold = PositiveIntervalArg(fcinfo, 10, "hold");
+	if (!PG_ARGISNULL(11))
+	{
+		co->idempotency_key = text_to_cstring(PG_GETARG_TEXT_PP(11));
+		if (co->idempotency_key[0] == '\0')
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("idempotency_key must not be empty")));
+	}
+}
+
+/*
+ * Argument n as an interval, or NULL when it is NULL; 22023 when it is not
+ * longer than zero (name is the argument's SQL name).
+ */
+static Interval *
+PositiveIntervalArg(FunctionCallInfo fcinfo, int n, const char *name)
+{
+	Interval   *iv;
+
+	if (PG_ARGISNULL(n))
+		return NULL;
+	iv = PG_GETARG_INTERVAL_P(n);
+	if (!DatumGetBool(DirectFunctionCall2(interval_gt, IntervalPGetDatum(iv),
+										  IntervalPGetDatum(palloc0(sizeof(Interval))))))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a positive interval", name)));
+	return iv;
+}
+
+/* The order a checkout with this idempotency key made, or 0. */
+static int64
+FindByIdempotencyKey(int64 shop_id, const char *key)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid argtypes[] = {INT8OID, TEXTOID};
+	Datum		values[2];
+	bool		isnull;
+
+	om_plan(&plan,
+			"SELECT order_id FROM order_mgmt.orders WHERE shop_id = $1 AND idempotency_key = $2",
+			2, argtypes);
+	values[0] = Int64GetDatum(shop_id);
+	values[1] = CStringGetTextDatum(key);
+	/* not read-only: a new snapshot sees an order we waited for */
+	om_exec(plan, values, NULL, false, 1);
+	if (SPI_processed == 0)
+		return 0;
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/*
+ * Check what the database knows, reading only: the shop and every SKU,
+ * the customer, and that the order number is free.  Sets co->currency and co->email_key,
+ * and where the caller left them out co->timeout (the shop's) and
+ * co->email (the customer's).
+ */
+static void
+LoadCheckout(Checkout *co)
+{
+	Interval   *shop_timeout;
+
+	co->currency = LoadShopAndSkus(co->shop_id, co->lines, co->nlines, &shop_timeout);
+	if (co->timeout == NULL)
+		co->timeout = shop_timeout;
+	if (co->customer_id)
+	{
+		char	   *customer_email = LoadCustomerEmail(co->shop_id, co->customer_id);
+
+		if (co->email == NULL)
+			co->email = customer_email;
+	}
+	if (co->email)
+		co->email_key = om_normalize(co->email, true);
+	if (co->order_no)
+		CheckOrderNoFree(co->shop_id, co->order_no);
+}
+
+/* The customer's e-mail (may be NULL); 22023 if there is no such customer. */
+static char *
+LoadCustomerEmail(int64 shop_id, const char *customer_id)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid argtypes[] = {INT8OID, TEXTOID};
+	Datum		values[2];
+	bool		isnull;
+	Datum		d;
+
+	om_plan(&plan, "SELECT email FROM order_mgmt.customer WHERE shop_id = $1 AND customer_id = $2",
+			2, argtypes);
+	values[0] = Int64GetDatum(shop_id);
+	values[1] = CStringGetTextDatum(customer_id);
+	om_exec(plan, values, NULL, true, 1);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("customer \"%s\" does not exist in shop " INT64_FORMAT, customer_id, shop_id),
+				 errhint("Create it with order_mgmt.upsert_customer(), or check out as a guest.")));
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return isnull ? NULL : TextDatumGetCString(d);
+}
+
+/* A caller-chosen order number must be new in the shop (23505). */
+static void
+CheckOrderNoFree(int64 shop_id, const char *order_no)
+{
+	static SPIPlanPtr plan = NULL;
+
+	if (om_exists(&plan, "SELECT 1 FROM order_mgmt.orders WHERE shop_id = $1 AND order_no = $2",
+				  shop_id, order_no))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNIQUE_VIOLATION),
+				 errmsg("order number \"%s\" is already taken in shop " INT64_FORMAT, order_no, shop_id),
+				 errhint("Leave order_no out to number the order by its order_id.")));
+}
+
+/*
+ * Price the checkout in its currency's minor units: each line's amount
+ * and discount, the subtotal, the promo code's discount (the code is
+ * checked here), the shipping fee and the total.
+ */
+static void
+PriceCheckout(Checkout *co)
+{
+	Numeric		zero = om_num_int(0);
+	int			digits;
+	int			i;
+
+	digits = om_currency_digits(co->currency);
+	co->shipping_fee = om_num_round(co->shipping_fee, digits);
+	co->subtotal = zero;
+	co->discount = zero;
+	for (i = 0; i < co->nlines; i++)
+	{
+		co->lines[i].amount = om_num_mul(co->lines[i].price, om_num_int(co->lines[i].qty));
+		co->lines[i].discount = zero;
+		co->subtotal = om_num_add(co->subtotal, co->lines[i].amount);
+	}
+	if (co->promo_entered)
+		co->discount = ApplyPromoCode(co, digits);
+	if (co->has_promo && strcmp(co->promo.kind, "free_shipping") != 0 &&
+		om_num_cmp(co->subtotal, zero) > 0)
+		SpreadDiscount(co->lines, co->nlines, co->discount, co->subtotal, digits);
+	co->subtotal = om_num_round(co->subtotal, digits);
+	co->total = om_num_round(om_num_add(om_num_sub(co->subtotal, co->discount), co->shipping_fee), digits);
+}
+
+/*
+ * Look up the promo code entered and check it may be used on this
+ * subtotal (promo.c; OM002 when there is no such code).  Sets co->promo
+ * and co->has_promo, and returns the order's discount rounded to digits.
+ */
+static Numeric
+ApplyPromoCode(Checkout *co, int digits)
+{
+	char	   *key = om_normalize(co->promo_entered, true);
+
+	if (key[0] == '\0' || !om_promo_lookup(co->shop_id, key, &co->promo))
+		ereport(ERROR,
+				(errcode(ERRCODE_OM_PROMO_CODE_INVALID),
+				 errmsg("promo code \"%s\" does not exist", co->promo_entered),
+				 errdetail("Shop " INT64_FORMAT " has no code matching \"%s\".", co->shop_id, key)));
+	om_promo_validate(&co->promo, co->promo_entered, co->customer_id, co->subtotal);
+	co->has_promo = true;
+	if (strcmp(co->promo.kind, "percent") == 0)
+		return om_num_round(om_num_div(om_num_mul(co->subtotal, co->promo.value), om_num_int(100)), digits);
+	if (strcmp(co->promo.kind, "amount") == 0)
+		return om_num_round(om_num_min(co->promo.value, co->subtotal), digits);
+	return om_num_round(co->shipping_fee, digits);	/* free_shipping */
+}
+
+/*
+ * Spread a line discount over the lines by amount, rounded down to digits;
+ * the rounding rest goes to the largest line, which can always take it.
+ * subtotal is the sum of the lines' amounts and above 0.
+ */
+static void
+SpreadDiscount(CoLine *lines, int n, Numeric discount, Numeric subtotal, int digits)
+{
+	Numeric		allocated = om_num_int(0);
+	int			largest = 0;
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		lines[i].discount =
+			DatumGetNumeric(DirectFunctionCall2(numeric_trunc,
+												NumericGetDatum(om_num_div(om_num_mul(discount, lines[i].amount), subtotal)),
+												Int32GetDatum(digits)));
+		allocated = om_num_add(allocated, lines[i].discount);
+		if (om_num_cmp(lines[i].amount, lines[largest].amount) > 0)
+			largest = i;
+	}
+	lines[largest].discount = om_num_add(lines[largest].discount, om_num_sub(discount, allocated));
+}
+
+/*
+ * Insert the order, its lines and its deadlines (payment due, and the end
+ * of the hold if there is one) in one statement.  Returns the new
+ * order_id, or 0 when a concurrent checkout with the same idempotency key
+ * inserted first.
+ */
+static int64
+InsertOrder(const Checkout *co)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid argtypes[] = {
+		INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, NUMERICOID,
+		NUMERICOID, NUMERICOID, NUMERICOID, TEXTOID, TEXTOID, TIMESTAMPTZOID,
+		TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, TEXTARRAYOID, INT4ARRAYOID,
+		NUMERICARRAYOID, NUMERICARRAYOID
+	};
+	Datum		values[21];
+	char		nulls[21];
+	bool		isnull;
+
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = Int64GetDatum(co->shop_id);
+	om_text_param(values, nulls, 1, co->order_no);
+	om_text_param(values, nulls, 2, co->customer_id);
+	om_text_param(values, nulls, 3, co->email);
+	values[4] = CStringGetTextDatum(co->logistics);
+	values[5] = co->payment_method;
+	values[6] = CStringGetTextDatum(co->currency);
+	values[7] = NumericGetDatum(co->subtotal);
+	values[8] = NumericGetDatum(co->discount);
+	values[9] = NumericGetDatum(co->shipping_fee);
+	values[10] = NumericGetDatum(co->total);
+	om_text_param(values, nulls, 11, co->promo_entered);
+	om_text_param(values, nulls, 12, co->has_promo ? co->promo.code_key : NULL);
+	values[13] = TimestampTzGetDatum(PlusInterval(co->now, co->timeout));
+	if (co->hold == NULL)
+		nulls[14] = 'n';
+	else
+		values[14] = TimestampTzGetDatum(PlusInterval(co->now, co->hold));
+	values[15] = TimestampTzGetDatum(co->now);
+	om_text_param(values, nulls, 16, co->idempotency_key);
+	LineArrays(co->lines, co->nlines, &values[17], &values[18], &values[19], &values[20]);
+
+	om_plan(&plan,
+			"WITH o AS (INSERT INTO order_mgmt.orders (shop_id, order_no, customer_id, email,"
+			"    logistics, payment_method, currency, subtotal, discount, shipping_fee, total,"
+			"    promo_code, promo_key, payment_due_at, hold_until, created_at, idempotency_key)"
+			"  VALUES ($1, $2, $3, $4, $5::order_mgmt.logistics_kind, $6, $7, $8, $9, $10, $11,"
+			"    $12, $13, $14, $15, $16, $17)"
+			"  ON CONFLICT (shop_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"
+			"  RETURNING order_id),"
+			" l AS (INSERT INTO order_mgmt.order_line (shop_id, order_id, line_no, sku, qty, unit_price, discount,"
+			"    ordered_at)"
+			"  SELECT $1, o.order_id, u.n, u.sku, u.qty, u.price, u.disc, $16 FROM o,"
+			"  ROWS FROM (pg_catalog.unnest($18), pg_catalog.unnest($19), pg_catalog.unnest($20),"
+			"    pg_catalog.unnest($21)) WITH ORDINALITY AS u(sku, qty, price, disc, n)),"
+			" d AS (INSERT INTO order_mgmt.due_action (shop_id, order_id, action, due_at, created_at)"
+			"  SELECT $1, o.order_id, a.action, a.due_at, $16 FROM o,"
+			"  (VALUES ('payment_timeout'::order_mgmt.due_kind, $14), ('hold_end', $15)) AS a(action, due_at)"
+			"  WHERE a.due_at IS NOT NULL)"
+			" SELECT order_id FROM o",
+			21, argtypes);
+	om_exec_quiet(plan, values, nulls, false, 0);
+	if (SPI_processed == 0)
+		return 0;
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/* t + iv; an error if that leaves the timestamp range. */
+static TimestampTz
+PlusInterval(TimestampTz t, Interval *iv)
+{
+	return DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+												   TimestampTzGetDatum(t), IntervalPGetDatum(iv)));
+}
+
+/*
+ * Start the checkout event's detail in detail: the lines with their unit
+ * prices and discounts, then the opening of the holds, which HoldLines()
+ * appends.
+ */
+static void
+StartCheckoutEvent(const Checkout *co, StringInfo detail)
+{
+	int			i;
+
+	initStringInfo(detail);
+	appendStringInfoString(detail, "{\"lines\": [");
+	for (i = 0; i < co->nlines; i++)
+	{
+		if (i > 0)
+			appendStringInfoString(detail, ", ");
+		appendStringInfoString(detail, "{\"sku\": ");
+		escape_json(detail, co->lines[i].sku);
+		appendStringInfo(detail, ", \"qty\": %d, \"unit_price\": %s, \"discount\": %s}",
+						 co->lines[i].qty, om_num_text(co->lines[i].price),
+						 om_num_text(co->lines[i].discount));
+	}
+	appendStringInfoString(detail, "], \"holds\": [");
+}
+
+/*
+ * Finish the detail StartCheckoutEvent() began with the totals and the
+ * promo code's key, and write the checkout event (events.c).
+ */
+static void
+WriteCheckoutEvent(const Checkout *co, StringInfo detail)
+{
+	appendStringInfo(detail, "], \"subtotal\": %s, \"discount\": %s, \"shipping_fee\": %s, \"total\": %s, \"promo\": ",
+					 om_num_text(co->subtotal), om_num_text(co->discount),
+					 om_num_text(co->shipping_fee), om_num_text(co->total));
+	if (co->has_promo)
+		escape_json(detail, co->promo.code_key);
+	else
+		appendStringInfoString(detail, "null");
+	appendStringInfoChar(detail, '}');
+	om_event_write(co->shop_id, co->order_id, "checkout", NULL, NULL, detail->data);
+}
+
+/*
+ * add_lines(shop_id, order_id, lines) -> void
+ *
+ * During a post-purchase hold (SPEC §9, seed 004) the customer may add
+ * lines to a pending, unpaid order: their stock is held at once (or
+ * OM001), and the totals grow; a percent promo code's discount follows
+ * the new subtotal.  Outside a hold, or on an order that is no longer
+ * pending and unpaid: OM013.
+ */
+PG_FUNCTION_INFO_V1(om_add_lines);
+Datum
+om_add_lines(PG_FUNCTION_ARGS)
+{
+	int64		shop_id;
+	int64		order_id;
+	CoLine	   *lines;
+	int			nlines;
+	OmOrder		o;
+	OrderTotals totals;
+	StringInfoData detail;
+
+	OM_ARG_NOT_NULL(0, "shop_id");
+	OM_ARG_NOT_NULL(1, "order_id");
+	OM_ARG_NOT_NULL(2, "lines");
+	shop_id = PG_GETARG_INT64(0);
+	order_id = PG_GETARG_INT64(1);
+	lines = ParseLines(PG_GETARG_JSONB_P(2), &nlines);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	om_lock_order(shop_id, order_id, &o);
+	LoadAddableOrder(shop_id, order_id, &o, &totals);
+	PriceAddedLines(shop_id, lines, nlines, &totals);
+
+	/* the new lines and the new totals, then the stock */
+	InsertAddedLines(shop_id, order_id, lines, nlines, &totals);
+	initStringInfo(&detail);
+	appendStringInfoString(&detail, "{\"added\": true, \"holds\": [");
+	HoldLines(shop_id, order_id, lines, nlines, &detail);
+	appendStringInfo(&detail, "], \"subtotal\": %s, \"discount\": %s}",
+					 om_num_text(totals.subtotal), om_num_text(totals.discount));
+	om_event_write(shop_id, order_id, "reserve", NULL, NULL, detail.data);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/*
+ * Read the totals of the order the caller has locked into o, and check
+ * that lines may be added to it: during a post-purchase hold, while it is
+ * pending and unpaid (OM013 otherwise).
+ */
+static void
+LoadAddableOrder(int64 shop_id, int64 order_id, const OmOrder *o, OrderTotals *totals)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid argtypes[] = {INT8OID, INT8OID};
+	Datum		values[2];
+	HeapTuple	tup;
+	TupleDesc	td;
+	bool		isnull;
+	bool		on_hold;
+
+	om_plan(&plan,
+			"SELECT coalesce(hold_until > order_mgmt.now(), false), subtotal, discount, promo_key"
+			" FROM order_mgmt.orders WHERE shop_id = $1 AND order_id = $2",
+			2, argtypes);
+	values[0] = Int64GetDatum(shop_id);
+	values[1] = Int64GetDatum(order_id);
+	om_exec(plan, values, NULL, false, 1);
+	tup = SPI_tuptable->vals[0];
+	td = SPI_tuptable->tupdesc;
+	on_hold = DatumGetBool(SPI_getbinval(tup, td, 1, &isnull));
+	totals->subtotal = DatumGetNumericCopy(SPI_getbinval(tup, td, 2, &isnull));
+	totals->discount = DatumGetNumericCopy(SPI_getbinval(tup, td, 3, &isnull));
+	totals->promo_key = NULL;
+	if (!heap_attisnull(tup, 4, td))
+		totals->promo_key = TextDatumGetCString(SPI_getbinval(tup, td, 4, &isnull));
+	if (!on_hold || o->status != OS_PENDING || o->payment != PS_UNPAID)
+		ereport(ERROR,
+				(errcode(ERRCODE_OM_ORDER_NOT_MODIFIABLE),
+				 errmsg("cannot add lines to order " INT64_FORMAT, order_id),
+				 errdetail("%s", !on_hold ? "Lines can be added only during a post-purchase hold." :
+						   psprintf("The order is %s with payment %s; lines can be added only to a pending, unpaid order.",
+									om_state_name(OM_MACHINE_ORDER, o->status),
+									om_state_name(OM_MACHINE_PAYMENT, o->payment)))));
+}
+
+/*
+ * Price the new lines (the shop and every SKU must exist) and grow the
+ * totals: the subtotal by their amounts, rounded to the currency's minor
+ * units, and a percent promo code's discount with the new subtotal.
+ */
+static void
+PriceAddedLines(int64 shop_id, CoLine *lines, int n, OrderTotals *totals)
+{
+	Interval   *unused;
+	char	   *currency;
+	int			digits;
+	Numeric		added = om_num_int(0);
+	int			i;
+
+	currency = LoadShopAndSkus(shop_id, lines, n, &unused);
+	digits = om_currency_digits(currency);
+	for (i = 0; i < n; i++)
+		added = om_num_add(added, om_num_mul(lines[i].price, om_num_int(lines[i].qty)));
+	totals->subtotal = om_num_round(om_num_add(totals->subtotal, added), digits);
+	if (totals->promo_key)
+	{
+		OmPromo		promo;
+
+		if (om_promo_lookup(shop_id, totals->promo_key, &promo) && strcmp(promo.kind, "percent") == 0)
+			totals->discount = om_num_round(om_num_div(om_num_mul(totals->subtotal, promo.value), om_num_int(100)), digits);
+	}
+}
+
+/*
+ * In one statement, insert the new lines after the order's last line
+ * (ordered at the order's created_at) and write the new totals to the
+ * order.
+ */
+static void
+InsertAddedLines(int64 shop_id, int64 order_id, CoLine *lines, int n,
+				 const OrderTotals *totals)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid argtypes[] = {INT8OID, INT8OID, TEXTARRAYOID, INT4ARRAYOID, NUMERICARRAYOID,
+	NUMERICOID, NUMERICOID};
+	Datum		values[7];
+
+	values[0] = Int64GetDatum(shop_id);
+	values[1] = Int64GetDatum(order_id);
+	LineArrays(lines, n, &values[2], &values[3], &values[4], NULL);
+	values[5] = NumericGetDatum(totals->subtotal);
+	values[6] = NumericGetDatum(totals->discount);
+
+	om_plan(&plan,
+			"WITH l AS (INSERT INTO order_mgmt.order_line (shop_id, order_id, line_no, sku, qty, unit_price,"
+			"    ordered_at)"
+			"  SELECT $1, $2, m.last + u.n, u.sku, u.qty, u.price, m.ordered_at"
+			"  FROM (SELECT max(line_no) AS last, (SELECT o.created_at FROM order_mgmt.orders o"
+			"      WHERE o.shop_id = $1 AND o.order_id = $2) AS ordered_at"
+			"    FROM order_mgmt.order_line WHERE shop_id = $1 AND order_id = $2) m,"
+			"  ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5))"
+			"    WITH ORDINALITY AS u(sku, qty, price, n))"
+			" UPDATE order_mgmt.orders SET subtotal = $6, discount = $7,"
+			"  total = $6 - $7 + shipping_fee"
+			" WHERE shop_id = $1 AND order_id = $2",
+			7, argtypes);
+	om_exec_quiet(plan, values, NULL, false, 0);
+}
+
+/*
+ * The lines JSON, checked and parsed by lines.c (22023 when malformed),
+ * as CoLines still sorted by SKU; the rest of each line is zeroed.
+ */
 static CoLine *
 ParseLines(Jsonb *jb, int *nlines)
 {
@@ -78,20 +743,19 @@ ParseLines(Jsonb *jb, int *nlines)
 	return lines;
 }
 
-static Datum
-TextArray(CoLine *lines, int n)
+/* The lines' order for bsearch(): by SKU, as ParseLines() sorts them. */
+static int
+CompareLine(const void *a, const void *b)
 {
-	Datum	   *d = palloc(sizeof(Datum) * n);
-	int			i;
-
-	for (i = 0; i < n; i++)
-		d[i] = CStringGetTextDatum(lines[i].sku);
-	return PointerGetDatum(construct_array(d, n, TEXTOID, -1, false, TYPALIGN_INT));
+	return strcmp(((const CoLine *) a)->sku, ((const CoLine *) b)->sku);
 }
 
 /*
- * Read the shop and the SKUs in one statement.  Fills the lines; returns
- * the shop currency and sets *timeout to its payment timeout.
+ * Read the shop and the lines' SKUs in one statement and fill in what the
+ * lines need of them (price, stock buckets, admission queue, tracked).
+ * An error when there is no such shop, and 22023 for a SKU the shop does
+ * not have.  Returns the shop's currency and sets *timeout to its payment
+ * timeout.
  */
 static char *
 LoadShopAndSkus(int64 shop_id, CoLine *lines, int n, Interval **timeout)
@@ -154,350 +818,60 @@ LoadShopAndSkus(int64 shop_id, CoLine *lines, int n, Interval **timeout)
 	return currency;
 }
 
-/* The customer's e-mail (may be NULL); 22023 if there is no such customer. */
-static char *
-LoadCustomerEmail(int64 shop_id, const char *customer_id)
+/* The lines' SKUs as a text[], in line order. */
+static Datum
+TextArray(CoLine *lines, int n)
 {
-	static SPIPlanPtr plan = NULL;
-	static const Oid argtypes[] = {INT8OID, TEXTOID};
-	Datum		values[2];
-	bool		isnull;
-	Datum		d;
+	Datum	   *d = palloc(sizeof(Datum) * n);
+	int			i;
 
-	om_plan(&plan, "SELECT email FROM order_mgmt.customer WHERE shop_id = $1 AND customer_id = $2",
-			2, argtypes);
-	values[0] = Int64GetDatum(shop_id);
-	values[1] = CStringGetTextDatum(customer_id);
-	om_exec(plan, values, NULL, true, 1);
-	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("customer \"%s\" does not exist in shop " INT64_FORMAT, customer_id, shop_id),
-				 errhint("Create it with order_mgmt.upsert_customer(), or check out as a guest.")));
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	return isnull ? NULL : TextDatumGetCString(d);
-}
-
-/* The order a checkout with this idempotency key made, or 0. */
-static int64
-FindByIdempotencyKey(int64 shop_id, const char *key)
-{
-	static SPIPlanPtr plan = NULL;
-	static const Oid argtypes[] = {INT8OID, TEXTOID};
-	Datum		values[2];
-	bool		isnull;
-
-	om_plan(&plan,
-			"SELECT order_id FROM order_mgmt.orders WHERE shop_id = $1 AND idempotency_key = $2",
-			2, argtypes);
-	values[0] = Int64GetDatum(shop_id);
-	values[1] = CStringGetTextDatum(key);
-	/* not read-only: a new snapshot sees an order we waited for */
-	om_exec(plan, values, NULL, false, 1);
-	if (SPI_processed == 0)
-		return 0;
-	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-}
-
-/* A caller-chosen order number must be new in the shop (23505). */
-static void
-CheckOrderNoFree(int64 shop_id, const char *order_no)
-{
-	static SPIPlanPtr plan = NULL;
-
-	if (om_exists(&plan, "SELECT 1 FROM order_mgmt.orders WHERE shop_id = $1 AND order_no = $2",
-				  shop_id, order_no))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNIQUE_VIOLATION),
-				 errmsg("order number \"%s\" is already taken in shop " INT64_FORMAT, order_no, shop_id),
-				 errhint("Leave order_no out to number the order by its order_id.")));
-}
-
-static bool
-PositiveInterval(Interval *iv)
-{
-	return DatumGetBool(DirectFunctionCall2(interval_gt, IntervalPGetDatum(iv),
-											IntervalPGetDatum(palloc0(sizeof(Interval)))));
-}
-
-static TimestampTz
-PlusInterval(TimestampTz t, Interval *iv)
-{
-	return DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
-												   TimestampTzGetDatum(t), IntervalPGetDatum(iv)));
+	for (i = 0; i < n; i++)
+		d[i] = CStringGetTextDatum(lines[i].sku);
+	return PointerGetDatum(construct_array(d, n, TEXTOID, -1, false, TYPALIGN_INT));
 }
 
 /*
- * checkout(shop_id, lines, customer_id, email, promo_code, payment_method,
- *			logistics, shipping_fee, order_no, payment_timeout, hold,
- *			idempotency_key) -> bigint order_id
+ * The lines as the parameters of an INSERT that unnests them, in line
+ * order: SKUs (text[]), quantities (int4[]), unit prices (numeric[]) and,
+ * unless discounts is NULL, discounts (numeric[]).
  */
-PG_FUNCTION_INFO_V1(om_checkout);
-Datum
-om_checkout(PG_FUNCTION_ARGS)
+static void
+LineArrays(CoLine *lines, int n, Datum *skus, Datum *qtys, Datum *prices,
+		   Datum *discounts)
 {
-	static SPIPlanPtr insert_plan = NULL;
-	static const Oid insert_types[] = {
-		INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, NUMERICOID,
-		NUMERICOID, NUMERICOID, NUMERICOID, TEXTOID, TEXTOID, TIMESTAMPTZOID,
-		TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, TEXTARRAYOID, INT4ARRAYOID,
-		NUMERICARRAYOID, NUMERICARRAYOID
-	};
-	int64		shop_id;
-	CoLine	   *lines;
-	int			nlines;
-	char	   *customer_id = NULL;
-	char	   *email = NULL;
-	char	   *email_key = NULL;
-	char	   *promo_entered = NULL;
-	OmPromo		promo;
-	bool		has_promo = false;
-	char	   *logistics;
-	Numeric		shipping_fee;
-	char	   *order_no = NULL;
-	Interval   *timeout = NULL;
-	char	   *idempotency_key = NULL;
-	char	   *currency;
-	int			digits;
-	Numeric		zero = om_num_int(0);
-	Numeric		subtotal = zero;
-	Numeric		discount = zero;
-	Numeric		total;
-	Numeric		allocated = zero;
-	TimestampTz now = om_now();
-	TimestampTz due_at;
-	Datum		values[21];
-	char		nulls[21];
-	Datum	   *qty_d;
-	Datum	   *price_d;
-	Datum	   *disc_d;
-	OmHold	   *holds;
-	int			nholds = 0;
-	int64		order_id;
-	bool		isnull;
-	StringInfoData detail;
+	Datum	   *qty_d = palloc(sizeof(Datum) * n);
+	Datum	   *price_d = palloc(sizeof(Datum) * n);
+	Datum	   *disc_d = palloc(sizeof(Datum) * n);
 	int			i;
 
-	OM_ARG_NOT_NULL(0, "shop_id");
-	OM_ARG_NOT_NULL(1, "lines");
-	OM_ARG_NOT_NULL(5, "payment_method");
-	OM_ARG_NOT_NULL(6, "logistics");
-	OM_ARG_NOT_NULL(7, "shipping_fee");
-	shop_id = PG_GETARG_INT64(0);
-	lines = ParseLines(PG_GETARG_JSONB_P(1), &nlines);
-	if (!PG_ARGISNULL(2))
-	{
-		customer_id = text_to_cstring(PG_GETARG_TEXT_PP(2));
-		om_check_identifier("customer_id", customer_id);
-	}
-	if (!PG_ARGISNULL(3))
-	{
-		email = om_email_arg(PG_GETARG_TEXT_PP(3));
-	}
-	if (!PG_ARGISNULL(4))
-		promo_entered = text_to_cstring(PG_GETARG_TEXT_PP(4));
-	logistics = DatumGetCString(DirectFunctionCall1(enum_out, PG_GETARG_DATUM(6)));
-	shipping_fee = PG_GETARG_NUMERIC(7);
-	if (!om_num_is_amount(shipping_fee))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("shipping_fee must be a finite amount of at least 0"),
-				 errdetail("Got %s.", om_num_text(shipping_fee))));
-	if (!PG_ARGISNULL(8))
-	{
-		order_no = text_to_cstring(PG_GETARG_TEXT_PP(8));
-		om_check_identifier("order_no", order_no);
-	}
-	if (!PG_ARGISNULL(9))
-	{
-		timeout = PG_GETARG_INTERVAL_P(9);
-		if (!PositiveInterval(timeout))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("payment_timeout must be a positive interval")));
-	}
-	if (!PG_ARGISNULL(10) && !PositiveInterval(PG_GETARG_INTERVAL_P(10)))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("hold must be a positive interval")));
-	if (!PG_ARGISNULL(11))
-	{
-		idempotency_key = text_to_cstring(PG_GETARG_TEXT_PP(11));
-		if (idempotency_key[0] == '\0')
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("idempotency_key must not be empty")));
-	}
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-
-	/* a retry returns the first order, whatever has changed since (SPEC §20) */
-	if (idempotency_key)
-	{
-		int64		first = FindByIdempotencyKey(shop_id, idempotency_key);
-
-		if (first > 0)
-		{
-			SPI_finish();
-			PG_RETURN_INT64(first);
-		}
-	}
-
-	/* validate everything before the first write */
-	{
-		Interval   *shop_timeout;
-
-		currency = LoadShopAndSkus(shop_id, lines, nlines, &shop_timeout);
-		if (timeout == NULL)
-			timeout = shop_timeout;
-	}
-	if (customer_id)
-	{
-		char	   *customer_email = LoadCustomerEmail(shop_id, customer_id);
-
-		if (email == NULL)
-			email = customer_email;
-	}
-	if (email)
-		email_key = om_normalize(email, true);
-	if (order_no)
-		CheckOrderNoFree(shop_id, order_no);
-
-	digits = om_currency_digits(currency);
-	shipping_fee = om_num_round(shipping_fee, digits);
-	for (i = 0; i < nlines; i++)
-	{
-		lines[i].amount = om_num_mul(lines[i].price, om_num_int(lines[i].qty));
-		lines[i].discount = zero;
-		subtotal = om_num_add(subtotal, lines[i].amount);
-	}
-
-	if (promo_entered)
-	{
-		char	   *key = om_normalize(promo_entered, true);
-
-		if (key[0] == '\0' || !om_promo_lookup(shop_id, key, &promo))
-			ereport(ERROR,
-					(errcode(ERRCODE_OM_PROMO_CODE_INVALID),
-					 errmsg("promo code \"%s\" does not exist", promo_entered),
-					 errdetail("Shop " INT64_FORMAT " has no code matching \"%s\".", shop_id, key)));
-		om_promo_validate(&promo, promo_entered, customer_id, subtotal);
-		has_promo = true;
-		if (strcmp(promo.kind, "percent") == 0)
-			discount = om_num_round(om_num_div(om_num_mul(subtotal, promo.value), om_num_int(100)), digits);
-		else if (strcmp(promo.kind, "amount") == 0)
-			discount = om_num_round(om_num_min(promo.value, subtotal), digits);
-		else
-			discount = om_num_round(shipping_fee, digits);	/* free_shipping */
-	}
-	/*
-	 * Spread a line discount over the lines by amount, rounded down; the
-	 * rounding rest goes to the largest line, which can always take it.
-	 */
-	if (has_promo && strcmp(promo.kind, "free_shipping") != 0 && om_num_cmp(subtotal, zero) > 0)
-	{
-		int			largest = 0;
-
-		for (i = 0; i < nlines; i++)
-		{
-			lines[i].discount =
-				DatumGetNumeric(DirectFunctionCall2(numeric_trunc,
-													NumericGetDatum(om_num_div(om_num_mul(discount, lines[i].amount), subtotal)),
-													Int32GetDatum(digits)));
-			allocated = om_num_add(allocated, lines[i].discount);
-			if (om_num_cmp(lines[i].amount, lines[largest].amount) > 0)
-				largest = i;
-		}
-		lines[largest].discount = om_num_add(lines[largest].discount, om_num_sub(discount, allocated));
-	}
-	subtotal = om_num_round(subtotal, digits);
-	total = om_num_round(om_num_add(om_num_sub(subtotal, discount), shipping_fee), digits);
-	due_at = PlusInterval(now, timeout);
-
-	/* 1. the order, its lines and its payment deadline */
-	memset(nulls, ' ', sizeof(nulls));
-	qty_d = palloc(sizeof(Datum) * nlines);
-	price_d = palloc(sizeof(Datum) * nlines);
-	disc_d = palloc(sizeof(Datum) * nlines);
-	for (i = 0; i < nlines; i++)
+	for (i = 0; i < n; i++)
 	{
 		qty_d[i] = Int32GetDatum(lines[i].qty);
 		price_d[i] = NumericGetDatum(lines[i].price);
 		disc_d[i] = NumericGetDatum(lines[i].discount);
 	}
-	values[0] = Int64GetDatum(shop_id);
-	om_text_param(values, nulls, 1, order_no);
-	om_text_param(values, nulls, 2, customer_id);
-	om_text_param(values, nulls, 3, email);
-	values[4] = CStringGetTextDatum(logistics);
-	values[5] = PG_GETARG_DATUM(5);
-	values[6] = CStringGetTextDatum(currency);
-	values[7] = NumericGetDatum(subtotal);
-	values[8] = NumericGetDatum(discount);
-	values[9] = NumericGetDatum(shipping_fee);
-	values[10] = NumericGetDatum(total);
-	om_text_param(values, nulls, 11, promo_entered);
-	om_text_param(values, nulls, 12, has_promo ? promo.code_key : NULL);
-	values[13] = TimestampTzGetDatum(due_at);
-	if (PG_ARGISNULL(10))
-		nulls[14] = 'n';
-	else
-		values[14] = TimestampTzGetDatum(PlusInterval(now, PG_GETARG_INTERVAL_P(10)));
-	values[15] = TimestampTzGetDatum(now);
-	om_text_param(values, nulls, 16, idempotency_key);
-	values[17] = TextArray(lines, nlines);
-	values[18] = PointerGetDatum(construct_array(qty_d, nlines, INT4OID, 4, true, TYPALIGN_INT));
-	values[19] = PointerGetDatum(construct_array(price_d, nlines, NUMERICOID, -1, false, TYPALIGN_INT));
-	values[20] = PointerGetDatum(construct_array(disc_d, nlines, NUMERICOID, -1, false, TYPALIGN_INT));
+	*skus = TextArray(lines, n);
+	*qtys = PointerGetDatum(construct_array(qty_d, n, INT4OID, 4, true, TYPALIGN_INT));
+	*prices = PointerGetDatum(construct_array(price_d, n, NUMERICOID, -1, false, TYPALIGN_INT));
+	if (discounts)
+		*discounts = PointerGetDatum(construct_array(disc_d, n, NUMERICOID, -1, false, TYPALIGN_INT));
+}
 
-	om_plan(&insert_plan,
-			"WITH o AS (INSERT INTO order_mgmt.orders (shop_id, order_no, customer_id, email,"
-			"    logistics, payment_method, currency, subtotal, discount, shipping_fee, total,"
-			"    promo_code, promo_key, payment_due_at, hold_until, created_at, idempotency_key)"
-			"  VALUES ($1, $2, $3, $4, $5::order_mgmt.logistics_kind, $6, $7, $8, $9, $10, $11,"
-			"    $12, $13, $14, $15, $16, $17)"
-			"  ON CONFLICT (shop_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"
-			"  RETURNING order_id),"
-			" l AS (INSERT INTO order_mgmt.order_line (shop_id, order_id, line_no, sku, qty, unit_price, discount,"
-			"    ordered_at)"
-			"  SELECT $1, o.order_id, u.n, u.sku, u.qty, u.price, u.disc, $16 FROM o,"
-			"  ROWS FROM (pg_catalog.unnest($18), pg_catalog.unnest($19), pg_catalog.unnest($20),"
-			"    pg_catalog.unnest($21)) WITH ORDINALITY AS u(sku, qty, price, disc, n)),"
-			" d AS (INSERT INTO order_mgmt.due_action (shop_id, order_id, action, due_at, created_at)"
-			"  SELECT $1, o.order_id, a.action, a.due_at, $16 FROM o,"
-			"  (VALUES ('payment_timeout'::order_mgmt.due_kind, $14), ('hold_end', $15)) AS a(action, due_at)"
-			"  WHERE a.due_at IS NOT NULL)"
-			" SELECT order_id FROM o",
-			21, insert_types);
-	om_exec_quiet(insert_plan, values, nulls, false, 0);
-	if (SPI_processed == 0)
+/*
+ * Hold stock for the order's tracked lines, in line (SKU) order
+ * (reservation.c: OM001 when a SKU is short); the holds are appended to
+ * detail as JSON objects.  Untracked lines (a digital SKU without a stock
+ * row) hold nothing.
+ */
+static void
+HoldLines(int64 shop_id, int64 order_id, CoLine *lines, int n, StringInfo detail)
+{
+	OmHold	   *holds = palloc(sizeof(OmHold) * n);
+	int			nholds = 0;
+	int			i;
+
+	for (i = 0; i < n; i++)
 	{
-		/* a concurrent retry with the same idempotency key won: its order */
-		order_id = FindByIdempotencyKey(shop_id, idempotency_key);
-		if (order_id <= 0)
-			elog(ERROR, "order with idempotency key \"%s\" vanished", idempotency_key);
-		SPI_finish();
-		PG_RETURN_INT64(order_id);
-	}
-	order_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-
-	/* 2. the promo code, before any stock row (lock order) */
-	if (has_promo)
-		om_promo_claim(shop_id, order_id, &promo, customer_id, email_key);
-
-	/* 3. stock, in SKU order, as late as possible */
-	initStringInfo(&detail);
-	appendStringInfoString(&detail, "{\"lines\": [");
-	holds = palloc(sizeof(OmHold) * nlines);
-	for (i = 0; i < nlines; i++)
-	{
-		if (i > 0)
-			appendStringInfoString(&detail, ", ");
-		appendStringInfoString(&detail, "{\"sku\": ");
-		escape_json(&detail, lines[i].sku);
-		appendStringInfo(&detail, ", \"qty\": %d, \"unit_price\": %s, \"discount\": %s}",
-						 lines[i].qty, om_num_text(lines[i].price), om_num_text(lines[i].discount));
 		if (!lines[i].tracked)
 			continue;
 		holds[nholds].sku = lines[i].sku;
@@ -506,156 +880,5 @@ om_checkout(PG_FUNCTION_ARGS)
 		holds[nholds].queue = lines[i].queue;
 		nholds++;
 	}
-	appendStringInfoString(&detail, "], \"holds\": [");
-	om_hold_stock(shop_id, order_id, 0, holds, nholds, &detail);
-
-	/* 4. one checkout event */
-	appendStringInfo(&detail, "], \"subtotal\": %s, \"discount\": %s, \"shipping_fee\": %s, \"total\": %s, \"promo\": ",
-					 om_num_text(subtotal), om_num_text(discount), om_num_text(shipping_fee),
-					 om_num_text(total));
-	if (has_promo)
-		escape_json(&detail, promo.code_key);
-	else
-		appendStringInfoString(&detail, "null");
-	appendStringInfoChar(&detail, '}');
-	om_event_write(shop_id, order_id, "checkout", NULL, NULL, detail.data);
-
-	SPI_finish();
-	PG_RETURN_INT64(order_id);
-}
-
-/*
- * add_lines(shop_id, order_id, lines) -> void
- *
- * During a post-purchase hold (SPEC §9, seed 004) the customer may add
- * lines to a pending, unpaid order: their stock is held at once (or
- * OM001), and the totals grow; a percent promo code's discount follows
- * the new subtotal.  Outside a hold, or on an order that is no longer
- * pending and unpaid: OM013.
- */
-PG_FUNCTION_INFO_V1(om_add_lines);
-Datum
-om_add_lines(PG_FUNCTION_ARGS)
-{
-	static SPIPlanPtr order_plan = NULL;
-	static SPIPlanPtr insert_plan = NULL;
-	static const Oid order_types[] = {INT8OID, INT8OID};
-	static const Oid insert_types[] = {INT8OID, INT8OID, TEXTARRAYOID, INT4ARRAYOID, NUMERICARRAYOID,
-	NUMERICOID, NUMERICOID};
-	int64		shop_id;
-	int64		order_id;
-	CoLine	   *lines;
-	int			nlines;
-	OmOrder		o;
-	Interval   *unused;
-	char	   *currency;
-	int			digits;
-	Numeric		added = om_num_int(0);
-	Numeric		subtotal;
-	Numeric		discount;
-	Datum		values[7];
-	Datum	   *qty_d;
-	Datum	   *price_d;
-	OmHold	   *holds;
-	int			nholds = 0;
-	HeapTuple	tup;
-	TupleDesc	td;
-	bool		isnull;
-	bool		on_hold;
-	char	   *promo_key = NULL;
-	StringInfoData detail;
-	int			i;
-
-	OM_ARG_NOT_NULL(0, "shop_id");
-	OM_ARG_NOT_NULL(1, "order_id");
-	OM_ARG_NOT_NULL(2, "lines");
-	shop_id = PG_GETARG_INT64(0);
-	order_id = PG_GETARG_INT64(1);
-	lines = ParseLines(PG_GETARG_JSONB_P(2), &nlines);
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	om_lock_order(shop_id, order_id, &o);
-	om_plan(&order_plan,
-			"SELECT coalesce(hold_until > order_mgmt.now(), false), subtotal, discount, promo_key"
-			" FROM order_mgmt.orders WHERE shop_id = $1 AND order_id = $2",
-			2, order_types);
-	values[0] = Int64GetDatum(shop_id);
-	values[1] = Int64GetDatum(order_id);
-	om_exec(order_plan, values, NULL, false, 1);
-	tup = SPI_tuptable->vals[0];
-	td = SPI_tuptable->tupdesc;
-	on_hold = DatumGetBool(SPI_getbinval(tup, td, 1, &isnull));
-	subtotal = DatumGetNumericCopy(SPI_getbinval(tup, td, 2, &isnull));
-	discount = DatumGetNumericCopy(SPI_getbinval(tup, td, 3, &isnull));
-	if (!heap_attisnull(tup, 4, td))
-		promo_key = TextDatumGetCString(SPI_getbinval(tup, td, 4, &isnull));
-	if (!on_hold || o.status != OS_PENDING || o.payment != PS_UNPAID)
-		ereport(ERROR,
-				(errcode(ERRCODE_OM_ORDER_NOT_MODIFIABLE),
-				 errmsg("cannot add lines to order " INT64_FORMAT, order_id),
-				 errdetail("%s", !on_hold ? "Lines can be added only during a post-purchase hold." :
-						   psprintf("The order is %s with payment %s; lines can be added only to a pending, unpaid order.",
-									om_state_name(OM_MACHINE_ORDER, o.status),
-									om_state_name(OM_MACHINE_PAYMENT, o.payment)))));
-
-	currency = LoadShopAndSkus(shop_id, lines, nlines, &unused);
-	digits = om_currency_digits(currency);
-	qty_d = palloc(sizeof(Datum) * nlines);
-	price_d = palloc(sizeof(Datum) * nlines);
-	holds = palloc(sizeof(OmHold) * nlines);
-	for (i = 0; i < nlines; i++)
-	{
-		added = om_num_add(added, om_num_mul(lines[i].price, om_num_int(lines[i].qty)));
-		qty_d[i] = Int32GetDatum(lines[i].qty);
-		price_d[i] = NumericGetDatum(lines[i].price);
-		if (lines[i].tracked)
-		{
-			holds[nholds].sku = lines[i].sku;
-			holds[nholds].qty = lines[i].qty;
-			holds[nholds].buckets = lines[i].buckets;
-			holds[nholds].queue = lines[i].queue;
-			nholds++;
-		}
-	}
-	subtotal = om_num_round(om_num_add(subtotal, added), digits);
-	if (promo_key)
-	{
-		OmPromo		promo;
-
-		if (om_promo_lookup(shop_id, promo_key, &promo) && strcmp(promo.kind, "percent") == 0)
-			discount = om_num_round(om_num_div(om_num_mul(subtotal, promo.value), om_num_int(100)), digits);
-	}
-
-	/* the new lines and the new totals, then the stock */
-	om_plan(&insert_plan,
-			"WITH l AS (INSERT INTO order_mgmt.order_line (shop_id, order_id, line_no, sku, qty, unit_price,"
-			"    ordered_at)"
-			"  SELECT $1, $2, m.last + u.n, u.sku, u.qty, u.price, m.ordered_at"
-			"  FROM (SELECT max(line_no) AS last, (SELECT o.created_at FROM order_mgmt.orders o"
-			"      WHERE o.shop_id = $1 AND o.order_id = $2) AS ordered_at"
-			"    FROM order_mgmt.order_line WHERE shop_id = $1 AND order_id = $2) m,"
-			"  ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5))"
-			"    WITH ORDINALITY AS u(sku, qty, price, n))"
-			" UPDATE order_mgmt.orders SET subtotal = $6, discount = $7,"
-			"  total = $6 - $7 + shipping_fee"
-			" WHERE shop_id = $1 AND order_id = $2",
-			7, insert_types);
-	values[0] = Int64GetDatum(shop_id);
-	values[1] = Int64GetDatum(order_id);
-	values[2] = TextArray(lines, nlines);
-	values[3] = PointerGetDatum(construct_array(qty_d, nlines, INT4OID, 4, true, TYPALIGN_INT));
-	values[4] = PointerGetDatum(construct_array(price_d, nlines, NUMERICOID, -1, false, TYPALIGN_INT));
-	values[5] = NumericGetDatum(subtotal);
-	values[6] = NumericGetDatum(discount);
-	om_exec_quiet(insert_plan, values, NULL, false, 0);
-
-	initStringInfo(&detail);
-	appendStringInfoString(&detail, "{\"added\": true, \"holds\": [");
-	om_hold_stock(shop_id, order_id, 0, holds, nholds, &detail);
-	appendStringInfo(&detail, "], \"subtotal\": %s, \"discount\": %s}",
-					 om_num_text(subtotal), om_num_text(discount));
-	om_event_write(shop_id, order_id, "reserve", NULL, NULL, detail.data);
-	SPI_finish();
-	PG_RETURN_VOID();
+	om_hold_stock(shop_id, order_id, 0, holds, nholds, detail);
 }
