@@ -601,9 +601,7 @@ om_add_lines(PG_FUNCTION_ARGS)
 	order_id = PG_GETARG_INT64(1);
 	lines = ParseLines(PG_GETARG_JSONB_P(2), &nlines);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	om_lock_order(shop_id, order_id, &o);
+	om_enter_order(shop_id, order_id, &o);
 	LoadAddableOrder(shop_id, order_id, &o, &totals);
 	PriceAddedLines(shop_id, lines, nlines, &totals);
 
