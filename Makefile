@@ -38,10 +38,20 @@ OBJS = \
 	src/labels.o \
 	src/verify.o
 
-# The install script is assembled from the concern-split files in src/sql/
-# until the first release freezes it (STYLE.md, convention 1).
+# The current version's install script is assembled from the concern-split
+# files in src/sql/, so a fresh install does not replay history.  A released
+# version's install script is frozen at the top level, committed and never
+# edited again; every schema change after it goes into src/sql/ AND into the
+# upgrade script order_mgmt--<from>--<to>.sql, and test/t/004_upgrade.pl
+# checks that the two give the same schema (STYLE.md, convention 1).
+RELEASED = 0.1.0
 SQL_PARTS = $(sort $(wildcard src/sql/*.sql))
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
+DATA = $(foreach v,$(RELEASED),$(EXTENSION)--$(v).sql) \
+	$(wildcard $(EXTENSION)--*--*.sql)
+ifneq ($(filter $(EXTVERSION),$(RELEASED)),)
+$(error default_version $(EXTVERSION) in $(EXTENSION).control is released: its install script $(EXTENSION)--$(EXTVERSION).sql is frozen and must not be rebuilt from src/sql/; set default_version to the next version)
+endif
 
 REGRESS = install clock transitions cross_rules history setup stock checkout promo cancel_reactivate payments deadlines fulfilment customer_cancel automation returns icu reports security verify
 ISOLATION = order_race last_unit single_use_code cancel_vs_payment reactivate_vs_checkout sweepers stock_vs_checkout opposite_skus notify_events idempotency customer_cancel_vs_ship exchange_race automation_vs_refund per_customer_limit outbox_order hot_buckets sweep_batch sweep_set
