@@ -13,6 +13,14 @@
 -- at the end of its table in src/sql/ too, since ALTER TABLE ADD COLUMN
 -- puts it there.
 --
--- No schema change has been made since 0.1.0 yet, so this script has no
--- statements: that is correct as it stands, not a placeholder to fill in.
--- order_mgmt--0.1.0.sql is released and frozen; never edit it.
+-- order_mgmt--0.1.0.sql is released and frozen; never edit it.  Each
+-- change below has a heading naming what it is for.
+
+-- Issue 14, every write path keeps money and state coherent: the
+-- optimistic-concurrency counter, and admins may save whole rows (an ORM
+-- writes every column; the guard judges each one).
+ALTER TABLE order_mgmt.orders ADD COLUMN lock_version bigint NOT NULL DEFAULT 0;
+COMMENT ON COLUMN order_mgmt.orders.lock_version IS 'Optimistic-concurrency counter: every UPDATE adds one; a write carrying another value than the one read (or that plus one) is refused as stale (OM013)';
+REVOKE UPDATE (status, payment_status, delivery_status, admin_note, shipping_note,
+	customer_note, consulted_support) ON order_mgmt.orders FROM order_mgmt_admin;
+GRANT UPDATE ON order_mgmt.orders TO order_mgmt_admin;

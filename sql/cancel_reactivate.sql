@@ -38,7 +38,9 @@ SELECT order_mgmt.reactivate(110, :mary2);
 \echo :LAST_ERROR_SQLSTATE
 SELECT status FROM order_mgmt.orders WHERE order_id = :mary2;
 -- when the code comes free again, reactivation re-claims it and holds the stock
-SELECT order_mgmt.cancel(110, :john2, 'changed_mind', source => 'customer');
+-- (the customer's own cancellation, recorded by a superuser: cancel() claims no customer source)
+UPDATE order_mgmt.orders SET status = 'cancelled', cancel_reason = 'changed_mind', cancel_source = 'customer'
+WHERE shop_id = 110 AND order_id = :john2;
 SELECT order_mgmt.reactivate(110, :mary2, 'pending');
 SELECT status, reactivated_at IS NOT NULL AS reactivated, payment_due_at FROM order_mgmt.orders WHERE order_id = :mary2;
 SELECT code_key, order_id = :mary2 AS mary, state FROM order_mgmt.promo_redemption WHERE shop_id = 110 ORDER BY order_id;
@@ -46,7 +48,7 @@ SELECT kind, detail FROM order_mgmt.order_event WHERE order_id = :mary2 AND kind
 
 -- cancel: reasons and sources recorded; OM005 once shipped; OM007 unknown
 SELECT order_mgmt.checkout(110, '[{"sku": "A", "qty": 1}]', customer_id => 'john') AS o \gset
-SELECT order_mgmt.cancel(110, :o, 'found_better_price', 'saw it cheaper', 'customer');
+SELECT order_mgmt.cancel(110, :o, 'found_better_price', 'saw it cheaper', 'merchant');
 SELECT status, cancel_source, cancel_reason, cancel_note FROM order_mgmt.orders WHERE order_id = :o;
 -- cancelling again changes nothing (callers may retry)
 SELECT order_mgmt.cancel(110, :o, 'other', 'second try');

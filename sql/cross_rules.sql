@@ -61,6 +61,12 @@ UPDATE order_mgmt.orders SET payment_status = 'failed' WHERE order_id = :o;
 UPDATE order_mgmt.orders SET status = 'completed' WHERE order_id = :o;
 \echo :LAST_ERROR_SQLSTATE
 UPDATE order_mgmt.orders SET payment_status = 'paid' WHERE order_id = :o;
+-- (a part of the money refunded, put behind the guard: the status must agree with it)
+SET session_replication_role = replica;
+UPDATE order_mgmt.orders SET paid_amount = 10, refunded_amount = 4 WHERE order_id = :o;
+INSERT INTO order_mgmt.payment (shop_id, order_id, kind, amount, status, created_at)
+VALUES (20, :o, 'charge', 10, 'succeeded', now()), (20, :o, 'refund', 4, 'succeeded', now());
+RESET session_replication_role;
 UPDATE order_mgmt.orders SET payment_status = 'partially_refunded' WHERE order_id = :o;
 UPDATE order_mgmt.orders SET status = 'completed' WHERE order_id = :o;
 SELECT status, payment_status, completed_at, paid_at FROM order_mgmt.orders WHERE order_id = :o;

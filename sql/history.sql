@@ -43,7 +43,7 @@ GRANT order_mgmt_admin TO om_history_clerk;
 SET ROLE om_history_clerk;
 UPDATE order_mgmt.orders SET payment_status = 'paid' WHERE shop_id = 30 AND order_id = 3000001;
 -- admins may move orders but not rewrite other columns or the log
-UPDATE order_mgmt.orders SET total = 0 WHERE shop_id = 30 AND order_id = 3000001;
+UPDATE order_mgmt.orders SET total = total + 1 WHERE shop_id = 30 AND order_id = 3000001;
 \echo :LAST_ERROR_SQLSTATE
 INSERT INTO order_mgmt.order_event (shop_id, order_id, at, actor, kind) VALUES (30, 3000001, now(), 'x', 'note');
 \echo :LAST_ERROR_SQLSTATE

@@ -111,7 +111,10 @@ SELECT code_key, used FROM order_mgmt.promo_code WHERE shop_id = 80 AND usage_li
 SELECT order_mgmt.checkout(80, '[{"sku": "A", "qty": 1}]', customer_id => 'bob') AS lost \gset
 SELECT order_mgmt.issue_winback_code(80, :lost);
 \echo :LAST_ERROR_SQLSTATE
-SELECT order_mgmt.cancel(80, :lost, 'shipping_cost', 'too expensive to ship', 'customer');
+-- (the customer's own cancellation, recorded by a superuser: cancel() claims no customer source)
+UPDATE order_mgmt.orders SET status = 'cancelled', cancel_reason = 'shipping_cost',
+	cancel_note = 'too expensive to ship', cancel_source = 'customer'
+WHERE shop_id = 80 AND order_id = :lost;
 SELECT order_mgmt.issue_winback_code(80, :lost, value => 15) AS winback \gset
 SELECT order_mgmt.issue_winback_code(80, :lost, value => 15) = :'winback' AS same_code;
 SELECT kind, value, usage_limit, customer_id, ends_at - starts_at AS valid_for

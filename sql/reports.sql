@@ -38,13 +38,16 @@ SELECT order_mgmt.add_note(160, :e, 'support', 'asked about sizes');
 SELECT order_mgmt.cancel(160, :e, 'size_unavailable');                           -- closed unpaid: 100, after support
 SELECT rpt_order('2026-03-01 14:00+08', 'TEE-RED-M', 1) AS f \gset
 SELECT order_mgmt.mark_paid(160, :f);
-SELECT order_mgmt.cancel(160, :f, 'changed_mind', source => 'customer');         -- refunded (owed): 100
+-- (customers' own cancellations are recorded by a superuser: cancel() claims no customer source)
+UPDATE order_mgmt.orders SET status = 'cancelled', cancel_reason = 'changed_mind', cancel_source = 'customer'
+WHERE shop_id = 160 AND order_id = :f;                                            -- refunded (owed): 100
 SELECT rpt_order('2026-03-01 23:59+08', 'MUG', 1) AS g \gset
 SELECT order_mgmt.mark_paid(160, :g);
 SELECT order_mgmt.refund(160, :g, 300);                                          -- refunded 300 + paid_unshipped 1200
 -- day 2 begins at 00:00 Taipei (16:00 UTC the day before)
 SELECT rpt_order('2026-03-02 00:00+08', 'TEE-RED-M', 1) AS h \gset
-SELECT order_mgmt.cancel(160, :h, 'shipping_cost', source => 'customer');         -- closed unpaid, self-service
+UPDATE order_mgmt.orders SET status = 'cancelled', cancel_reason = 'shipping_cost', cancel_source = 'customer'
+WHERE shop_id = 160 AND order_id = :h;                                            -- closed unpaid, self-service
 SELECT rpt_order('2026-03-02 08:00+08', 'TEE-BLUE-M', 2) AS i \gset
 SELECT order_mgmt.payment_failed(160, :i, 'declined');                            -- unpaid (failed)
 SET LOCAL order_mgmt.clock = '2026-03-02 09:00+08';
@@ -136,7 +139,8 @@ SELECT order_mgmt.checkout(160, '[{"sku": "TEE-BLUE-M", "qty": 1}, {"sku": "TEE-
 						   payment_timeout => '30 days') AS m2 \gset
 SET LOCAL order_mgmt.clock = '2026-03-02 16:00+08';
 SELECT order_mgmt.cancel(160, :m2, 'changed_mind');
-SELECT order_mgmt.cancel(160, :m1, 'found_better_price', source => 'customer');
+UPDATE order_mgmt.orders SET status = 'cancelled', cancel_reason = 'found_better_price', cancel_source = 'customer'
+WHERE shop_id = 160 AND order_id = :m1;
 COMMIT;
 SELECT order_id = :m1 AS is_m1, products, reason
 FROM order_mgmt.report_cancellations(160, '2026-03-02', '2026-03-02')

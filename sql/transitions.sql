@@ -6,6 +6,27 @@ SELECT order_mgmt.create_shop(10, 'Matrix shop');
 
 CREATE TABLE tm_result (machine text, from_value text, to_value text, expected text, got text);
 
+-- The money columns are the truth (SPEC §1.2): a payment status must agree
+-- with them.  So before each payment move the matrix puts, behind the
+-- guard, the money that status needs on an order of total 100; the move is
+-- then judged by the machine alone.
+CREATE FUNCTION tm_money(o bigint, state text) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+	paid numeric := CASE WHEN state IN ('paid', 'refunding', 'partially_refunded', 'refunded') THEN 100 ELSE 0 END;
+	refunded numeric := CASE state WHEN 'partially_refunded' THEN 40 WHEN 'refunded' THEN 100 ELSE 0 END;
+BEGIN
+	PERFORM set_config('session_replication_role', 'replica', true);
+	UPDATE order_mgmt.orders SET paid_amount = paid, refunded_amount = refunded
+	WHERE shop_id = 10 AND order_id = o;
+	-- and the payment rows the amounts are the sums of (verify() checks it)
+	DELETE FROM order_mgmt.payment WHERE shop_id = 10 AND order_id = o;
+	INSERT INTO order_mgmt.payment (shop_id, order_id, kind, amount, status, created_at)
+	SELECT 10, o, k.kind::order_mgmt.payment_kind, k.amount, 'succeeded', now()
+	FROM (VALUES ('charge', paid), ('refund', refunded)) k (kind, amount) WHERE k.amount > 0;
+	PERFORM set_config('session_replication_role', 'origin', true);
+END
+$$;
+
 DO $$
 DECLARE
 	r record;
@@ -45,21 +66,29 @@ BEGIN
 					  WHERE t.machine = s.machine AND t.from_value = s.state AND t.to_value = s.state)
 		ORDER BY 1, 3, 5
 	LOOP
-		INSERT INTO order_mgmt.orders (shop_id, currency, logistics)
-		VALUES (10, 'TWD', r.logistics::order_mgmt.logistics_kind)
+		INSERT INTO order_mgmt.orders (shop_id, currency, logistics, subtotal, total)
+		VALUES (10, 'TWD', r.logistics::order_mgmt.logistics_kind, 100, 100)
 		RETURNING order_id INTO oid_;
 		col := CASE r.machine WHEN 'order_status' THEN 'status' ELSE r.machine END;
 		FOREACH step IN ARRAY r.path LOOP
 			IF r.machine = 'order_status' AND step = 'completed' THEN
+				PERFORM tm_money(oid_, 'paid');
 				UPDATE order_mgmt.orders SET payment_status = 'paid' WHERE shop_id = 10 AND order_id = oid_;
+			END IF;
+			IF r.machine = 'payment_status' THEN
+				PERFORM tm_money(oid_, step);
 			END IF;
 			EXECUTE format('UPDATE order_mgmt.orders SET %I = %L WHERE shop_id = 10 AND order_id = %s',
 						   col, step, oid_);
 		END LOOP;
 		BEGIN
 			IF r.machine = 'order_status' AND r.to_value = 'completed' THEN
+				PERFORM tm_money(oid_, 'paid');
 				UPDATE order_mgmt.orders SET payment_status = 'paid'
 				WHERE shop_id = 10 AND order_id = oid_ AND payment_status = 'unpaid';
+			END IF;
+			IF r.machine = 'payment_status' THEN
+				PERFORM tm_money(oid_, r.to_value);
 			END IF;
 			EXECUTE format('UPDATE order_mgmt.orders SET %I = %L WHERE shop_id = 10 AND order_id = %s',
 						   col, r.to_value, oid_);

@@ -251,6 +251,7 @@ ReadCheckoutArgs(FunctionCallInfo fcinfo, Checkout *co)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("shipping_fee must be a finite amount of at least 0"),
 				 errdetail("Got %s.", om_num_text(co->shipping_fee))));
+	om_check_amount_range("shipping_fee", co->shipping_fee);
 	if (!PG_ARGISNULL(8))
 	{
 		co->order_no = text_to_cstring(PG_GETARG_TEXT_PP(8));
@@ -403,6 +404,8 @@ PriceCheckout(Checkout *co)
 		SpreadDiscount(co->lines, co->nlines, co->discount, co->subtotal, digits);
 	co->subtotal = om_num_round(co->subtotal, digits);
 	co->total = om_num_round(om_num_add(om_num_sub(co->subtotal, co->discount), co->shipping_fee), digits);
+	om_check_amount_range("the order's total", co->total);
+	om_check_amount_range("the order's subtotal", co->subtotal);
 }
 
 /*
@@ -677,6 +680,7 @@ PriceAddedLines(int64 shop_id, CoLine *lines, int n, OrderTotals *totals)
 	for (i = 0; i < n; i++)
 		added = om_num_add(added, om_num_mul(lines[i].price, om_num_int(lines[i].qty)));
 	totals->subtotal = om_num_round(om_num_add(totals->subtotal, added), digits);
+	om_check_amount_range("the order's subtotal", totals->subtotal);
 	if (totals->promo_key)
 	{
 		OmPromo		promo;

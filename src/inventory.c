@@ -66,6 +66,7 @@ CheckSkuArgs(FunctionCallInfo fcinfo, SkuArgs *a)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("price of sku \"%s\" must be a finite number of at least 0", a->sku),
 				 errdetail("Got %s.", DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(a->price))))));
+	om_check_amount_range("price", a->price);
 	if (!PG_ARGISNULL(3))
 		om_check_identifier("product_id", text_to_cstring(PG_GETARG_TEXT_PP(3)));
 	if (!PG_ARGISNULL(5) && !JB_ROOT_IS_OBJECT(PG_GETARG_JSONB_P(5)))

@@ -8,6 +8,8 @@
  */
 #include "postgres.h"
 
+#include "utils/memutils.h"
+
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 
@@ -95,4 +97,36 @@ om_currency_digits(const char *currency)
 				 errmsg("could not get the minor units of currency \"%s\"", currency),
 				 errdetail("ICU error: %s.", u_errorName(status))));
 	return digits;
+}
+
+/*
+ * Raise 22003 if amount a, named what, is not below 10^15 (OM_MAX_AMOUNT_TEXT).
+ * Callers check finiteness and sign themselves, with their own messages.
+ */
+void
+om_check_amount_range(const char *what, Numeric a)
+{
+	static Numeric max = NULL;
+
+	if (max == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		max = DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(OM_MAX_AMOUNT_TEXT),
+												  ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
+		MemoryContextSwitchTo(old);
+	}
+	if (OM_NUMERIC_IS_FINITE(a) && om_num_cmp(a, max) >= 0)
+	{
+		char	   *got = om_num_text(a);
+		size_t		len = strlen(got);
+
+		/* a number of 130,000 digits is said by its size, not printed */
+		if (len > 40)
+			got = psprintf("a number of %zu digits", len);
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("%s is out of range", what),
+				 errdetail("Got %s; amounts must be less than %s.", got, OM_MAX_AMOUNT_TEXT)));
+	}
 }

@@ -24,4 +24,14 @@ extern char *om_num_text(Numeric a);
 extern bool om_num_is_amount(Numeric a);
 extern int	om_currency_digits(const char *currency);
 
+/*
+ * Every amount order_mgmt takes or computes (a price, a fee, a total, a
+ * payment or refund) is below 10^15 in the currency's units, and a
+ * shop's reward_rate at most 1000 points per unit, so reward points
+ * always fit in a bigint (SPEC §2).
+ */
+#define OM_MAX_AMOUNT_TEXT	"1000000000000000"
+#define OM_MAX_REWARD_RATE	1000
+extern void om_check_amount_range(const char *what, Numeric a);
+
 #endif							/* OM_MONEY_H */

@@ -17,9 +17,11 @@
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 
+#include "context.h"
 #include "machines.h"
 #include "om_args.h"
 #include "om_errcodes.h"
@@ -29,6 +31,30 @@ static char *
 EnumArg(FunctionCallInfo fcinfo, int n)
 {
 	return DatumGetCString(DirectFunctionCall1(enum_out, PG_GETARG_DATUM(n)));
+}
+
+/*
+ * Who may claim a cancellation's source (SPEC §7): merchant anyone who
+ * may call cancel(); customer only customer_cancel(), which checks the
+ * self-cancel rules (SPEC §8); system only the sweeper or a superuser.
+ * Raises 42501 otherwise.
+ */
+static void
+CheckSourceClaim(const char *source)
+{
+	if (strcmp(source, "customer") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("cancel() cannot cancel for the customer"),
+				 errdetail("Source customer is claimed only by order_mgmt.customer_cancel(), which checks the self-cancel rules."),
+				 errhint("Call order_mgmt.customer_cancel(shop_id, order_id, customer_id, reason), or cancel as the merchant.")));
+	if (strcmp(source, "system") == 0 &&
+		om_act()->actor != OM_ACTOR_SYSTEM && !superuser_arg(GetOuterUserId()))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("cancel() cannot cancel for the system"),
+				 errdetail("Source system is claimed only by the deadlines run_due() performs, or by a superuser."),
+				 errhint("Cancel as the merchant (source => 'merchant').")));
 }
 
 /*
@@ -48,6 +74,7 @@ om_cancel(PG_FUNCTION_ARGS)
 	OM_ARG_NOT_NULL(4, "source");
 	shop_id = PG_GETARG_INT64(0);
 	order_id = PG_GETARG_INT64(1);
+	CheckSourceClaim(EnumArg(fcinfo, 4));
 
 	om_enter_order(shop_id, order_id, &order);
 	/* already cancelled (perhaps by a deadline just applied): nothing to do */

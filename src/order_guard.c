@@ -210,8 +210,8 @@ ColumnChanged(HeapTuple oldtup, HeapTuple newtup, TupleDesc td, AttrNumber attnu
  * stock and the ledgers.  A plain UPDATE may not (SPEC principle 1).
  */
 static const char *const api_only_columns[] = {
-	"logistics", "currency", "subtotal", "discount", "shipping_fee", "total",
-	"paid_amount", "refunded_amount", "promo_code", "promo_key",
+	"customer_id", "logistics", "currency", "subtotal", "discount", "shipping_fee",
+	"total", "paid_amount", "refunded_amount", "promo_code", "promo_key",
 	"payment_due_at", "hold_until", "created_at", "reactivated_at",
 	"idempotency_key"
 };
@@ -232,8 +232,8 @@ CheckApiOnlyColumns(HeapTuple oldtup, HeapTuple newtup, TupleDesc td, int64 orde
 					(errcode(ERRCODE_OM_ORDER_NOT_MODIFIABLE),
 					 errmsg("cannot change %s of order " INT64_FORMAT " directly",
 							api_only_columns[i], order_id),
-					 errdetail("Money, deadlines and the promo code of an order change only through order_mgmt's functions, which keep them consistent with payments, stock and the ledgers."),
-					 errhint("Use order_mgmt.payment_succeeded(), mark_paid(), refund() or add_lines().")));
+					 errdetail("The customer, money, deadlines and the promo code of an order change only through order_mgmt's functions, which keep them consistent with payments, stock and the ledgers."),
+					 errhint("Use order_mgmt.payment_succeeded(), mark_paid(), refund() or add_lines(); if the row was read before the order last changed, reload it.")));
 	}
 }
 
@@ -292,6 +292,8 @@ RefuseMove(int64 order_id, OmMachine machine, int from, int to)
 			 errdetail("Machine %s has no move from \"%s\" to \"%s\".",
 					   om_machine_name(machine),
 					   om_state_name(machine, from), om_state_name(machine, to)),
+			 om_act()->api_depth == 0 ?
+			 errhint("The allowed moves are listed in the view order_mgmt.transitions; if the row was read before the order last changed, reload it.") :
 			 errhint("The allowed moves are listed in the view order_mgmt.transitions.")));
 }
 
@@ -485,33 +487,227 @@ CheckCompletionPaid(const GuardMove *mv)
 }
 
 /*
- * A plain UPDATE (api_depth 0) may mark an order paid only when its
- * payments, less refunds, cover the total; order_mgmt's own functions
- * keep the amounts themselves.  Raises OM_INVALID_TRANSITION.
+ * Optimistic concurrency (lock_version): every UPDATE of an order adds
+ * one to it.  A writer that leaves it alone, or sets it to the value it
+ * read plus one (what Rails' lock_version and SQLAlchemy's version_id_col
+ * send), is current; one that writes any other value read the row before
+ * it last changed, and would roll that change back.  Raises
+ * OM_ORDER_NOT_MODIFIABLE.  Does nothing on a 0.1.0 schema.
  */
 static void
-CheckPaidCovered(const GuardMove *mv)
+CheckVersion(const GuardMove *mv)
 {
-	TupleDesc	td = mv->td;
+	bool		isnull;
+	int64		was,
+				got;
+
+	if (cols->lock_version == InvalidAttrNumber)
+		return;
+	was = DatumGetInt64(Get(mv->oldtup, mv->td, cols->lock_version, &isnull));
+	got = DatumGetInt64(Get(mv->newtup, mv->td, cols->lock_version, &isnull));
+	if (isnull || (got != was && got != was + 1))
+		ereport(ERROR,
+				(errcode(ERRCODE_OM_ORDER_NOT_MODIFIABLE),
+				 errmsg("order " INT64_FORMAT " was changed after this row was read", mv->order_id),
+				 isnull ?
+				 errdetail("lock_version must not be null; it is " INT64_FORMAT ".", was) :
+				 errdetail("Its lock_version is " INT64_FORMAT "; the write carries " INT64_FORMAT ", so it would undo the changes made since.",
+						   was, got),
+				 errhint("Reload the order and apply the change again.")));
+}
+
+/*
+ * The columns the guard stamps when a status moves, each with the move
+ * that may change it: a plain UPDATE may set or clear them only in the
+ * UPDATE that makes that move.  Anything else is a stale row written back
+ * (an ORM saving an object read before the move) or an edit of history.
+ */
+typedef enum StampMove
+{
+	STAMP_CANCEL,				/* status to cancelled */
+	STAMP_PAID,					/* payment to paid */
+	STAMP_SHIPPED,				/* delivery out of pre-shipment */
+	STAMP_COMPLETED				/* status to completed */
+} StampMove;
+
+typedef struct StampedColumn
+{
+	const char *name;
+	StampMove	move;
+} StampedColumn;
+
+static const StampedColumn stamped_columns[] = {
+	{"cancelled_at", STAMP_CANCEL},
+	{"cancel_source", STAMP_CANCEL},
+	{"cancel_reason", STAMP_CANCEL},
+	{"cancel_note", STAMP_CANCEL},
+	{"paid_at", STAMP_PAID},
+	{"shipped_at", STAMP_SHIPPED},
+	{"completed_at", STAMP_COMPLETED},
+};
+
+static const char *const stamp_move_names[] = {
+	[STAMP_CANCEL] = "cancelling the order",
+	[STAMP_PAID] = "the payment reaching paid",
+	[STAMP_SHIPPED] = "the delivery leaving pre-shipment",
+	[STAMP_COMPLETED] = "completing the order",
+};
+
+/*
+ * Does this UPDATE make the move that stamps a column?  Only the stamping
+ * move lets the writer give the column: when a reactivation clears the
+ * cancellation's columns, the guard clears them, and a writer that wrote
+ * them itself (NULLs read before the cancellation) is writing back a
+ * stale row.
+ */
+static bool
+MakesMove(const GuardMove *mv, StampMove move)
+{
+	switch (move)
+	{
+		case STAMP_CANCEL:
+			return mv->new_status == OS_CANCELLED && mv->old_status != OS_CANCELLED;
+		case STAMP_PAID:
+			return mv->new_pay == PS_PAID && mv->old_pay != PS_PAID;
+		case STAMP_SHIPPED:
+			return om_delivery_pre_shipment(mv->old_del) && !om_delivery_pre_shipment(mv->new_del);
+		case STAMP_COMPLETED:
+			return mv->new_status == OS_COMPLETED && mv->old_status != OS_COMPLETED;
+	}
+	return false;
+}
+
+/*
+ * A plain UPDATE (api_depth 0) changes a stamped column only with the
+ * move that stamps it.  Raises OM_ORDER_NOT_MODIFIABLE, naming the column.
+ */
+static void
+CheckStampedColumns(const GuardMove *mv)
+{
+	int			i;
+
+	if (om_act()->api_depth > 0)
+		return;
+	for (i = 0; i < lengthof(stamped_columns); i++)
+	{
+		const StampedColumn *c = &stamped_columns[i];
+		int			attnum = SPI_fnumber(mv->td, c->name);
+
+		if (attnum > 0 && !MakesMove(mv, c->move) &&
+			ColumnChanged(mv->oldtup, mv->newtup, mv->td, attnum))
+			ereport(ERROR,
+					(errcode(ERRCODE_OM_ORDER_NOT_MODIFIABLE),
+					 errmsg("cannot change %s of order " INT64_FORMAT " directly", c->name, mv->order_id),
+					 errdetail("%s records %s; this UPDATE does not make that move.",
+							   c->name, stamp_move_names[c->move]),
+					 errhint("If the row was read before the order last changed, reload it and apply the change again.")));
+	}
+}
+
+/*
+ * The money columns are the truth (SPEC §1.2): the payment status a plain
+ * UPDATE leaves must agree with them as the API would have set it.  With
+ * owed = paid_amount - refunded_amount:
+ *
+ *	unpaid, pending, failed	owed < total, or nothing paid at all
+ *	paid					owed >= total, and the order is not cancelled
+ *	partially_refunded		0 < refunded_amount < paid_amount, not cancelled
+ *	refunding				owed > 0 (money to return), or nothing paid
+ *	refunded				refunded_amount = paid_amount > 0
+ *
+ * so a cancelled order with money not returned rests in refunding.
+ * Judged when a plain UPDATE moves the order or its payment; order_mgmt's
+ * own functions set the money and the status together.  Raises
+ * OM_INVALID_TRANSITION with the amounts.
+ */
+static void
+CheckMoneyAgrees(const GuardMove *mv)
+{
 	bool		isnull;
 	Numeric		paid,
 				refunded,
-				total;
+				total,
+				owed,
+				zero = om_num_int(0);
+	bool		nothing_paid,
+				cancelled = mv->new_status == OS_CANCELLED,
+				ok = true;
+	const char *needs = NULL;
 
-	if (!(mv->new_pay == PS_PAID && mv->old_pay != PS_PAID && om_act()->api_depth == 0))
+	if (om_act()->api_depth > 0 ||
+		(mv->new_pay == mv->old_pay && mv->new_status == mv->old_status))
 		return;
-	paid = DatumGetNumeric(Get(mv->newtup, td, SPI_fnumber(td, "paid_amount"), &isnull));
-	refunded = DatumGetNumeric(Get(mv->newtup, td, SPI_fnumber(td, "refunded_amount"), &isnull));
-	total = DatumGetNumeric(Get(mv->newtup, td, SPI_fnumber(td, "total"), &isnull));
+	paid = DatumGetNumeric(Get(mv->newtup, mv->td, cols->paid_amount, &isnull));
+	refunded = DatumGetNumeric(Get(mv->newtup, mv->td, cols->refunded_amount, &isnull));
+	total = DatumGetNumeric(Get(mv->newtup, mv->td, cols->total, &isnull));
+	owed = om_num_sub(paid, refunded);
+	nothing_paid = om_num_cmp(paid, zero) == 0;
 
-	if (om_num_cmp(om_num_sub(paid, refunded), total) < 0)
+	switch (mv->new_pay)
+	{
+		case PS_UNPAID:
+		case PS_PENDING:
+		case PS_FAILED:
+			ok = nothing_paid || om_num_cmp(owed, total) < 0;
+			needs = "the payments, less refunds, below the total";
+			break;
+		case PS_PAID:
+			ok = om_num_cmp(owed, total) >= 0 && !cancelled;
+			needs = cancelled ? "an order that is not cancelled (a cancelled order's money is owed back: refunding)" :
+				"payments, less refunds, that cover the total";
+			break;
+		case PS_PARTIALLY_REFUNDED:
+			ok = om_num_cmp(refunded, zero) > 0 && om_num_cmp(refunded, paid) < 0 && !cancelled;
+			needs = cancelled ? "an order that is not cancelled (a cancelled order's money is owed back: refunding)" :
+				"a refund of part of the money paid";
+			break;
+		case PS_REFUNDING:
+			ok = nothing_paid || om_num_cmp(owed, zero) > 0;
+			needs = "money paid and not yet refunded";
+			break;
+		case PS_REFUNDED:
+			ok = !nothing_paid && om_num_cmp(refunded, paid) == 0;
+			needs = "all the money paid refunded";
+			break;
+	}
+	if (!ok)
 		ereport(ERROR,
 				(errcode(ERRCODE_OM_INVALID_TRANSITION),
-				 errmsg("cannot mark order " INT64_FORMAT " paid: its payments do not cover the total", mv->order_id),
-				 errdetail("Machine payment_status refuses %s to paid: paid %s, refunded %s, total %s.",
-						   om_state_name(OM_MACHINE_PAYMENT, mv->old_pay), om_num_text(paid),
-						   om_num_text(refunded), om_num_text(total)),
-				 errhint("Record the money with order_mgmt.payment_succeeded() or order_mgmt.mark_paid().")));
+				 errmsg("payment of order " INT64_FORMAT " cannot be %s: the money says otherwise",
+						mv->order_id, om_state_name(OM_MACHINE_PAYMENT, mv->new_pay)),
+				 errdetail("Payment %s needs %s; the order is %s, paid %s, refunded %s, total %s.",
+						   om_state_name(OM_MACHINE_PAYMENT, mv->new_pay), needs,
+						   om_state_name(OM_MACHINE_ORDER, mv->new_status),
+						   om_num_text(paid), om_num_text(refunded), om_num_text(total)),
+				 errhint("Record money with order_mgmt.payment_succeeded(), mark_paid() or refund(); if the row was read before the order last changed, reload it.")));
+}
+
+/*
+ * Who may claim a cancellation's source on the plain UPDATE path: customer
+ * and system are claims only customer_cancel() (its rules, SPEC §8) and
+ * the sweeper make, so a plain UPDATE may make them only as a superuser.
+ * Raises 42501.
+ */
+static void
+CheckCancelSource(const GuardMove *mv)
+{
+	bool		isnull;
+	Datum		d;
+	char	   *source;
+
+	if (om_act()->api_depth > 0 || mv->new_status != OS_CANCELLED ||
+		mv->old_status == OS_CANCELLED || superuser_arg(GetOuterUserId()))
+		return;
+	d = Get(mv->newtup, mv->td, cols->cancel_source, &isnull);
+	if (isnull)
+		return;
+	source = om_enum_label(d);
+	if (strcmp(source, "merchant") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("cannot cancel order " INT64_FORMAT " with source %s", mv->order_id, source),
+				 errdetail("Only order_mgmt.customer_cancel() cancels for the customer, and only the sweeper or a superuser for the system."),
+				 errhint("Cancel as the merchant, or let the customer call order_mgmt.customer_cancel().")));
 }
 
 /*
@@ -629,8 +825,8 @@ StampStatusMove(const GuardMove *mv, OmRowEdit *edit)
 }
 
 /*
- * Stamp the judged row into *edit: updated_at always, email_key when the
- * email changed, the status move's columns (StampStatusMove), paid_at
+ * Stamp the judged row into *edit: updated_at and lock_version + 1 always,
+ * email_key when the email (or the key) changed, the status move's columns (StampStatusMove), paid_at
  * (unless given) and no payment deadline on reaching paid, and shipped_at
  * (unless given) on leaving pre-shipment delivery.
  */
@@ -641,7 +837,16 @@ StampRow(const GuardMove *mv, OmRowEdit *edit)
 	Datum		now = TimestampTzGetDatum(mv->now);
 
 	om_edit_set(edit, cols->updated_at, now, false);
-	if (ColumnChanged(mv->oldtup, mv->newtup, td, cols->email))
+	if (cols->lock_version != InvalidAttrNumber)
+	{
+		bool		isnull;
+		int64		was = DatumGetInt64(Get(mv->oldtup, td, cols->lock_version, &isnull));
+
+		om_edit_set(edit, cols->lock_version, Int64GetDatum(was + 1), false);
+	}
+	/* email_key follows email, whatever a writer put there */
+	if (ColumnChanged(mv->oldtup, mv->newtup, td, cols->email) ||
+		ColumnChanged(mv->oldtup, mv->newtup, td, cols->email_key))
 		StampEmailKey(edit, mv->newtup, td);
 
 	StampStatusMove(mv, edit);
@@ -660,9 +865,11 @@ StampRow(const GuardMove *mv, OmRowEdit *edit)
 /*
  * BEFORE UPDATE: judge the write, then stamp the row.  The checks run in
  * a fixed order, so a write that breaks several rules always gets the
- * same first error: keys, archived order, API-only columns, the moves the
- * guard implies, the transition tables, the cross-status rules of SPEC
- * §3, the hold, archiving.  Returns the row to write.
+ * same first error: keys, the row's version (a stale write), archived
+ * order, API-only columns, the moves the guard implies, the stamped
+ * columns, the transition tables, the cross-status rules of SPEC §3 and
+ * the money, the cancel source, the hold, archiving.  Returns the row to
+ * write.
  */
 static HeapTuple
 GuardUpdate(TriggerData *trigdata)
@@ -679,19 +886,22 @@ GuardUpdate(TriggerData *trigdata)
 	mv.archived = !IsNull(mv.newtup, mv.td, cols->archived_at);
 
 	CheckKeysKept(&mv);
+	CheckVersion(&mv);
 	CheckArchivedOrder(&mv);
 	CheckApiOnlyColumns(mv.oldtup, mv.newtup, mv.td, mv.order_id);
 	ReadStates(&mv);
 
 	om_edit_init(&edit, mv.td);
 	ImplyMoves(&mv, &edit);
+	CheckStampedColumns(&mv);
 	CheckMachineMoves(&mv);
 
 	CheckCancelBeforeShipment(&mv);
 	CheckCompletionPaid(&mv);
-	CheckPaidCovered(&mv);
+	CheckMoneyAgrees(&mv);
 	CheckReactivation(&mv);
 	CheckNoPaymentWhileCancelled(&mv);
+	CheckCancelSource(&mv);
 	CheckHold(&mv);
 	CheckArchiving(&mv);
 

@@ -68,8 +68,12 @@ om_order_cols(Relation rel)
 	COL(customer_note);
 	COL(consulted_support);
 	COL(reactivated_at);
+	COL(paid_amount);
+	COL(total);
 	COL(refunded_amount);
 #undef COL
+	/* added in 0.2.0: the library also serves a 0.1.0 schema until it is updated */
+	cols.lock_version = Max(SPI_fnumber(td, "lock_version"), 0);
 	cols.relid = RelationGetRelid(rel);
 	return &cols;
 }

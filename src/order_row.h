@@ -23,7 +23,8 @@ typedef struct OrderCols
 				shipped_at, completed_at, cancelled_at, cancel_source,
 				cancel_reason, cancel_note, archived_at, admin_note,
 				shipping_note, customer_note, consulted_support,
-				reactivated_at, refunded_amount;
+				reactivated_at, refunded_amount, paid_amount, total;
+	AttrNumber	lock_version;	/* 0 on a 0.1.0 schema not yet updated */
 } OrderCols;
 
 /* Pending replacements for the row being written (a BEFORE trigger). */

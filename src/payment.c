@@ -40,6 +40,7 @@ CheckAmount(Numeric amount, const char *what)
 				(errcode(ERRCODE_OM_PAYMENT_MISMATCH),
 				 errmsg("%s amount must be positive", what),
 				 errdetail("Got %s.", om_num_text(amount))));
+	om_check_amount_range(psprintf("%s amount", what), amount);
 }
 
 /*

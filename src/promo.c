@@ -376,6 +376,7 @@ CheckPromoValue(const char *kind, Numeric value)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid value %s for a promo code of kind %s", NumericText(value), kind),
 				 errdetail("A percent code takes more than 0 and at most 100, an amount code more than 0.")));
+	om_check_amount_range("value", value);
 }
 
 /*
@@ -475,6 +476,7 @@ om_create_promo(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("min_subtotal must be a finite number of at least 0")));
+	om_check_amount_range("min_subtotal", min_subtotal);
 	CheckPositiveOrNull(fcinfo, 4, "usage_limit");
 	CheckPositiveOrNull(fcinfo, 5, "per_customer_limit");
 	if (!PG_ARGISNULL(7) && !PG_ARGISNULL(8) &&

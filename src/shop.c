@@ -299,6 +299,14 @@ CheckSetting(const ShopSetting *setting, Datum value)
 				if (!OM_NUMERIC_IS_FINITE(n) ||
 					DatumGetBool(DirectFunctionCall2(numeric_lt, value, zero)))
 					BadSetting(setting, "a finite number of at least 0");
+				if (strcmp(setting->name, "reward_rate") == 0 &&
+					om_num_cmp(n, om_num_int(OM_MAX_REWARD_RATE)) > 0)
+					ereport(ERROR,
+							(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+							 errmsg("shop setting \"reward_rate\" is out of range"),
+							 errdetail("Got %s; a shop earns at most %d points per currency unit.",
+									   om_num_text(n), OM_MAX_REWARD_RATE)));
+				om_check_amount_range(psprintf("shop setting \"%s\"", setting->name), n);
 			}
 			break;
 		case CHECK_BUCKETS:

@@ -178,6 +178,7 @@ CREATE TABLE order_mgmt.orders (
 	consulted_support boolean NOT NULL DEFAULT false,
 	idempotency_key text,
 	reactivated_at timestamptz,
+	lock_version bigint NOT NULL DEFAULT 0,
 	PRIMARY KEY (shop_id, order_id),
 	UNIQUE (shop_id, order_no),
 	FOREIGN KEY (shop_id, customer_id) REFERENCES order_mgmt.customer
@@ -228,6 +229,7 @@ COMMENT ON COLUMN order_mgmt.orders.shipping_note IS 'Note for the shipment';
 COMMENT ON COLUMN order_mgmt.orders.customer_note IS 'Note left by the customer';
 COMMENT ON COLUMN order_mgmt.orders.consulted_support IS 'The customer talked to support about this order (lost-order report split)';
 COMMENT ON COLUMN order_mgmt.orders.idempotency_key IS 'Caller''s key: a checkout retried with it returns this order';
+COMMENT ON COLUMN order_mgmt.orders.lock_version IS 'Optimistic-concurrency counter: every UPDATE adds one; a write carrying another value than the one read (or that plus one) is refused as stale (OM013)';
 COMMENT ON COLUMN order_mgmt.orders.reactivated_at IS 'Last reactivation: from then on the merchant owns the order (no payment deadline, no auto-cancel)';
 
 CREATE TABLE order_mgmt.order_line (
