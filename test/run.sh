@@ -42,6 +42,10 @@ run_as_postgres pg_virtualenv \
 # TAP tests start their own clusters (PostgreSQL::Test::Cluster).
 echo "== TAP"
 run_as_postgres make -C "$work" installcheck REGRESS= ISOLATION= >"$work/tap.log" 2>&1 || status=1
+# Full-row saves from real ORMs (Django, SQLAlchemy): fresh ones go through,
+# stale ones are refused and change nothing.
+echo "== ORM"
+run_as_postgres pg_virtualenv /usr/bin/python3 "$work/test/orm/orm_test.py" >"$work/orm.log" 2>&1
 # A short stress run (mixed operations, 16 clients) that must end with
 # verify() empty; test/stress/stress.sh 60 16 is the full one.
 echo "== stress (${OM_STRESS_SECONDS:=10} s)"
@@ -89,6 +93,17 @@ count_one() {			# ok(0/1) log pattern
 		tail -40 "$2"
 	fi
 }
+# the ORM checks: one test each
+grep -E '^(ok|not ok) ' "$work/orm.log" | sed 's/^/  orm: /'
+p=$(grep -cE '^ok ' "$work/orm.log")
+f=$(grep -cE '^not ok ' "$work/orm.log")
+if ! grep -qE '^orm: [0-9]+ passed, 0 failed$' "$work/orm.log"; then
+	[ "$f" -eq 0 ] && f=1
+	tail -30 "$work/orm.log"
+fi
+passed=$((passed + p))
+failed=$((failed + f))
+
 mv "/tmp/order_mgmt-layers.$$.log" "$work/layers.log"
 count_one "$layers_ok" "$work/layers.log" '^layers:'
 count_one "$stress_ok" "$work/stress.log" '^ *(tps|stress:)'
