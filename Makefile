@@ -54,7 +54,7 @@ $(error default_version $(EXTVERSION) in $(EXTENSION).control is released: its i
 endif
 
 REGRESS = install clock transitions cross_rules history setup stock checkout promo cancel_reactivate payments deadlines fulfilment customer_cancel automation returns icu reports security verify
-ISOLATION = order_race last_unit single_use_code cancel_vs_payment reactivate_vs_checkout sweepers stock_vs_checkout opposite_skus notify_events idempotency customer_cancel_vs_ship exchange_race automation_vs_refund per_customer_limit outbox_order hot_buckets sweep_batch sweep_set
+ISOLATION = order_race last_unit single_use_code cancel_vs_payment reactivate_vs_checkout sweepers stock_vs_checkout opposite_skus notify_events idempotency customer_cancel_vs_ship exchange_race automation_vs_refund per_customer_limit outbox_order hot_buckets sweep_batch sweep_set sweep_starvation
 ISOLATION_OPTS = --inputdir=test
 TAP_TESTS = 1
 PROVE_TESTS = test/t/*.pl

@@ -5,9 +5,17 @@
  *
  * run_due() handles many orders in one transaction, so it cannot follow
  * the per-call lock order while it goes through them: there it never
- * waits.  Due rows are taken with SKIP LOCKED, the order row with NOWAIT,
- * and the acting context says nowait, so any other row an action locks is
- * locked NOWAIT too; an order whose rows are busy is left, in its own
+ * waits.  The batch is selected with its locks: the due rows whose order
+ * row (FOR NO KEY UPDATE, the strength an UPDATE of the order takes, so
+ * API calls, which lock the order FOR UPDATE, and open UPDATEs make us
+ * skip it) and due row (FOR UPDATE) no other session holds, SKIP LOCKED
+ * inside the query, earliest due first.  An order someone holds is so
+ * passed over, not taken and given up, and a batch of n does up to n
+ * actions of the free orders behind it (issue 14: the earliest due orders
+ * held by an admin used to make every batch do nothing).  The order lock
+ * comes first in the query, so a busy order costs no due-row lock.  From
+ * there on the acting context says nowait, so any other row an action
+ * locks is locked NOWAIT; an order whose rows are busy is left, in its own
  * subtransaction, for the next pass.
  *
  * The hot counter rows a cancellation gives back to (stock, promo code,
@@ -22,11 +30,22 @@
  * form (stock given back, deadlines dropped and scheduled) are then done
  * for all the set's orders with one statement each (sweep_set.c,
  * OmAct.set).  If anything in a set fails, its orders go one by one like
- * the other actions (due_action.c).  Any other error in one order's action
- * is reported as a WARNING and that order is left too, so one bad row
- * cannot stop the sweeper.  API calls apply an order's overdue actions
- * first (om_lock_order, order_lock.c), so correctness never depends on
- * the sweeper being on time.
+ * the other actions (due_action.c).
+ *
+ * What a batch could not do it makes up for in further rounds: while it
+ * has done fewer than max_actions and its last round found as many rows as
+ * it asked for, it takes the next free due rows, passing over the orders
+ * of earlier rounds (it holds their locks, which SKIP LOCKED does not skip
+ * for their holder), until it has looked at OM_LOOK_AHEAD times
+ * max_actions rows.  So orders whose counter rows a checkout holds do not
+ * make a batch return 0 while free orders are due behind them, and the
+ * look-ahead bound keeps one batch from locking a whole backlog when a
+ * counter row stays held.
+ *
+ * Any other error in one order's action is reported as a WARNING and that
+ * order is left too, so one bad row cannot stop the sweeper.  API calls
+ * apply an order's overdue actions first (om_lock_order, order_lock.c), so
+ * correctness never depends on the sweeper being on time.
  *
  *-------------------------------------------------------------------------
  */
@@ -48,6 +67,9 @@
 
 /* A batch's timeouts, or its auto-cancels, done with one UPDATE from this many on. */
 #define OM_SET_MIN 2
+
+/* A batch looks at no more than this many times max_actions due rows. */
+#define OM_LOOK_AHEAD 4
 
 typedef struct DueRow
 {
@@ -129,9 +151,11 @@ SetParams(Datum *values, SPITupleTable *tuptable, uint64 n)
 
 /*
  * Lock the set's orders that are free, skipping busy ones as the
- * one-by-one path's NOWAIT would, and (auto-cancels) only those whose
- * counter rows are free too; then all their due rows.  Leaves the free
- * orders in values[0..2] and returns how many there are.
+ * one-by-one path's NOWAIT would (the batch's selection already holds
+ * them, so all are free to it; the set does not rely on that), and
+ * (auto-cancels) only those whose counter rows are free too; then all
+ * their due rows.  Leaves the free orders in values[0..2] and returns how
+ * many there are.
  */
 static uint64
 LockFreeOrders(DueSet *set, bool cancel, Datum *values)
@@ -311,24 +335,59 @@ SweepSet(void *arg)
 	set->done = (int32) nfree;
 }
 
-/* The batch: up to max_actions due rows, SKIP LOCKED, copied out of SPI. */
-static DueRow *
-LoadBatch(int32 max_actions, uint64 *nrows)
+/* The orders a batch has taken in its earlier rounds. */
+typedef struct SeenOrders
 {
-	static SPIPlanPtr batch_plan = NULL;
-	static const Oid argtypes[] = {TIMESTAMPTZOID, INT4OID};
-	Datum		values[2];
+	Datum	   *shops;
+	Datum	   *orders;
+	int			n;
+	int			size;
+} SeenOrders;
+
+/*
+ * One round of the batch: up to want due rows, earliest due first, whose
+ * order row and due row no other session holds, locked in the selection
+ * (SKIP LOCKED: the order FOR NO KEY UPDATE, first, then the due row FOR
+ * UPDATE) and copied out of SPI.  Passes over the orders of earlier rounds.
+ * An order with several due rows gives one row each.
+ */
+static DueRow *
+LoadBatch(int32 want, const SeenOrders *seen, uint64 *nrows)
+{
+	static SPIPlanPtr first_plan = NULL;
+	static SPIPlanPtr more_plan = NULL;
+	static const Oid argtypes[] = {TIMESTAMPTZOID, INT4OID, INT8ARRAYOID, INT8ARRAYOID};
+	Datum		values[4];
 	DueRow	   *rows;
 	uint64		n;
 	uint64		i;
 
-	om_plan(&batch_plan,
-			"SELECT shop_id, order_id, action::text, reason::text FROM order_mgmt.due_action"
-			" WHERE due_at <= $1 ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED",
-			2, argtypes);
+#define OM_BATCH_SELECT \
+	"SELECT d.shop_id, d.order_id, d.action::text, d.reason::text" \
+	" FROM order_mgmt.due_action d" \
+	" JOIN order_mgmt.orders o ON o.shop_id = d.shop_id AND o.order_id = d.order_id" \
+	" WHERE d.due_at <= $1"
+#define OM_BATCH_LOCK \
+	" ORDER BY d.due_at LIMIT $2" \
+	" FOR NO KEY UPDATE OF o SKIP LOCKED FOR UPDATE OF d SKIP LOCKED"
+
+	om_plan(&first_plan, OM_BATCH_SELECT OM_BATCH_LOCK, 2, argtypes);
+	om_plan(&more_plan,
+			OM_BATCH_SELECT
+			" AND (d.shop_id, d.order_id) NOT IN (SELECT s.shop_id, s.order_id FROM"
+			"   ROWS FROM (pg_catalog.unnest($3::int8[]), pg_catalog.unnest($4::int8[])) AS s(shop_id, order_id))"
+			OM_BATCH_LOCK,
+			4, argtypes);
 	values[0] = TimestampTzGetDatum(om_now());
-	values[1] = Int32GetDatum(max_actions);
-	om_exec(batch_plan, values, NULL, false, 0);
+	values[1] = Int32GetDatum(want);
+	if (seen->n == 0)
+		om_exec(first_plan, values, NULL, false, 0);
+	else
+	{
+		values[2] = om_int8_array(seen->shops, seen->n);
+		values[3] = om_int8_array(seen->orders, seen->n);
+		om_exec(more_plan, values, NULL, false, 0);
+	}
 
 	n = SPI_processed;
 	rows = palloc(sizeof(DueRow) * (n + 1));
@@ -348,6 +407,28 @@ LoadBatch(int32 max_actions, uint64 *nrows)
 	SPI_freetuptable(SPI_tuptable);
 	*nrows = n;
 	return rows;
+}
+
+/* Note a round's orders, so that later rounds pass over them. */
+static void
+SeeOrders(SeenOrders *seen, const DueRow *rows, uint64 n)
+{
+	uint64		i;
+
+	for (i = 0; i < n; i++)
+	{
+		if (seen->n == seen->size)
+		{
+			seen->size = Max(16, seen->size * 2);
+			seen->shops = seen->shops ? repalloc(seen->shops, sizeof(Datum) * seen->size)
+				: palloc(sizeof(Datum) * seen->size);
+			seen->orders = seen->orders ? repalloc(seen->orders, sizeof(Datum) * seen->size)
+				: palloc(sizeof(Datum) * seen->size);
+		}
+		seen->shops[seen->n] = Int64GetDatum(rows[i].shop_id);
+		seen->orders[seen->n] = Int64GetDatum(rows[i].order_id);
+		seen->n++;
+	}
 }
 
 /*
@@ -451,15 +532,16 @@ RunOneByOne(OmBatch *batch, DueRow *rows, uint64 n, const bool *skip, MemoryCont
  * skipping what other sessions hold, and returns how many it performed.
  * Safe to run from several sessions at once and from pg_cron.  The batch
  * runs with nowait, its counter changes summed and its events deferred
- * (the acting context), all written at its end.
+ * (the acting context), all written at its end.  It goes in rounds (see
+ * the file header): another round while fewer than max_actions are done,
+ * the last round was full and fewer than OM_LOOK_AHEAD * max_actions rows
+ * have been looked at.
  */
 PG_FUNCTION_INFO_V1(om_run_due);
 Datum
 om_run_due(PG_FUNCTION_ARGS)
 {
 	int32		max_actions;
-	DueRow	   *rows;
-	uint64		n;
 	volatile int32 done = 0;
 	MemoryContext loop_cxt;
 	OmBatch    *batch;
@@ -476,7 +558,6 @@ om_run_due(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	rows = LoadBatch(max_actions, &n);
 
 	loop_cxt = AllocSetContextCreate(CurrentMemoryContext, "order_mgmt run_due",
 									 ALLOCSET_DEFAULT_SIZES);
@@ -487,10 +568,23 @@ om_run_due(PG_FUNCTION_ARGS)
 	act->deferred = om_batch_events(batch);
 	PG_TRY();
 	{
-		bool	   *skip = palloc0(sizeof(bool) * (n + 1));
+		int64		budget = (int64) max_actions * OM_LOOK_AHEAD;
+		SeenOrders	seen = {0};
 
-		done += RunSets(batch, rows, n, skip, loop_cxt);
-		done += RunOneByOne(batch, rows, n, skip, loop_cxt);
+		while (done < max_actions && budget > 0)
+		{
+			int32		want = (int32) Min((int64) (max_actions - done), budget);
+			uint64		n;
+			DueRow	   *rows = LoadBatch(want, &seen, &n);
+			bool	   *skip = palloc0(sizeof(bool) * (n + 1));
+
+			done += RunSets(batch, rows, n, skip, loop_cxt);
+			done += RunOneByOne(batch, rows, n, skip, loop_cxt);
+			budget -= (int64) n;
+			if (n < (uint64) want)
+				break;			/* nothing more is due and free */
+			SeeOrders(&seen, rows, n);
+		}
 		/* the events, and the stock and promo counters once per row */
 		om_batch_flush(batch);
 	}
