@@ -42,18 +42,27 @@
  * look-ahead bound keeps one batch from locking a whole backlog when a
  * counter row stays held.
  *
- * Any other error in one order's action is reported as a WARNING and that
- * order is left too, so one bad row cannot stop the sweeper.  API calls
+ * An action that fails with anything but a busy row (lock_not_available)
+ * is reported as a WARNING, and its due row backs off: after the failed
+ * subtransaction is rolled back, the batch's own transaction counts the
+ * failure on the row (attempts, last_error, failed_at) and moves its
+ * due_at to now + 1 minute, doubling with each failure up to 1 hour, so
+ * one bad row can neither stop the sweeper nor sit at the head of the
+ * queue.  A success deletes the row as before.  (On a 0.1.0 schema, which
+ * has no such columns, the row is only left, as 0.1.0 did.)  API calls
  * apply an order's overdue actions first (om_lock_order, order_lock.c), so
- * correctness never depends on the sweeper being on time.
+ * correctness never depends on the sweeper being on time; a backed-off row
+ * is overdue again for them at its new due_at.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
 #include "clock.h"
@@ -70,6 +79,14 @@
 
 /* A batch looks at no more than this many times max_actions due rows. */
 #define OM_LOOK_AHEAD 4
+
+/*
+ * A failed due row is due again this long after the failure, doubled with
+ * each further failure (the exponent capped so it cannot overflow), at
+ * most OM_BACKOFF_MAX: 1, 2, 4, ... 32 minutes, then every hour.
+ */
+#define OM_BACKOFF_FIRST "1 minute"
+#define OM_BACKOFF_MAX "1 hour"
 
 typedef struct DueRow
 {
@@ -431,6 +448,71 @@ SeeOrders(SeenOrders *seen, const DueRow *rows, uint64 n)
 	}
 }
 
+/* Whether due_action has the backoff columns (0.2.0 on; not a 0.1.0 schema). */
+static bool
+HasBackoff(void)
+{
+	Oid			nsp = get_namespace_oid("order_mgmt", true);
+	Oid			rel = OidIsValid(nsp) ? get_relname_relid("due_action", nsp) : InvalidOid;
+
+	return OidIsValid(rel) && get_attnum(rel, "attempts") != InvalidAttrNumber;
+}
+
+/*
+ * A due action failed with an error other than a busy row (its
+ * subtransaction is rolled back): say so in a WARNING and, in the batch's
+ * own transaction, which holds the row, count the failure on it and move
+ * it later (OM_BACKOFF_FIRST doubling, at most OM_BACKOFF_MAX), so that it
+ * does not come back at the head of every pass.
+ */
+static void
+BackOff(const DueRow *row, const ErrorData *error)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid argtypes[] = {INT8OID, INT8OID, TEXTOID, TEXTOID, TIMESTAMPTZOID};
+	bool		upgraded = HasBackoff();
+	int32		attempts = 0;
+	TimestampTz due_at = 0;
+
+	if (upgraded)
+	{
+		Datum		values[5];
+		bool		isnull;
+
+		om_plan(&plan,
+				"UPDATE order_mgmt.due_action d SET attempts = d.attempts + 1, last_error = $4, failed_at = $5,"
+				"   due_at = $5 + LEAST(interval '" OM_BACKOFF_FIRST "' * pg_catalog.power(2, LEAST(d.attempts, 16)),"
+				"                       interval '" OM_BACKOFF_MAX "')"
+				" WHERE d.shop_id = $1 AND d.order_id = $2 AND d.action = $3::order_mgmt.due_kind"
+				" RETURNING d.attempts, d.due_at",
+				5, argtypes);
+		values[0] = Int64GetDatum(row->shop_id);
+		values[1] = Int64GetDatum(row->order_id);
+		values[2] = CStringGetTextDatum(row->action);
+		values[3] = CStringGetTextDatum(error->message ? error->message : "");
+		values[4] = TimestampTzGetDatum(om_now());
+		om_exec(plan, values, NULL, false, 0);
+		/* none if an earlier action of the batch dropped the row */
+		if (SPI_processed > 0)
+		{
+			attempts = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+			due_at = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	ereport(WARNING,
+			(errmsg("due action %s of order " INT64_FORMAT " in shop " INT64_FORMAT " failed: %s",
+					row->action, row->order_id, row->shop_id, error->message),
+			 attempts > 0 ?
+			 errdetail_plural("It has failed %d time; it is due again at %s.",
+							  "It has failed %d times; it is due again at %s.",
+							  attempts, attempts, timestamptz_to_str(due_at)) : 0,
+			 !upgraded ?
+			 errhint("ALTER EXTENSION order_mgmt UPDATE lets a failing due action back off.") :
+			 attempts > 0 ?
+			 errhint("Its attempts, last_error and failed_at are in order_mgmt.due_action.") : 0));
+}
+
 /*
  * The payment timeouts first, all at once, then the auto-cancels; a set
  * that fails is rewound and its rows go one by one with the rest (skip[]
@@ -489,8 +571,8 @@ RunSets(OmBatch *batch, DueRow *rows, uint64 n, bool *skip, MemoryContext loop_c
 
 /*
  * The rest one order at a time, each in its own subtransaction: a busy
- * row leaves the order for the next pass, any other error is a WARNING.
- * Returns how many it did.
+ * row leaves the order for the next pass, any other error backs the row
+ * off (BackOff).  Returns how many it did.
  */
 static int32
 RunOneByOne(OmBatch *batch, DueRow *rows, uint64 n, const bool *skip, MemoryContext loop_cxt)
@@ -514,10 +596,7 @@ RunOneByOne(OmBatch *batch, DueRow *rows, uint64 n, const bool *skip, MemoryCont
 		{
 			om_batch_rewind(batch, mark);
 			if (error->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
-				/* not a busy row: say so, and leave it for a later pass */
-				ereport(WARNING,
-						(errmsg("order_mgmt: due action %s of order " INT64_FORMAT " in shop " INT64_FORMAT " failed: %s",
-								rows[i].action, rows[i].order_id, rows[i].shop_id, error->message)));
+				BackOff(&rows[i], error);
 		}
 		MemoryContextSwitchTo(old_cxt);
 		MemoryContextReset(loop_cxt);
