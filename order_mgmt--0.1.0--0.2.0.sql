@@ -13,12 +13,30 @@
 -- at the end of its table in src/sql/ too, since ALTER TABLE ADD COLUMN
 -- puts it there.
 --
--- order_mgmt--0.1.0.sql is released and frozen; never edit it.  Each
--- change below has a heading naming what it is for.
+-- Each change below has its own section, headed by what it is for.
+-- order_mgmt--0.1.0.sql is released and frozen; never edit it.
 
+-- ---------------------------------------------------------------------------
+-- Issue 14, run_due never starves: a due action that fails backs off.
+-- run_due() counts the failure on its due_action row and moves due_at
+-- later (1 minute, doubling, at most 1 hour), so a failing row no longer
+-- comes back at the head of the queue on every pass.  A DBA finds failing
+-- deadlines with WHERE attempts > 0.
+-- ---------------------------------------------------------------------------
+ALTER TABLE order_mgmt.due_action
+	ADD COLUMN attempts integer NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+	ADD COLUMN last_error text,
+	ADD COLUMN failed_at timestamptz;
+COMMENT ON TABLE order_mgmt.due_action IS 'Deadlines: what the sweeper (run_due) must do to an order, and when (SPEC §13); rows with attempts > 0 are failing and back off';
+COMMENT ON COLUMN order_mgmt.due_action.attempts IS 'How many times run_due() failed to perform it (errors other than a busy row); each failure moves due_at later: 1 minute, doubling, at most 1 hour';
+COMMENT ON COLUMN order_mgmt.due_action.last_error IS 'The error message of its last failure (NULL if it never failed)';
+COMMENT ON COLUMN order_mgmt.due_action.failed_at IS 'When it last failed (order_mgmt.now()); NULL if it never failed';
+
+-- ---------------------------------------------------------------------------
 -- Issue 14, every write path keeps money and state coherent: the
 -- optimistic-concurrency counter, and admins may save whole rows (an ORM
 -- writes every column; the guard judges each one).
+-- ---------------------------------------------------------------------------
 ALTER TABLE order_mgmt.orders ADD COLUMN lock_version bigint NOT NULL DEFAULT 0;
 COMMENT ON COLUMN order_mgmt.orders.lock_version IS 'Optimistic-concurrency counter: every UPDATE adds one; a write carrying another value than the one read (or that plus one) is refused as stale (OM013)';
 REVOKE UPDATE (status, payment_status, delivery_status, admin_note, shipping_note,

@@ -119,11 +119,13 @@ WHERE order_id IN (:b1, :b2, :b3) ORDER BY order_id;
 SELECT sku, reserved, available FROM order_mgmt.stock_level WHERE shop_id = 100 ORDER BY sku;
 SELECT p.used, u.used AS customer_used FROM order_mgmt.promo_code p
 JOIN order_mgmt.promo_customer_use u USING (shop_id, code_key) WHERE p.shop_id = 100 AND p.code_key = 'batch';
-SELECT action FROM order_mgmt.due_action WHERE order_id = :b2;
+-- its deadline backs off (sql/sweep_backoff.sql): due again a minute later
+SELECT action, attempts, last_error, due_at - failed_at AS backoff FROM order_mgmt.due_action WHERE order_id = :b2;
 SELECT * FROM order_mgmt.verify();
--- once the release goes through, the next batch cancels it
+-- once the release goes through, the batch after the backoff cancels it
 DROP TRIGGER refuse_release ON order_mgmt.order_event;
 DROP FUNCTION public.refuse_release();
+SET order_mgmt.clock = '2026-11-06 00:01+00';
 SELECT order_mgmt.run_due(100) AS cancelled;
 SELECT status FROM order_mgmt.orders WHERE order_id = :b2;
 SELECT sku, reserved, available FROM order_mgmt.stock_level WHERE shop_id = 100 ORDER BY sku;
@@ -165,6 +167,7 @@ SELECT order_id = :d2 AS refused, status FROM order_mgmt.orders WHERE order_id I
 SELECT * FROM order_mgmt.verify();
 DROP TRIGGER refuse_resolve ON order_mgmt.reservation;
 DROP FUNCTION public.refuse_resolve();
+SET order_mgmt.clock = '2026-11-08 00:01+00';
 SELECT order_mgmt.run_due(100) AS cancelled;
 SELECT kind, to_value FROM order_mgmt.order_event WHERE order_id = :d2 AND event_id > :before_batch ORDER BY event_id;
 
@@ -195,6 +198,7 @@ SELECT order_id = :e2 AS refused, payment_status,
 FROM order_mgmt.orders o WHERE order_id IN (:e1, :e2, :e3) ORDER BY order_id;
 DROP TRIGGER refuse_failure ON order_mgmt.orders;
 DROP FUNCTION public.refuse_failure();
+SET order_mgmt.clock = '2026-11-10 00:01+00';
 SELECT order_mgmt.run_due(100) AS timed_out;
 SELECT payment_status FROM order_mgmt.orders WHERE order_id = :e2;
 

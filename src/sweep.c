@@ -5,9 +5,17 @@
  *
  * run_due() handles many orders in one transaction, so it cannot follow
  * the per-call lock order while it goes through them: there it never
- * waits.  Due rows are taken with SKIP LOCKED, the order row with NOWAIT,
- * and the acting context says nowait, so any other row an action locks is
- * locked NOWAIT too; an order whose rows are busy is left, in its own
+ * waits.  The batch is selected with its locks: the due rows whose order
+ * row (FOR NO KEY UPDATE, the strength an UPDATE of the order takes, so
+ * API calls, which lock the order FOR UPDATE, and open UPDATEs make us
+ * skip it) and due row (FOR UPDATE) no other session holds, SKIP LOCKED
+ * inside the query, earliest due first.  An order someone holds is so
+ * passed over, not taken and given up, and a batch of n does up to n
+ * actions of the free orders behind it (issue 14: the earliest due orders
+ * held by an admin used to make every batch do nothing).  The order lock
+ * comes first in the query, so a busy order costs no due-row lock.  From
+ * there on the acting context says nowait, so any other row an action
+ * locks is locked NOWAIT; an order whose rows are busy is left, in its own
  * subtransaction, for the next pass.
  *
  * The hot counter rows a cancellation gives back to (stock, promo code,
@@ -22,19 +30,39 @@
  * form (stock given back, deadlines dropped and scheduled) are then done
  * for all the set's orders with one statement each (sweep_set.c,
  * OmAct.set).  If anything in a set fails, its orders go one by one like
- * the other actions (due_action.c).  Any other error in one order's action
- * is reported as a WARNING and that order is left too, so one bad row
- * cannot stop the sweeper.  API calls apply an order's overdue actions
- * first (om_lock_order, order_lock.c), so correctness never depends on
- * the sweeper being on time.
+ * the other actions (due_action.c).
+ *
+ * What a batch could not do it makes up for in further rounds: while it
+ * has done fewer than max_actions and its last round found as many rows as
+ * it asked for, it takes the next free due rows, passing over the orders
+ * of earlier rounds (it holds their locks, which SKIP LOCKED does not skip
+ * for their holder), until it has looked at OM_LOOK_AHEAD times
+ * max_actions rows.  So orders whose counter rows a checkout holds do not
+ * make a batch return 0 while free orders are due behind them, and the
+ * look-ahead bound keeps one batch from locking a whole backlog when a
+ * counter row stays held.
+ *
+ * An action that fails with anything but a busy row (lock_not_available)
+ * is reported as a WARNING, and its due row backs off: after the failed
+ * subtransaction is rolled back, the batch's own transaction counts the
+ * failure on the row (attempts, last_error, failed_at) and moves its
+ * due_at to now + 1 minute, doubling with each failure up to 1 hour, so
+ * one bad row can neither stop the sweeper nor sit at the head of the
+ * queue.  A success deletes the row as before.  (On a 0.1.0 schema, which
+ * has no such columns, the row is only left, as 0.1.0 did.)  API calls
+ * apply an order's overdue actions first (om_lock_order, order_lock.c), so
+ * correctness never depends on the sweeper being on time; a backed-off row
+ * is overdue again for them at its new due_at.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
 #include "clock.h"
@@ -48,6 +76,17 @@
 
 /* A batch's timeouts, or its auto-cancels, done with one UPDATE from this many on. */
 #define OM_SET_MIN 2
+
+/* A batch looks at no more than this many times max_actions due rows. */
+#define OM_LOOK_AHEAD 4
+
+/*
+ * A failed due row is due again this long after the failure, doubled with
+ * each further failure (the exponent capped so it cannot overflow), at
+ * most OM_BACKOFF_MAX: 1, 2, 4, ... 32 minutes, then every hour.
+ */
+#define OM_BACKOFF_FIRST "1 minute"
+#define OM_BACKOFF_MAX "1 hour"
 
 typedef struct DueRow
 {
@@ -129,9 +168,11 @@ SetParams(Datum *values, SPITupleTable *tuptable, uint64 n)
 
 /*
  * Lock the set's orders that are free, skipping busy ones as the
- * one-by-one path's NOWAIT would, and (auto-cancels) only those whose
- * counter rows are free too; then all their due rows.  Leaves the free
- * orders in values[0..2] and returns how many there are.
+ * one-by-one path's NOWAIT would (the batch's selection already holds
+ * them, so all are free to it; the set does not rely on that), and
+ * (auto-cancels) only those whose counter rows are free too; then all
+ * their due rows.  Leaves the free orders in values[0..2] and returns how
+ * many there are.
  */
 static uint64
 LockFreeOrders(DueSet *set, bool cancel, Datum *values)
@@ -311,24 +352,59 @@ SweepSet(void *arg)
 	set->done = (int32) nfree;
 }
 
-/* The batch: up to max_actions due rows, SKIP LOCKED, copied out of SPI. */
-static DueRow *
-LoadBatch(int32 max_actions, uint64 *nrows)
+/* The orders a batch has taken in its earlier rounds. */
+typedef struct SeenOrders
 {
-	static SPIPlanPtr batch_plan = NULL;
-	static const Oid argtypes[] = {TIMESTAMPTZOID, INT4OID};
-	Datum		values[2];
+	Datum	   *shops;
+	Datum	   *orders;
+	int			n;
+	int			size;
+} SeenOrders;
+
+/*
+ * One round of the batch: up to want due rows, earliest due first, whose
+ * order row and due row no other session holds, locked in the selection
+ * (SKIP LOCKED: the order FOR NO KEY UPDATE, first, then the due row FOR
+ * UPDATE) and copied out of SPI.  Passes over the orders of earlier rounds.
+ * An order with several due rows gives one row each.
+ */
+static DueRow *
+LoadBatch(int32 want, const SeenOrders *seen, uint64 *nrows)
+{
+	static SPIPlanPtr first_plan = NULL;
+	static SPIPlanPtr more_plan = NULL;
+	static const Oid argtypes[] = {TIMESTAMPTZOID, INT4OID, INT8ARRAYOID, INT8ARRAYOID};
+	Datum		values[4];
 	DueRow	   *rows;
 	uint64		n;
 	uint64		i;
 
-	om_plan(&batch_plan,
-			"SELECT shop_id, order_id, action::text, reason::text FROM order_mgmt.due_action"
-			" WHERE due_at <= $1 ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED",
-			2, argtypes);
+#define OM_BATCH_SELECT \
+	"SELECT d.shop_id, d.order_id, d.action::text, d.reason::text" \
+	" FROM order_mgmt.due_action d" \
+	" JOIN order_mgmt.orders o ON o.shop_id = d.shop_id AND o.order_id = d.order_id" \
+	" WHERE d.due_at <= $1"
+#define OM_BATCH_LOCK \
+	" ORDER BY d.due_at LIMIT $2" \
+	" FOR NO KEY UPDATE OF o SKIP LOCKED FOR UPDATE OF d SKIP LOCKED"
+
+	om_plan(&first_plan, OM_BATCH_SELECT OM_BATCH_LOCK, 2, argtypes);
+	om_plan(&more_plan,
+			OM_BATCH_SELECT
+			" AND (d.shop_id, d.order_id) NOT IN (SELECT s.shop_id, s.order_id FROM"
+			"   ROWS FROM (pg_catalog.unnest($3::int8[]), pg_catalog.unnest($4::int8[])) AS s(shop_id, order_id))"
+			OM_BATCH_LOCK,
+			4, argtypes);
 	values[0] = TimestampTzGetDatum(om_now());
-	values[1] = Int32GetDatum(max_actions);
-	om_exec(batch_plan, values, NULL, false, 0);
+	values[1] = Int32GetDatum(want);
+	if (seen->n == 0)
+		om_exec(first_plan, values, NULL, false, 0);
+	else
+	{
+		values[2] = om_int8_array(seen->shops, seen->n);
+		values[3] = om_int8_array(seen->orders, seen->n);
+		om_exec(more_plan, values, NULL, false, 0);
+	}
 
 	n = SPI_processed;
 	rows = palloc(sizeof(DueRow) * (n + 1));
@@ -348,6 +424,93 @@ LoadBatch(int32 max_actions, uint64 *nrows)
 	SPI_freetuptable(SPI_tuptable);
 	*nrows = n;
 	return rows;
+}
+
+/* Note a round's orders, so that later rounds pass over them. */
+static void
+SeeOrders(SeenOrders *seen, const DueRow *rows, uint64 n)
+{
+	uint64		i;
+
+	for (i = 0; i < n; i++)
+	{
+		if (seen->n == seen->size)
+		{
+			seen->size = Max(16, seen->size * 2);
+			seen->shops = seen->shops ? repalloc(seen->shops, sizeof(Datum) * seen->size)
+				: palloc(sizeof(Datum) * seen->size);
+			seen->orders = seen->orders ? repalloc(seen->orders, sizeof(Datum) * seen->size)
+				: palloc(sizeof(Datum) * seen->size);
+		}
+		seen->shops[seen->n] = Int64GetDatum(rows[i].shop_id);
+		seen->orders[seen->n] = Int64GetDatum(rows[i].order_id);
+		seen->n++;
+	}
+}
+
+/* Whether due_action has the backoff columns (0.2.0 on; not a 0.1.0 schema). */
+static bool
+HasBackoff(void)
+{
+	Oid			nsp = get_namespace_oid("order_mgmt", true);
+	Oid			rel = OidIsValid(nsp) ? get_relname_relid("due_action", nsp) : InvalidOid;
+
+	return OidIsValid(rel) && get_attnum(rel, "attempts") != InvalidAttrNumber;
+}
+
+/*
+ * A due action failed with an error other than a busy row (its
+ * subtransaction is rolled back): say so in a WARNING and, in the batch's
+ * own transaction, which holds the row, count the failure on it and move
+ * it later (OM_BACKOFF_FIRST doubling, at most OM_BACKOFF_MAX), so that it
+ * does not come back at the head of every pass.
+ */
+static void
+BackOff(const DueRow *row, const ErrorData *error)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid argtypes[] = {INT8OID, INT8OID, TEXTOID, TEXTOID, TIMESTAMPTZOID};
+	bool		upgraded = HasBackoff();
+	int32		attempts = 0;
+	TimestampTz due_at = 0;
+
+	if (upgraded)
+	{
+		Datum		values[5];
+		bool		isnull;
+
+		om_plan(&plan,
+				"UPDATE order_mgmt.due_action d SET attempts = d.attempts + 1, last_error = $4, failed_at = $5,"
+				"   due_at = $5 + LEAST(interval '" OM_BACKOFF_FIRST "' * pg_catalog.power(2, LEAST(d.attempts, 16)),"
+				"                       interval '" OM_BACKOFF_MAX "')"
+				" WHERE d.shop_id = $1 AND d.order_id = $2 AND d.action = $3::order_mgmt.due_kind"
+				" RETURNING d.attempts, d.due_at",
+				5, argtypes);
+		values[0] = Int64GetDatum(row->shop_id);
+		values[1] = Int64GetDatum(row->order_id);
+		values[2] = CStringGetTextDatum(row->action);
+		values[3] = CStringGetTextDatum(error->message ? error->message : "");
+		values[4] = TimestampTzGetDatum(om_now());
+		om_exec(plan, values, NULL, false, 0);
+		/* none if an earlier action of the batch dropped the row */
+		if (SPI_processed > 0)
+		{
+			attempts = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+			due_at = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	ereport(WARNING,
+			(errmsg("due action %s of order " INT64_FORMAT " in shop " INT64_FORMAT " failed: %s",
+					row->action, row->order_id, row->shop_id, error->message),
+			 attempts > 0 ?
+			 errdetail_plural("It has failed %d time; it is due again at %s.",
+							  "It has failed %d times; it is due again at %s.",
+							  attempts, attempts, timestamptz_to_str(due_at)) : 0,
+			 !upgraded ?
+			 errhint("ALTER EXTENSION order_mgmt UPDATE lets a failing due action back off.") :
+			 attempts > 0 ?
+			 errhint("Its attempts, last_error and failed_at are in order_mgmt.due_action.") : 0));
 }
 
 /*
@@ -408,8 +571,8 @@ RunSets(OmBatch *batch, DueRow *rows, uint64 n, bool *skip, MemoryContext loop_c
 
 /*
  * The rest one order at a time, each in its own subtransaction: a busy
- * row leaves the order for the next pass, any other error is a WARNING.
- * Returns how many it did.
+ * row leaves the order for the next pass, any other error backs the row
+ * off (BackOff).  Returns how many it did.
  */
 static int32
 RunOneByOne(OmBatch *batch, DueRow *rows, uint64 n, const bool *skip, MemoryContext loop_cxt)
@@ -433,10 +596,7 @@ RunOneByOne(OmBatch *batch, DueRow *rows, uint64 n, const bool *skip, MemoryCont
 		{
 			om_batch_rewind(batch, mark);
 			if (error->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
-				/* not a busy row: say so, and leave it for a later pass */
-				ereport(WARNING,
-						(errmsg("order_mgmt: due action %s of order " INT64_FORMAT " in shop " INT64_FORMAT " failed: %s",
-								rows[i].action, rows[i].order_id, rows[i].shop_id, error->message)));
+				BackOff(&rows[i], error);
 		}
 		MemoryContextSwitchTo(old_cxt);
 		MemoryContextReset(loop_cxt);
@@ -451,15 +611,16 @@ RunOneByOne(OmBatch *batch, DueRow *rows, uint64 n, const bool *skip, MemoryCont
  * skipping what other sessions hold, and returns how many it performed.
  * Safe to run from several sessions at once and from pg_cron.  The batch
  * runs with nowait, its counter changes summed and its events deferred
- * (the acting context), all written at its end.
+ * (the acting context), all written at its end.  It goes in rounds (see
+ * the file header): another round while fewer than max_actions are done,
+ * the last round was full and fewer than OM_LOOK_AHEAD * max_actions rows
+ * have been looked at.
  */
 PG_FUNCTION_INFO_V1(om_run_due);
 Datum
 om_run_due(PG_FUNCTION_ARGS)
 {
 	int32		max_actions;
-	DueRow	   *rows;
-	uint64		n;
 	volatile int32 done = 0;
 	MemoryContext loop_cxt;
 	OmBatch    *batch;
@@ -476,7 +637,6 @@ om_run_due(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	rows = LoadBatch(max_actions, &n);
 
 	loop_cxt = AllocSetContextCreate(CurrentMemoryContext, "order_mgmt run_due",
 									 ALLOCSET_DEFAULT_SIZES);
@@ -487,10 +647,23 @@ om_run_due(PG_FUNCTION_ARGS)
 	act->deferred = om_batch_events(batch);
 	PG_TRY();
 	{
-		bool	   *skip = palloc0(sizeof(bool) * (n + 1));
+		int64		budget = (int64) max_actions * OM_LOOK_AHEAD;
+		SeenOrders	seen = {0};
 
-		done += RunSets(batch, rows, n, skip, loop_cxt);
-		done += RunOneByOne(batch, rows, n, skip, loop_cxt);
+		while (done < max_actions && budget > 0)
+		{
+			int32		want = (int32) Min((int64) (max_actions - done), budget);
+			uint64		n;
+			DueRow	   *rows = LoadBatch(want, &seen, &n);
+			bool	   *skip = palloc0(sizeof(bool) * (n + 1));
+
+			done += RunSets(batch, rows, n, skip, loop_cxt);
+			done += RunOneByOne(batch, rows, n, skip, loop_cxt);
+			budget -= (int64) n;
+			if (n < (uint64) want)
+				break;			/* nothing more is due and free */
+			SeeOrders(&seen, rows, n);
+		}
 		/* the events, and the stock and promo counters once per row */
 		om_batch_flush(batch);
 	}

@@ -434,11 +434,14 @@ CREATE TABLE order_mgmt.due_action (
 	rule_id bigint,
 	reason order_mgmt.cancel_reason,
 	created_at timestamptz NOT NULL,
+	attempts integer NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+	last_error text,
+	failed_at timestamptz,
 	PRIMARY KEY (shop_id, order_id, action),
 	FOREIGN KEY (shop_id, order_id) REFERENCES order_mgmt.orders
 );
 CREATE INDEX due_action_due ON order_mgmt.due_action (due_at);
-COMMENT ON TABLE order_mgmt.due_action IS 'Deadlines: what the sweeper (run_due) must do to an order, and when (SPEC §13)';
+COMMENT ON TABLE order_mgmt.due_action IS 'Deadlines: what the sweeper (run_due) must do to an order, and when (SPEC §13); rows with attempts > 0 are failing and back off';
 COMMENT ON COLUMN order_mgmt.due_action.shop_id IS 'Owning shop';
 COMMENT ON COLUMN order_mgmt.due_action.order_id IS 'The order';
 COMMENT ON COLUMN order_mgmt.due_action.action IS 'What to do';
@@ -446,6 +449,9 @@ COMMENT ON COLUMN order_mgmt.due_action.due_at IS 'When it is due';
 COMMENT ON COLUMN order_mgmt.due_action.rule_id IS 'Automation rule that scheduled it (automation_complete)';
 COMMENT ON COLUMN order_mgmt.due_action.reason IS 'Cancel reason of an auto_cancel (payment_failed or payment_timeout)';
 COMMENT ON COLUMN order_mgmt.due_action.created_at IS 'When it was scheduled';
+COMMENT ON COLUMN order_mgmt.due_action.attempts IS 'How many times run_due() failed to perform it (errors other than a busy row); each failure moves due_at later: 1 minute, doubling, at most 1 hour';
+COMMENT ON COLUMN order_mgmt.due_action.last_error IS 'The error message of its last failure (NULL if it never failed)';
+COMMENT ON COLUMN order_mgmt.due_action.failed_at IS 'When it last failed (order_mgmt.now()); NULL if it never failed';
 
 CREATE TABLE order_mgmt.status_label (
 	enum_type text NOT NULL CHECK (enum_type IN
