@@ -64,6 +64,13 @@ UPDATE order_mgmt.orders SET payment_status = 'paid' WHERE order_id = :o;
 UPDATE order_mgmt.orders SET payment_status = 'partially_refunded' WHERE order_id = :o;
 UPDATE order_mgmt.orders SET status = 'completed' WHERE order_id = :o;
 SELECT status, payment_status, completed_at, paid_at FROM order_mgmt.orders WHERE order_id = :o;
+-- (its payment moved without money, which verify() reports (issue 14); it
+-- is taken out again behind the triggers, for the tests after this one)
+SELECT check_name, detail FROM order_mgmt.verify(20);
+SET session_replication_role = replica;
+DELETE FROM order_mgmt.order_event WHERE shop_id = 20 AND order_id = :o;
+DELETE FROM order_mgmt.orders WHERE shop_id = 20 AND order_id = :o;
+RESET session_replication_role;
 -- ... or cash on delivery, collected
 SELECT new_order('cod') AS o \gset
 UPDATE order_mgmt.orders SET delivery_status = 'shipping' WHERE order_id = :o;

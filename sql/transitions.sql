@@ -124,4 +124,16 @@ DROP OWNED BY om_insert_clerk;
 DROP ROLE om_insert_clerk;
 
 DROP TABLE tm_result;
+-- The walk moved payment by plain UPDATEs of orders without money, so
+-- verify() finds partially_refunded and refunded orders with nothing
+-- refunded: the money columns are the truth (issue 14) ...
+SELECT check_name, count(*) FROM order_mgmt.verify(10) GROUP BY 1 ORDER BY 1;
+-- ... and they are taken out again, behind the triggers, for the tests
+-- after this one to start from consistent data
+SET session_replication_role = replica;
+WITH walk AS (DELETE FROM order_mgmt.orders
+			  WHERE shop_id = 10 AND paid_amount = 0 AND payment_status IN ('partially_refunded', 'refunded')
+			  RETURNING order_id)
+DELETE FROM order_mgmt.order_event WHERE shop_id = 10 AND order_id IN (SELECT order_id FROM walk);
+RESET session_replication_role;
 SELECT * FROM order_mgmt.verify(10);
