@@ -34,6 +34,8 @@ CREATE OR REPLACE FUNCTION order_mgmt.check_invariants(p_shop bigint)
 	RETURNS TABLE (check_name text, shop_id bigint, detail text)
 	LANGUAGE plpgsql STABLE SECURITY DEFINER
 	SET search_path = pg_catalog, order_mgmt, pg_temp
+	SET jit = off
+	SET plan_cache_mode = force_custom_plan
 AS $$
 #variable_conflict use_column
 BEGIN
@@ -109,7 +111,9 @@ BEGIN
 	-- (completing does not touch stock; shipping commits it).  An
 	-- exchange's replacement is held for its request (return_id set) and
 	-- checked by exchange_hold, not here.  A digital SKU may hold nothing:
-	-- its stock row may have come after the order held its lines.
+	-- its stock row may have come after the order held its lines.  The
+	-- lines to hold and the held reservations are summed in one
+	-- aggregate, per order and SKU.
 	RETURN QUERY
 	WITH tracked AS (
 		SELECT k.shop_id, k.sku, k.digital
@@ -117,25 +121,22 @@ BEGIN
 		WHERE (p_shop IS NULL OR k.shop_id = p_shop)
 		  AND (NOT k.digital OR EXISTS (SELECT FROM order_mgmt.stock t
 										WHERE t.shop_id = k.shop_id AND t.sku = k.sku))
-	), want AS (
-		SELECT l.shop_id, l.order_id, l.sku, sum(l.qty) AS qty, bool_and(t.digital) AS digital
+	), units AS (
+		SELECT l.shop_id, l.order_id, l.sku, l.qty AS want, 0 AS held, t.digital
 		FROM order_mgmt.orders o
 		JOIN order_mgmt.order_line l ON l.shop_id = o.shop_id AND l.order_id = o.order_id
 		JOIN tracked t ON t.shop_id = l.shop_id AND t.sku = l.sku
 		WHERE (p_shop IS NULL OR o.shop_id = p_shop) AND o.status <> 'cancelled'
 		  AND o.delivery_status IN ('unfulfilled', 'not_executed', 'shipment_cancelled', 'shipping_overdue')
-		GROUP BY l.shop_id, l.order_id, l.sku
-	), held AS (
-		SELECT r.shop_id, r.order_id, r.sku, sum(r.qty) AS qty
+		UNION ALL
+		SELECT r.shop_id, r.order_id, r.sku, 0, r.qty, false
 		FROM order_mgmt.reservation r
 		WHERE r.state = 'held' AND r.return_id IS NULL AND (p_shop IS NULL OR r.shop_id = p_shop)
-		GROUP BY r.shop_id, r.order_id, r.sku
 	), bad AS (
-		SELECT coalesce(w.shop_id, h.shop_id) AS shop_id, coalesce(w.order_id, h.order_id) AS order_id,
-			   coalesce(w.sku, h.sku) AS sku, coalesce(w.qty, 0) AS want, coalesce(h.qty, 0) AS held
-		FROM want w
-		FULL JOIN held h ON h.shop_id = w.shop_id AND h.order_id = w.order_id AND h.sku = w.sku
-		WHERE coalesce(w.qty, 0) <> coalesce(h.qty, 0) AND NOT (w.digital AND h.qty IS NULL)
+		SELECT shop_id, order_id, sku, sum(want) AS want, sum(held) AS held
+		FROM units
+		GROUP BY shop_id, order_id, sku
+		HAVING sum(want) <> sum(held) AND NOT (bool_or(digital) AND sum(held) = 0)
 	)
 	SELECT 'order_holds', b.shop_id,
 		   format('order %s (%s, delivery %s): holds %s of sku %s, should hold %s',
@@ -231,11 +232,67 @@ BEGIN
 		FROM order_mgmt.reward_ledger
 		WHERE p_shop IS NULL OR shop_id = p_shop
 		GROUP BY shop_id, order_id
-	), sh AS (
+	), sh AS MATERIALIZED (	-- minor_units() once per shop
 		SELECT s.shop_id, s.currency, order_mgmt.minor_units(s.currency) AS digits,
 			   s.reward_rate, s.updated_at
 		FROM order_mgmt.shop s
 		WHERE p_shop IS NULL OR s.shop_id = p_shop
+	), k AS (	-- the order beside its payments, points and shop
+		SELECT o.*, sh.currency AS shop_currency, sh.digits, sh.reward_rate,
+			   sh.updated_at AS shop_updated_at,
+			   coalesce(p.charged, 0) AS charged, coalesce(p.refunded, 0) AS refunds,
+			   r.order_id IS NOT NULL AS has_points, r.earnings, r.customer_lo, r.customer_hi,
+			   coalesce(r.earned, 0) AS earned, coalesce(r.reversed, 0) AS reversed,
+			   o.paid_amount - o.refunded_amount AS net,
+			   coalesce(r.earned, 0) - coalesce(r.reversed, 0) AS kept,
+			   CASE WHEN coalesce(r.earned, 0) > 0
+					THEN least(greatest(floor((o.paid_amount - o.refunded_amount) * sh.reward_rate), 0), r.earned)
+					ELSE greatest(floor((o.paid_amount - o.refunded_amount) * sh.reward_rate), 0)
+			   END AS expected
+		FROM ol o
+		JOIN sh ON sh.shop_id = o.shop_id
+		LEFT JOIN pay p ON p.shop_id = o.shop_id AND p.order_id = o.order_id
+		LEFT JOIN rw r ON r.shop_id = o.shop_id AND r.order_id = o.order_id
+	), b AS (	-- each check once per order
+		SELECT k.*,
+			   k.status = 'cancelled' AND NOT k.pre_shipment AS b_shipped,
+			   k.status = 'cancelled' AND k.payment_status IN ('paid', 'partially_refunded') AS b_cancelled_paid,
+			   k.status = 'completed' AND k.payment_status IN ('unpaid', 'pending', 'failed')
+			   AND NOT (k.logistics = 'cod' AND k.delivery_status IN ('collected', 'returning', 'returned', 'arrived'))
+				   AS b_completed_unpaid,
+			   CASE WHEN k.logistics = 'standard'
+					THEN k.delivery_status IN ('not_executed', 'shipment_cancelled', 'shipping_overdue')
+					ELSE k.delivery_status = 'unfulfilled' END AS b_logistics,
+			   k.archived_at IS NOT NULL AND k.status NOT IN ('completed', 'cancelled') AS b_archived,
+			   CASE WHEN k.status = 'cancelled'
+					THEN k.cancelled_at IS NULL OR k.cancel_source IS NULL OR k.cancel_reason IS NULL
+					ELSE k.cancelled_at IS NOT NULL OR k.cancel_source IS NOT NULL OR k.cancel_reason IS NOT NULL
+			   END AS b_cancel,
+			   (k.payment_status IN ('paid', 'partially_refunded', 'refunding', 'refunded'))
+				   <> (k.paid_at IS NOT NULL) AS b_paid_at,
+			   (NOT k.pre_shipment) <> (k.shipped_at IS NOT NULL) AS b_shipped_at,
+			   (k.status = 'completed') <> (k.completed_at IS NOT NULL) AS b_completed_at,
+			   k.refunded_amount > k.paid_amount OR CASE k.payment_status
+					WHEN 'paid' THEN k.net < k.total
+					WHEN 'refunded' THEN NOT (k.refunded_amount = k.paid_amount AND k.paid_amount > 0)
+					WHEN 'partially_refunded' THEN NOT (k.refunded_amount > 0 AND k.refunded_amount < k.paid_amount)
+					WHEN 'refunding' THEN NOT (k.paid_amount > k.refunded_amount OR k.paid_amount = 0)
+					ELSE NOT (k.net < k.total OR k.net = 0) END AS b_payment,
+			   k.paid_amount <> k.charged OR k.refunded_amount <> k.refunds AS b_money,
+			   k.currency <> k.shop_currency
+			   OR k.subtotal <> round(k.line_amount, k.digits)
+			   OR k.total <> k.subtotal - k.discount + k.shipping_fee
+			   OR k.discount <> round(k.discount, k.digits)
+			   OR k.shipping_fee <> round(k.shipping_fee, k.digits)
+			   OR k.line_discount > k.discount AS b_total,
+			   k.bad_returns IS NOT NULL AS b_returns,
+			   k.bad_times IS NOT NULL AS b_line_time,
+			   k.has_points
+			   AND (k.earnings > 1 OR k.reversed > k.earned OR k.status <> 'completed' OR k.customer_id IS NULL
+					OR k.customer_lo <> k.customer_id OR k.customer_hi <> k.customer_id) AS b_rewards,
+			   k.status = 'completed' AND k.customer_id IS NOT NULL AND k.reward_rate > 0
+			   AND k.completed_at > k.shop_updated_at AND k.kept <> k.expected AS b_points
+		FROM k
 	)
 	SELECT c.name, o.shop_id,
 		   format('order %s: ', o.order_id) || CASE c.what
@@ -262,83 +319,45 @@ BEGIN
 			WHEN 'payment' THEN format('payment %s, but paid_amount %s, refunded_amount %s, total %s',
 									   o.payment_status, o.paid_amount, o.refunded_amount, o.total)
 			WHEN 'money' THEN format('paid_amount %s, succeeded charges %s; refunded_amount %s, succeeded refunds %s',
-									 o.paid_amount, coalesce(p.charged, 0), o.refunded_amount,
-									 coalesce(p.refunded, 0))
+									 o.paid_amount, o.charged, o.refunded_amount, o.refunds)
 			WHEN 'total' THEN format('subtotal %s, lines %s; discount %s, line discounts %s; shipping_fee %s; total %s; %s with %s minor units (shop currency %s)',
 									 o.subtotal, o.line_amount, o.discount, o.line_discount,
-									 o.shipping_fee, o.total, o.currency, sh.digits, sh.currency)
+									 o.shipping_fee, o.total, o.currency, o.digits, o.shop_currency)
 			WHEN 'returns' THEN format('delivery %s: %s', o.delivery_status, o.bad_returns)
 			WHEN 'line_time' THEN o.bad_times
 			WHEN 'rewards' THEN format('%s, customer %s: ledger customer %s, earned %s in %s entries, reversed %s',
 									   o.status, coalesce(o.customer_id, 'none'),
-									   CASE WHEN r.customer_lo = r.customer_hi THEN r.customer_lo
-											ELSE r.customer_lo || ' and ' || r.customer_hi END,
-									   r.earned, r.earnings, r.reversed)
+									   CASE WHEN o.customer_lo = o.customer_hi THEN o.customer_lo
+											ELSE o.customer_lo || ' and ' || o.customer_hi END,
+									   o.earned, o.earnings, o.reversed)
 			WHEN 'points' THEN format('customer %s keeps %s points (earned %s, reversed %s), expected %s: floor((paid_amount %s - refunded_amount %s) * reward_rate %s)',
-									  o.customer_id, k.kept, coalesce(r.earned, 0),
-									  coalesce(r.reversed, 0), k.expected, o.paid_amount,
-									  o.refunded_amount, sh.reward_rate)
+									  o.customer_id, o.kept, o.earned, o.reversed, o.expected,
+									  o.paid_amount, o.refunded_amount, o.reward_rate)
 		   END
-	FROM ol o
-	JOIN sh ON sh.shop_id = o.shop_id
-	LEFT JOIN pay p ON p.shop_id = o.shop_id AND p.order_id = o.order_id
-	LEFT JOIN rw r ON r.shop_id = o.shop_id AND r.order_id = o.order_id
-	CROSS JOIN LATERAL (
-		SELECT o.paid_amount - o.refunded_amount AS net,
-			   coalesce(r.earned, 0) - coalesce(r.reversed, 0) AS kept,
-			   CASE WHEN coalesce(r.earned, 0) > 0
-					THEN least(greatest(floor((o.paid_amount - o.refunded_amount) * sh.reward_rate), 0), r.earned)
-					ELSE greatest(floor((o.paid_amount - o.refunded_amount) * sh.reward_rate), 0)
-			   END AS expected
-	) k
+	FROM b o
 	CROSS JOIN LATERAL (VALUES
-		('status_combination', 'shipped', o.status = 'cancelled' AND NOT o.pre_shipment),
-		('status_combination', 'cancelled_paid',
-		 o.status = 'cancelled' AND o.payment_status IN ('paid', 'partially_refunded')),
-		('status_combination', 'completed_unpaid',
-		 o.status = 'completed' AND o.payment_status IN ('unpaid', 'pending', 'failed')
-		 AND NOT (o.logistics = 'cod' AND o.delivery_status IN ('collected', 'returning', 'returned', 'arrived'))),
-		('status_combination', 'logistics',
-		 CASE WHEN o.logistics = 'standard'
-			  THEN o.delivery_status IN ('not_executed', 'shipment_cancelled', 'shipping_overdue')
-			  ELSE o.delivery_status = 'unfulfilled' END),
-		('status_combination', 'archived',
-		 o.archived_at IS NOT NULL AND o.status NOT IN ('completed', 'cancelled')),
-		('order_stamps', 'cancel',
-		 CASE WHEN o.status = 'cancelled'
-			  THEN o.cancelled_at IS NULL OR o.cancel_source IS NULL OR o.cancel_reason IS NULL
-			  ELSE o.cancelled_at IS NOT NULL OR o.cancel_source IS NOT NULL OR o.cancel_reason IS NOT NULL END),
-		('order_stamps', 'paid_at',
-		 (o.payment_status IN ('paid', 'partially_refunded', 'refunding', 'refunded')) <> (o.paid_at IS NOT NULL)),
-		('order_stamps', 'shipped_at', (NOT o.pre_shipment) <> (o.shipped_at IS NOT NULL)),
-		('order_stamps', 'completed_at', (o.status = 'completed') <> (o.completed_at IS NOT NULL)),
-		('payment_status', 'payment',
-		 o.refunded_amount > o.paid_amount OR CASE o.payment_status
-			WHEN 'paid' THEN k.net < o.total
-			WHEN 'refunded' THEN NOT (o.refunded_amount = o.paid_amount AND o.paid_amount > 0)
-			WHEN 'partially_refunded' THEN NOT (o.refunded_amount > 0 AND o.refunded_amount < o.paid_amount)
-			WHEN 'refunding' THEN NOT (o.paid_amount > o.refunded_amount OR o.paid_amount = 0)
-			ELSE NOT (k.net < o.total OR k.net = 0) END),
-		('money', 'money',
-		 o.paid_amount <> coalesce(p.charged, 0) OR o.refunded_amount <> coalesce(p.refunded, 0)),
-		('order_total', 'total',
-		 o.currency <> sh.currency
-		 OR o.subtotal <> round(o.line_amount, sh.digits)
-		 OR o.total <> o.subtotal - o.discount + o.shipping_fee
-		 OR o.discount <> round(o.discount, sh.digits)
-		 OR o.shipping_fee <> round(o.shipping_fee, sh.digits)
-		 OR o.line_discount > o.discount),
-		('returns', 'returns', o.bad_returns IS NOT NULL),
-		('line_time', 'line_time', o.bad_times IS NOT NULL),
-		('rewards', 'rewards',
-		 r.order_id IS NOT NULL
-		 AND (r.earnings > 1 OR r.reversed > r.earned OR o.status <> 'completed' OR o.customer_id IS NULL
-			  OR r.customer_lo <> o.customer_id OR r.customer_hi <> o.customer_id)),
-		('reward_points', 'points',
-		 o.status = 'completed' AND o.customer_id IS NOT NULL AND sh.reward_rate > 0
-		 AND o.completed_at > sh.updated_at AND k.kept <> k.expected)
+		('status_combination', 'shipped', o.b_shipped),
+		('status_combination', 'cancelled_paid', o.b_cancelled_paid),
+		('status_combination', 'completed_unpaid', o.b_completed_unpaid),
+		('status_combination', 'logistics', o.b_logistics),
+		('status_combination', 'archived', o.b_archived),
+		('order_stamps', 'cancel', o.b_cancel),
+		('order_stamps', 'paid_at', o.b_paid_at),
+		('order_stamps', 'shipped_at', o.b_shipped_at),
+		('order_stamps', 'completed_at', o.b_completed_at),
+		('payment_status', 'payment', o.b_payment),
+		('money', 'money', o.b_money),
+		('order_total', 'total', o.b_total),
+		('returns', 'returns', o.b_returns),
+		('line_time', 'line_time', o.b_line_time),
+		('rewards', 'rewards', o.b_rewards),
+		('reward_points', 'points', o.b_points)
 	) c(name, what, bad)
-	WHERE c.bad;
+	-- only a broken order is taken apart into its checks
+	WHERE (o.b_shipped OR o.b_cancelled_paid OR o.b_completed_unpaid OR o.b_logistics OR o.b_archived
+		   OR o.b_cancel OR o.b_paid_at OR o.b_shipped_at OR o.b_completed_at OR o.b_payment
+		   OR o.b_money OR o.b_total OR o.b_returns OR o.b_line_time OR o.b_rewards OR o.b_points)
+	  AND c.bad;
 
 	-- an exchange holds its replacement only while the request is open
 	RETURN QUERY
@@ -356,10 +375,10 @@ BEGIN
 	-- (pending; unpaid; unfulfilled for standard logistics, not_executed
 	-- for integrated and cod); and the moves chain, the first from that
 	-- first state, each from where the one before it went.  One window
-	-- pass over the status events.
+	-- pass over the status events, summed up per order beside the order.
 	RETURN QUERY
-	WITH ev AS MATERIALIZED (
-		SELECT e.shop_id, e.order_id, e.kind::text AS machine, e.event_id, e.from_value, e.to_value,
+	WITH ev AS (
+		SELECT e.shop_id, e.order_id, e.kind, e.event_id, e.from_value, e.to_value,
 			   lag(e.to_value) OVER w AS before, lead(e.event_id) OVER w IS NULL AS last
 		FROM order_mgmt.order_event e
 		WHERE e.kind IN ('order_status', 'payment_status', 'delivery_status')
@@ -367,41 +386,52 @@ BEGIN
 		WINDOW w AS (PARTITION BY e.shop_id, e.order_id, e.kind ORDER BY e.event_id)
 	), ends AS (
 		SELECT shop_id, order_id,
-			   max(from_value) FILTER (WHERE before IS NULL AND machine = 'order_status') AS order_from,
-			   max(to_value) FILTER (WHERE last AND machine = 'order_status') AS order_to,
-			   max(from_value) FILTER (WHERE before IS NULL AND machine = 'payment_status') AS payment_from,
-			   max(to_value) FILTER (WHERE last AND machine = 'payment_status') AS payment_to,
-			   max(from_value) FILTER (WHERE before IS NULL AND machine = 'delivery_status') AS delivery_from,
-			   max(to_value) FILTER (WHERE last AND machine = 'delivery_status') AS delivery_to
+			   max(from_value) FILTER (WHERE before IS NULL AND kind = 'order_status') AS order_from,
+			   max(to_value) FILTER (WHERE last AND kind = 'order_status') AS order_to,
+			   max(from_value) FILTER (WHERE before IS NULL AND kind = 'payment_status') AS payment_from,
+			   max(to_value) FILTER (WHERE last AND kind = 'payment_status') AS payment_to,
+			   max(from_value) FILTER (WHERE before IS NULL AND kind = 'delivery_status') AS delivery_from,
+			   max(to_value) FILTER (WHERE last AND kind = 'delivery_status') AS delivery_to,
+			   string_agg(format('%s event %s moves from %s, but the status was %s', kind, event_id,
+								 from_value, before), '; ')
+				   FILTER (WHERE before IS NOT NULL AND from_value IS DISTINCT FROM before) AS breaks
 		FROM ev
-		WHERE before IS NULL OR last
 		GROUP BY shop_id, order_id
+	), m AS (
+		SELECT o.shop_id, o.order_id, o.status::text AS order_now, o.payment_status::text AS payment_now,
+			   o.delivery_status::text AS delivery_now,
+			   CASE WHEN o.logistics = 'standard' THEN 'unfulfilled' ELSE 'not_executed' END AS delivery_first,
+			   e.order_from, e.order_to, e.payment_from, e.payment_to, e.delivery_from, e.delivery_to,
+			   e.breaks
+		FROM order_mgmt.orders o
+		LEFT JOIN ends e ON e.shop_id = o.shop_id AND e.order_id = o.order_id
+		WHERE p_shop IS NULL OR o.shop_id = p_shop
 	)
-	SELECT 'event_log', o.shop_id,
-		   CASE WHEN m.cur <> coalesce(m.last_to, m.initial)
-				THEN format('order %s: %s is %s, but its event log ends at %s',
-							o.order_id, m.machine, m.cur, coalesce(m.last_to, m.initial))
-				ELSE format('order %s: the first %s event moves from %s, but the status was %s',
-							o.order_id, m.machine, m.first_from, m.initial)
+	SELECT 'event_log', m.shop_id,
+		   format('order %s: ', m.order_id) || CASE
+			WHEN x.machine IS NULL THEN m.breaks
+			WHEN x.cur <> coalesce(x.last_to, x.first)
+			THEN format('%s is %s, but its event log ends at %s', x.machine, x.cur, coalesce(x.last_to, x.first))
+			ELSE format('the first %s event moves from %s, but the status was %s', x.machine, x.first_from, x.first)
 		   END
-	FROM order_mgmt.orders o
-	LEFT JOIN ends e ON e.shop_id = o.shop_id AND e.order_id = o.order_id
+	FROM m
 	CROSS JOIN LATERAL (VALUES
-		('order_status', o.status::text, 'pending', e.order_from, e.order_to),
-		('payment_status', o.payment_status::text, 'unpaid', e.payment_from, e.payment_to),
-		('delivery_status', o.delivery_status::text,
-		 CASE WHEN o.logistics = 'standard' THEN 'unfulfilled' ELSE 'not_executed' END,
-		 e.delivery_from, e.delivery_to)
-	) m(machine, cur, initial, first_from, last_to)
-	WHERE (p_shop IS NULL OR o.shop_id = p_shop)
-	  AND (m.cur <> coalesce(m.last_to, m.initial)
-		   OR (m.last_to IS NOT NULL AND m.first_from IS DISTINCT FROM m.initial))
-	UNION ALL
-	SELECT 'event_log', ev.shop_id,
-		   format('order %s: %s event %s moves from %s, but the status was %s',
-				  ev.order_id, ev.machine, ev.event_id, ev.from_value, ev.before)
-	FROM ev
-	WHERE ev.before IS NOT NULL AND ev.from_value IS DISTINCT FROM ev.before;
+		('order_status', m.order_now, 'pending', m.order_from, m.order_to),
+		('payment_status', m.payment_now, 'unpaid', m.payment_from, m.payment_to),
+		('delivery_status', m.delivery_now, m.delivery_first, m.delivery_from, m.delivery_to),
+		(NULL, NULL, NULL, NULL, NULL)
+	) x(machine, cur, first, first_from, last_to)
+	-- only an order whose log does not replay is taken apart
+	WHERE (m.order_now <> coalesce(m.order_to, 'pending')
+		   OR m.payment_now <> coalesce(m.payment_to, 'unpaid')
+		   OR m.delivery_now <> coalesce(m.delivery_to, m.delivery_first)
+		   OR (m.order_to IS NOT NULL AND m.order_from IS DISTINCT FROM 'pending')
+		   OR (m.payment_to IS NOT NULL AND m.payment_from IS DISTINCT FROM 'unpaid')
+		   OR (m.delivery_to IS NOT NULL AND m.delivery_from IS DISTINCT FROM m.delivery_first)
+		   OR m.breaks IS NOT NULL)
+	  AND CASE WHEN x.machine IS NULL THEN m.breaks IS NOT NULL
+			   ELSE x.cur <> coalesce(x.last_to, x.first)
+					OR (x.last_to IS NOT NULL AND x.first_from IS DISTINCT FROM x.first) END;
 END
 $$;
 
