@@ -70,6 +70,8 @@ RESET session_replication_role;
 UPDATE order_mgmt.orders SET payment_status = 'partially_refunded' WHERE order_id = :o;
 UPDATE order_mgmt.orders SET status = 'completed' WHERE order_id = :o;
 SELECT status, payment_status, completed_at, paid_at FROM order_mgmt.orders WHERE order_id = :o;
+-- the money agrees with it: verify() finds nothing
+SELECT check_name, detail FROM order_mgmt.verify(20);
 -- ... or cash on delivery, collected
 SELECT new_order('cod') AS o \gset
 UPDATE order_mgmt.orders SET delivery_status = 'shipping' WHERE order_id = :o;

@@ -2,9 +2,14 @@
 -- never deleted (OM009), events never change, and each records who acted.
 SELECT order_mgmt.create_shop(30, 'History shop');
 SELECT order_mgmt.upsert_sku(30, 'H-1', 10);
+SELECT order_mgmt.set_stock(30, 'H-1', 1);
+-- an order written by hand: a free line, held as a checkout would hold it
 INSERT INTO order_mgmt.orders (shop_id, order_id, currency) VALUES (30, 3000001, 'TWD');
 INSERT INTO order_mgmt.order_line (shop_id, order_id, line_no, sku, qty, unit_price)
-VALUES (30, 3000001, 1, 'H-1', 1, 10);
+VALUES (30, 3000001, 1, 'H-1', 1, 0);
+INSERT INTO order_mgmt.reservation (shop_id, order_id, sku, qty, created_at)
+VALUES (30, 3000001, 'H-1', 1, now());
+UPDATE order_mgmt.stock SET reserved = 1 WHERE shop_id = 30 AND sku = 'H-1';
 -- a line written by hand gets its order's creation time
 SELECT l.ordered_at = o.created_at AS line_stamped
 FROM order_mgmt.order_line l JOIN order_mgmt.orders o USING (shop_id, order_id)

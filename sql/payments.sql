@@ -86,6 +86,10 @@ SELECT order_mgmt.payment_started(90, :o6, 'ref-10');
 \echo :LAST_ERROR_SQLSTATE
 SELECT order_mgmt.mark_paid(90, :o6);
 \echo :LAST_ERROR_SQLSTATE
+-- part of a cancelled order's money back: the rest is still owed, so its
+-- payment stays refunding until all of it is back
+SELECT order_mgmt.refund(90, :o6, 40, 'rf-5');
+SELECT order_mgmt.refund(90, :o6, 60, 'rf-6');
 
 -- late capture that can reactivate: the order comes back, paid
 SELECT order_mgmt.checkout(90, '[{"sku": "A", "qty": 1}]') AS o7 \gset

@@ -8,8 +8,11 @@ SELECT order_mgmt.adjust_stock(50, 'A', 5, 'delivery from supplier');
 SELECT order_mgmt.adjust_stock(50, 'A', -3, 'damaged');
 SELECT order_mgmt.adjust_stock(50, 'A', 0);
 
--- hold 8 units as a checkout would (reservation ledger + stock.reserved)
+-- hold 8 units as a checkout would (a line, the reservation ledger and
+-- stock.reserved)
 INSERT INTO order_mgmt.orders (shop_id, order_id, currency) VALUES (50, 5000001, 'TWD');
+INSERT INTO order_mgmt.order_line (shop_id, order_id, line_no, sku, qty, unit_price)
+VALUES (50, 5000001, 1, 'A', 8, 0);
 INSERT INTO order_mgmt.reservation (shop_id, order_id, sku, bucket, qty, created_at)
 VALUES (50, 5000001, 'A', 0, 8, now());
 UPDATE order_mgmt.stock SET reserved = reserved + 8 WHERE shop_id = 50 AND sku = 'A' AND bucket = 0;
@@ -44,6 +47,8 @@ SELECT sku, delta, on_hand, note, actor FROM order_mgmt.stock_log WHERE shop_id 
 SELECT order_mgmt.upsert_sku(50, 'HOT', 10, stock_buckets => 4);
 SELECT order_mgmt.set_stock(50, 'HOT', 10);
 SELECT bucket, on_hand, reserved FROM order_mgmt.stock WHERE shop_id = 50 AND sku = 'HOT' ORDER BY bucket;
+INSERT INTO order_mgmt.order_line (shop_id, order_id, line_no, sku, qty, unit_price)
+VALUES (50, 5000001, 2, 'HOT', 3, 0);
 INSERT INTO order_mgmt.reservation (shop_id, order_id, sku, bucket, qty, created_at)
 VALUES (50, 5000001, 'HOT', 1, 3, now());
 UPDATE order_mgmt.stock SET reserved = 3 WHERE shop_id = 50 AND sku = 'HOT' AND bucket = 1;
@@ -69,6 +74,8 @@ SELECT * FROM order_mgmt.stock_level WHERE shop_id = 50 AND sku = 'CODE';
 
 -- backorder: may be sold beyond on_hand, and cannot be switched off then
 SELECT order_mgmt.upsert_sku(50, 'PRE', 50, allow_backorder => true);
+INSERT INTO order_mgmt.order_line (shop_id, order_id, line_no, sku, qty, unit_price)
+VALUES (50, 5000001, 3, 'PRE', 5, 0);
 INSERT INTO order_mgmt.reservation (shop_id, order_id, sku, bucket, qty, created_at)
 VALUES (50, 5000001, 'PRE', 0, 5, now());
 UPDATE order_mgmt.stock SET reserved = 5 WHERE shop_id = 50 AND sku = 'PRE' AND bucket = 0;

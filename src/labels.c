@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * labels.c
- *	  Labels and money for people (SPEC §15): label() and format_money().
+ *	  Labels and money for people (SPEC §15): label(), format_money() and
+ *	  minor_units().
  *
  * label(value, locale) picks the label of a status in the best matching
  * locale: the locale is canonicalized and its likely subtags added by ICU,
@@ -13,7 +14,9 @@
  *
  * format_money(amount, currency, locale) formats with ICU's currency
  * format for the locale.  Number formats are opened once per backend and
- * locale/currency pair and kept in a small cache.
+ * locale/currency pair and kept in a small cache.  minor_units(currency)
+ * is the number of fraction digits money in it is rounded to (money.c),
+ * so SQL (verify()'s order totals) can round as checkout does.
  *
  *-------------------------------------------------------------------------
  */
@@ -234,4 +237,19 @@ om_format_money(PG_FUNCTION_ARGS)
 	u_strToUTF8(out, outlen + 1, NULL, buf, len, &status);
 	om_check_icu(status, "convert money to UTF-8");
 	PG_RETURN_TEXT_P(cstring_to_text(pg_any_to_server(out, outlen, PG_UTF8)));
+}
+
+/*
+ * minor_units(currency text) -> integer: the currency's default fraction
+ * digits as ICU reports them (TWD 2, JPY 0, KWD 3), the digits every
+ * amount in it is rounded to (SPEC §2).  22023 for a code ICU does not know.
+ */
+PG_FUNCTION_INFO_V1(om_minor_units);
+Datum
+om_minor_units(PG_FUNCTION_ARGS)
+{
+	char	   *currency = text_to_cstring(PG_GETARG_TEXT_PP(0));
+
+	om_check_currency(currency);
+	PG_RETURN_INT32(om_currency_digits(currency));
 }

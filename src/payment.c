@@ -404,6 +404,9 @@ om_mark_paid(PG_FUNCTION_ARGS)
 
 /*
  * refund(shop_id, order_id, amount, provider_ref, note) -> payment_status
+ *
+ * All paid money back: refunded.  Part of it: partially_refunded, except
+ * on a cancelled order, whose money not yet returned rests in refunding.
  */
 PG_FUNCTION_INFO_V1(om_refund);
 Datum
@@ -446,7 +449,14 @@ om_refund(PG_FUNCTION_ARGS)
 	MoneyEvent(&o, "refund", amount, ref, "note", OptText(fcinfo, 4));
 	payment = o.payment;
 	if (o.payment == PS_PAID || o.payment == PS_REFUNDING || o.payment == PS_PARTIALLY_REFUNDED)
-		payment = om_num_cmp(refunded, o.paid_amount) == 0 ? PS_REFUNDED : PS_PARTIALLY_REFUNDED;
+	{
+		if (om_num_cmp(refunded, o.paid_amount) == 0)
+			payment = PS_REFUNDED;
+		else if (o.status == OS_CANCELLED)
+			payment = PS_REFUNDING; /* the rest is still owed back (SPEC §1) */
+		else
+			payment = PS_PARTIALLY_REFUNDED;
+	}
 	UpdateOrder(&o, payment, NULL, refunded);
 	RETURN_STATUS(payment);
 }

@@ -91,3 +91,9 @@ CREATE FUNCTION order_mgmt.format_money(amount numeric, currency text, locale te
 	LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION order_mgmt.format_money(numeric, text, text) IS
 	'Money formatted by ICU for a locale, rounded to the currency''s minor units (NT$1,200.00, ฿1,200.00, 1 200,00 €)';
+
+CREATE FUNCTION order_mgmt.minor_units(currency text) RETURNS integer
+	AS 'MODULE_PATHNAME', 'om_minor_units'
+	LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION order_mgmt.minor_units(text) IS
+	'Fraction digits of a currency as ICU reports them (TWD 2, JPY 0, KWD 3): every amount in it is rounded to them';

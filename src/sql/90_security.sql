@@ -22,7 +22,8 @@ GRANT USAGE ON SCHEMA order_mgmt TO order_mgmt_app, order_mgmt_admin, order_mgmt
 GRANT USAGE ON SCHEMA order_mgmt TO PUBLIC;
 GRANT EXECUTE ON FUNCTION order_mgmt.now(), order_mgmt.normalize_code(text),
 	order_mgmt.normalize_email(text), order_mgmt.transition_table(),
-	order_mgmt.label(anyenum, text), order_mgmt.format_money(numeric, text, text) TO PUBLIC;
+	order_mgmt.label(anyenum, text), order_mgmt.format_money(numeric, text, text),
+	order_mgmt.minor_units(text) TO PUBLIC;
 GRANT SELECT ON order_mgmt.transitions, order_mgmt.status_label TO PUBLIC;
 
 -- reports: read everything, run verify

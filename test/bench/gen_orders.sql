@@ -3,8 +3,9 @@
 -- the events the recovery report reads.  It writes the tables directly with
 -- the guard triggers off (session_replication_role = replica, superuser
 -- only), so it takes a minute instead of an hour.  The data is shaped for
--- the reports, not a full history: no payment rows and only the events the
--- recovery report reads, so verify() on it reports event_log and money rows.
+-- the reports, not a full history: no payment rows, only the events the
+-- recovery report reads and no stock holds, so verify() on it reports
+-- event_log, money and order_holds rows (gen_ledgers.sql adds them).
 -- It ends with VACUUM ANALYZE, so the reports' index-only scans need no heap.
 -- Usage:
 --   psql -v orders=1000000 -f test/bench/gen_orders.sql

@@ -37,6 +37,28 @@ reports() {			# orders
 	rm -f "$times"
 	return $rc
 }
+verify_at() {		# orders
+	local db=order_mgmt_verify out
+	out=$(mktemp)
+	dropdb --if-exists "$db" >/dev/null && createdb "$db" || return 1
+	psql -X -q -v ON_ERROR_STOP=1 -v orders="$1" -d "$db" -f "$here/gen_orders.sql" >/dev/null || return 1
+	psql -X -q -v ON_ERROR_STOP=1 -d "$db" -f "$here/gen_ledgers.sql" >/dev/null || return 1
+	for i in 1 2 3; do
+		psql -X -q -At -F ' ' -v ON_ERROR_STOP=1 -d "$db" -f "$here/verify.sql" || return 1
+	done >"$out"
+	# each call's rows must be 0; its time is the median of its three runs
+	local rc=0 what rows t
+	for what in all shop1; do
+		rows=$(awk -v w="$what" '$1 == w {s += $2} END {print s + 0}' "$out")
+		t=$(awk -v w="$what" '$1 == w {getline; print $2}' "$out" | sort -n | sed -n 2p)
+		printf "   %-16s %8.1f ms (median of 3), %s rows\n" \
+			"$([ "$what" = all ] && echo 'verify()' || echo 'verify(1)')" "$t" "$rows"
+		[ "$rows" -eq 0 ] || rc=1
+	done
+	[ "$rc" -eq 0 ] || psql -X -d "$db" -c "SELECT * FROM order_mgmt.verify() LIMIT 20"
+	rm -f "$out"
+	return $rc
+}
 
 if [ "${SMOKE:-0}" = 1 ]; then
 	export BENCH_SECONDS=${BENCH_SECONDS:-2} BENCH_RUNS=${BENCH_RUNS:-1} BENCH_WARMUP=${BENCH_WARMUP:-0}
@@ -46,12 +68,14 @@ if [ "${SMOKE:-0}" = 1 ]; then
 	step sellout bash "$here/sellout.sh" 500 2000 16 4
 	step run_due bash "$here/run_due.sh" 2000 2 2
 	step reports reports 5000
+	step verify verify_at 5000
 	step memory bash "$here/memory.sh" 3000
 else
 	step checkout bash "$here/checkout.sh"
 	step sellout bash "$here/sellout.sh" 10000 100000 32 16
 	step run_due bash "$here/run_due.sh" 100000 2 4
 	step reports reports 1000000
+	step verify verify_at 1000000
 	step memory bash "$here/memory.sh" 1000000
 fi
 echo
