@@ -57,6 +57,11 @@ UPDATE order_mgmt.orders SET payment_status = 'refunded' WHERE order_id = :paid1
 \echo :LAST_ERROR_SQLSTATE
 SELECT order_mgmt.refund(190, :paid1, 60, 'psp-r2');
 SELECT * FROM coh_money(:paid1);
+-- money arriving again after a full refund is owed back: refunding, not refunded
+SELECT order_mgmt.payment_succeeded(190, :paid1, 100, 'psp-c1-again');
+SELECT * FROM coh_money(:paid1);
+SELECT kind, detail->>'amount' AS amount FROM order_mgmt.order_event
+WHERE order_id = :paid1 AND kind = 'refund_owed';
 
 -- a cancelled paid order rests in refunding: it cannot be put back to paid
 SELECT order_mgmt.checkout(190, '[{"sku": "TEA", "qty": 1}]', customer_id => 'kim') AS paid2 \gset

@@ -315,6 +315,17 @@ om_payment_succeeded(PG_FUNCTION_ARGS)
 		RETURN_STATUS(PS_REFUNDING);
 	}
 
+	if (o.payment == PS_REFUNDED)
+	{
+		/*
+		 * Money again after a full refund (a late or duplicate capture):
+		 * it is owed back, so the payment rests in refunding (SPEC §3.2),
+		 * never in refunded with money kept.
+		 */
+		UpdateOrder(&o, PS_REFUNDING, paid, NULL);
+		MoneyEvent(&o, "refund_owed", amount, ref, "reason", "the order's money was already refunded");
+		RETURN_STATUS(PS_REFUNDING);
+	}
 	if (o.payment == PS_UNPAID || o.payment == PS_PENDING || o.payment == PS_FAILED)
 		payment = om_num_cmp(net, o.total) >= 0 ? PS_PAID : o.payment;
 	else
