@@ -466,3 +466,20 @@ $$;
 
 COMMENT ON FUNCTION order_mgmt.verify(bigint) IS
 	'Checks the invariants (stock and holds against the ledger, promo use, statuses and their stamps, money, totals, returns, rewards, the event log); returns one row per violation, none when consistent';
+
+-- ---------------------------------------------------------------------------
+-- Issue 14, a multi-row UPDATE of orders takes its promo and stock locks in
+-- checkout's order.  orders_after gets transition tables, from which its
+-- first row event locks the rows all of the statement's effects take,
+-- sorted (src/order_effects.c).  Same function, same WHEN condition.
+DROP TRIGGER orders_after ON order_mgmt.orders;
+CREATE TRIGGER orders_after AFTER UPDATE ON order_mgmt.orders
+	REFERENCING OLD TABLE AS old_orders NEW TABLE AS new_orders
+	FOR EACH ROW
+	WHEN (OLD.status IS DISTINCT FROM NEW.status
+		  OR OLD.payment_status IS DISTINCT FROM NEW.payment_status
+		  OR OLD.delivery_status IS DISTINCT FROM NEW.delivery_status
+		  OR (OLD.archived_at IS NULL) <> (NEW.archived_at IS NULL)
+		  OR OLD.refunded_amount IS DISTINCT FROM NEW.refunded_amount)
+	EXECUTE FUNCTION order_mgmt.orders_after();
+COMMENT ON TRIGGER orders_after ON order_mgmt.orders IS 'Transition events (SPEC §12) and side effects: stock, promo, deadlines (principle 1); a multi-row UPDATE first locks its promo and stock rows in checkout''s order';

@@ -28,6 +28,51 @@
  * Lock order: the order row (held by the UPDATE), the promo code row, then
  * stock rows in SKU order; see reservation.c.
  *
+ * A multi-row UPDATE keeps that order too.  PostgreSQL locks all its order
+ * rows while it runs, then fires the row events of the statement one after
+ * another; done row by row, the effects would lock one order's stock and
+ * then the next order's promo code, and deadlock (40P01) with a checkout
+ * holding that code and waiting for that stock.  So, on the first row
+ * event of a statement that moved more than one order, orders_after locks
+ * everything the statement's effects will take, in the global order: the
+ * promo code rows, then the per-customer counters, then the stock rows by
+ * (shop, sku COLLATE "C", bucket); the row effects then find them locked
+ * already.  What each move takes is read from the statement's transition
+ * tables (REFERENCING OLD TABLE AS old_orders NEW TABLE AS new_orders, see
+ * src/sql/30_triggers.sql) and the orders' redemptions, reservations and
+ * lines:
+ *
+ *	cancelled			the codes and counters of the active redemption, the
+ *						stock rows of the held reservations;
+ *	reactivated			the code (if limited), the customer's counter (if the
+ *						code has a per-customer limit), every bucket of the
+ *						SKUs of the order's lines (which buckets the holds
+ *						take is decided as they go);
+ *	left pre-shipment	the stock rows of the held reservations.
+ *
+ * Why this design: an AFTER STATEMENT trigger fires only after all the row
+ * events, and a BEFORE STATEMENT one before the rows are known; the BEFORE
+ * ROW trigger runs while the UPDATE still locks order rows, so locking
+ * codes and stock there would put them before order rows.  The row events
+ * of one statement all see the same transition tables, which PostgreSQL
+ * keeps only while the statement's events fire, and they are the only
+ * complete list of the statement's rows.  Keeping them costs every UPDATE
+ * of orders a copy of its old and new row versions in memory (figures in
+ * docs/performance.md); a statement of one row skips the lock step, since
+ * one order's effects already go in the global order.
+ *
+ * A statement is recognised by its NEW TABLE together with the transaction
+ * and subtransaction its events run in (a later statement in a failed
+ * one's place runs in a later one), and counted down: the lock step counts
+ * the statement's row events, with the trigger's WHEN condition (keep
+ * MOVED_SQL in step with it), and the last of them ends the statement.
+ * A statement the effects run (a nested one) has its own count and is
+ * followed by ours again.  Inside run_due() (the acting context's nowait)
+ * the lock step is left out: the sweeper waits for nothing, it locks its
+ * set's counters SKIP LOCKED before its UPDATE (sweep.c) and everything
+ * else NOWAIT.  A trigger created without transition tables (a 0.1.0
+ * install not yet updated) works row by row, as before.
+ *
  * While run_due() updates a set of orders with one statement (sweep.c),
  * the acting context names the set: the trigger then only notes the
  * cancelled orders and the failed ones in it, and om_sweep_set_apply()
@@ -42,11 +87,13 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
+#include "utils/tuplestore.h"
 
 #include "automation.h"
 #include "clock.h"
@@ -424,9 +471,156 @@ ReverseRewards(const OrderChange *ch)
 }
 
 /*
+ * The statement whose row events orders_after is firing (see the file
+ * header): its NEW TABLE, the (sub)transaction its events run in, and how
+ * many of its row events have not begun.
+ */
+typedef struct StatementMark
+{
+	Tuplestorestate *new_table;
+	TransactionId xid;
+	SubTransactionId subxid;
+	int64		left;
+} StatementMark;
+
+static StatementMark statement;
+
+/*
+ * The statement's moves, one row per order it changed (the OLD and NEW
+ * transition tables joined on the key), with what each move takes.
+ */
+#define MOVES_SQL \
+	"WITH m AS (SELECT n.shop_id, n.order_id, n.promo_key, n.customer_id, n.email_key," \
+	"    o.status <> 'cancelled' AND n.status = 'cancelled' AS cancels," \
+	"    o.status = 'cancelled' AND n.status <> 'cancelled' AS reactivates," \
+	"    o.delivery_status IN " OM_PRE_SHIPMENT_SQL \
+	"      AND n.delivery_status NOT IN " OM_PRE_SHIPMENT_SQL " AS ships" \
+	"  FROM old_orders o JOIN new_orders n ON n.shop_id = o.shop_id AND n.order_id = o.order_id)"
+
+/*
+ * The WHEN condition of the trigger orders_after (src/sql/30_triggers.sql),
+ * over the aliases old and new: which rows get a row event.  Keep the two
+ * the same (sql/bulk_update.sql shows the trigger's definition).
+ */
+#define MOVED_SQL \
+	"old.status IS DISTINCT FROM new.status" \
+	" OR old.payment_status IS DISTINCT FROM new.payment_status" \
+	" OR old.delivery_status IS DISTINCT FROM new.delivery_status" \
+	" OR (old.archived_at IS NULL) <> (new.archived_at IS NULL)" \
+	" OR old.refunded_amount IS DISTINCT FROM new.refunded_amount"
+
+/* How many row events the statement fires.  Inside SPI, its tables registered. */
+static int64
+CountRowEvents(void)
+{
+	static SPIPlanPtr plan = NULL;
+	bool		isnull;
+
+	om_plan(&plan,
+			"SELECT count(*) FROM old_orders AS old"
+			" JOIN new_orders AS new ON new.shop_id = old.shop_id AND new.order_id = old.order_id"
+			" WHERE " MOVED_SQL,
+			0, NULL);
+	om_exec(plan, NULL, NULL, true, 0);
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/*
+ * Lock what the statement's effects will take, in the global lock order:
+ * promo code rows (limited codes only: an unlimited one is claimed and
+ * released without touching its row), per-customer counters, stock rows.
+ * LockRows sits above the sort, so each statement locks in its ORDER BY.
+ * Inside SPI, the statement's tables registered.
+ */
+static void
+LockStatementRows(void)
+{
+	static SPIPlanPtr codes_plan = NULL;
+	static SPIPlanPtr counters_plan = NULL;
+	static SPIPlanPtr stock_plan = NULL;
+
+	om_plan(&codes_plan,
+			MOVES_SQL
+			" SELECT 1 FROM order_mgmt.promo_code c"
+			" WHERE (c.shop_id, c.code_key) IN ("
+			"   SELECT r.shop_id, r.code_key FROM m JOIN order_mgmt.promo_redemption r"
+			"     ON r.shop_id = m.shop_id AND r.order_id = m.order_id AND r.code_key = m.promo_key"
+			"   WHERE m.cancels AND r.state = 'active' AND r.limited"
+			"   UNION ALL SELECT m.shop_id, m.promo_key FROM m JOIN order_mgmt.promo_code p"
+			"     ON p.shop_id = m.shop_id AND p.code_key = m.promo_key"
+			"   WHERE m.reactivates AND p.usage_limit IS NOT NULL)"
+			" ORDER BY c.shop_id, c.code_key COLLATE \"C\" FOR NO KEY UPDATE OF c",
+			0, NULL);
+	om_plan(&counters_plan,
+			MOVES_SQL
+			" SELECT 1 FROM order_mgmt.promo_customer_use w"
+			" WHERE (w.shop_id, w.code_key, w.who) IN ("
+			"   SELECT r.shop_id, r.code_key, r.who FROM m JOIN order_mgmt.promo_redemption r"
+			"     ON r.shop_id = m.shop_id AND r.order_id = m.order_id AND r.code_key = m.promo_key"
+			"   WHERE m.cancels AND r.state = 'active' AND r.who IS NOT NULL"
+			"   UNION ALL SELECT m.shop_id, m.promo_key, CASE WHEN m.customer_id IS NOT NULL"
+			"     THEN 'customer:' || m.customer_id ELSE 'email:' || m.email_key END"
+			"   FROM m JOIN order_mgmt.promo_code p ON p.shop_id = m.shop_id AND p.code_key = m.promo_key"
+			"   WHERE m.reactivates AND p.per_customer_limit IS NOT NULL)"
+			" ORDER BY w.shop_id, w.code_key COLLATE \"C\", w.who COLLATE \"C\""
+			" FOR NO KEY UPDATE OF w",
+			0, NULL);
+	om_plan(&stock_plan,
+			MOVES_SQL
+			" SELECT 1 FROM order_mgmt.stock s"
+			" WHERE (s.shop_id, s.sku, s.bucket) IN ("
+			"     SELECT r.shop_id, r.sku, r.bucket FROM m JOIN order_mgmt.reservation r"
+			"       ON r.shop_id = m.shop_id AND r.order_id = m.order_id"
+			"     WHERE (m.cancels OR m.ships) AND r.state = 'held' AND r.return_id IS NULL)"
+			"   OR (s.shop_id, s.sku) IN ("
+			"     SELECT l.shop_id, l.sku FROM m JOIN order_mgmt.order_line l"
+			"       ON l.shop_id = m.shop_id AND l.order_id = m.order_id"
+			"     WHERE m.reactivates)"
+			" ORDER BY s.shop_id, s.sku COLLATE \"C\", s.bucket FOR NO KEY UPDATE OF s",
+			0, NULL);
+	om_exec(codes_plan, NULL, NULL, false, 0);
+	om_exec(counters_plan, NULL, NULL, false, 0);
+	om_exec(stock_plan, NULL, NULL, false, 0);
+}
+
+/*
+ * The statement this row event belongs to, with this event counted: the
+ * one seen last if the event is one of its, else a new one, for which, if
+ * it moved more than one order, the lock step runs first.  Inside SPI.
+ */
+static StatementMark
+EnterStatement(TriggerData *trigdata)
+{
+	StatementMark mark;
+
+	mark.new_table = trigdata->tg_newtable;
+	mark.xid = GetTopTransactionIdIfAny();
+	mark.subxid = GetCurrentSubTransactionId();
+	if (statement.left > 0 && statement.new_table == mark.new_table &&
+		statement.xid == mark.xid && statement.subxid == mark.subxid)
+		mark.left = statement.left;
+	else if (mark.new_table == NULL || om_act()->nowait ||
+			 tuplestore_tuple_count(mark.new_table) <= 1)
+		mark.left = 1;
+	else
+	{
+		if (SPI_register_trigger_data(trigdata) != SPI_OK_TD_REGISTER)
+			elog(ERROR, "SPI_register_trigger_data failed");
+		mark.left = CountRowEvents();
+		if (mark.left > 1)
+			LockStatementRows();
+		mark.left = Max(mark.left, 1);
+	}
+	mark.left--;
+	return mark;
+}
+
+/*
  * orders_after (AFTER UPDATE, per row): the transition events, then the
  * side effects in a fixed order (see the file header): order status
- * effects, shipment, payment deadlines, automation, reward reversal.
+ * effects, shipment, payment deadlines, automation, reward reversal.  The
+ * first row event of a multi-row statement first locks what all of the
+ * statement's effects take (EnterStatement).
  */
 PG_FUNCTION_INFO_V1(om_orders_after);
 Datum
@@ -434,6 +628,7 @@ om_orders_after(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 	OrderChange ch;
+	StatementMark mark;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
@@ -456,6 +651,9 @@ om_orders_after(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
+	mark = EnterStatement(trigdata);
+	statement = mark;
+
 	WriteTransitionEvents(&ch);
 	OrderStatusEffects(&ch);	/* promo before stock (lock order) */
 	CommitShipment(&ch);
@@ -463,6 +661,8 @@ om_orders_after(PG_FUNCTION_ARGS)
 	TrackAutomation(&ch);
 	ReverseRewards(&ch);
 
+	/* the effects may have run statements of their own: ours again */
+	statement = mark;
 	SPI_finish();
 	return PointerGetDatum(NULL);
 }

@@ -40,7 +40,12 @@ CREATE TRIGGER orders_guard BEFORE INSERT OR UPDATE ON order_mgmt.orders
 	FOR EACH ROW EXECUTE FUNCTION order_mgmt.orders_guard();
 COMMENT ON TRIGGER orders_guard ON order_mgmt.orders IS 'Status machines on every path (SPEC §3)';
 
+-- The transition tables let the first row event of a multi-row UPDATE lock
+-- every promo code and stock row the statement's effects take, sorted as
+-- checkout takes them, before any effect runs (src/order_effects.c).  Its
+-- WHEN condition is repeated there (MOVED_SQL): change both together.
 CREATE TRIGGER orders_after AFTER UPDATE ON order_mgmt.orders
+	REFERENCING OLD TABLE AS old_orders NEW TABLE AS new_orders
 	FOR EACH ROW
 	WHEN (OLD.status IS DISTINCT FROM NEW.status
 		  OR OLD.payment_status IS DISTINCT FROM NEW.payment_status
@@ -48,7 +53,7 @@ CREATE TRIGGER orders_after AFTER UPDATE ON order_mgmt.orders
 		  OR (OLD.archived_at IS NULL) <> (NEW.archived_at IS NULL)
 		  OR OLD.refunded_amount IS DISTINCT FROM NEW.refunded_amount)
 	EXECUTE FUNCTION order_mgmt.orders_after();
-COMMENT ON TRIGGER orders_after ON order_mgmt.orders IS 'Transition events (SPEC §12) and side effects: stock, promo, deadlines (principle 1)';
+COMMENT ON TRIGGER orders_after ON order_mgmt.orders IS 'Transition events (SPEC §12) and side effects: stock, promo, deadlines (principle 1); a multi-row UPDATE first locks its promo and stock rows in checkout''s order';
 
 CREATE TRIGGER orders_no_delete BEFORE DELETE ON order_mgmt.orders
 	FOR EACH ROW EXECUTE FUNCTION order_mgmt.forbid_change();
