@@ -23,7 +23,7 @@
  *	records		events.c (event log, outbox)
  *	utilities	context.c (the acting context), machines.c (the status
  *				machines), spi_plans.c (kept plans), clock.c, money.c,
- *				icu.c (ICU)
+ *				icu.c (ICU), sort_merge.c
  *
  * docs/architecture.md says more.
  *
