@@ -483,3 +483,101 @@ CREATE TRIGGER orders_after AFTER UPDATE ON order_mgmt.orders
 		  OR OLD.refunded_amount IS DISTINCT FROM NEW.refunded_amount)
 	EXECUTE FUNCTION order_mgmt.orders_after();
 COMMENT ON TRIGGER orders_after ON order_mgmt.orders IS 'Transition events (SPEC §12) and side effects: stock, promo, deadlines (principle 1); a multi-row UPDATE first locks its promo and stock rows in checkout''s order';
+
+-- ---------------------------------------------------------------------------
+-- Issue 15, an outbox that never skips, takes no lock, and leaks nothing
+-- across shops (SPEC §12).  Each event records its transaction; readers
+-- cut the log below a snapshot's xmin (events_since) or by snapshot
+-- batches (next_events, with named consumers).  Events written before the
+-- upgrade get transaction 1, below any a cluster hands out: they sort
+-- first, and every transaction that wrote them has ended (the ADD COLUMN
+-- waits for them).  NOTIFY goes to a per-shop channel, empty.
+-- ---------------------------------------------------------------------------
+ALTER TABLE order_mgmt.order_event ADD COLUMN xid xid8 NOT NULL DEFAULT '1';
+ALTER TABLE order_mgmt.order_event ALTER COLUMN xid SET DEFAULT pg_catalog.pg_current_xact_id();
+CREATE INDEX order_event_outbox ON order_mgmt.order_event (shop_id, xid, event_id);
+COMMENT ON COLUMN order_mgmt.order_event.xid IS 'The writing transaction (pg_current_xact_id()): consumers read by it below a snapshot''s horizon (SPEC §12)';
+COMMENT ON INDEX order_mgmt.order_event_outbox IS 'The outbox read by events_since and next_events';
+COMMENT ON SEQUENCE order_mgmt.event_id_seq IS 'event_id values: unique; with CACHE 1 (the default) a later commit on an order has higher ids';
+
+ALTER TABLE order_mgmt.shop ADD COLUMN notify_channel text CHECK (notify_channel ~ '^[a-z_][a-z0-9_]{0,62}$');
+COMMENT ON COLUMN order_mgmt.shop.notify_channel IS 'NOTIFY channel woken (empty payload) after a commit that wrote this shop''s events; NULL = none; set with enable_notify()';
+
+CREATE TABLE order_mgmt.event_consumer (
+	shop_id bigint NOT NULL REFERENCES order_mgmt.shop,
+	consumer text NOT NULL CHECK (consumer <> '' AND length(consumer) <= 200),
+	snapshot pg_snapshot NOT NULL,
+	batch_snapshot pg_snapshot,
+	batch_after bigint,
+	created_at timestamptz NOT NULL,
+	updated_at timestamptz NOT NULL,
+	PRIMARY KEY (shop_id, consumer),
+	CHECK ((batch_snapshot IS NULL) = (batch_after IS NULL))
+);
+COMMENT ON TABLE order_mgmt.event_consumer IS 'Named readers of a shop''s events and their position (next_events, SPEC §12); create with register_consumer';
+COMMENT ON COLUMN order_mgmt.event_consumer.shop_id IS 'The shop whose events it reads';
+COMMENT ON COLUMN order_mgmt.event_consumer.consumer IS 'Its name, chosen by the application';
+COMMENT ON COLUMN order_mgmt.event_consumer.snapshot IS 'Every event of a transaction visible in this snapshot has been delivered';
+COMMENT ON COLUMN order_mgmt.event_consumer.batch_snapshot IS 'The batch being delivered: events visible here and not in snapshot; NULL between batches';
+COMMENT ON COLUMN order_mgmt.event_consumer.batch_after IS 'The last event_id delivered of the batch (the batch is paged by event_id)';
+COMMENT ON COLUMN order_mgmt.event_consumer.created_at IS 'When registered (order_mgmt.now())';
+COMMENT ON COLUMN order_mgmt.event_consumer.updated_at IS 'When it last read (order_mgmt.now())';
+REVOKE ALL ON order_mgmt.event_consumer FROM PUBLIC;
+GRANT SELECT ON order_mgmt.event_consumer TO order_mgmt_report, order_mgmt_admin;
+SELECT pg_catalog.pg_extension_config_dump('order_mgmt.event_consumer', '');
+
+-- events_since returns order_event rows, which gained a column: same
+-- signature and symbol, new body in the library.
+COMMENT ON FUNCTION order_mgmt.events_since(bigint, bigint, integer) IS
+	'The shop''s events after after_event_id (0 = from the start) in (xid, event_id) order, only of transactions below the snapshot''s xmin: a consumer that resumes from the last id it saw never skips one';
+
+CREATE FUNCTION order_mgmt.register_consumer(shop_id bigint, consumer text, from_start boolean DEFAULT false)
+	RETURNS boolean
+	AS 'MODULE_PATHNAME', 'om_register_consumer'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.register_consumer(bigint, text, boolean) IS
+	'Creates a named reader of the shop''s events for next_events, starting now or from the first event; false if it exists';
+
+CREATE FUNCTION order_mgmt.next_events(shop_id bigint, consumer text, max integer DEFAULT 1000)
+	RETURNS SETOF order_mgmt.order_event
+	AS 'MODULE_PATHNAME', 'om_next_events'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.next_events(bigint, text, integer) IS
+	'The consumer''s next events (snapshot batches, PgQ-style) and moves its position in this transaction: commit to acknowledge, roll back to get them again';
+
+CREATE FUNCTION order_mgmt.drop_consumer(shop_id bigint, consumer text)
+	RETURNS boolean
+	AS 'MODULE_PATHNAME', 'om_drop_consumer'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.drop_consumer(bigint, text) IS
+	'Forgets a consumer and its position; false if there was none';
+
+CREATE FUNCTION order_mgmt.enable_notify(shop_id bigint)
+	RETURNS text
+	AS 'MODULE_PATHNAME', 'om_enable_notify'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.enable_notify(bigint) IS
+	'Gives the shop a new random NOTIFY channel and returns it; disable with update_shop(shop_id, ''{"notify_channel": null}'')';
+
+CREATE FUNCTION order_mgmt.rebase_events()
+	RETURNS bigint
+	AS 'MODULE_PATHNAME', 'om_rebase_events'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.rebase_events() IS
+	'After pg_restore into another cluster: moves every event and consumer to transaction 1 so that new events sort after them; returns how many events';
+
+REVOKE ALL ON FUNCTION order_mgmt.register_consumer(bigint, text, boolean),
+	order_mgmt.next_events(bigint, text, integer),
+	order_mgmt.drop_consumer(bigint, text),
+	order_mgmt.enable_notify(bigint),
+	order_mgmt.rebase_events() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION order_mgmt.enable_notify(bigint) TO order_mgmt_admin;
+GRANT EXECUTE ON FUNCTION order_mgmt.register_consumer(bigint, text, boolean),
+	order_mgmt.next_events(bigint, text, integer),
+	order_mgmt.drop_consumer(bigint, text)
+	TO order_mgmt_app, order_mgmt_admin;

@@ -10,9 +10,18 @@
  * GetOuterUserId(), which SECURITY DEFINER does not change), or "system"
  * while the sweeper acts.
  *
- * After commit, listeners on channel order_mgmt are told of the event kinds
- * named in order_mgmt.notify_kinds.  NOTIFY makes committing transactions
- * queue on one lock, so the default leaves checkout out of it.
+ * Each row records its transaction (column xid, pg_current_xact_id()):
+ * the readers in outbox.c order and cut the log by it, so no lock or
+ * counter is taken here and nothing can stall a writer.
+ *
+ * After commit, a shop that has a NOTIFY channel (shop.notify_channel, set
+ * by enable_notify) is woken on it, with an empty payload, when the
+ * transaction wrote one of the event kinds named in order_mgmt.notify_kinds.
+ * The wake-up carries nothing (consumers read the events), so a listener
+ * learns no order data and a forged NOTIFY only causes an extra read.  It
+ * is skipped while the server's NOTIFY queue is more than half full: a
+ * full queue fails every notifying commit, and an idle listener in an open
+ * transaction can fill it.
  *
  * A run_due() batch defers its events (om_events_defer_begin): they are
  * kept in memory, in order, and written by one multi-row INSERT when the
@@ -52,6 +61,7 @@
 #include "context.h"
 #include "events.h"
 #include "om_args.h"
+#include "shop.h"
 #include "spi_util.h"
 
 static char *notify_kinds = NULL;
@@ -60,7 +70,7 @@ void
 om_events_define_gucs(void)
 {
 	DefineCustomStringVariable("order_mgmt.notify_kinds",
-							   "Sets the event kinds announced by NOTIFY on channel order_mgmt after commit.",
+							   "Sets the event kinds that wake a shop's NOTIFY channel after commit.",
 							   "A comma-separated list of order_event kinds; empty announces none.",
 							   &notify_kinds,
 							   "order_status,payment_status,delivery_status,refund_owed",
@@ -95,81 +105,67 @@ om_actor(void)
 	return GetUserNameFromId(GetOuterUserId(), false);
 }
 
+/* More than this fraction of the NOTIFY queue in use: wake no one. */
+#define OM_NOTIFY_QUEUE_LIMIT 0.5
+
 /*
- * The outbox horizon (events_since).  Before a transaction draws its first
- * event id it takes a shared transaction advisory lock keyed by a lower
- * bound of every event id it can draw: the sequence's last value + 1.  The
- * key is (OM_EVENT_LOCK_TAG, bound) while the bound fits in an int4, then
- * (OM_EVENT_LOCK_TAG + 1, bound >> 16), a coarser bound.  A reader
- * returns only events below the smallest bound still locked by another
- * backend, so an event id drawn by a transaction still running can never
- * fall below what a consumer has seen.  The lock is taken before the id is
- * drawn, so a reader that does not see it also cannot see (nor pass) the
- * id, which is drawn after the reader's snapshot.
+ * The shop's NOTIFY channel, or NULL: looked up once per transaction and
+ * shop (the last one asked), inside the caller's SPI connection.
  */
-#define OM_EVENT_LOCK_TAG 1330464118	/* 0x4F4D4576, "OMEv" */
-#define OM_EVENT_BOUND_SHIFT 16
-
-static TransactionId bound_xid = InvalidTransactionId;
-
-static void
-LockBound(int64 bound)
+static const char *
+ShopChannel(int64 shop_id)
 {
-	if (bound <= PG_INT32_MAX)
-		DirectFunctionCall2(pg_advisory_xact_lock_shared_int4,
-							Int32GetDatum(OM_EVENT_LOCK_TAG), Int32GetDatum((int32) bound));
-	else
-		DirectFunctionCall2(pg_advisory_xact_lock_shared_int4,
-							Int32GetDatum(OM_EVENT_LOCK_TAG + 1),
-							Int32GetDatum((int32) (bound >> OM_EVENT_BOUND_SHIFT)));
-}
-static int64 bound_value = 0;
+	static SPIPlanPtr plan = NULL;
+	static const Oid argtypes[] = {INT8OID};
+	static FullTransactionId memo_xid;
+	static int64 memo_shop = 0;
+	static char memo_channel[NAMEDATALEN];
+	FullTransactionId xid = GetTopFullTransactionId();
+	Datum		values[1];
 
-static void
-AnnounceEventBound(void)
-{
-	TransactionId xid = GetTopTransactionId();
-	Oid			nsp;
-	Oid			seq;
-	Datum		last;
-	int64		bound = 1;
-	LOCAL_FCINFO(fcinfo, 1);
-
-	/*
-	 * Once per transaction we compute the bound; every event re-takes the
-	 * same lock, which is a local lookup when held, and takes it again
-	 * after a subtransaction that took it was rolled back.
-	 */
-	if (xid == bound_xid)
+	if (memo_shop != shop_id || !FullTransactionIdEquals(memo_xid, xid))
 	{
-		LockBound(bound_value);
-		return;
+		bool		isnull = true;
+		Datum		d = (Datum) 0;
+
+		om_plan(&plan, "SELECT notify_channel FROM order_mgmt.shop WHERE shop_id = $1",
+				1, argtypes);
+		values[0] = Int64GetDatum(shop_id);
+		om_exec(plan, values, NULL, true, 1);
+		if (SPI_processed == 1)
+			d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		memo_channel[0] = '\0';
+		if (!isnull)
+			strlcpy(memo_channel, TextDatumGetCString(d), NAMEDATALEN);
+		memo_shop = shop_id;
+		memo_xid = xid;
 	}
-	nsp = get_namespace_oid("order_mgmt", false);
-	seq = get_relname_relid("event_id_seq", nsp);
-	if (!OidIsValid(seq))
-		elog(ERROR, "sequence order_mgmt.event_id_seq is missing");
-
-	InitFunctionCallInfoData(*fcinfo, NULL, 1, InvalidOid, NULL, NULL);
-	fcinfo->args[0].value = ObjectIdGetDatum(seq);
-	fcinfo->args[0].isnull = false;
-	last = pg_sequence_last_value(fcinfo);
-	if (!fcinfo->isnull)
-		bound = DatumGetInt64(last) + 1;
-
-	LockBound(bound);
-	bound_xid = xid;
-	bound_value = bound;
+	return memo_channel[0] ? memo_channel : NULL;
 }
 
-/* NOTIFY listeners of one event (after commit). */
-static void
-Announce(int64 shop_id, int64 order_id, int64 event_id, const char *kind)
+static bool
+NotifyQueueRoomy(void)
 {
-	Async_Notify("order_mgmt",
-				 psprintf("{\"shop_id\": " INT64_FORMAT ", \"order_id\": " INT64_FORMAT
-						  ", \"event_id\": " INT64_FORMAT ", \"kind\": \"%s\"}",
-						  shop_id, order_id, event_id, kind));
+	LOCAL_FCINFO(fcinfo, 0);
+
+	InitFunctionCallInfoData(*fcinfo, NULL, 0, InvalidOid, NULL, NULL);
+	return DatumGetFloat8(pg_notification_queue_usage(fcinfo)) <= OM_NOTIFY_QUEUE_LIMIT;
+}
+
+/*
+ * Wake the shop's listeners after commit if kind is announced.  PostgreSQL
+ * folds repeated notifications of a transaction into one.  Inside SPI.
+ */
+static void
+Announce(int64 shop_id, const char *kind)
+{
+	const char *channel;
+
+	if (!Notified(kind) || !om_has_column("shop", "notify_channel"))
+		return;
+	channel = ShopChannel(shop_id);
+	if (channel != NULL && NotifyQueueRoomy())
+		Async_Notify(channel, "");
 }
 
 /* Events deferred by a run_due() batch, in the order they happened. */
@@ -218,12 +214,10 @@ om_event_write(int64 shop_id, int64 order_id, const char *kind,
 		Defer(om_act()->deferred, shop_id, order_id, kind, from_value, to_value, detail_json);
 		return;
 	}
-	AnnounceEventBound();
 	om_plan(&plan,
 			"INSERT INTO order_mgmt.order_event"
 			" (shop_id, order_id, at, actor, kind, from_value, to_value, detail)"
-			" VALUES ($1, $2, $3, $4, $5::order_mgmt.event_kind, $6, $7, $8::pg_catalog.jsonb)"
-			" RETURNING event_id",
+			" VALUES ($1, $2, $3, $4, $5::order_mgmt.event_kind, $6, $7, $8::pg_catalog.jsonb)",
 			8, argtypes);
 
 	values[0] = Int64GetDatum(shop_id);
@@ -244,17 +238,9 @@ om_event_write(int64 shop_id, int64 order_id, const char *kind,
 	else
 		nulls[7] = 'n';
 
-	if (om_exec(plan, values, nulls, false, 0) != SPI_OK_INSERT_RETURNING)
+	if (om_exec(plan, values, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not append order event");
-
-	if (Notified(kind))
-	{
-		bool		isnull;
-
-		Announce(shop_id, order_id,
-				 DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)),
-				 kind);
-	}
+	Announce(shop_id, kind);
 }
 
 /* Does order_event have an enabled INSERT trigger or a rule not our own? */
@@ -409,7 +395,6 @@ om_events_flush(OmEventQueue *q)
 
 	if (q == NULL || q->n == 0)
 		return;
-	AnnounceEventBound();
 	flush_cxt = AllocSetContextCreate(CurrentMemoryContext, "order_mgmt event flush",
 									  ALLOCSET_DEFAULT_SIZES);
 	old_cxt = MemoryContextSwitchTo(flush_cxt);
@@ -422,8 +407,7 @@ om_events_flush(OmEventQueue *q)
 			"   pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6),"
 			"   pg_catalog.unnest($7), pg_catalog.unnest($8))"
 			"   WITH ORDINALITY AS u(shop_id, order_id, at, actor, kind, from_value, to_value, detail, n)"
-			" ORDER BY u.n"
-			" RETURNING event_id, shop_id, order_id, kind::text",
+			" ORDER BY u.n",
 			8, argtypes);
 
 	shops = palloc(sizeof(Datum) * q->n);
@@ -444,23 +428,11 @@ om_events_flush(OmEventQueue *q)
 	values[6] = FieldArray(q, offsetof(DeferredEvent, to_value));
 	values[7] = FieldArray(q, offsetof(DeferredEvent, detail));
 
-	if (om_exec(plan, values, NULL, false, 0) != SPI_OK_INSERT_RETURNING ||
+	if (om_exec(plan, values, NULL, false, 0) != SPI_OK_INSERT ||
 		SPI_processed != (uint64) q->n)
 		elog(ERROR, "could not append %d deferred order events", q->n);
-	for (i = 0; i < SPI_processed; i++)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	td = SPI_tuptable->tupdesc;
-		bool		isnull;
-		char	   *kind = TextDatumGetCString(SPI_getbinval(tup, td, 4, &isnull));
-
-		if (Notified(kind))
-			Announce(DatumGetInt64(SPI_getbinval(tup, td, 2, &isnull)),
-					 DatumGetInt64(SPI_getbinval(tup, td, 3, &isnull)),
-					 DatumGetInt64(SPI_getbinval(tup, td, 1, &isnull)),
-					 kind);
-	}
-	SPI_freetuptable(SPI_tuptable);
+	for (i = 0; i < q->n; i++)
+		Announce(q->events[i].shop_id, q->events[i].kind);
 	MemoryContextSwitchTo(old_cxt);
 	MemoryContextDelete(flush_cxt);
 	q->n = 0;
@@ -470,70 +442,46 @@ om_events_flush(OmEventQueue *q)
 }
 
 /*
- * events_since(shop_id, after_event_id, max) -> SETOF order_event
+ * enable_notify(shop_id) -> text
  *
- * The event log is the outbox (SPEC §12): a consumer that remembers the
- * last event_id it saw must never skip an event that commits later with a
- * lower id.  So we return only events below the horizon: the smallest
- * lower bound announced by a transaction still running elsewhere (see
- * AnnounceEventBound).  The snapshot is taken when the statement starts,
- * before pg_locks is read, so an id drawn after the snapshot is above every
- * id the snapshot shows.
+ * Gives the shop a new NOTIFY channel with a random name and returns it.
+ * Anyone may LISTEN on any channel, so the name is what keeps a shop's
+ * wake-ups to the roles it tells (they carry no data either way).
  */
-PG_FUNCTION_INFO_V1(om_events_since);
+PG_FUNCTION_INFO_V1(om_enable_notify);
 Datum
-om_events_since(PG_FUNCTION_ARGS)
+om_enable_notify(PG_FUNCTION_ARGS)
 {
 	static SPIPlanPtr plan = NULL;
-	static const Oid argtypes[] = {INT8OID, INT8OID, INT4OID};
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	static const Oid argtypes[] = {INT8OID, TEXTOID, TIMESTAMPTZOID};
+	uint8		bytes[12];
+	char		channel[sizeof("order_mgmt_") + 2 * sizeof(bytes)];
 	Datum		values[3];
-	int32		max;
-	uint64		i;
+	int64		shop_id;
+	int			i;
 
 	OM_ARG_NOT_NULL(0, "shop_id");
-	OM_ARG_NOT_NULL(1, "after_event_id");
-	OM_ARG_NOT_NULL(2, "max");
-	max = PG_GETARG_INT32(2);
-	if (max < 1 || max > 100000)
+	shop_id = PG_GETARG_INT64(0);
+	if (!pg_strong_random(bytes, sizeof(bytes)))
 		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("max must be between 1 and 100000"),
-				 errdetail("Got %d.", max)));
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate a random channel name")));
+	strcpy(channel, "order_mgmt_");
+	for (i = 0; i < (int) sizeof(bytes); i++)
+		sprintf(channel + strlen("order_mgmt_") + 2 * i, "%02x", bytes[i]);
 
-	InitMaterializedSRF(fcinfo, 0);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	om_plan(&plan,
-			"SELECT e.shop_id, e.event_id, e.order_id, e.at, e.actor, e.kind,"
-			" e.from_value, e.to_value, e.detail"
-			" FROM order_mgmt.order_event e"
-			" WHERE e.shop_id = $1 AND e.event_id > $2"
-			"   AND e.event_id < coalesce((SELECT min(CASE l.classid::text::int8"
-			"            WHEN " CppAsString2(OM_EVENT_LOCK_TAG) " THEN l.objid::text::int8"
-			"            ELSE l.objid::text::int8 << " CppAsString2(OM_EVENT_BOUND_SHIFT) " END)"
-			"        FROM pg_catalog.pg_locks l"
-			"        WHERE l.locktype = 'advisory' AND l.objsubid = 2"
-			"          AND l.classid::text::int8 IN (" CppAsString2(OM_EVENT_LOCK_TAG) ", "
-			CppAsString2(OM_EVENT_LOCK_TAG) " + 1)"
-			"          AND l.pid <> pg_catalog.pg_backend_pid()),"
-			"        9223372036854775807)"
-			" ORDER BY e.event_id LIMIT $3",
+			"UPDATE order_mgmt.shop SET notify_channel = $2, updated_at = $3"
+			" WHERE shop_id = $1",
 			3, argtypes);
-	values[0] = PG_GETARG_DATUM(0);
-	values[1] = PG_GETARG_DATUM(1);
-	values[2] = Int32GetDatum(max);
+	values[0] = Int64GetDatum(shop_id);
+	values[1] = CStringGetTextDatum(channel);
+	values[2] = TimestampTzGetDatum(om_now());
 	om_exec(plan, values, NULL, false, 0);
-	for (i = 0; i < SPI_processed; i++)
-	{
-		Datum		row[9];
-		bool		nulls[9];
-		int			c;
-
-		for (c = 0; c < 9; c++)
-			row[c] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, c + 1, &nulls[c]);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row, nulls);
-	}
+	if (SPI_processed != 1)
+		om_shop_not_found(shop_id);
 	SPI_finish();
-	return (Datum) 0;
+	PG_RETURN_TEXT_P(cstring_to_text(channel));
 }

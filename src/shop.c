@@ -163,7 +163,8 @@ typedef enum SettingCheck
 	CHECK_TIMEZONE,
 	CHECK_POSITIVE,				/* interval > 0 */
 	CHECK_NOT_NEGATIVE,			/* interval or numeric >= 0 */
-	CHECK_BUCKETS				/* 1 .. OM_MAX_BUCKETS */
+	CHECK_BUCKETS,				/* 1 .. OM_MAX_BUCKETS */
+	CHECK_CHANNEL				/* a lower-case identifier, for LISTEN */
 } SettingCheck;
 
 typedef struct ShopSetting
@@ -189,6 +190,7 @@ static const ShopSetting shop_settings[] = {
 	{"followup_window", INTERVALOID, false, CHECK_NOT_NEGATIVE},
 	{"stock_buckets", INT4OID, false, CHECK_BUCKETS},
 	{"admission_queue", BOOLOID, false, CHECK_NONE},
+	{"notify_channel", TEXTOID, true, CHECK_CHANNEL},
 };
 
 static const ShopSetting *
@@ -202,7 +204,7 @@ FindSetting(const char *name)
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("unknown shop setting \"%s\"", name),
-			 errhint("The settings are name, currency, locale, timezone, payment_timeout, auto_cancel_failed, auto_cancel_delay, allow_customer_cancel, auto_archive_after, reward_rate, high_value_threshold, followup_window, stock_buckets and admission_queue.")));
+			 errhint("The settings are name, currency, locale, timezone, payment_timeout, auto_cancel_failed, auto_cancel_delay, allow_customer_cancel, auto_archive_after, reward_rate, high_value_threshold, followup_window, stock_buckets, admission_queue and notify_channel.")));
 	return NULL;				/* keep compiler quiet */
 }
 
@@ -316,6 +318,21 @@ CheckSetting(const ShopSetting *setting, Datum value)
 						 errmsg("shop setting \"stock_buckets\" must be between 1 and %d", OM_MAX_BUCKETS),
 						 errdetail("Got %d.", DatumGetInt32(value))));
 			break;
+		case CHECK_CHANNEL:
+			{
+				const char *c = TextDatumGetCString(value);
+				size_t		len = strspn(c, "abcdefghijklmnopqrstuvwxyz0123456789_");
+
+				if (c[0] == '\0' || (c[0] >= '0' && c[0] <= '9') || c[len] != '\0' ||
+					len >= NAMEDATALEN)
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("shop setting \"notify_channel\" must be a lower-case identifier of at most %d bytes",
+									NAMEDATALEN - 1),
+							 errdetail("Got \"%s\".", c),
+							 errhint("Let order_mgmt.enable_notify() choose a random one.")));
+			}
+			break;
 	}
 	return value;
 }
@@ -324,7 +341,7 @@ CheckSetting(const ShopSetting *setting, Datum value)
  * update_shop(shop_id, settings jsonb) -> void
  *
  * Sets any of the shop's settings by name; a JSON null clears the settings
- * that may be NULL (auto_archive_after, high_value_threshold).
+ * that may be NULL (auto_archive_after, high_value_threshold, notify_channel).
  */
 PG_FUNCTION_INFO_V1(om_update_shop);
 Datum

@@ -20,8 +20,10 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 
@@ -249,4 +251,31 @@ om_text_param(Datum *values, char *nulls, int n, const char *s)
 		values[n] = (Datum) 0;
 		nulls[n] = 'n';
 	}
+}
+
+/*
+ * Whether order_mgmt.<table> has <column>: the library also serves a
+ * schema of an older release until ALTER EXTENSION order_mgmt UPDATE has
+ * run, so code that needs a column added since asks first (syscache).
+ */
+bool
+om_has_column(const char *table, const char *column)
+{
+	Oid			nsp = get_namespace_oid("order_mgmt", true);
+	Oid			rel = OidIsValid(nsp) ? get_relname_relid(table, nsp) : InvalidOid;
+
+	return OidIsValid(rel) && get_attnum(rel, column) != InvalidAttrNumber;
+}
+
+/* Raise 55000 unless the schema has column (added by a later release). */
+void
+om_require_column(const char *table, const char *column, const char *feature)
+{
+	if (!om_has_column(table, column))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("%s needs the schema of order_mgmt 0.2.0", feature),
+				 errdetail("order_mgmt.%s has no column %s: the library was updated, the extension not yet.",
+						   table, column),
+				 errhint("Run ALTER EXTENSION order_mgmt UPDATE.")));
 }

@@ -24,6 +24,8 @@ extern bool om_exists(SPIPlanPtr *slot, const char *sql, int64 shop_id, const ch
 extern bool om_try(void (*fn) (void *), void *arg, const int *codes, int ncodes,
 				   ErrorData **error);
 extern text *om_spi_text(const char *s);
+extern bool om_has_column(const char *table, const char *column);
+extern void om_require_column(const char *table, const char *column, const char *feature);
 
 /* parameters */
 extern Datum om_int8_array(Datum *elems, int n);

@@ -452,10 +452,7 @@ SeeOrders(SeenOrders *seen, const DueRow *rows, uint64 n)
 static bool
 HasBackoff(void)
 {
-	Oid			nsp = get_namespace_oid("order_mgmt", true);
-	Oid			rel = OidIsValid(nsp) ? get_relname_relid("due_action", nsp) : InvalidOid;
-
-	return OidIsValid(rel) && get_attnum(rel, "attempts") != InvalidAttrNumber;
+	return om_has_column("due_action", "attempts");
 }
 
 /*

@@ -37,7 +37,7 @@ echo "== pg_regress"
 run_as_postgres pg_virtualenv -o "max_prepared_transactions=10" \
 	make -C "$work" installcheck ISOLATION= TAP_TESTS= >"$work/regress.log" 2>&1 || status=1
 echo "== isolation"
-run_as_postgres pg_virtualenv \
+run_as_postgres pg_virtualenv -o "max_prepared_transactions=10" \
 	make -C "$work" installcheck REGRESS= TAP_TESTS= >"$work/isolation.log" 2>&1 || status=1
 # TAP tests start their own clusters (PostgreSQL::Test::Cluster).
 echo "== TAP"

@@ -19,7 +19,8 @@ CREATE TABLE order_mgmt.shop (
 	stock_buckets integer NOT NULL DEFAULT 1 CHECK (stock_buckets BETWEEN 1 AND 64),
 	admission_queue boolean NOT NULL DEFAULT false,
 	created_at timestamptz NOT NULL,
-	updated_at timestamptz NOT NULL
+	updated_at timestamptz NOT NULL,
+	notify_channel text CHECK (notify_channel ~ '^[a-z_][a-z0-9_]{0,62}$')
 );
 COMMENT ON TABLE order_mgmt.shop IS 'A shop (tenant) and its settings; create with create_shop, change with update_shop';
 COMMENT ON COLUMN order_mgmt.shop.shop_id IS 'Tenant key; leads every key in the schema';
@@ -39,6 +40,7 @@ COMMENT ON COLUMN order_mgmt.shop.stock_buckets IS 'Default number of stock rows
 COMMENT ON COLUMN order_mgmt.shop.admission_queue IS 'Default for taking a per-SKU advisory lock before the stock row (SPEC §4.4)';
 COMMENT ON COLUMN order_mgmt.shop.created_at IS 'When the shop was created (order_mgmt.now())';
 COMMENT ON COLUMN order_mgmt.shop.updated_at IS 'When the shop was last changed (order_mgmt.now())';
+COMMENT ON COLUMN order_mgmt.shop.notify_channel IS 'NOTIFY channel woken (empty payload) after a commit that wrote this shop''s events; NULL = none; set with enable_notify()';
 
 CREATE TABLE order_mgmt.sku (
 	shop_id bigint NOT NULL REFERENCES order_mgmt.shop,
@@ -399,7 +401,7 @@ COMMENT ON COLUMN order_mgmt.payment.failure_reason IS 'Why it failed';
 COMMENT ON COLUMN order_mgmt.payment.created_at IS 'When recorded';
 
 CREATE SEQUENCE order_mgmt.event_id_seq;
-COMMENT ON SEQUENCE order_mgmt.event_id_seq IS 'event_id values: increasing, so consumers page with events_since';
+COMMENT ON SEQUENCE order_mgmt.event_id_seq IS 'event_id values: unique; with CACHE 1 (the default) a later commit on an order has higher ids';
 
 CREATE TABLE order_mgmt.order_event (
 	shop_id bigint NOT NULL,
@@ -411,10 +413,12 @@ CREATE TABLE order_mgmt.order_event (
 	from_value text,
 	to_value text,
 	detail jsonb,
+	xid xid8 NOT NULL DEFAULT pg_catalog.pg_current_xact_id(),
 	PRIMARY KEY (shop_id, event_id),
 	FOREIGN KEY (shop_id, order_id) REFERENCES order_mgmt.orders
 );
 CREATE INDEX order_event_order ON order_mgmt.order_event (shop_id, order_id, event_id);
+CREATE INDEX order_event_outbox ON order_mgmt.order_event (shop_id, xid, event_id);
 COMMENT ON TABLE order_mgmt.order_event IS 'Append-only audit log and outbox: one row per transition and per side effect';
 COMMENT ON COLUMN order_mgmt.order_event.shop_id IS 'Owning shop';
 COMMENT ON COLUMN order_mgmt.order_event.event_id IS 'Event id, increasing';
@@ -425,6 +429,28 @@ COMMENT ON COLUMN order_mgmt.order_event.kind IS 'Status machine of a transition
 COMMENT ON COLUMN order_mgmt.order_event.from_value IS 'Status before a transition';
 COMMENT ON COLUMN order_mgmt.order_event.to_value IS 'Status after a transition';
 COMMENT ON COLUMN order_mgmt.order_event.detail IS 'Details (lines and holds of a checkout, amounts, reasons)';
+COMMENT ON COLUMN order_mgmt.order_event.xid IS 'The writing transaction (pg_current_xact_id()): consumers read by it below a snapshot''s horizon (SPEC §12)';
+COMMENT ON INDEX order_mgmt.order_event_outbox IS 'The outbox read by events_since and next_events';
+
+CREATE TABLE order_mgmt.event_consumer (
+	shop_id bigint NOT NULL REFERENCES order_mgmt.shop,
+	consumer text NOT NULL CHECK (consumer <> '' AND length(consumer) <= 200),
+	snapshot pg_snapshot NOT NULL,
+	batch_snapshot pg_snapshot,
+	batch_after bigint,
+	created_at timestamptz NOT NULL,
+	updated_at timestamptz NOT NULL,
+	PRIMARY KEY (shop_id, consumer),
+	CHECK ((batch_snapshot IS NULL) = (batch_after IS NULL))
+);
+COMMENT ON TABLE order_mgmt.event_consumer IS 'Named readers of a shop''s events and their position (next_events, SPEC §12); create with register_consumer';
+COMMENT ON COLUMN order_mgmt.event_consumer.shop_id IS 'The shop whose events it reads';
+COMMENT ON COLUMN order_mgmt.event_consumer.consumer IS 'Its name, chosen by the application';
+COMMENT ON COLUMN order_mgmt.event_consumer.snapshot IS 'Every event of a transaction visible in this snapshot has been delivered';
+COMMENT ON COLUMN order_mgmt.event_consumer.batch_snapshot IS 'The batch being delivered: events visible here and not in snapshot; NULL between batches';
+COMMENT ON COLUMN order_mgmt.event_consumer.batch_after IS 'The last event_id delivered of the batch (the batch is paged by event_id)';
+COMMENT ON COLUMN order_mgmt.event_consumer.created_at IS 'When registered (order_mgmt.now())';
+COMMENT ON COLUMN order_mgmt.event_consumer.updated_at IS 'When it last read (order_mgmt.now())';
 
 CREATE TABLE order_mgmt.due_action (
 	shop_id bigint NOT NULL,

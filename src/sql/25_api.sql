@@ -120,7 +120,47 @@ CREATE FUNCTION order_mgmt.events_since(shop_id bigint, after_event_id bigint, m
 	LANGUAGE C STABLE SECURITY DEFINER
 	SET search_path = pg_catalog, order_mgmt, pg_temp;
 COMMENT ON FUNCTION order_mgmt.events_since(bigint, bigint, integer) IS
-	'Events after after_event_id, only those older than every running transaction, so a consumer never skips one';
+	'The shop''s events after after_event_id (0 = from the start) in (xid, event_id) order, only of transactions below the snapshot''s xmin: a consumer that resumes from the last id it saw never skips one';
+
+CREATE FUNCTION order_mgmt.register_consumer(shop_id bigint, consumer text, from_start boolean DEFAULT false)
+	RETURNS boolean
+	AS 'MODULE_PATHNAME', 'om_register_consumer'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.register_consumer(bigint, text, boolean) IS
+	'Creates a named reader of the shop''s events for next_events, starting now or from the first event; false if it exists';
+
+CREATE FUNCTION order_mgmt.next_events(shop_id bigint, consumer text, max integer DEFAULT 1000)
+	RETURNS SETOF order_mgmt.order_event
+	AS 'MODULE_PATHNAME', 'om_next_events'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.next_events(bigint, text, integer) IS
+	'The consumer''s next events (snapshot batches, PgQ-style) and moves its position in this transaction: commit to acknowledge, roll back to get them again';
+
+CREATE FUNCTION order_mgmt.drop_consumer(shop_id bigint, consumer text)
+	RETURNS boolean
+	AS 'MODULE_PATHNAME', 'om_drop_consumer'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.drop_consumer(bigint, text) IS
+	'Forgets a consumer and its position; false if there was none';
+
+CREATE FUNCTION order_mgmt.enable_notify(shop_id bigint)
+	RETURNS text
+	AS 'MODULE_PATHNAME', 'om_enable_notify'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.enable_notify(bigint) IS
+	'Gives the shop a new random NOTIFY channel and returns it; disable with update_shop(shop_id, ''{"notify_channel": null}'')';
+
+CREATE FUNCTION order_mgmt.rebase_events()
+	RETURNS bigint
+	AS 'MODULE_PATHNAME', 'om_rebase_events'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.rebase_events() IS
+	'After pg_restore into another cluster: moves every event and consumer to transaction 1 so that new events sort after them; returns how many events';
 
 -- After checkout (SPEC §8, §9, §10)
 

@@ -45,6 +45,7 @@ REVOKE ALL ON FUNCTION order_mgmt.check_invariants(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
 	order_mgmt.create_shop(bigint, text, text, text, text),
 	order_mgmt.update_shop(bigint, jsonb),
+	order_mgmt.enable_notify(bigint),
 	order_mgmt.upsert_sku(bigint, text, numeric, text, text, jsonb, boolean, boolean, integer, boolean),
 	order_mgmt.set_stock(bigint, text, integer),
 	order_mgmt.adjust_stock(bigint, text, integer, text),
@@ -86,6 +87,9 @@ GRANT EXECUTE ON FUNCTION
 	order_mgmt.payment_succeeded(bigint, bigint, numeric, text, text),
 	order_mgmt.payment_failed(bigint, bigint, text, text),
 	order_mgmt.events_since(bigint, bigint, integer),
+	order_mgmt.register_consumer(bigint, text, boolean),
+	order_mgmt.next_events(bigint, text, integer),
+	order_mgmt.drop_consumer(bigint, text),
 	order_mgmt.customer_cancel(bigint, bigint, text, order_mgmt.cancel_reason, text),
 	order_mgmt.can_customer_cancel(bigint, bigint, text),
 	order_mgmt.record_feedback(bigint, bigint, order_mgmt.cancel_reason, text, integer),
@@ -110,6 +114,7 @@ SELECT pg_catalog.pg_extension_config_dump('order_mgmt.promo_customer_use', '');
 SELECT pg_catalog.pg_extension_config_dump('order_mgmt.payment', '');
 SELECT pg_catalog.pg_extension_config_dump('order_mgmt.order_event', '');
 SELECT pg_catalog.pg_extension_config_dump('order_mgmt.due_action', '');
+SELECT pg_catalog.pg_extension_config_dump('order_mgmt.event_consumer', '');
 SELECT pg_catalog.pg_extension_config_dump('order_mgmt.status_label', 'WHERE NOT builtin');
 SELECT pg_catalog.pg_extension_config_dump('order_mgmt.shipment', '');
 SELECT pg_catalog.pg_extension_config_dump('order_mgmt.automation_rule', '');

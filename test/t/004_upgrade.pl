@@ -144,6 +144,12 @@ for my $from (@released)
 	is($node->safe_psql($db, 'SELECT count(*) FROM order_mgmt.verify()'), '0', "$from: verify() finds nothing before");
 	$before{$from} = $node->safe_psql($db, $summary);
 	note("$from, before the update: $before{$from}");
+	# the new library on the old schema: events_since says what to do
+	my (undef, undef, $since_err) = $node->psql($db,
+		q{\set VERBOSITY sqlstate
+		  SELECT count(*) FROM order_mgmt.events_since(1, 0, 10)});
+	like($since_err, qr/ERROR:  55000$/,
+		"$from: before the update events_since() asks for ALTER EXTENSION UPDATE (55000)");
 
 	like($node->safe_psql($db, qq{
 			SELECT path FROM pg_extension_update_paths('order_mgmt')
@@ -208,6 +214,18 @@ for my $from (@released)
 	}, on_error_stop => 1);
 	is($out, 't', "$from: the promo code's last use is taken after the update");
 	like($err, qr/ERROR:  OM003$/, "$from: the promo code's limit still holds after the update");
+	# the outbox reads events written before the update (transaction 1,
+	# first) and after it, by both readers, each exactly once
+	is($node->safe_psql($db, q{
+		SELECT order_mgmt.register_consumer(1, 'upgraded', from_start => true);
+		SELECT (SELECT count(*) FROM order_mgmt.order_event WHERE shop_id = 1) || ' '
+			|| (SELECT count(DISTINCT event_id) FROM order_mgmt.events_since(1, 0, 100000)) || ' '
+			|| (SELECT count(DISTINCT event_id) FROM order_mgmt.next_events(1, 'upgraded', 100000)) || ' '
+			|| (SELECT min(xid)::text FROM order_mgmt.order_event);
+	}) =~ s/^t\n//r, do {
+		my $n = $node->safe_psql($db, q{SELECT count(*) FROM order_mgmt.order_event WHERE shop_id = 1});
+		"$n $n $n 1";
+	}, "$from: events_since and a consumer from the start get every event, old ones first");
 	is($node->safe_psql($db, 'SELECT count(*) FROM order_mgmt.verify()'), '0', "$from: verify() finds nothing at the end");
 }
 
