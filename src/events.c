@@ -61,7 +61,6 @@
 #include "context.h"
 #include "events.h"
 #include "om_args.h"
-#include "shop.h"
 #include "spi_util.h"
 
 static char *notify_kinds = NULL;
@@ -439,49 +438,4 @@ om_events_flush(OmEventQueue *q)
 	MemoryContextReset(q->cxt);
 	q->max = 1024;
 	q->events = MemoryContextAlloc(q->cxt, sizeof(DeferredEvent) * q->max);
-}
-
-/*
- * enable_notify(shop_id) -> text
- *
- * Gives the shop a new NOTIFY channel with a random name and returns it.
- * Anyone may LISTEN on any channel, so the name is what keeps a shop's
- * wake-ups to the roles it tells (they carry no data either way).
- */
-PG_FUNCTION_INFO_V1(om_enable_notify);
-Datum
-om_enable_notify(PG_FUNCTION_ARGS)
-{
-	static SPIPlanPtr plan = NULL;
-	static const Oid argtypes[] = {INT8OID, TEXTOID, TIMESTAMPTZOID};
-	uint8		bytes[12];
-	char		channel[sizeof("order_mgmt_") + 2 * sizeof(bytes)];
-	Datum		values[3];
-	int64		shop_id;
-	int			i;
-
-	OM_ARG_NOT_NULL(0, "shop_id");
-	shop_id = PG_GETARG_INT64(0);
-	if (!pg_strong_random(bytes, sizeof(bytes)))
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("could not generate a random channel name")));
-	strcpy(channel, "order_mgmt_");
-	for (i = 0; i < (int) sizeof(bytes); i++)
-		sprintf(channel + strlen("order_mgmt_") + 2 * i, "%02x", bytes[i]);
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	om_plan(&plan,
-			"UPDATE order_mgmt.shop SET notify_channel = $2, updated_at = $3"
-			" WHERE shop_id = $1",
-			3, argtypes);
-	values[0] = Int64GetDatum(shop_id);
-	values[1] = CStringGetTextDatum(channel);
-	values[2] = TimestampTzGetDatum(om_now());
-	om_exec(plan, values, NULL, false, 0);
-	if (SPI_processed != 1)
-		om_shop_not_found(shop_id);
-	SPI_finish();
-	PG_RETURN_TEXT_P(cstring_to_text(channel));
 }

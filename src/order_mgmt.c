@@ -9,7 +9,8 @@
  *
  *	API			checkout.c, order_api.c, payment.c, fulfilment.c,
  *				customer_cancel.c, returns.c, inventory.c, shop.c
- *				(set-up), labels.c, verify.c, sweep.c (run_due)
+ *				(set-up), labels.c, verify.c, sweep.c (run_due),
+ *				outbox.c (events_since, consumers, NOTIFY channel)
  *	sweeper		sweeper.c (background worker), sweep_set.c (set-based
  *				effects of a batch), sweep_batch.c (its counters and
  *				deferred events)
@@ -20,7 +21,7 @@
  *	orders		order_lock.c (take an order, apply its overdue
  *				deadlines), due_action.c (one due action), order_row.c
  *				(trigger row accessors), lines.c (the lines JSON)
- *	records		events.c (event log, outbox)
+ *	records		events.c (appending events, NOTIFY wake-ups)
  *	utilities	context.c (the acting context), machines.c (the status
  *				machines), spi_plans.c (kept plans), clock.c, money.c,
  *				icu.c (ICU), sort_merge.c
