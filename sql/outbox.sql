@@ -39,6 +39,21 @@ SELECT kind, to_value FROM order_mgmt.next_events(250, 'all', 2);
 SELECT kind, to_value FROM order_mgmt.next_events(250, 'all', 2);
 SELECT count(*) AS more FROM order_mgmt.next_events(250, 'all');
 SELECT count(*) AS now_got FROM order_mgmt.next_events(250, 'now');
+-- events_since too leaves a transaction's events to after its commit
+BEGIN;
+SELECT order_mgmt.add_note(250, :ob1, 'support', 'own') IS NULL AS noted;
+SELECT count(*) FILTER (WHERE kind = 'note') AS own_notes FROM order_mgmt.events_since(250, 0);
+COMMIT;
+
+-- the reader's own transaction: its events, written before or after the
+-- read, come in the batch after its commit, to it as to everyone
+BEGIN;
+SELECT order_mgmt.checkout(250, '[{"sku": "A", "qty": 1}]', order_no => 'OB-OWN') > 0 AS bought;
+SELECT kind AS committed_before FROM order_mgmt.next_events(250, 'all');  -- not its own checkout
+SELECT order_mgmt.cancel(250, order_id) FROM order_mgmt.orders WHERE shop_id = 250 AND order_no = 'OB-OWN';
+SELECT count(*) AS own_after FROM order_mgmt.next_events(250, 'all');
+COMMIT;
+SELECT kind, to_value FROM order_mgmt.next_events(250, 'all');
 
 -- events_since: the same events in (xid, event_id) order, resumable
 SELECT string_agg(kind::text, ' ' ORDER BY n) AS kinds

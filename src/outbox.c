@@ -302,10 +302,23 @@ LockConsumer(int64 shop_id, const char *consumer, Datum *snapshot, Datum *batch,
 	TupleDesc	td;
 	bool		isnull;
 
+	/*
+	 * The fresh snapshot counts the caller's own transaction as running,
+	 * if it has an id already: the events it writes, before or after this
+	 * call, belong to the batch after its commit.  (A transaction without
+	 * an id yet gets one above the snapshot's xmax.)
+	 */
 	om_plan(&plan,
-			"SELECT c.snapshot, c.batch_snapshot, c.batch_after, pg_catalog.pg_current_snapshot(),"
+			"SELECT c.snapshot, c.batch_snapshot, c.batch_after, f.fresh,"
 			" (SELECT max(e.xid) FROM order_mgmt.order_event e WHERE e.shop_id = $1)"
-			" FROM order_mgmt.event_consumer c"
+			" FROM order_mgmt.event_consumer c,"
+			" LATERAL (SELECT CASE WHEN o.own IS NULL OR o.own >= pg_catalog.pg_snapshot_xmax(o.s) THEN o.s"
+			"   ELSE (SELECT pg_catalog.format('%s:%s:%s', pg_catalog.pg_snapshot_xmin(o.s),"
+			"           pg_catalog.pg_snapshot_xmax(o.s), pg_catalog.string_agg(u.x::text, ',' ORDER BY u.x))"
+			"         ::pg_catalog.pg_snapshot"
+			"         FROM (SELECT pg_catalog.pg_snapshot_xip(o.s) UNION SELECT o.own) u(x)) END"
+			"   FROM (SELECT pg_catalog.pg_current_snapshot() AS s,"
+			"                pg_catalog.pg_current_xact_id_if_assigned() AS own) o) f(fresh)"
 			" WHERE c.shop_id = $1 AND c.consumer = $2"
 			" FOR NO KEY UPDATE OF c NOWAIT",
 			2, argtypes);
