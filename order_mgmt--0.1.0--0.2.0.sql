@@ -483,3 +483,9 @@ CREATE TRIGGER orders_after AFTER UPDATE ON order_mgmt.orders
 		  OR OLD.refunded_amount IS DISTINCT FROM NEW.refunded_amount)
 	EXECUTE FUNCTION order_mgmt.orders_after();
 COMMENT ON TRIGGER orders_after ON order_mgmt.orders IS 'Transition events (SPEC §12) and side effects: stock, promo, deadlines (principle 1); a multi-row UPDATE first locks its promo and stock rows in checkout''s order';
+
+-- ---------------------------------------------------------------------------
+-- Issue 15, the admission queue takes no advisory lock, which any role
+-- could take and so hold checkouts up: it queues on a userlock no SQL
+-- function takes (src/reservation.c).  Only the column's comment changes.
+COMMENT ON COLUMN order_mgmt.shop.admission_queue IS 'Default for queueing checkouts of a SKU, per bucket, on a lock no SQL role can take, before the stock row (SPEC §4.4)';
