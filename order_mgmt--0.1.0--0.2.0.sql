@@ -581,3 +581,10 @@ GRANT EXECUTE ON FUNCTION order_mgmt.register_consumer(bigint, text, boolean),
 	order_mgmt.next_events(bigint, text, integer),
 	order_mgmt.drop_consumer(bigint, text)
 	TO order_mgmt_app, order_mgmt_admin;
+
+-- ---------------------------------------------------------------------------
+-- Issue 15, the admission queue takes no advisory lock, which any role
+-- could take and so hold checkouts up: it queues on a userlock no SQL
+-- function takes (src/reservation.c).  Only the column's comment changes.
+-- ---------------------------------------------------------------------------
+COMMENT ON COLUMN order_mgmt.shop.admission_queue IS 'Default for queueing checkouts of a SKU, per bucket, on a lock no SQL role can take, before the stock row (SPEC §4.4)';

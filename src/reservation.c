@@ -17,8 +17,9 @@
  * only if that bucket has run short meanwhile it locks all of them in
  * bucket order and takes the units wherever they are left, so stock in any
  * bucket still sells (no false "sold out").  With an admission queue a
- * transaction advisory lock on (shop, SKU, bucket) is taken before waiting
- * for that bucket's row, so waiters queue there instead of on the row.
+ * transaction-scoped lock on (shop, SKU, bucket) that no SQL role can take
+ * (see Queue) is taken before waiting for that bucket's row, so waiters
+ * queue there instead of on the row.
  *
  * Lock order (all paths): the order row, then a promo code row, then stock
  * rows in (sku COLLATE "C", bucket) order.  Callers pass SKUs sorted with
@@ -31,9 +32,10 @@
 
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
+#include "miscadmin.h"
+#include "storage/lock.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/fmgrprotos.h"
 #include "utils/json.h"
 
 #include "clock.h"
@@ -182,20 +184,39 @@ HoldWaiting(int64 shop_id, int64 order_id, int64 return_id, const char *sku, int
 
 /*
  * The admission queue (SPEC §4.4): before waiting for a stock row, wait in
- * line for a transaction advisory lock on (shop, sku, bucket).  Waiters on
- * a heavyweight lock are granted one at a time in order, where waiters on a
- * row all wake at each commit and race for it again.  One queue per bucket,
- * so the queue never serializes what the buckets spread.
+ * line for a transaction-scoped heavyweight lock on (shop, sku, bucket).
+ * Waiters on a heavyweight lock are granted one at a time in order, where
+ * waiters on a row all wake at each commit and race for it again.  One
+ * queue per bucket, so the queue never serializes what the buckets spread.
+ *
+ * The lock is a LOCKTAG_USERLOCK lock (pg_locks: locktype 'userlock'), the
+ * tag type PostgreSQL reserves for add-on code: no SQL function takes it,
+ * so no role, whatever it may call, can hold a checkout in this queue, and
+ * an application's advisory locks never collide with it (issue 15).  The
+ * fields: the database (so each database has its own queues, as before),
+ * the shop id folded to 32 bits (the shop id itself below 2^32), a hash of
+ * sku and bucket, and OM_QUEUE_LOCK_TAG, which marks the lock as
+ * order_mgmt's among any other module's userlocks.  A hash collision only
+ * puts two buckets in one line.  Like pg_advisory_xact_lock it is released
+ * at the end of the transaction (or of the subtransaction that took it, if
+ * that aborts), the deadlock detector sees it, and lock_timeout applies.
  */
+#define OM_QUEUE_LOCK_TAG 0x4F51		/* "OQ": order_mgmt's admission queue */
+
 static void
 Queue(int64 shop_id, const char *sku, int32 bucket)
 {
+	LOCKTAG		tag;
 	uint32		key = hash_bytes((const unsigned char *) sku, strlen(sku));
 
 	key = hash_combine(key, hash_bytes_uint32((uint32) bucket));
-	DirectFunctionCall2(pg_advisory_xact_lock_int4,
-						Int32GetDatum((int32) hash_bytes_uint32((uint32) shop_id)),
-						Int32GetDatum((int32) key));
+	tag.locktag_field1 = MyDatabaseId;
+	tag.locktag_field2 = (uint32) shop_id ^ (uint32) ((uint64) shop_id >> 32);
+	tag.locktag_field3 = key;
+	tag.locktag_field4 = OM_QUEUE_LOCK_TAG;
+	tag.locktag_type = LOCKTAG_USERLOCK;
+	tag.locktag_lockmethodid = USER_LOCKMETHOD;
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
 }
 
 static void

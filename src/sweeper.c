@@ -9,8 +9,16 @@
  * transaction each, until the backlog is gone; a database without the
  * extension is skipped quietly.  The loop follows pg_cron's model: a latch wait,
  * CHECK_FOR_INTERRUPTS, configuration reload on SIGHUP, a memory context
- * reset every pass.  An error ends the process; the postmaster restarts it
- * after bgw_restart_time.
+ * reset every pass.
+ *
+ * The sweeper never waits behind a user's lock (issue 15): run_due() waits
+ * on no row, and each batch runs with lock_timeout set to
+ * order_mgmt.sweep_lock_timeout, so a table lock someone holds (LOCK TABLE,
+ * a long ALTER) costs it at most that long.  An error in a batch, the lock
+ * timeout or any other, is logged and its transaction rolled back, and the
+ * sweeper tries again at the next interval instead of exiting (an exit
+ * would only be restarted after bgw_restart_time, and a lasting cause would
+ * make that a loop of restarts).
  *
  *-------------------------------------------------------------------------
  */
@@ -38,6 +46,7 @@ PGDLLEXPORT void om_sweeper_main(Datum arg);
 static int	sweep_interval = 1000;	/* ms */
 static char *sweep_database = NULL;
 static int	sweep_batch = 100;
+static int	sweep_lock_timeout = 1000;	/* ms */
 
 void
 om_sweeper_define_gucs(void)
@@ -57,6 +66,14 @@ om_sweeper_define_gucs(void)
 							100, 1, 1000000,
 							PGC_SIGHUP,
 							0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("order_mgmt.sweep_lock_timeout",
+							"Sets the lock_timeout of the sweeper's transactions.",
+							"The sweeper gives up a batch that waits this long for a lock, and tries again at the next interval.",
+							&sweep_lock_timeout,
+							1000, 1, 3600 * 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
 							NULL, NULL, NULL);
 	DefineCustomStringVariable("order_mgmt.database",
 							   "Sets the database the sweeper works in.",
@@ -86,16 +103,22 @@ om_sweeper_register(void)
 
 /*
  * One batch: run_due(sweep_batch) in its own transaction, if the extension
- * is here.  Returns how many actions it performed.  Small batches keep the
+ * is here, with lock_timeout = sweep_lock_timeout for that transaction.
+ * Returns how many actions it performed; raises what run_due() raised,
+ * leaving the transaction for the caller to abort.  Small batches keep the
  * rows an auto-cancel touches (stock, promo codes) locked only briefly.
  */
 static int
 SweepOnce(void)
 {
 	int			done = 0;
+	char		timeout[32];
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
+	snprintf(timeout, sizeof(timeout), "%d", sweep_lock_timeout);
+	(void) set_config_option("lock_timeout", timeout, PGC_SUSET, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "order_mgmt.run_due()");
 
@@ -115,6 +138,35 @@ SweepOnce(void)
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	pgstat_report_activity(STATE_IDLE, NULL);
+	return done;
+}
+
+/*
+ * SweepOnce, surviving its errors: an error is logged, its transaction
+ * rolled back and the error state cleared, and -1 returned, so that the
+ * caller waits for the next interval (pg_cron's and autovacuum's way).
+ */
+static int
+SweepOnceCaught(MemoryContext pass_cxt)
+{
+	volatile int done = -1;
+
+	PG_TRY();
+	{
+		done = SweepOnce();
+	}
+	PG_CATCH();
+	{
+		HOLD_INTERRUPTS();
+		MemoryContextSwitchTo(pass_cxt);
+		EmitErrorReport();
+		AbortCurrentTransaction();
+		FlushErrorState();
+		pgstat_report_activity(STATE_IDLE, NULL);
+		RESUME_INTERRUPTS();
+		done = -1;
+	}
+	PG_END_TRY();
 	return done;
 }
 
@@ -150,10 +202,11 @@ om_sweeper_main(Datum arg)
 			int			done;
 
 			old = MemoryContextSwitchTo(pass_cxt);
-			done = SweepOnce();
+			done = SweepOnceCaught(pass_cxt);
 			MemoryContextSwitchTo(old);
 			MemoryContextReset(pass_cxt);
 			CHECK_FOR_INTERRUPTS();
+			/* the backlog is gone, or the batch failed: wait the interval */
 			if (done < sweep_batch)
 				break;
 		}

@@ -37,7 +37,7 @@ COMMENT ON COLUMN order_mgmt.shop.reward_rate IS 'Reward points per currency uni
 COMMENT ON COLUMN order_mgmt.shop.high_value_threshold IS 'Order total from which follow-ups go by phone; NULL = none';
 COMMENT ON COLUMN order_mgmt.shop.followup_window IS 'Unpaid orders younger than this are followed up by SMS';
 COMMENT ON COLUMN order_mgmt.shop.stock_buckets IS 'Default number of stock rows a SKU''s stock is split over (SPEC §4.4)';
-COMMENT ON COLUMN order_mgmt.shop.admission_queue IS 'Default for taking a per-SKU advisory lock before the stock row (SPEC §4.4)';
+COMMENT ON COLUMN order_mgmt.shop.admission_queue IS 'Default for queueing checkouts of a SKU, per bucket, on a lock no SQL role can take, before the stock row (SPEC §4.4)';
 COMMENT ON COLUMN order_mgmt.shop.created_at IS 'When the shop was created (order_mgmt.now())';
 COMMENT ON COLUMN order_mgmt.shop.updated_at IS 'When the shop was last changed (order_mgmt.now())';
 COMMENT ON COLUMN order_mgmt.shop.notify_channel IS 'NOTIFY channel woken (empty payload) after a commit that wrote this shop''s events; NULL = none; set with enable_notify()';

@@ -64,5 +64,37 @@ ok($node->poll_query_until('shop',
 	q{SELECT payment_status = 'failed' FROM order_mgmt.orders WHERE order_no = 'AFTER'}),
 	'after a reload the sweeper still works');
 
+# a lock someone holds does not stop the sweeper (issue 15): its batch gives
+# up after order_mgmt.sweep_lock_timeout (1s), the error is logged, and the
+# same worker sweeps again once the lock is gone
+my $pid = $node->safe_psql('shop',
+	q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'order_mgmt sweeper'});
+$node->safe_psql('shop', q{
+	SELECT order_mgmt.checkout(1, '[{"sku": "A", "qty": 1}]', order_no => 'LOCKED', payment_timeout => '3 seconds');
+});
+my $offset = -s $node->logfile;
+my $locker = $node->background_psql('shop');
+$locker->query_safe('BEGIN');
+$locker->query_safe('LOCK TABLE order_mgmt.due_action IN ACCESS EXCLUSIVE MODE');
+ok($node->wait_for_log(qr/ERROR:  canceling statement due to lock timeout/, $offset),
+	'the sweeper gives up waiting for the lock and logs it');
+ok($node->poll_query_until('shop',
+	q{SELECT payment_due_at < now() FROM order_mgmt.orders WHERE order_no = 'LOCKED'}),
+	'the order is overdue');
+$offset = -s $node->logfile;
+ok($node->wait_for_log(qr/ERROR:  canceling statement due to lock timeout/, $offset),
+	'the sweeper tries again at the next interval');
+is($node->safe_psql('shop', q{SELECT payment_status FROM order_mgmt.orders WHERE order_no = 'LOCKED'}),
+	'unpaid', 'nothing was swept while the lock was held');
+$locker->query_safe('COMMIT');
+$locker->quit;
+ok($node->poll_query_until('shop',
+	q{SELECT payment_status = 'failed' FROM order_mgmt.orders WHERE order_no = 'LOCKED'}),
+	'once the lock is released the sweeper fails the overdue order');
+is($node->safe_psql('shop',
+	q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'order_mgmt sweeper'}),
+	$pid, 'the same worker: the error did not end it');
+is($node->safe_psql('shop', 'SELECT count(*) FROM order_mgmt.verify()'), '0', 'verify() finds nothing');
+
 $node->stop;
 done_testing();
