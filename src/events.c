@@ -109,16 +109,25 @@ om_actor(void)
 
 /*
  * The shop's NOTIFY channel, or NULL: looked up once per transaction and
- * shop (the last one asked), inside the caller's SPI connection.
+ * shop (the last one asked), inside the caller's SPI connection; the
+ * functions that set a channel forget it.
  */
+static FullTransactionId memo_xid;
+static int64 memo_shop = 0;
+static char memo_channel[NAMEDATALEN];
+
+/* A shop's channel was set: look it up again (update_shop, enable_notify). */
+void
+om_events_forget_channel(void)
+{
+	memo_shop = 0;
+}
+
 static const char *
 ShopChannel(int64 shop_id)
 {
 	static SPIPlanPtr plan = NULL;
 	static const Oid argtypes[] = {INT8OID};
-	static FullTransactionId memo_xid;
-	static int64 memo_shop = 0;
-	static char memo_channel[NAMEDATALEN];
 	FullTransactionId xid = GetTopFullTransactionId();
 	Datum		values[1];
 

@@ -12,6 +12,7 @@
 
 extern void om_events_define_gucs(void);
 extern const char *om_actor(void);
+extern void om_events_forget_channel(void);
 extern void om_event_write(int64 shop_id, int64 order_id, const char *kind,
 						   const char *from_value, const char *to_value,
 						   const char *detail_json);

@@ -48,6 +48,7 @@
 #include "utils/xid8.h"
 
 #include "clock.h"
+#include "events.h"
 #include "om_args.h"
 #include "shop.h"
 #include "spi_util.h"
@@ -61,6 +62,23 @@
 #define OM_REBASED_XID "1"
 /* A consumer position from which every event is still to come. */
 #define OM_SNAPSHOT_START OM_REBASED_XID ":" OM_REBASED_XID ":"
+
+/*
+ * A snapshot taken now that counts the caller's own transaction as
+ * running if it has an id below the snapshot's xmax (pg_current_snapshot
+ * leaves it out): the events it writes, before or after, then belong to
+ * the batch after its commit.  A transaction without an id yet gets one
+ * at or above the xmax.  The xip list stays valid either way.
+ */
+#define OM_FRESH_SNAPSHOT \
+	"(SELECT CASE WHEN o.own IS NULL OR o.own >= pg_catalog.pg_snapshot_xmax(o.s) THEN o.s" \
+	"   ELSE (SELECT pg_catalog.format('%s:%s:%s', pg_catalog.pg_snapshot_xmin(o.s)," \
+	"           pg_catalog.pg_snapshot_xmax(o.s), pg_catalog.string_agg(u.x::text, ',' ORDER BY u.x))" \
+	"         ::pg_catalog.pg_snapshot" \
+	"         FROM (SELECT pg_catalog.pg_snapshot_xip(o.s) UNION SELECT o.own) u(x)" \
+	"         WHERE u.x < pg_catalog.pg_snapshot_xmax(o.s)) END" \
+	" FROM (SELECT pg_catalog.pg_current_snapshot() AS s," \
+	"              pg_catalog.pg_current_xact_id_if_assigned() AS own) o)"
 
 static int32
 MaxArg(FunctionCallInfo fcinfo, int argno)
@@ -219,7 +237,8 @@ om_events_since(PG_FUNCTION_ARGS)
  * register_consumer(shop_id, consumer, from_start) -> boolean
  *
  * A consumer starts at the caller's snapshot (events committed before are
- * taken as delivered), or from_start before every event.  False, and
+ * taken as delivered; the caller's own, committed later, are not), or
+ * from_start before every event.  False, and
  * nothing changes, if the shop has a consumer of that name.
  */
 PG_FUNCTION_INFO_V1(om_register_consumer);
@@ -246,7 +265,7 @@ om_register_consumer(PG_FUNCTION_ARGS)
 			"INSERT INTO order_mgmt.event_consumer"
 			" (shop_id, consumer, snapshot, created_at, updated_at)"
 			" VALUES ($1, $2, CASE WHEN $3 THEN '" OM_SNAPSHOT_START "'::pg_catalog.pg_snapshot"
-			"  ELSE pg_catalog.pg_current_snapshot() END, $4, $4)"
+			"  ELSE " OM_FRESH_SNAPSHOT " END, $4, $4)"
 			" ON CONFLICT (shop_id, consumer) DO NOTHING",
 			4, argtypes);
 	values[0] = Int64GetDatum(shop_id);
@@ -289,36 +308,37 @@ om_drop_consumer(PG_FUNCTION_ARGS)
  * The consumer's position, locked for this transaction, and a fresh
  * snapshot for a new batch.  Sets *batch (NULL if between batches),
  * *after, *snapshot and *fresh.
+ *
+ * The row is locked first; the fresh snapshot is taken by a second
+ * statement, after the lock, so under READ COMMITTED it sees whatever a
+ * reader that held the row before us committed.  (Under REPEATABLE READ
+ * the lock fails with 40001 if such a reader committed after our
+ * snapshot.)  A position newer than the fresh snapshot cannot come from
+ * this cluster: it was restored from another one.
  */
 static void
 LockConsumer(int64 shop_id, const char *consumer, Datum *snapshot, Datum *batch,
 			 int64 *after, Datum *fresh)
 {
-	static SPIPlanPtr plan = NULL;
+	static SPIPlanPtr lock_plan = NULL;
+	static SPIPlanPtr fresh_plan = NULL;
 	static const Oid argtypes[] = {INT8OID, TEXTOID};
 	Datum		values[2];
 	MemoryContext cxt = CurrentMemoryContext;
 	HeapTuple	tup;
 	TupleDesc	td;
 	bool		isnull;
+	bool		newest_null;
+	Datum		newest;
+	FullTransactionId position_xmax;
+	FullTransactionId fresh_xmax;
 
-	/*
-	 * The fresh snapshot counts the caller's own transaction as running,
-	 * if it has an id already: the events it writes, before or after this
-	 * call, belong to the batch after its commit.  (A transaction without
-	 * an id yet gets one above the snapshot's xmax.)
-	 */
-	om_plan(&plan,
-			"SELECT c.snapshot, c.batch_snapshot, c.batch_after, f.fresh,"
-			" (SELECT max(e.xid) FROM order_mgmt.order_event e WHERE e.shop_id = $1)"
-			" FROM order_mgmt.event_consumer c,"
-			" LATERAL (SELECT CASE WHEN o.own IS NULL OR o.own >= pg_catalog.pg_snapshot_xmax(o.s) THEN o.s"
-			"   ELSE (SELECT pg_catalog.format('%s:%s:%s', pg_catalog.pg_snapshot_xmin(o.s),"
-			"           pg_catalog.pg_snapshot_xmax(o.s), pg_catalog.string_agg(u.x::text, ',' ORDER BY u.x))"
-			"         ::pg_catalog.pg_snapshot"
-			"         FROM (SELECT pg_catalog.pg_snapshot_xip(o.s) UNION SELECT o.own) u(x)) END"
-			"   FROM (SELECT pg_catalog.pg_current_snapshot() AS s,"
-			"                pg_catalog.pg_current_xact_id_if_assigned() AS own) o) f(fresh)"
+	om_plan(&lock_plan,
+			"SELECT c.snapshot, c.batch_snapshot, c.batch_after,"
+			" (SELECT max(e.xid) FROM order_mgmt.order_event e WHERE e.shop_id = $1),"
+			" GREATEST(pg_catalog.pg_snapshot_xmax(c.snapshot),"
+			"          pg_catalog.pg_snapshot_xmax(c.batch_snapshot))"
+			" FROM order_mgmt.event_consumer c"
 			" WHERE c.shop_id = $1 AND c.consumer = $2"
 			" FOR NO KEY UPDATE OF c NOWAIT",
 			2, argtypes);
@@ -326,7 +346,7 @@ LockConsumer(int64 shop_id, const char *consumer, Datum *snapshot, Datum *batch,
 	values[1] = CStringGetTextDatum(consumer);
 	PG_TRY();
 	{
-		om_exec(plan, values, NULL, false, 1);
+		om_exec(lock_plan, values, NULL, false, 1);
 	}
 	PG_CATCH();
 	{
@@ -358,13 +378,25 @@ LockConsumer(int64 shop_id, const char *consumer, Datum *snapshot, Datum *batch,
 	if (isnull)
 		*batch = (Datum) 0;
 	*after = isnull ? 0 : DatumGetInt64(SPI_getbinval(tup, td, 3, &isnull));
-	*fresh = SPI_getbinval(tup, td, 4, &isnull);
-	{
-		bool		newest_null;
-		Datum		newest = SPI_getbinval(tup, td, 5, &newest_null);
+	newest = SPI_getbinval(tup, td, 4, &newest_null);
+	CheckNotForeign(shop_id, newest_null, newest);
+	position_xmax = DatumGetFullTransactionId(SPI_getbinval(tup, td, 5, &isnull));
 
-		CheckNotForeign(shop_id, newest_null, newest);
-	}
+	/* a new statement: under READ COMMITTED a snapshot taken after the lock */
+	om_plan(&fresh_plan, "SELECT " OM_FRESH_SNAPSHOT ", pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot())",
+			0, NULL);
+	om_exec(fresh_plan, NULL, NULL, false, 1);
+	*fresh = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	fresh_xmax = DatumGetFullTransactionId(SPI_getbinval(SPI_tuptable->vals[0],
+														 SPI_tuptable->tupdesc, 2, &isnull));
+	if (FullTransactionIdFollows(position_xmax, fresh_xmax))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the position of event consumer \"%s\" of shop " INT64_FORMAT " is from another cluster",
+						consumer, shop_id),
+				 errdetail("Its snapshot reaches transaction " UINT64_FORMAT "; this cluster's snapshot ends at " UINT64_FORMAT ".",
+						   U64FromFullTransactionId(position_xmax), U64FromFullTransactionId(fresh_xmax)),
+				 errhint("It was restored from a dump of another cluster: a superuser runs SELECT order_mgmt.rebase_events() once.")));
 }
 
 /* Store the consumer's position: a batch in progress, or a new snapshot. */
@@ -504,6 +536,10 @@ om_rebase_events(PG_FUNCTION_ARGS)
 					false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not rebase order_mgmt.event_consumer");
 	SPI_finish();
+	ereport(NOTICE,
+			(errmsg("moved " INT64_FORMAT " events to transaction " OM_REBASED_XID, moved),
+			 errdetail("Every named consumer has delivered them; events_since() now orders them by event_id."),
+			 errhint("A drained events_since() reader resumes from its shop's highest event_id.")));
 	PG_RETURN_INT64(moved);
 }
 
@@ -548,6 +584,7 @@ om_enable_notify(PG_FUNCTION_ARGS)
 	om_exec(plan, values, NULL, false, 0);
 	if (SPI_processed != 1)
 		om_shop_not_found(shop_id);
+	om_events_forget_channel();
 	SPI_finish();
 	PG_RETURN_TEXT_P(cstring_to_text(channel));
 }

@@ -19,6 +19,7 @@
 #include "utils/lsyscache.h"
 
 #include "clock.h"
+#include "events.h"
 #include "icu.h"
 #include "money.h"
 #include "om_args.h"
@@ -414,6 +415,7 @@ om_update_shop(PG_FUNCTION_ARGS)
 		elog(ERROR, "could not update shop " INT64_FORMAT, shop_id);
 	if (SPI_processed == 0)
 		om_shop_not_found(shop_id);
+	om_events_forget_channel();		/* notify_channel may have changed */
 	SPI_finish();
 	PG_RETURN_VOID();
 }
