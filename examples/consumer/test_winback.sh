@@ -41,7 +41,7 @@ start_consumer() {
 }
 
 echo "== winback: 16 clients, $secs s, SIGKILL every 0.2-2 s"
-pgbench -n -d "$db" -c 16 -j 2 -T "$secs" -f "$here/winback.pgbench" >"$work/pgbench.log" 2>&1 &
+pgbench -n -c 16 -j 2 -T "$secs" -f "$here/winback.pgbench" "$db" >"$work/pgbench.log" 2>&1 &
 bpid=$!
 start_consumer
 kills=0
@@ -71,12 +71,14 @@ wait "$cpid" 2>/dev/null || true
 cpid=
 bpid=
 live=$(psql -X -At -d "$db" -c "SELECT count(*) FROM winback.followup")
+t0=$(date +%s%N)
 if ! timeout 120 "$py" "$here/winback.py" 1 --drain >>"$work/consumer.log" 2>&1; then
 	tail -20 "$work/consumer.log"
 	echo "winback: FAILED (winback.py --drain)"
 	exit 1
 fi
-echo "   follow-ups before the drain: $live; busy retries (55P03): $(grep -c 'is busy' "$work/consumer.log" || true)"
+echo "   follow-ups before the drain: $live, the drain took $((($(date +%s%N) - t0) / 1000000)) ms;" \
+	"busy retries (55P03): $(grep -c 'is busy' "$work/consumer.log" || true)"
 
 read -r cancelled followups wrong stray problems <<<"$(psql -X -At -F ' ' -d "$db" -c "
 	WITH f AS (SELECT order_id, count(*) AS n FROM winback.followup GROUP BY order_id)

@@ -41,7 +41,7 @@ mix=(-f "$here/checkout.pgbench@45" -f "$here/pay.pgbench@15" -f "$here/fail.pgb
 	-f "$here/refund.pgbench@5" -f "$here/sweep.pgbench@5")
 for shop in 1 2; do
 	c=$((shop == 1 ? clients / 2 : clients - clients / 2))
-	PGOPTIONS="-c stress.shop=$shop" pgbench -n -d "$db" -c "$c" -j 1 -T "$secs" "${mix[@]}" \
+	PGOPTIONS="-c stress.shop=$shop" pgbench -n -c "$c" -j 1 -T "$secs" "${mix[@]}" "$db" \
 		>"$work/pgbench$shop.log" 2>&1 &
 	pids+=($!)
 done
