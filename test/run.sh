@@ -51,6 +51,16 @@ run_as_postgres pg_virtualenv /usr/bin/python3 "$work/test/orm/orm_test.py" >"$w
 echo "== stress (${OM_STRESS_SECONDS:=10} s)"
 stress_ok=0
 run_as_postgres pg_virtualenv bash "$work/test/stress/stress.sh" "$OM_STRESS_SECONDS" 16 >"$work/stress.log" 2>&1 && stress_ok=1
+# The outbox (SPEC §12): a next_events and an events_since consumer poll
+# two busy shops; each must deliver every event exactly once.
+echo "== outbox stress (${OM_OUTBOX_SECONDS:=10} s)"
+outbox_ok=0
+run_as_postgres pg_virtualenv bash "$work/test/stress/outbox.sh" "$OM_OUTBOX_SECONDS" 16 >"$work/outbox.log" 2>&1 && outbox_ok=1
+# The example consumer (examples/consumer): exactly one win-back follow-up
+# per cancelled order, though it is killed with SIGKILL again and again.
+echo "== winback consumer (${OM_WINBACK_SECONDS:=15} s)"
+winback_ok=0
+run_as_postgres pg_virtualenv bash "$work/examples/consumer/test_winback.sh" "$OM_WINBACK_SECONDS" >"$work/winback.log" 2>&1 && winback_ok=1
 # The benchmark suite in seconds (test/bench/suite.sh, SMOKE=1): every
 # script runs and ends consistent (nothing oversold, verify() empty, no
 # memory growth); its figures are not judged.
@@ -107,6 +117,8 @@ failed=$((failed + f))
 mv "/tmp/order_mgmt-layers.$$.log" "$work/layers.log"
 count_one "$layers_ok" "$work/layers.log" '^layers:'
 count_one "$stress_ok" "$work/stress.log" '^ *(tps|stress:)'
+count_one "$outbox_ok" "$work/outbox.log" '^ *(shop [12]:|next_events:|events_since:|outbox:)'
+count_one "$winback_ok" "$work/winback.log" '^ *(tps|follow-ups before|winback:)'
 # the bench smoke: one test per benchmark script
 grep -E '^(######## |sell-out:|run_due:|memory:|  sync|  hot|verify)' "$work/smoke.log" | sed 's/^/  bench: /'
 if grep -qE '^bench: [0-9]+ passed, [0-9]+ failed$' "$work/smoke.log"; then

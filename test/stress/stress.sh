@@ -18,10 +18,10 @@ psql -X -q -v ON_ERROR_STOP=1 -d "$db" -f "$here/setup.sql" >/dev/null
 echo "== stress: $clients clients, $secs s"
 log=$(mktemp)
 rc=0
-pgbench -n -d "$db" -c "$clients" -j 2 -T "$secs" -P 10 \
+pgbench -n -c "$clients" -j 2 -T "$secs" -P 10 \
 	-f "$here/checkout.pgbench@50" -f "$here/pay.pgbench@15" -f "$here/fail.pgbench@8" \
 	-f "$here/cancel.pgbench@8" -f "$here/reactivate.pgbench@8" -f "$here/ship.pgbench@5" \
-	-f "$here/refund.pgbench@3" -f "$here/sweep.pgbench@3" >"$log" 2>&1 || rc=$?
+	-f "$here/refund.pgbench@3" -f "$here/sweep.pgbench@3" "$db" >"$log" 2>&1 || rc=$?
 grep -E '^(progress|number of transactions|tps|latency average|number of failed)' "$log" | sed 's/^/   /'
 if [ "$rc" -ne 0 ]; then
 	grep -E 'error' "$log" | sort | uniq -c | head -20
