@@ -99,7 +99,7 @@ om_rewards_reverse(int64 shop_id, int64 order_id)
 					  " LATERAL (SELECT e.points"
 					  "    - greatest(least(floor((o.paid_amount - o.refunded_amount) * s.reward_rate)::int8, e.points), 0)"
 					  "    - coalesce((SELECT sum(r.points) FROM order_mgmt.reward_ledger r"
-					  "        WHERE r.shop_id = e.shop_id AND r.order_id = e.order_id AND r.kind = 'reversed'), 0)"
+					  "        WHERE r.shop_id = $1 AND r.order_id = e.order_id AND r.kind = 'reversed'), 0)"
 					  "    AS back) b"
 					  " WHERE e.shop_id = $1 AND e.order_id = $2 AND e.kind = 'earned' AND b.back > 0"
 					  " RETURNING points",

@@ -380,7 +380,7 @@ om_request_exchange(PG_FUNCTION_ARGS)
 	/* the replacement: a known SKU, its stock held at once */
 	om_plan(&sku_plan,
 			"SELECT coalesce(k.stock_buckets, s.stock_buckets), coalesce(k.admission_queue, s.admission_queue),"
-			" NOT k.digital OR EXISTS (SELECT FROM order_mgmt.stock t WHERE t.shop_id = k.shop_id AND t.sku = k.sku)"
+			" NOT k.digital OR EXISTS (SELECT FROM order_mgmt.stock t WHERE t.shop_id = $1 AND t.sku = k.sku)"
 			" FROM order_mgmt.sku k JOIN order_mgmt.shop s ON s.shop_id = k.shop_id"
 			" WHERE k.shop_id = $1 AND k.sku = $2",
 			2, sku_types);
