@@ -120,15 +120,26 @@ om_move_status(int64 shop_id, int64 order_id, const char *status, const char *re
 	Datum		values[6];
 	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
 
+	Oid			reason_type = om_type_oid("cancel_reason");
+	Oid			source_type = om_type_oid("cancel_source");
+
 	/*
 	 * $4 and $6 are of the enum types, not text cast in the statement:
 	 * Citus refuses a STABLE function (the enum's input) inside COALESCE
-	 * in an UPDATE.
+	 * in an UPDATE.  A kept plan's parameter types are not revalidated, so
+	 * when the types were made anew (the extension re-created) the plan
+	 * is prepared again.
 	 */
+	if (plan != NULL && (SPI_getargtypeid(plan, 3) != reason_type ||
+						 SPI_getargtypeid(plan, 5) != source_type))
+	{
+		SPI_freeplan(plan);
+		plan = NULL;
+	}
 	if (plan == NULL)
 	{
 		Oid			argtypes[6] = {INT8OID, INT8OID, TEXTOID,
-			om_type_oid("cancel_reason"), TEXTOID, om_type_oid("cancel_source")};
+		reason_type, TEXTOID, source_type};
 
 		om_plan(&plan,
 				"UPDATE order_mgmt.orders SET status = $3::order_mgmt.order_status,"
