@@ -492,18 +492,23 @@ om_receive_return(PG_FUNCTION_ARGS)
 	if (!StateIs(&r, "approved", NULL))
 		RefuseState(&r, "receive", "approved");
 
-	/* returned_qty, filling the order's lines of each SKU in line order */
+	/*
+	 * returned_qty, filling the order's lines of each SKU in line order.
+	 * The CTEs carry shop_id and are joined on it: Citus plans an UPDATE
+	 * joined to subqueries only when they join on the distribution column.
+	 */
 	om_plan(&lines_plan,
-			"WITH want AS (SELECT sku, sum(qty) AS qty FROM order_mgmt.return_line"
-			"    WHERE shop_id = $1 AND return_id = $2 GROUP BY sku),"
-			" cap AS (SELECT l.line_no, l.sku, l.qty - l.returned_qty AS free,"
+			"WITH want AS (SELECT shop_id, sku, sum(qty) AS qty FROM order_mgmt.return_line"
+			"    WHERE shop_id = $1 AND return_id = $2 GROUP BY shop_id, sku),"
+			" cap AS (SELECT l.shop_id, l.line_no, l.sku, l.qty - l.returned_qty AS free,"
 			"    coalesce(sum(l.qty - l.returned_qty) OVER (PARTITION BY l.sku ORDER BY l.line_no"
 			"      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before"
 			"    FROM order_mgmt.order_line l WHERE l.shop_id = $1 AND l.order_id = $3)"
 			" UPDATE order_mgmt.order_line l"
 			" SET returned_qty = l.returned_qty + least(c.free, w.qty - c.before)"
-			" FROM cap c JOIN want w ON w.sku = c.sku"
-			" WHERE l.shop_id = $1 AND l.order_id = $3 AND l.line_no = c.line_no AND w.qty > c.before",
+			" FROM cap c JOIN want w ON w.shop_id = c.shop_id AND w.sku = c.sku"
+			" WHERE l.shop_id = $1 AND l.order_id = $3 AND c.shop_id = l.shop_id"
+			"   AND l.line_no = c.line_no AND w.qty > c.before",
 			3, argtypes);
 	values[0] = Int64GetDatum(r.shop_id);
 	values[1] = Int64GetDatum(r.return_id);
