@@ -149,7 +149,7 @@ SyncDelivery(int64 shop_id, int64 order_id)
 			"           AND r.state IN ('requested', 'approved', 'received')) AS open,"
 			"   (SELECT coalesce(sum(rl.qty), 0) FROM order_mgmt.return_line rl"
 			"      JOIN order_mgmt.return_request r ON r.shop_id = rl.shop_id AND r.return_id = rl.return_id"
-			"     WHERE r.shop_id = $1 AND r.order_id = $2 AND r.kind = 'return' AND r.state = 'completed') AS back,"
+			"     WHERE r.shop_id = $1 AND rl.shop_id = $1 AND r.order_id = $2 AND r.kind = 'return' AND r.state = 'completed') AS back,"
 			"   (SELECT sum(qty) FROM order_mgmt.order_line WHERE shop_id = $1 AND order_id = $2) AS bought)"
 			" UPDATE order_mgmt.orders o SET delivery_status ="
 			"   CASE WHEN st.open THEN 'returning' WHEN st.back >= st.bought THEN 'returned' ELSE 'arrived' END"
@@ -207,7 +207,7 @@ CheckReturnable(int64 shop_id, int64 order_id, OmLineQty *lines, int n, Numeric 
 			"SELECT coalesce(sum(l.qty), 0)::int8, coalesce(sum(l.returned_qty), 0)::int8,"
 			" (SELECT coalesce(sum(rl.qty), 0) FROM order_mgmt.return_line rl"
 			"    JOIN order_mgmt.return_request r ON r.shop_id = rl.shop_id AND r.return_id = rl.return_id"
-			"   WHERE r.shop_id = $1 AND r.order_id = $2 AND rl.sku = $3"
+			"   WHERE r.shop_id = $1 AND rl.shop_id = $1 AND r.order_id = $2 AND rl.sku = $3"
 			"     AND r.state IN ('requested', 'approved'))::int8,"
 			" CASE WHEN sum(l.qty) > 0 THEN (sum(l.unit_price * l.qty) - sum(l.discount)) / sum(l.qty) END"
 			" FROM order_mgmt.order_line l WHERE l.shop_id = $1 AND l.order_id = $2 AND l.sku = $3",

@@ -33,14 +33,14 @@ SELECT order_mgmt.create_shop(6, 'Shop 6');
 SELECT order_mgmt.create_shop(7, 'Shop 7');
 SELECT order_mgmt.create_shop(8, 'Shop 8');
 \o
-SELECT (CASE WHEN count(DISTINCT nodeport) = 2 THEN 'ok' ELSE 'not ok' END) || ' - shops land on both workers'
+SELECT (CASE WHEN count(DISTINCT n.nodeport) = 2 THEN 'ok' ELSE 'not ok' END) || ' - shops land on both workers'
 FROM (SELECT get_shard_id_for_distribution_column('order_mgmt.shop', s) AS shardid FROM generate_series(1, 8) s) s
-JOIN citus_shards c ON c.shardid = s.shardid;
+JOIN pg_dist_placement p ON p.shardid = s.shardid JOIN pg_dist_node n ON n.groupid = p.groupid;
 
 -- set-up, on shop 110
 \o /dev/null
 SELECT order_mgmt.create_shop(110, 'Story shop');
-SELECT order_mgmt.update_shop(110, '{"auto_cancel_failed": true}');
+SELECT order_mgmt.update_shop(110, '{"auto_cancel_failed": true, "reward_rate": 0.1}');
 SELECT order_mgmt.upsert_sku(110, 'A', 500);
 SELECT order_mgmt.upsert_sku(110, 'B', 300, stock_buckets => 4);
 SELECT order_mgmt.set_stock(110, 'B', 40);
@@ -91,8 +91,8 @@ UPDATE order_mgmt.orders SET status = 'cancelled', cancel_reason = 'changed_mind
 WHERE shop_id = 110 AND order_id = :john2;
 SELECT (CASE WHEN state = 'released' THEN 'ok' ELSE 'not ok' END) || ' - direct UPDATE: effects trigger released the code'
 FROM order_mgmt.promo_redemption WHERE shop_id = 110 AND order_id = :john2;
-UPDATE order_mgmt.orders SET status = 'confirmed' WHERE shop_id = 110 AND order_id = :mary;
-SELECT (CASE WHEN :'LAST_ERROR_SQLSTATE' = 'OM005' THEN 'ok' ELSE 'not ok' END) || ' - direct UPDATE refused by the guard: OM005';
+UPDATE order_mgmt.orders SET payment_status = 'refunded' WHERE shop_id = 110 AND order_id = :mary;
+SELECT (CASE WHEN :'SQLSTATE' = 'OM005' THEN 'ok' ELSE 'not ok' END) || ' - direct UPDATE refused by the guard: OM005';
 \o /dev/null
 SELECT order_mgmt.reactivate(110, :mary2, 'pending');
 \o
@@ -115,6 +115,13 @@ SELECT order_mgmt.refund(110, :mary2, 300, 'ref-1');
 SELECT (CASE WHEN payment_status = 'partially_refunded' AND refunded_amount = 300 THEN 'ok' ELSE 'not ok' END)
 	|| ' - payment, ship, return, refund'
 FROM order_mgmt.orders WHERE shop_id = 110 AND order_id = :mary2;
+\o /dev/null
+SELECT order_mgmt.complete(110, :mary2);
+SELECT order_mgmt.refund(110, :mary2, 100, 'ref-2');
+\o
+SELECT (CASE WHEN sum(points) FILTER (WHERE kind = 'earned') = 105 AND sum(points) FILTER (WHERE kind = 'reversed') = 10
+	THEN 'ok' ELSE 'not ok' END) || ' - reward points earned on completion, reversed by a later refund'
+FROM order_mgmt.reward_ledger WHERE shop_id = 110 AND order_id = :mary2;
 
 -- deadlines: a payment timeout in the past, applied lazily by the next call
 \o /dev/null
