@@ -70,11 +70,13 @@ om_rewards_earn(int64 shop_id, int64 order_id)
 
 	om_exec_for_order(&plan,
 					  "INSERT INTO order_mgmt.reward_ledger (shop_id, customer_id, order_id, points, kind, created_at)"
-					  " SELECT o.shop_id, o.customer_id, o.order_id, p.points, 'earned', $3"
-					  " FROM order_mgmt.orders o JOIN order_mgmt.shop s ON s.shop_id = o.shop_id,"
-					  " LATERAL (SELECT floor((o.paid_amount - o.refunded_amount) * s.reward_rate)::int8 AS points) p"
-					  " WHERE o.shop_id = $1 AND o.order_id = $2 AND o.customer_id IS NOT NULL"
-					  "   AND s.reward_rate > 0 AND p.points > 0"
+					  " SELECT x.shop_id, x.customer_id, x.order_id, x.points, 'earned', $3"
+					  " FROM (SELECT o.shop_id, o.customer_id, o.order_id,"
+					  "         floor((o.paid_amount - o.refunded_amount) * s.reward_rate)::int8 AS points"
+					  "       FROM order_mgmt.orders o JOIN order_mgmt.shop s ON s.shop_id = o.shop_id"
+					  "       WHERE o.shop_id = $1 AND s.shop_id = $1 AND o.order_id = $2"
+					  "         AND o.customer_id IS NOT NULL AND s.reward_rate > 0) x"
+					  " WHERE x.points > 0"
 					  " ON CONFLICT (shop_id, order_id) WHERE kind = 'earned' DO NOTHING"
 					  " RETURNING points",
 					  shop_id, order_id);
@@ -92,16 +94,18 @@ om_rewards_reverse(int64 shop_id, int64 order_id)
 
 	om_exec_for_order(&plan,
 					  "INSERT INTO order_mgmt.reward_ledger (shop_id, customer_id, order_id, points, kind, created_at)"
-					  " SELECT e.shop_id, e.customer_id, e.order_id, b.back, 'reversed', $3"
-					  " FROM order_mgmt.reward_ledger e"
-					  " JOIN order_mgmt.orders o ON o.shop_id = e.shop_id AND o.order_id = e.order_id"
-					  " JOIN order_mgmt.shop s ON s.shop_id = e.shop_id,"
-					  " LATERAL (SELECT e.points"
-					  "    - greatest(least(floor((o.paid_amount - o.refunded_amount) * s.reward_rate)::int8, e.points), 0)"
-					  "    - coalesce((SELECT sum(r.points) FROM order_mgmt.reward_ledger r"
-					  "        WHERE r.shop_id = e.shop_id AND r.order_id = e.order_id AND r.kind = 'reversed'), 0)"
-					  "    AS back) b"
-					  " WHERE e.shop_id = $1 AND e.order_id = $2 AND e.kind = 'earned' AND b.back > 0"
+					  " SELECT x.shop_id, x.customer_id, x.order_id, x.back, 'reversed', $3"
+					  " FROM (SELECT e.shop_id, e.customer_id, e.order_id, e.points"
+					  "         - greatest(least(floor((o.paid_amount - o.refunded_amount) * s.reward_rate)::int8,"
+					  "                          e.points), 0)"
+					  "         - coalesce((SELECT sum(r.points) FROM order_mgmt.reward_ledger r"
+					  "             WHERE r.shop_id = $1 AND r.order_id = $2 AND r.kind = 'reversed'), 0) AS back"
+					  "       FROM order_mgmt.reward_ledger e"
+					  "       JOIN order_mgmt.orders o ON o.shop_id = e.shop_id AND o.order_id = e.order_id"
+					  "       JOIN order_mgmt.shop s ON s.shop_id = e.shop_id"
+					  "       WHERE e.shop_id = $1 AND o.shop_id = $1 AND s.shop_id = $1"
+					  "         AND e.order_id = $2 AND o.order_id = $2 AND e.kind = 'earned') x"
+					  " WHERE x.back > 0"
 					  " RETURNING points",
 					  shop_id, order_id);
 	if (SPI_processed == 1)

@@ -143,7 +143,11 @@ CancelDetail(HeapTuple tuple, TupleDesc td)
 	return buf.data;
 }
 
-/* Drop an order's deadlines of the given kinds. */
+/*
+ * Drop an order's deadlines of the given kinds (a comma-separated list).
+ * The column is compared as the enum, not as text: Citus refuses a STABLE
+ * function (the enum's output) of a column in a DELETE's WHERE.
+ */
 static void
 DropDeadlines(int64 shop_id, int64 order_id, const char *kinds)
 {
@@ -153,7 +157,7 @@ DropDeadlines(int64 shop_id, int64 order_id, const char *kinds)
 
 	om_plan(&plan,
 			"DELETE FROM order_mgmt.due_action WHERE shop_id = $1 AND order_id = $2"
-			" AND action::text = ANY (pg_catalog.string_to_array($3, ','))",
+			" AND action = ANY (pg_catalog.string_to_array($3, ',')::order_mgmt.due_kind[])",
 			3, argtypes);
 	values[0] = Int64GetDatum(shop_id);
 	values[1] = Int64GetDatum(order_id);
@@ -232,7 +236,7 @@ HoldAgain(int64 shop_id, int64 order_id)
 			" JOIN order_mgmt.shop s ON s.shop_id = l.shop_id"
 			" WHERE l.shop_id = $1 AND l.order_id = $2"
 			"   AND (NOT k.digital OR EXISTS (SELECT FROM order_mgmt.stock t"
-			"        WHERE t.shop_id = l.shop_id AND t.sku = l.sku))"
+			"        WHERE t.shop_id = $1 AND t.sku = l.sku))"
 			" GROUP BY l.sku ORDER BY l.sku COLLATE \"C\"",
 			2, argtypes);
 	values[0] = Int64GetDatum(shop_id);

@@ -117,23 +117,44 @@ om_move_status(int64 shop_id, int64 order_id, const char *status, const char *re
 			   const char *note, const char *source)
 {
 	static SPIPlanPtr plan = NULL;
-	static const Oid argtypes[] = {INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
 	Datum		values[6];
 	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
 
-	om_plan(&plan,
-			"UPDATE order_mgmt.orders SET status = $3::order_mgmt.order_status,"
-			" cancel_reason = coalesce($4::order_mgmt.cancel_reason, cancel_reason),"
-			" cancel_note = coalesce($5, cancel_note),"
-			" cancel_source = coalesce($6::order_mgmt.cancel_source, cancel_source)"
-			" WHERE shop_id = $1 AND order_id = $2",
-			6, argtypes);
+	Oid			reason_type = om_type_oid("cancel_reason");
+	Oid			source_type = om_type_oid("cancel_source");
+
+	/*
+	 * $4 and $6 are of the enum types, not text cast in the statement:
+	 * Citus refuses a STABLE function (the enum's input) inside COALESCE
+	 * in an UPDATE.  A kept plan's parameter types are not revalidated, so
+	 * when the types were made anew (the extension re-created) the plan
+	 * is prepared again.
+	 */
+	if (plan != NULL && (SPI_getargtypeid(plan, 3) != reason_type ||
+						 SPI_getargtypeid(plan, 5) != source_type))
+	{
+		SPI_freeplan(plan);
+		plan = NULL;
+	}
+	if (plan == NULL)
+	{
+		Oid			argtypes[6] = {INT8OID, INT8OID, TEXTOID,
+		reason_type, TEXTOID, source_type};
+
+		om_plan(&plan,
+				"UPDATE order_mgmt.orders SET status = $3::order_mgmt.order_status,"
+				" cancel_reason = coalesce($4, cancel_reason),"
+				" cancel_note = coalesce($5, cancel_note),"
+				" cancel_source = coalesce($6, cancel_source)"
+				" WHERE shop_id = $1 AND order_id = $2",
+				6, argtypes);
+	}
 	values[0] = Int64GetDatum(shop_id);
 	values[1] = Int64GetDatum(order_id);
 	values[2] = CStringGetTextDatum(status);
-	om_text_param(values, nulls, 3, reason);
+	om_enum_param(plan, values, nulls, 3, reason);
 	om_text_param(values, nulls, 4, note);
-	om_text_param(values, nulls, 5, source);
+	om_enum_param(plan, values, nulls, 5, source);
 	om_exec_quiet(plan, values, nulls, false, 0);
 }
 

@@ -245,12 +245,15 @@ PG_FUNCTION_INFO_V1(om_register_consumer);
 Datum
 om_register_consumer(PG_FUNCTION_ARGS)
 {
+	static SPIPlanPtr snap_plan = NULL;
 	static SPIPlanPtr plan = NULL;
-	static const Oid argtypes[] = {INT8OID, TEXTOID, BOOLOID, TIMESTAMPTZOID};
+	static const Oid snap_argtypes[] = {BOOLOID};
+	static const Oid argtypes[] = {INT8OID, TEXTOID, PG_SNAPSHOTOID, TIMESTAMPTZOID};
 	Datum		values[4];
 	int64		shop_id;
 	char	   *consumer;
 	bool		from_start;
+	bool		isnull;
 
 	OM_ARG_NOT_NULL(0, "shop_id");
 	OM_ARG_NOT_NULL(2, "from_start");
@@ -261,16 +264,31 @@ om_register_consumer(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	om_require_shop(shop_id);
+
+	/*
+	 * The position is taken by a statement of its own, before the INSERT
+	 * (Citus plans no subquery inside INSERT ... VALUES).  A snapshot
+	 * taken that much earlier only counts more transactions as still to
+	 * come: the consumer skips nothing.
+	 */
+	om_plan(&snap_plan,
+			"SELECT CASE WHEN $1 THEN '" OM_SNAPSHOT_START "'::pg_catalog.pg_snapshot"
+			"  ELSE " OM_FRESH_SNAPSHOT " END",
+			1, snap_argtypes);
+	values[0] = BoolGetDatum(from_start);
+	om_exec(snap_plan, values, NULL, true, 1);
+	if (SPI_processed != 1)
+		elog(ERROR, "register_consumer: no snapshot");
+	values[2] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
 	om_plan(&plan,
 			"INSERT INTO order_mgmt.event_consumer"
 			" (shop_id, consumer, snapshot, created_at, updated_at)"
-			" VALUES ($1, $2, CASE WHEN $3 THEN '" OM_SNAPSHOT_START "'::pg_catalog.pg_snapshot"
-			"  ELSE " OM_FRESH_SNAPSHOT " END, $4, $4)"
+			" VALUES ($1, $2, $3, $4, $4)"
 			" ON CONFLICT (shop_id, consumer) DO NOTHING",
 			4, argtypes);
 	values[0] = Int64GetDatum(shop_id);
 	values[1] = CStringGetTextDatum(consumer);
-	values[2] = BoolGetDatum(from_start);
 	values[3] = TimestampTzGetDatum(om_now());
 	om_exec(plan, values, NULL, false, 0);
 	from_start = (SPI_processed == 1);

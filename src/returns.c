@@ -149,7 +149,7 @@ SyncDelivery(int64 shop_id, int64 order_id)
 			"           AND r.state IN ('requested', 'approved', 'received')) AS open,"
 			"   (SELECT coalesce(sum(rl.qty), 0) FROM order_mgmt.return_line rl"
 			"      JOIN order_mgmt.return_request r ON r.shop_id = rl.shop_id AND r.return_id = rl.return_id"
-			"     WHERE r.shop_id = $1 AND r.order_id = $2 AND r.kind = 'return' AND r.state = 'completed') AS back,"
+			"     WHERE r.shop_id = $1 AND rl.shop_id = $1 AND r.order_id = $2 AND r.kind = 'return' AND r.state = 'completed') AS back,"
 			"   (SELECT sum(qty) FROM order_mgmt.order_line WHERE shop_id = $1 AND order_id = $2) AS bought)"
 			" UPDATE order_mgmt.orders o SET delivery_status ="
 			"   CASE WHEN st.open THEN 'returning' WHEN st.back >= st.bought THEN 'returned' ELSE 'arrived' END"
@@ -207,7 +207,7 @@ CheckReturnable(int64 shop_id, int64 order_id, OmLineQty *lines, int n, Numeric 
 			"SELECT coalesce(sum(l.qty), 0)::int8, coalesce(sum(l.returned_qty), 0)::int8,"
 			" (SELECT coalesce(sum(rl.qty), 0) FROM order_mgmt.return_line rl"
 			"    JOIN order_mgmt.return_request r ON r.shop_id = rl.shop_id AND r.return_id = rl.return_id"
-			"   WHERE r.shop_id = $1 AND r.order_id = $2 AND rl.sku = $3"
+			"   WHERE r.shop_id = $1 AND rl.shop_id = $1 AND r.order_id = $2 AND rl.sku = $3"
 			"     AND r.state IN ('requested', 'approved'))::int8,"
 			" CASE WHEN sum(l.qty) > 0 THEN (sum(l.unit_price * l.qty) - sum(l.discount)) / sum(l.qty) END"
 			" FROM order_mgmt.order_line l WHERE l.shop_id = $1 AND l.order_id = $2 AND l.sku = $3",
@@ -380,7 +380,7 @@ om_request_exchange(PG_FUNCTION_ARGS)
 	/* the replacement: a known SKU, its stock held at once */
 	om_plan(&sku_plan,
 			"SELECT coalesce(k.stock_buckets, s.stock_buckets), coalesce(k.admission_queue, s.admission_queue),"
-			" NOT k.digital OR EXISTS (SELECT FROM order_mgmt.stock t WHERE t.shop_id = k.shop_id AND t.sku = k.sku)"
+			" NOT k.digital OR EXISTS (SELECT FROM order_mgmt.stock t WHERE t.shop_id = $1 AND t.sku = k.sku)"
 			" FROM order_mgmt.sku k JOIN order_mgmt.shop s ON s.shop_id = k.shop_id"
 			" WHERE k.shop_id = $1 AND k.sku = $2",
 			2, sku_types);
@@ -492,18 +492,23 @@ om_receive_return(PG_FUNCTION_ARGS)
 	if (!StateIs(&r, "approved", NULL))
 		RefuseState(&r, "receive", "approved");
 
-	/* returned_qty, filling the order's lines of each SKU in line order */
+	/*
+	 * returned_qty, filling the order's lines of each SKU in line order.
+	 * The CTEs carry shop_id and are joined on it: Citus plans an UPDATE
+	 * joined to subqueries only when they join on the distribution column.
+	 */
 	om_plan(&lines_plan,
-			"WITH want AS (SELECT sku, sum(qty) AS qty FROM order_mgmt.return_line"
-			"    WHERE shop_id = $1 AND return_id = $2 GROUP BY sku),"
-			" cap AS (SELECT l.line_no, l.sku, l.qty - l.returned_qty AS free,"
+			"WITH want AS (SELECT shop_id, sku, sum(qty) AS qty FROM order_mgmt.return_line"
+			"    WHERE shop_id = $1 AND return_id = $2 GROUP BY shop_id, sku),"
+			" cap AS (SELECT l.shop_id, l.line_no, l.sku, l.qty - l.returned_qty AS free,"
 			"    coalesce(sum(l.qty - l.returned_qty) OVER (PARTITION BY l.sku ORDER BY l.line_no"
 			"      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before"
 			"    FROM order_mgmt.order_line l WHERE l.shop_id = $1 AND l.order_id = $3)"
 			" UPDATE order_mgmt.order_line l"
 			" SET returned_qty = l.returned_qty + least(c.free, w.qty - c.before)"
-			" FROM cap c JOIN want w ON w.sku = c.sku"
-			" WHERE l.shop_id = $1 AND l.order_id = $3 AND l.line_no = c.line_no AND w.qty > c.before",
+			" FROM cap c JOIN want w ON w.shop_id = c.shop_id AND w.sku = c.sku"
+			" WHERE l.shop_id = $1 AND l.order_id = $3 AND c.shop_id = l.shop_id"
+			"   AND l.line_no = c.line_no AND w.qty > c.before",
 			3, argtypes);
 	values[0] = Int64GetDatum(r.shop_id);
 	values[1] = Int64GetDatum(r.return_id);

@@ -15,6 +15,19 @@
  * EXISTS), which cost checkout a fifth of its time.  Every statement here
  * is a short OLTP statement on keys, where a generic plan is as good.
  *
+ * Except on Citus (docs/citus.md).  Citus plans a generic statement only
+ * when it is a single table's "WHERE shop_id = $1" (its fast path, shard
+ * chosen at execution) or an INSERT ... VALUES; any other statement with
+ * parameters (a join, INSERT ... SELECT, ON CONFLICT over a SELECT, a
+ * subquery) gets a generic plan that fails with "could not create
+ * distributed plan" when it runs.  Citus gives such plans a prohibitive
+ * cost instead, so the plan cache left to choose plans them per call with
+ * the values bound, and keeps a generic plan where Citus made a usable one.
+ * So when the citus extension is in this database a plan is prepared
+ * without the option.  This is decided when the plan is prepared, once per
+ * backend and statement: a session that used order_mgmt before
+ * order_mgmt.distribute() ran must reconnect.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -22,10 +35,12 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
+#include "utils/syscache.h"
 
 #include "clock.h"
 #include "context.h"
@@ -39,7 +54,9 @@ om_plan(SPIPlanPtr *slot, const char *sql, int nargs, const Oid *argtypes)
 	if (*slot != NULL)
 		return *slot;
 
-	plan = SPI_prepare_cursor(sql, nargs, (Oid *) argtypes, CURSOR_OPT_GENERIC_PLAN);
+	plan = SPI_prepare_cursor(sql, nargs, (Oid *) argtypes,
+							  OidIsValid(get_extension_oid("citus", true)) ?
+							  0 : CURSOR_OPT_GENERIC_PLAN);
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed: %s: %s",
 			 SPI_result_code_string(SPI_result), sql);
@@ -244,6 +261,42 @@ om_text_param(Datum *values, char *nulls, int n, const char *s)
 	if (s)
 	{
 		values[n] = CStringGetTextDatum(s);
+		nulls[n] = ' ';
+	}
+	else
+	{
+		values[n] = (Datum) 0;
+		nulls[n] = 'n';
+	}
+}
+
+/*
+ * The type order_mgmt.<name> (an enum, for a parameter of that type).
+ */
+Oid
+om_type_oid(const char *name)
+{
+	Oid			nsp = get_namespace_oid("order_mgmt", false);
+	Oid			typid = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
+										CStringGetDatum(name), ObjectIdGetDatum(nsp));
+
+	if (!OidIsValid(typid))
+		elog(ERROR, "type order_mgmt.%s does not exist", name);
+	return typid;
+}
+
+/*
+ * Parameter n of plan, of an enum type, from its label s (NULL: null),
+ * as om_text_param() for text.  An unknown label raises 22P02 as a cast
+ * in the statement would.
+ */
+void
+om_enum_param(SPIPlanPtr plan, Datum *values, char *nulls, int n, const char *s)
+{
+	if (s)
+	{
+		values[n] = DirectFunctionCall2(enum_in, CStringGetDatum(s),
+										ObjectIdGetDatum(SPI_getargtypeid(plan, n)));
 		nulls[n] = ' ';
 	}
 	else

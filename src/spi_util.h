@@ -32,5 +32,8 @@ extern Datum om_int8_array(Datum *elems, int n);
 extern Datum om_int4_array(Datum *elems, int n);
 extern Datum om_text_array(Datum *elems, int n);
 extern void om_text_param(Datum *values, char *nulls, int n, const char *s);
+extern void om_enum_param(SPIPlanPtr plan, Datum *values, char *nulls, int n,
+						  const char *s);
+extern Oid	om_type_oid(const char *name);
 
 #endif							/* OM_SPI_UTIL_H */

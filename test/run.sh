@@ -66,6 +66,11 @@ run_as_postgres pg_virtualenv bash "$work/examples/consumer/test_winback.sh" "$O
 # memory growth); its figures are not judged.
 echo "== bench smoke"
 run_as_postgres pg_virtualenv env SMOKE=1 bash "$work/test/bench/suite.sh" >"$work/smoke.log" 2>&1
+# Citus: a coordinator and two workers on loopback, the API through the
+# coordinator (test/citus/citus.sh, docs/citus.md); skipped with a message
+# when ../shared/citus (Citus 13.2.2) is not beside the repository.
+echo "== citus"
+OM_CITUS_INSTALL="$top/../shared/citus/install.sh" bash "$work/test/citus/citus.sh" >"$work/citus.log" 2>&1
 
 for log in regress isolation; do
 	grep -E '\.\.\. (ok|FAILED|failed)' "$work/$log.log" | sed 's/^/  /'
@@ -130,6 +135,21 @@ fi
 [ "$f" -gt 0 ] && tail -60 "$work/smoke.log"
 passed=$((passed + p))
 failed=$((failed + f))
+
+# the Citus checks: one test each (none when skipped)
+grep -E '^  citus: (ok|not ok) |^citus: ' "$work/citus.log" | sed 's/^ */  /'
+if grep -q '^citus: skipped' "$work/citus.log"; then
+	:
+elif grep -qE '^citus: [0-9]+ passed, [0-9]+ failed$' "$work/citus.log"; then
+	p=$(sed -n 's/^citus: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$work/citus.log")
+	f=$(sed -n 's/^citus: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$work/citus.log")
+	[ "$f" -gt 0 ] && tail -60 "$work/citus.log"
+	passed=$((passed + p))
+	failed=$((failed + f))
+else
+	tail -40 "$work/citus.log"
+	failed=$((failed + 1))
+fi
 
 [ "$failed" -gt 0 ] && status=1
 echo "$passed passed, $failed failed"

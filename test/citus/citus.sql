@@ -1,0 +1,154 @@
+-- The Citus suite (issue 16, docs/citus.md): run through the coordinator of
+-- a coordinator and two workers by test/citus/citus.sh.  Each check prints
+-- "ok - name" or "not ok - name"; citus.sh counts them against the plan.
+\set ON_ERROR_STOP 0
+\pset tuples_only on
+\pset format unaligned
+\o /dev/null
+CREATE EXTENSION order_mgmt;
+\o
+-- propagated: the extension exists on every node
+SELECT (CASE WHEN bool_and(result = '0.2.0') AND count(*) = 3 THEN 'ok' ELSE 'not ok' END) || ' - extension propagated to every node'
+FROM run_command_on_all_nodes($$SELECT extversion FROM pg_extension WHERE extname = 'order_mgmt'$$);
+\o /dev/null
+SELECT order_mgmt.distribute() AS distributed \gset
+\o
+SELECT (CASE WHEN :distributed > 60 THEN 'ok' ELSE 'not ok' END) || ' - distribute() distributes tables and functions';
+SELECT (CASE WHEN order_mgmt.distribute() = 0 THEN 'ok' ELSE 'not ok' END) || ' - distribute() again does nothing';
+SELECT (CASE WHEN count(*) FILTER (WHERE d.partmethod = 'h') >= 19 AND count(*) FILTER (WHERE d.partmethod = 'n') = 1
+	AND count(*) FILTER (WHERE d.logicalrelid IS NULL) = 0
+	AND count(DISTINCT d.colocationid) FILTER (WHERE d.partmethod = 'h') = 1 THEN 'ok' ELSE 'not ok' END)
+	|| ' - every table distributed: shop tables co-located by shop_id, status_label a reference table'
+FROM pg_class c LEFT JOIN pg_dist_partition d ON d.logicalrelid = c.oid
+WHERE c.relnamespace = 'order_mgmt'::regnamespace AND c.relkind = 'r';
+
+-- shops 1..12 (enough to land on both workers)
+\o /dev/null
+SELECT order_mgmt.create_shop(1, 'Shop 1');
+SELECT order_mgmt.create_shop(2, 'Shop 2');
+SELECT order_mgmt.create_shop(3, 'Shop 3');
+SELECT order_mgmt.create_shop(4, 'Shop 4');
+SELECT order_mgmt.create_shop(5, 'Shop 5');
+SELECT order_mgmt.create_shop(6, 'Shop 6');
+SELECT order_mgmt.create_shop(7, 'Shop 7');
+SELECT order_mgmt.create_shop(8, 'Shop 8');
+\o
+SELECT (CASE WHEN count(DISTINCT n.nodeport) = 2 THEN 'ok' ELSE 'not ok' END) || ' - shops land on both workers'
+FROM (SELECT get_shard_id_for_distribution_column('order_mgmt.shop', s) AS shardid FROM generate_series(1, 8) s) s
+JOIN pg_dist_placement p ON p.shardid = s.shardid JOIN pg_dist_node n ON n.groupid = p.groupid;
+
+-- set-up, on shop 110
+\o /dev/null
+SELECT order_mgmt.create_shop(110, 'Story shop');
+SELECT order_mgmt.update_shop(110, '{"auto_cancel_failed": true, "reward_rate": 0.1}');
+SELECT order_mgmt.upsert_sku(110, 'A', 500);
+SELECT order_mgmt.upsert_sku(110, 'B', 300, stock_buckets => 4);
+SELECT order_mgmt.set_stock(110, 'B', 40);
+SELECT order_mgmt.set_stock(110, 'A', 1);
+SELECT order_mgmt.upsert_customer(110, 'mary', 'mary@example.com');
+SELECT order_mgmt.upsert_customer(110, 'john', 'john@example.com');
+\o
+SELECT (CASE WHEN sum(available) = 41 THEN 'ok' ELSE 'not ok' END) || ' - set-up: upsert_sku, set_stock (buckets)'
+FROM order_mgmt.stock_level WHERE shop_id = 110;
+
+-- seed 000: Mary checks out the last A; her payment fails; the shop cancels it
+SELECT order_mgmt.checkout(110, '[{"sku": "A", "qty": 1}]', customer_id => 'mary') AS mary \gset
+\o /dev/null
+SELECT order_mgmt.payment_failed(110, :mary, 'card declined');
+-- the auto-cancel is due at once: an API call on the order applies it
+SELECT order_mgmt.add_note(110, :mary, 'admin', 'called her');
+\o
+SELECT (CASE WHEN status = 'cancelled' AND cancel_source = 'system' THEN 'ok' ELSE 'not ok' END)
+	|| ' - failed payment, overdue auto-cancel applied by the next call'
+FROM order_mgmt.orders WHERE shop_id = 110 AND order_id = :mary;
+SELECT order_mgmt.checkout(110, '[{"sku": "A", "qty": 1}]', customer_id => 'john') AS john \gset
+\o /dev/null
+SELECT order_mgmt.payment_succeeded(110, :john, 500, 'pay-john');
+SELECT order_mgmt.reactivate(110, :mary);
+\o
+SELECT (CASE WHEN :'LAST_ERROR_SQLSTATE' = 'OM001' THEN 'ok' ELSE 'not ok' END) || ' - reactivate without stock: OM001';
+
+-- promo + buckets
+\o /dev/null
+SELECT order_mgmt.set_stock(110, 'A', 5);
+SELECT order_mgmt.create_promo(110, 'WELCOME', 'amount', 50, usage_limit => 1);
+\o
+SELECT order_mgmt.checkout(110, '[{"sku": "A", "qty": 1}, {"sku": "B", "qty": 3}]', customer_id => 'mary',
+	promo_code => 'WELCOME') AS mary2 \gset
+SELECT (CASE WHEN total = 1350 AND discount = 50 THEN 'ok' ELSE 'not ok' END) || ' - checkout with promo and buckets'
+FROM order_mgmt.orders WHERE shop_id = 110 AND order_id = :mary2;
+\o /dev/null
+SELECT order_mgmt.cancel(110, :mary2, 'payment_failed', source => 'system');
+\o
+SELECT order_mgmt.checkout(110, '[{"sku": "A", "qty": 1}]', customer_id => 'john', promo_code => 'welcome') AS john2 \gset
+\o /dev/null
+SELECT order_mgmt.reactivate(110, :mary2);
+\o
+SELECT (CASE WHEN :'LAST_ERROR_SQLSTATE' = 'OM003' THEN 'ok' ELSE 'not ok' END) || ' - reactivate with the code used up: OM003';
+
+-- a direct UPDATE through the coordinator: the guard trigger runs on the shard
+UPDATE order_mgmt.orders SET status = 'cancelled', cancel_reason = 'changed_mind', cancel_source = 'customer'
+WHERE shop_id = 110 AND order_id = :john2;
+SELECT (CASE WHEN state = 'released' THEN 'ok' ELSE 'not ok' END) || ' - direct UPDATE: effects trigger released the code'
+FROM order_mgmt.promo_redemption WHERE shop_id = 110 AND order_id = :john2;
+UPDATE order_mgmt.orders SET payment_status = 'refunded' WHERE shop_id = 110 AND order_id = :mary;
+SELECT (CASE WHEN :'SQLSTATE' = 'OM005' THEN 'ok' ELSE 'not ok' END) || ' - direct UPDATE refused by the guard: OM005';
+\o /dev/null
+SELECT order_mgmt.reactivate(110, :mary2, 'pending');
+\o
+SELECT (CASE WHEN status = 'pending' AND reactivated_at IS NOT NULL THEN 'ok' ELSE 'not ok' END) || ' - reactivate re-claims the code'
+FROM order_mgmt.orders WHERE shop_id = 110 AND order_id = :mary2;
+
+-- payments, shipping, returns
+\o /dev/null
+SELECT order_mgmt.payment_succeeded(110, :mary2, 1350, 'p2');
+SELECT order_mgmt.ship(110, :mary2, 'T1');
+SELECT order_mgmt.set_delivery_status(110, :mary2, 'arrived');
+\o
+SELECT order_mgmt.request_return(110, :mary2, '[{"sku": "B", "qty": 1}]', 'too many') AS r \gset
+\o /dev/null
+SELECT order_mgmt.approve_return(110, :r);
+SELECT order_mgmt.receive_return(110, :r, true);
+SELECT order_mgmt.credit_note(110, :r);
+SELECT order_mgmt.refund(110, :mary2, 300, 'ref-1');
+\o
+SELECT (CASE WHEN payment_status = 'partially_refunded' AND refunded_amount = 300 THEN 'ok' ELSE 'not ok' END)
+	|| ' - payment, ship, return, refund'
+FROM order_mgmt.orders WHERE shop_id = 110 AND order_id = :mary2;
+\o /dev/null
+SELECT order_mgmt.complete(110, :mary2);
+SELECT order_mgmt.refund(110, :mary2, 100, 'ref-2');
+\o
+SELECT (CASE WHEN sum(points) FILTER (WHERE kind = 'earned') = 105 AND sum(points) FILTER (WHERE kind = 'reversed') = 10
+	THEN 'ok' ELSE 'not ok' END) || ' - reward points earned on completion, reversed by a later refund'
+FROM order_mgmt.reward_ledger WHERE shop_id = 110 AND order_id = :mary2;
+
+-- deadlines: a payment timeout in the past, applied lazily by the next call
+\o /dev/null
+SELECT order_mgmt.update_shop(110, '{"payment_timeout": "1 second"}');
+\o
+SELECT order_mgmt.set_stock(110, 'A', 10) \g /dev/null
+SELECT order_mgmt.checkout(110, '[{"sku": "A", "qty": 1}]') AS late \gset
+SELECT pg_sleep(1.2) \g /dev/null
+\o /dev/null
+SELECT order_mgmt.add_note(110, :late, 'admin', 'late');
+\o
+SELECT (CASE WHEN payment_status = 'failed' AND status = 'cancelled' THEN 'ok' ELSE 'not ok' END) || ' - payment timeout (and the auto-cancel after it) applied by the next call on its worker'
+FROM order_mgmt.orders WHERE shop_id = 110 AND order_id = :late;
+
+-- reports and the outbox, delegated to the shop's worker
+SELECT (CASE WHEN sum(orders) >= 4 THEN 'ok' ELSE 'not ok' END) || ' - report_daily_breakdown'
+FROM order_mgmt.report_daily_breakdown(110, current_date - 1, current_date + 1);
+SELECT (CASE WHEN count(*) >= 1 THEN 'ok' ELSE 'not ok' END) || ' - report_cancel_reasons'
+FROM order_mgmt.report_cancel_reasons(110, current_date - 1, current_date + 1);
+SELECT (CASE WHEN order_mgmt.register_consumer(110, 'mail', true) THEN 'ok' ELSE 'not ok' END) || ' - register_consumer';
+SELECT (CASE WHEN count(*) > 20 THEN 'ok' ELSE 'not ok' END) || ' - next_events reads the shop''s worker'
+FROM order_mgmt.next_events(110, 'mail', 1000);
+SELECT (CASE WHEN count(*) > 20 THEN 'ok' ELSE 'not ok' END) || ' - events_since'
+FROM order_mgmt.events_since(110, 0, 1000);
+
+-- cross-shop: a report over every shop (Citus distributed execution)
+SELECT (CASE WHEN count(DISTINCT shop_id) = 9 THEN 'ok' ELSE 'not ok' END) || ' - cross-shop query through the coordinator'
+FROM order_mgmt.shop;
+SELECT (CASE WHEN count(*) = 0 THEN 'ok' ELSE 'not ok' END) || ' - verify(110) empty' FROM order_mgmt.verify(110);
+SELECT (CASE WHEN count(*) = 0 THEN 'ok' ELSE 'not ok' END) || ' - verify() empty for all shops' FROM order_mgmt.verify();
