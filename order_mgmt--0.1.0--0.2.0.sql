@@ -588,3 +588,11 @@ GRANT EXECUTE ON FUNCTION order_mgmt.register_consumer(bigint, text, boolean),
 -- function takes (src/reservation.c).  Only the column's comment changes.
 -- ---------------------------------------------------------------------------
 COMMENT ON COLUMN order_mgmt.shop.admission_queue IS 'Default for queueing checkouts of a SKU, per bucket, on a lock no SQL role can take, before the stock row (SPEC §4.4)';
+
+-- ---------------------------------------------------------------------------
+-- Issue 17 item 1, seed 000: the payment time limit is for online payment.
+-- Payment timeouts per payment method, overriding payment_timeout; cash on
+-- delivery gets none by default (src/checkout.c, src/shop.c).
+-- ---------------------------------------------------------------------------
+ALTER TABLE order_mgmt.shop ADD COLUMN payment_timeouts jsonb NOT NULL DEFAULT '{"cod": null}' CHECK (pg_catalog.jsonb_typeof(payment_timeouts) = 'object');
+COMMENT ON COLUMN order_mgmt.shop.payment_timeouts IS 'Payment timeout per payment method, overriding payment_timeout: {"method": interval or null (no deadline)}; a cod order is method cod (SPEC §6)';
