@@ -23,6 +23,7 @@ OBJS = \
 	src/reservation.o \
 	src/promo.o \
 	src/automation.o \
+	src/cod.o \
 	src/order_guard.o \
 	src/order_effects.o \
 	src/sweep_batch.o \

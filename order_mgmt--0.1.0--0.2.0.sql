@@ -596,3 +596,61 @@ COMMENT ON COLUMN order_mgmt.shop.admission_queue IS 'Default for queueing check
 -- ---------------------------------------------------------------------------
 ALTER TABLE order_mgmt.shop ADD COLUMN payment_timeouts jsonb NOT NULL DEFAULT '{"cod": null}' CHECK (pg_catalog.jsonb_typeof(payment_timeouts) = 'object');
 COMMENT ON COLUMN order_mgmt.shop.payment_timeouts IS 'Payment timeout per payment method, overriding payment_timeout: {"method": interval or null (no deadline)}; a cod order is method cod (SPEC §6)';
+
+-- ---------------------------------------------------------------------------
+-- Issue 17 item 2: a cod order collected by its customer is paid (the
+-- carrier's payment, src/cod.c) unless the shop records COD remittances
+-- itself; report_followups chases open orders only, never a completed one.
+-- ---------------------------------------------------------------------------
+ALTER TABLE order_mgmt.shop ADD COLUMN cod_paid_on_collect boolean NOT NULL DEFAULT true;
+COMMENT ON COLUMN order_mgmt.shop.cod_paid_on_collect IS 'A cod order collected by its customer is paid: the carrier''s payment of what is left to pay is recorded (SPEC §6); false when the shop records COD remittances itself';
+
+CREATE OR REPLACE FUNCTION order_mgmt.report_followups(shop_id bigint)
+	RETURNS TABLE (order_id bigint, order_no text, customer_id text, email text, total numeric,
+				   payment_status order_mgmt.payment_status, created_at timestamptz, channel text, why text)
+	LANGUAGE plpgsql STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp
+	SET jit = off
+	SET plan_cache_mode = force_custom_plan
+AS $$
+#variable_conflict use_column
+DECLARE
+	s order_mgmt.shop;
+	recent_since timestamptz;
+BEGIN
+	SELECT * INTO s FROM order_mgmt.shop x WHERE x.shop_id = report_followups.shop_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'shop % does not exist', report_followups.shop_id USING ERRCODE = 'OM014';
+	END IF;
+	recent_since := order_mgmt.now() - s.followup_window;
+	RETURN QUERY
+	SELECT o.order_id, o.order_no, o.customer_id, o.email, o.total, o.payment_status, o.created_at,
+		   CASE WHEN f.returning OR f.high_value OR f.noted THEN 'phone'
+				WHEN o.created_at > recent_since THEN 'sms'
+				ELSE 'message' END,
+		   concat_ws(', ',
+					 CASE WHEN f.returning THEN 'returning customer' END,
+					 CASE WHEN f.high_value THEN 'high value' END,
+					 CASE WHEN f.noted THEN 'customer note' END,
+					 CASE WHEN NOT (f.returning OR f.high_value OR f.noted)
+						  AND o.created_at > recent_since THEN 'recent' END)
+	FROM order_mgmt.orders o
+	-- each customer's first paid order, once, rather than a probe per order
+	LEFT JOIN (SELECT p.customer_id, min(p.created_at) AS first_paid
+			   FROM order_mgmt.orders p
+			   WHERE p.shop_id = report_followups.shop_id AND p.paid_at IS NOT NULL
+				 AND p.customer_id IS NOT NULL
+			   GROUP BY p.customer_id) fp ON fp.customer_id = o.customer_id
+	CROSS JOIN LATERAL (SELECT
+		coalesce(fp.first_paid < o.created_at, false) AS returning,
+		s.high_value_threshold IS NOT NULL AND o.total >= s.high_value_threshold AS high_value,
+		o.customer_note IS NOT NULL AS noted) f
+	-- open orders only: a completed order (a cod order whose shop records
+	-- remittances itself) is not chased
+	WHERE o.shop_id = report_followups.shop_id AND o.status IN ('pending', 'confirmed')
+	  AND o.payment_status IN ('unpaid', 'pending', 'failed')
+	ORDER BY o.total DESC, o.created_at, o.order_id;
+END
+$$;
+COMMENT ON FUNCTION order_mgmt.report_followups(bigint) IS
+	'Open unpaid or failed orders to follow up, most valuable first: phone for returning, high-value or noted customers, SMS within followup_window, else a message (seed 002)';

@@ -50,3 +50,47 @@ SELECT order_mgmt.update_shop(1700, '{"payment_timeouts": {"": null}}');
 SELECT order_mgmt.update_shop(1700, '{"payment_timeouts": {"cod": "2 days"}}');
 SELECT payment_timeouts FROM order_mgmt.shop WHERE shop_id = 1700;
 SELECT order_mgmt.update_shop(1700, '{"payment_timeouts": {"cod": null}}');
+
+-- ===========================================================================
+-- Item 2, seed 000 / SPEC §6: a cod order collected by its customer has
+-- paid the carrier.  Its payment becomes paid with its total (a carrier
+-- payment row, once), unless the shop records COD remittances itself; a
+-- completed order is never a follow-up (seed 002's follow-ups).
+-- ===========================================================================
+SELECT order_mgmt.create_rule(1700, 'complete on collection', '{paid}', '{collected}', '0') > 0 AS rule;
+SELECT order_mgmt.ship(1700, :cod1, 'Blackcat', 'BC-1') > 0 AS shipped;
+SELECT order_mgmt.set_delivery_status(1700, :cod1, 'arrived');
+SELECT order_id - :cod1 AS n, payment_status FROM order_mgmt.report_followups(1700) ORDER BY 1;
+SELECT order_mgmt.set_delivery_status(1700, :cod1, 'collected');
+SELECT status, payment_status, delivery_status, paid_amount = total AS paid_in_full, paid_at IS NOT NULL AS paid_at
+  FROM order_mgmt.orders WHERE shop_id = 1700 AND order_id = :cod1;
+SELECT kind, method, amount, status, provider_ref = 'cod:' || :cod1 AS carrier_ref
+  FROM order_mgmt.payment WHERE shop_id = 1700 AND order_id = :cod1;
+SELECT kind, from_value, to_value, detail ->> 'method' AS method FROM order_mgmt.order_event
+ WHERE shop_id = 1700 AND order_id = :cod1 AND kind IN ('payment_status', 'delivery_status', 'payment')
+ ORDER BY event_id;
+-- the automation rule completes it
+SELECT order_mgmt.run_due() >= 0 AS ran;
+SELECT status FROM order_mgmt.orders WHERE shop_id = 1700 AND order_id = :cod1;
+-- a plain UPDATE collects a cod order just the same
+UPDATE order_mgmt.orders SET delivery_status = 'shipping' WHERE shop_id = 1700 AND order_id = :cod2;
+UPDATE order_mgmt.orders SET delivery_status = 'shipped' WHERE shop_id = 1700 AND order_id = :cod2;
+UPDATE order_mgmt.orders SET delivery_status = 'collected' WHERE shop_id = 1700 AND order_id = :cod2;
+SELECT logistics, payment_status, delivery_status FROM order_mgmt.orders WHERE shop_id = 1700 AND order_id = :cod2;
+-- cod2 pays cash to a standard carrier: paid too
+SELECT method, amount FROM order_mgmt.payment WHERE shop_id = 1700 AND order_id = :cod2;
+-- a shop that records remittances itself: collected, completed, still unpaid,
+-- and not a follow-up
+SELECT order_mgmt.update_shop(1700, '{"cod_paid_on_collect": false}');
+SELECT order_mgmt.checkout(1700, '[{"sku": "A", "qty": 2}]', logistics => 'cod') AS cod4 \gset
+SELECT order_mgmt.ship(1700, :cod4) > 0 AS shipped;
+SELECT order_mgmt.set_delivery_status(1700, :cod4, 'arrived');
+SELECT order_mgmt.set_delivery_status(1700, :cod4, 'collected');
+SELECT order_mgmt.complete(1700, :cod4);
+SELECT status, payment_status, delivery_status FROM order_mgmt.orders WHERE shop_id = 1700 AND order_id = :cod4;
+SELECT count(*) AS followups_of_completed FROM order_mgmt.report_followups(1700) f
+  JOIN order_mgmt.orders o ON o.shop_id = 1700 AND o.order_id = f.order_id WHERE o.status = 'completed';
+-- the remittance arrives: the merchant records it
+SELECT order_mgmt.payment_succeeded(1700, :cod4, 200, 'remit-1', 'cod');
+SELECT order_mgmt.update_shop(1700, '{"cod_paid_on_collect": true}');
+SELECT * FROM order_mgmt.verify(1700);

@@ -194,6 +194,7 @@ static const ShopSetting shop_settings[] = {
 	{"admission_queue", BOOLOID, false, CHECK_NONE},
 	{"notify_channel", TEXTOID, true, CHECK_CHANNEL},
 	{"payment_timeouts", JSONBOID, false, CHECK_TIMEOUTS},
+	{"cod_paid_on_collect", BOOLOID, false, CHECK_NONE},
 };
 
 static const ShopSetting *
@@ -207,7 +208,7 @@ FindSetting(const char *name)
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("unknown shop setting \"%s\"", name),
-			 errhint("The settings are name, currency, locale, timezone, payment_timeout, auto_cancel_failed, auto_cancel_delay, allow_customer_cancel, auto_archive_after, reward_rate, high_value_threshold, followup_window, stock_buckets, admission_queue, notify_channel and payment_timeouts.")));
+			 errhint("The settings are name, currency, locale, timezone, payment_timeout, auto_cancel_failed, auto_cancel_delay, allow_customer_cancel, auto_archive_after, reward_rate, high_value_threshold, followup_window, stock_buckets, admission_queue, notify_channel, payment_timeouts and cod_paid_on_collect.")));
 	return NULL;				/* keep compiler quiet */
 }
 
@@ -348,7 +349,6 @@ CheckSetting(const ShopSetting *setting, Datum value)
 			}
 			break;
 		case CHECK_TIMEOUTS:
-			om_require_column("shop", "payment_timeouts", "shop setting \"payment_timeouts\"");
 			CheckTimeouts(DatumGetJsonbP(value));
 			break;
 	}
@@ -472,6 +472,9 @@ om_update_shop(PG_FUNCTION_ARGS)
 			char	   *key = pnstrdup(v.val.string.val, v.val.string.len);
 
 			setting = FindSetting(key);
+			/* a setting added since 0.1.0 needs ALTER EXTENSION UPDATE first */
+			om_require_column("shop", setting->name,
+							  psprintf("shop setting \"%s\"", setting->name));
 		}
 		else if (tok == WJB_VALUE)
 		{

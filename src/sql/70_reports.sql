@@ -202,13 +202,15 @@ BEGIN
 		coalesce(fp.first_paid < o.created_at, false) AS returning,
 		s.high_value_threshold IS NOT NULL AND o.total >= s.high_value_threshold AS high_value,
 		o.customer_note IS NOT NULL AS noted) f
-	WHERE o.shop_id = report_followups.shop_id AND o.status <> 'cancelled'
+	-- open orders only: a completed order (a cod order whose shop records
+	-- remittances itself) is not chased
+	WHERE o.shop_id = report_followups.shop_id AND o.status IN ('pending', 'confirmed')
 	  AND o.payment_status IN ('unpaid', 'pending', 'failed')
 	ORDER BY o.total DESC, o.created_at, o.order_id;
 END
 $$;
 COMMENT ON FUNCTION order_mgmt.report_followups(bigint) IS
-	'Unpaid or failed orders to follow up, most valuable first: phone for returning, high-value or noted customers, SMS within followup_window, else a message (seed 002)';
+	'Open unpaid or failed orders to follow up, most valuable first: phone for returning, high-value or noted customers, SMS within followup_window, else a message (seed 002)';
 
 CREATE FUNCTION order_mgmt.report_recovery(shop_id bigint, from_day date, to_day date)
 	RETURNS TABLE (day date, failed_or_cancelled bigint, recovered bigint, recovery_rate numeric)
