@@ -94,3 +94,30 @@ SELECT count(*) AS followups_of_completed FROM order_mgmt.report_followups(1700)
 SELECT order_mgmt.payment_succeeded(1700, :cod4, 200, 'remit-1', 'cod');
 SELECT order_mgmt.update_shop(1700, '{"cod_paid_on_collect": true}');
 SELECT * FROM order_mgmt.verify(1700);
+
+-- ===========================================================================
+-- Item 3, seed 004 (Shopify order processing): digital goods fulfil
+-- themselves, and the original order is held while a post-purchase offer
+-- is open.  Paid during the hold, a digital order is fulfilled when the
+-- hold ends (run_due, or lazily by the next API call).
+-- ===========================================================================
+SET order_mgmt.clock = '2026-12-10 10:00+00';
+SELECT order_mgmt.upsert_sku(1700, 'EBOOK', 30, digital => true);
+SELECT order_mgmt.checkout(1700, '[{"sku": "EBOOK", "qty": 1}]', hold => '15 minutes') AS dig1 \gset
+SELECT order_mgmt.checkout(1700, '[{"sku": "EBOOK", "qty": 1}]', hold => '15 minutes') AS dig2 \gset
+SELECT order_mgmt.checkout(1700, '[{"sku": "EBOOK", "qty": 1}]', hold => '15 minutes') AS dig3 \gset
+SELECT order_mgmt.payment_succeeded(1700, :dig1, 30, 'dig-1');
+SELECT order_mgmt.payment_succeeded(1700, :dig3, 30, 'dig-3');
+SELECT order_id - :dig1 AS n, payment_status, delivery_status FROM order_mgmt.orders
+ WHERE shop_id = 1700 AND order_id >= :dig1 ORDER BY order_id;
+SET order_mgmt.clock = '2026-12-10 10:15+00';
+-- dig3's hold ends on the next call that touches it, the others' by run_due
+SELECT order_mgmt.add_note(1700, :dig3, 'admin', 'sent the download link');
+SELECT delivery_status FROM order_mgmt.orders WHERE shop_id = 1700 AND order_id = :dig3;
+SELECT order_mgmt.run_due() >= 0 AS ran;
+SELECT order_id - :dig1 AS n, payment_status, delivery_status, hold_until, shipped_at IS NOT NULL AS delivered
+  FROM order_mgmt.orders WHERE shop_id = 1700 AND order_id >= :dig1 ORDER BY order_id;
+SELECT kind, from_value, to_value, actor = 'system' AS by_system FROM order_mgmt.order_event
+ WHERE shop_id = 1700 AND order_id = :dig1 AND kind IN ('delivery_status', 'deadline') ORDER BY event_id;
+SET order_mgmt.clock = '2026-12-13 10:00+00';
+SELECT order_id - :dig1 AS n, reason FROM order_mgmt.report_stuck(1700, '1 day') WHERE order_id >= :dig1;

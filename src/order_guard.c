@@ -385,12 +385,21 @@ ReadStates(GuardMove *mv)
 	mv->new_del = om_row_state(mv->newtup, mv->td, cols->delivery_status, OM_MACHINE_DELIVERY);
 }
 
+/* This UPDATE ends the order's post-purchase hold (hold_until cleared). */
+static bool
+HoldEnds(const GuardMove *mv)
+{
+	return !IsNull(mv->oldtup, mv->td, cols->hold_until) &&
+		IsNull(mv->newtup, mv->td, cols->hold_until);
+}
+
 /*
  * The moves the guard makes itself, set in *edit and in mv's new_* states
  * so that the checks after it judge them too: cancelling a paid order
  * moves its payment to refunding (SPEC §6), and paying for an order of
- * digital goods only, not on hold, collects it (SPEC §9, seed 004; this
- * reads the order's lines through SPI).
+ * digital goods only, not on hold, or the end of the hold of such an
+ * order paid during it, collects it (SPEC §9, seed 004; this reads the
+ * order's lines through SPI).
  */
 static void
 ImplyMoves(GuardMove *mv, OmRowEdit *edit)
@@ -409,10 +418,14 @@ ImplyMoves(GuardMove *mv, OmRowEdit *edit)
 									  PS_REFUNDING), false);
 	}
 
-	/* Digital goods fulfil themselves when paid (SPEC §9, seed 004). */
-	if (mv->new_pay == PS_PAID && mv->old_pay != PS_PAID && mv->new_del == mv->old_del &&
+	/*
+	 * Digital goods fulfil themselves when paid, or, paid during a
+	 * post-purchase hold, when the hold ends (SPEC §9, seed 004).
+	 */
+	if (mv->new_pay == PS_PAID && mv->new_del == mv->old_del &&
 		mv->new_del == DS_UNFULFILLED && mv->new_status != OS_CANCELLED &&
-		!OnHold(mv->oldtup, td, mv->now) &&
+		((mv->old_pay != PS_PAID && !OnHold(mv->oldtup, td, mv->now)) ||
+		 HoldEnds(mv)) &&
 		AllDigital(om_row_int64(mv->newtup, td, cols->shop_id), mv->order_id))
 	{
 		mv->new_del = DS_COLLECTED;
