@@ -121,3 +121,56 @@ SELECT kind, from_value, to_value, actor = 'system' AS by_system FROM order_mgmt
  WHERE shop_id = 1700 AND order_id = :dig1 AND kind IN ('delivery_status', 'deadline') ORDER BY event_id;
 SET order_mgmt.clock = '2026-12-13 10:00+00';
 SELECT order_id - :dig1 AS n, reason FROM order_mgmt.report_stuck(1700, '1 day') WHERE order_id >= :dig1;
+
+-- ===========================================================================
+-- Item 4, seed 001 (SHOPLINE, returns) and seed 004 (archiving): a fully
+-- returned and fully refunded order is closed.  Whichever comes last, the
+-- goods back (delivery returned) or the money back (payment refunded),
+-- completes it; auto-archive then takes it.
+-- ===========================================================================
+SET order_mgmt.clock = '2026-12-20 10:00+00';
+SELECT order_mgmt.update_shop(1700, '{"auto_archive_after": "30 days"}');
+SELECT order_mgmt.checkout(1700, '[{"sku": "A", "qty": 2}]') AS ret1 \gset
+SELECT order_mgmt.checkout(1700, '[{"sku": "A", "qty": 1}]') AS ret2 \gset
+SELECT order_mgmt.checkout(1700, '[{"sku": "A", "qty": 2}]') AS ret3 \gset
+SELECT order_mgmt.mark_paid(1700, order_id), order_mgmt.ship(1700, order_id) > 0 AS shipped,
+       order_mgmt.set_delivery_status(1700, order_id, 'arrived')
+  FROM order_mgmt.orders WHERE shop_id = 1700 AND order_id IN (:ret1, :ret2, :ret3) ORDER BY order_id;
+-- ret1: goods back first, then the money
+SELECT order_mgmt.request_return(1700, :ret1, '[{"sku": "A", "qty": 2}]', 'too big') AS r1 \gset
+SELECT order_mgmt.approve_return(1700, :r1);
+SELECT order_mgmt.receive_return(1700, :r1);
+SELECT status, payment_status, delivery_status FROM order_mgmt.orders WHERE shop_id = 1700 AND order_id = :ret1;
+SELECT order_mgmt.refund(1700, :ret1, 200);
+-- ret2: money back first, then the goods
+SELECT order_mgmt.request_return(1700, :ret2, '[{"sku": "A", "qty": 1}]') AS r2 \gset
+SELECT order_mgmt.approve_return(1700, :r2);
+SELECT order_mgmt.refund(1700, :ret2, 100);
+SELECT status, payment_status, delivery_status FROM order_mgmt.orders WHERE shop_id = 1700 AND order_id = :ret2;
+SELECT order_mgmt.receive_return(1700, :r2);
+-- ret3: half returned, half refunded: still open, completed as usual
+SELECT order_mgmt.request_return(1700, :ret3, '[{"sku": "A", "qty": 1}]') AS r3 \gset
+SELECT order_mgmt.approve_return(1700, :r3);
+SELECT order_mgmt.receive_return(1700, :r3);
+SELECT order_mgmt.refund(1700, :ret3, 100);
+SELECT order_id - :ret1 AS n, status, payment_status, delivery_status, completed_at IS NOT NULL AS completed_at
+  FROM order_mgmt.orders WHERE shop_id = 1700 AND order_id IN (:ret1, :ret2, :ret3) ORDER BY order_id;
+SELECT kind, from_value, to_value FROM order_mgmt.order_event
+ WHERE shop_id = 1700 AND order_id = :ret1 AND kind IN ('order_status', 'payment_status', 'delivery_status')
+ ORDER BY event_id;
+SELECT order_id - :ret1 AS n, action FROM order_mgmt.due_action
+ WHERE shop_id = 1700 AND order_id IN (:ret1, :ret2, :ret3) ORDER BY 1;
+SET order_mgmt.clock = '2027-01-20 10:00+00';
+SELECT order_mgmt.run_due() >= 0 AS ran;
+SELECT order_id - :ret1 AS n, status, archived_at IS NOT NULL AS archived
+  FROM order_mgmt.orders WHERE shop_id = 1700 AND order_id IN (:ret1, :ret2, :ret3) ORDER BY order_id;
+-- verify() accepts completed / refunded / returned, and still rejects a
+-- completed order that was never paid and is no collected cod order
+SELECT * FROM order_mgmt.verify(1700);
+BEGIN;
+SET LOCAL session_replication_role = replica;
+UPDATE order_mgmt.orders SET payment_status = 'unpaid', paid_amount = 0, refunded_amount = 0, paid_at = NULL
+ WHERE shop_id = 1700 AND order_id = :ret1;
+SELECT check_name, replace(detail, :'ret1', 'ret1') AS detail FROM order_mgmt.verify(1700)
+ WHERE check_name = 'status_combination';
+ROLLBACK;
