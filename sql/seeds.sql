@@ -174,3 +174,30 @@ UPDATE order_mgmt.orders SET payment_status = 'unpaid', paid_amount = 0, refunde
 SELECT check_name, replace(detail, :'ret1', 'ret1') AS detail FROM order_mgmt.verify(1700)
  WHERE check_name = 'status_combination';
 ROLLBACK;
+
+-- ===========================================================================
+-- Item 5, seed 002 (ShopEx diagnosis): about 40% of lost orders are
+-- recovered.  Recovered means revived and paid; a late payment for a
+-- cancelled order whose stock has gone (money owed back) is no recovery.
+-- ===========================================================================
+SET order_mgmt.clock = '2027-02-01 10:00+00';
+SELECT order_mgmt.upsert_sku(1700, 'LAST', 80);
+SELECT order_mgmt.set_stock(1700, 'LAST', 1);
+SELECT order_mgmt.checkout(1700, '[{"sku": "LAST", "qty": 1}]') AS mary \gset
+SELECT order_mgmt.checkout(1700, '[{"sku": "A", "qty": 1}]') AS revived \gset
+SELECT order_mgmt.checkout(1700, '[{"sku": "A", "qty": 1}]') AS failed_paid \gset
+SELECT order_mgmt.checkout(1700, '[{"sku": "A", "qty": 1}]') AS lost \gset
+SELECT order_mgmt.payment_failed(1700, order_id, 'card declined')
+  FROM order_mgmt.orders WHERE shop_id = 1700 AND order_id IN (:mary, :revived, :failed_paid, :lost) ORDER BY order_id;
+SELECT order_mgmt.cancel(1700, order_id, 'payment_failed')
+  FROM order_mgmt.orders WHERE shop_id = 1700 AND order_id IN (:mary, :revived, :lost) ORDER BY order_id;
+-- John buys the last unit; Mary's late payment cannot revive her order
+SELECT order_mgmt.checkout(1700, '[{"sku": "LAST", "qty": 1}]') AS john \gset
+SELECT order_mgmt.payment_succeeded(1700, :mary, 80, 'mary-late');
+-- the revived order's late payment revives it; the failed one is simply paid
+SELECT order_mgmt.payment_succeeded(1700, :revived, 100, 'revived-late');
+SELECT order_mgmt.payment_succeeded(1700, :failed_paid, 100, 'failed-paid');
+SELECT order_id - :mary AS n, status, payment_status FROM order_mgmt.orders
+ WHERE shop_id = 1700 AND order_id IN (:mary, :revived, :failed_paid, :lost) ORDER BY order_id;
+SELECT * FROM order_mgmt.report_recovery(1700, '2027-02-01', '2027-02-01');
+SELECT * FROM order_mgmt.verify(1700);
