@@ -680,3 +680,123 @@ $$;
 COMMENT ON FUNCTION order_mgmt.distribute() IS
 	'On a Citus coordinator: distributes every shop table by shop_id co-located with shop, the others as reference tables, and every function taking shop_id first by it; idempotent; returns how many objects it distributed';
 REVOKE ALL ON FUNCTION order_mgmt.distribute() FROM PUBLIC;
+
+-- ---------------------------------------------------------------------------
+-- Issue 17 item 1, seed 000: the payment time limit is for online payment.
+-- Payment timeouts per payment method, overriding payment_timeout; cash on
+-- delivery gets none by default (src/checkout.c, src/shop.c).
+-- ---------------------------------------------------------------------------
+ALTER TABLE order_mgmt.shop ADD COLUMN payment_timeouts jsonb NOT NULL DEFAULT '{"cod": null}' CHECK (pg_catalog.jsonb_typeof(payment_timeouts) = 'object');
+COMMENT ON COLUMN order_mgmt.shop.payment_timeouts IS 'Payment timeout per payment method, overriding payment_timeout: {"method": interval or null (no deadline)}; a cod order is method cod (SPEC §6)';
+
+-- ---------------------------------------------------------------------------
+-- Issue 17 item 2: a cod order collected by its customer is paid (the
+-- carrier's payment, src/cod.c) unless the shop records COD remittances
+-- itself; report_followups chases open orders only, never a completed one.
+-- ---------------------------------------------------------------------------
+ALTER TABLE order_mgmt.shop ADD COLUMN cod_paid_on_collect boolean NOT NULL DEFAULT true;
+COMMENT ON COLUMN order_mgmt.shop.cod_paid_on_collect IS 'A cod order collected by its customer is paid: the carrier''s payment of what is left to pay is recorded (SPEC §6); false when the shop records COD remittances itself';
+
+CREATE OR REPLACE FUNCTION order_mgmt.report_followups(shop_id bigint)
+	RETURNS TABLE (order_id bigint, order_no text, customer_id text, email text, total numeric,
+				   payment_status order_mgmt.payment_status, created_at timestamptz, channel text, why text)
+	LANGUAGE plpgsql STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp
+	SET jit = off
+	SET plan_cache_mode = force_custom_plan
+AS $$
+#variable_conflict use_column
+DECLARE
+	s order_mgmt.shop;
+	recent_since timestamptz;
+BEGIN
+	SELECT * INTO s FROM order_mgmt.shop x WHERE x.shop_id = report_followups.shop_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'shop % does not exist', report_followups.shop_id USING ERRCODE = 'OM014';
+	END IF;
+	recent_since := order_mgmt.now() - s.followup_window;
+	RETURN QUERY
+	SELECT o.order_id, o.order_no, o.customer_id, o.email, o.total, o.payment_status, o.created_at,
+		   CASE WHEN f.returning OR f.high_value OR f.noted THEN 'phone'
+				WHEN o.created_at > recent_since THEN 'sms'
+				ELSE 'message' END,
+		   concat_ws(', ',
+					 CASE WHEN f.returning THEN 'returning customer' END,
+					 CASE WHEN f.high_value THEN 'high value' END,
+					 CASE WHEN f.noted THEN 'customer note' END,
+					 CASE WHEN NOT (f.returning OR f.high_value OR f.noted)
+						  AND o.created_at > recent_since THEN 'recent' END)
+	FROM order_mgmt.orders o
+	-- each customer's first paid order, once, rather than a probe per order
+	LEFT JOIN (SELECT p.customer_id, min(p.created_at) AS first_paid
+			   FROM order_mgmt.orders p
+			   WHERE p.shop_id = report_followups.shop_id AND p.paid_at IS NOT NULL
+				 AND p.customer_id IS NOT NULL
+			   GROUP BY p.customer_id) fp ON fp.customer_id = o.customer_id
+	CROSS JOIN LATERAL (SELECT
+		coalesce(fp.first_paid < o.created_at, false) AS returning,
+		s.high_value_threshold IS NOT NULL AND o.total >= s.high_value_threshold AS high_value,
+		o.customer_note IS NOT NULL AS noted) f
+	-- open orders only: a completed order (a cod order whose shop records
+	-- remittances itself) is not chased
+	WHERE o.shop_id = report_followups.shop_id AND o.status IN ('pending', 'confirmed')
+	  AND o.payment_status IN ('unpaid', 'pending', 'failed')
+	ORDER BY o.total DESC, o.created_at, o.order_id;
+END
+$$;
+COMMENT ON FUNCTION order_mgmt.report_followups(bigint) IS
+	'Open unpaid or failed orders to follow up, most valuable first: phone for returning, high-value or noted customers, SMS within followup_window, else a message (seed 002)';
+
+-- ---------------------------------------------------------------------------
+-- Issue 17 item 5, seed 002's recovered orders: report_recovery counts an
+-- order as recovered only when it was revived and paid, not when a late
+-- payment could not revive it (money owed back).
+-- ---------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION order_mgmt.report_recovery(shop_id bigint, from_day date, to_day date)
+	RETURNS TABLE (day date, failed_or_cancelled bigint, recovered bigint, recovery_rate numeric)
+	LANGUAGE plpgsql STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp
+	SET jit = off
+	SET plan_cache_mode = force_custom_plan
+AS $$
+#variable_conflict use_column
+DECLARE
+	r record;
+BEGIN
+	r := order_mgmt.shop_day_range(report_recovery.shop_id, from_day, to_day);
+	RETURN QUERY
+	WITH x AS (
+		-- the failures, cancellations, reactivations and payments of the
+		-- shop's orders, once
+		SELECT e.order_id,
+			   min(e.event_id) FILTER (WHERE (e.kind = 'payment_status' AND e.to_value = 'failed')
+										OR (e.kind = 'order_status' AND e.to_value = 'cancelled')) AS lost_at,
+			   max(e.event_id) FILTER (WHERE e.kind = 'payment_status' AND e.to_value = 'paid') AS paid_after,
+			   max(e.event_id) FILTER (WHERE e.kind = 'order_status' AND e.to_value = 'cancelled') AS cancelled_at,
+			   max(e.event_id) FILTER (WHERE e.kind = 'order_status' AND e.from_value = 'cancelled') AS revived_at
+		FROM order_mgmt.order_event e
+		WHERE e.shop_id = report_recovery.shop_id AND e.kind IN ('payment_status', 'order_status')
+		  AND (e.to_value IN ('failed', 'cancelled', 'paid') OR e.from_value = 'cancelled') AND e.at >= r.lo
+		GROUP BY e.order_id
+	), o AS (
+		-- only the orders that failed or were cancelled, found by key;
+		-- recovered: paid after the loss, and its last cancellation, if any,
+		-- undone by a reactivation before that payment (a late payment that
+		-- could not revive the order, money owed back, is no recovery)
+		SELECT (o.created_at AT TIME ZONE r.tz)::date AS day, x.lost_at,
+			   x.paid_after > x.lost_at
+			   AND (x.cancelled_at IS NULL OR (x.revived_at > x.cancelled_at AND x.paid_after > x.revived_at))
+				   AS recovered
+		FROM x JOIN order_mgmt.orders o ON o.shop_id = report_recovery.shop_id AND o.order_id = x.order_id
+		WHERE x.lost_at IS NOT NULL AND o.created_at >= r.lo AND o.created_at < r.hi
+	)
+	SELECT o.day, count(*) FILTER (WHERE o.lost_at IS NOT NULL),
+		   count(*) FILTER (WHERE o.recovered),
+		   CASE WHEN count(*) FILTER (WHERE o.lost_at IS NOT NULL) > 0
+				THEN round(count(*) FILTER (WHERE o.recovered)::numeric
+						   / count(*) FILTER (WHERE o.lost_at IS NOT NULL), 4) END
+	FROM o GROUP BY o.day ORDER BY o.day;
+END
+$$;
+COMMENT ON FUNCTION order_mgmt.report_recovery(bigint, date, date) IS
+	'Orders per creation day whose payment failed or that were cancelled, and how many were revived and paid afterwards (seed 002: about 40% recovered)';

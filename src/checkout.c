@@ -95,7 +95,7 @@ typedef struct Checkout
 	char	   *logistics;
 	Numeric		shipping_fee;
 	char	   *order_no;		/* NULL: numbered by its order_id */
-	Interval   *timeout;		/* NULL: the shop's payment timeout */
+	Interval   *timeout;		/* NULL: the shop's for the method, or none */
 	Interval   *hold;			/* post-purchase hold, or NULL */
 	char	   *idempotency_key;	/* or NULL */
 	TimestampTz now;			/* om_now(): the order's created_at */
@@ -149,7 +149,8 @@ static void InsertAddedLines(int64 shop_id, int64 order_id, CoLine *lines, int n
 /* the lines, for both */
 static CoLine *ParseLines(Jsonb *jb, int *nlines);
 static int	CompareLine(const void *a, const void *b);
-static char *LoadShopAndSkus(int64 shop_id, CoLine *lines, int n, Interval **timeout);
+static char *LoadShopAndSkus(int64 shop_id, CoLine *lines, int n, const char *method,
+							 Interval **timeout);
 static Datum TextArray(CoLine *lines, int n);
 static void LineArrays(CoLine *lines, int n, Datum *skus, Datum *qtys, Datum *prices,
 					   Datum *discounts);
@@ -313,15 +314,18 @@ FindByIdempotencyKey(int64 shop_id, const char *key)
 /*
  * Check what the database knows, reading only: the shop and every SKU,
  * the customer, and that the order number is free.  Sets co->currency and co->email_key,
- * and where the caller left them out co->timeout (the shop's) and
- * co->email (the customer's).
+ * and where the caller left them out co->timeout (the shop's for the
+ * payment method, NULL when the method has no deadline) and co->email (the
+ * customer's).  A cod order pays by the method "cod" (SPEC §6).
  */
 static void
 LoadCheckout(Checkout *co)
 {
 	Interval   *shop_timeout;
+	const char *method = strcmp(co->logistics, "cod") == 0 ? "cod" :
+		TextDatumGetCString(co->payment_method);
 
-	co->currency = LoadShopAndSkus(co->shop_id, co->lines, co->nlines, &shop_timeout);
+	co->currency = LoadShopAndSkus(co->shop_id, co->lines, co->nlines, method, &shop_timeout);
 	if (co->timeout == NULL)
 		co->timeout = shop_timeout;
 	if (co->customer_id)
@@ -491,7 +495,10 @@ InsertOrder(const Checkout *co)
 	values[10] = NumericGetDatum(co->total);
 	om_text_param(values, nulls, 11, co->promo_entered);
 	om_text_param(values, nulls, 12, co->has_promo ? co->promo.code_key : NULL);
-	values[13] = TimestampTzGetDatum(PlusInterval(co->now, co->timeout));
+	if (co->timeout == NULL)
+		nulls[13] = 'n';
+	else
+		values[13] = TimestampTzGetDatum(PlusInterval(co->now, co->timeout));
 	if (co->hold == NULL)
 		nulls[14] = 'n';
 	else
@@ -675,7 +682,7 @@ PriceAddedLines(int64 shop_id, CoLine *lines, int n, OrderTotals *totals)
 	Numeric		added = om_num_int(0);
 	int			i;
 
-	currency = LoadShopAndSkus(shop_id, lines, n, &unused);
+	currency = LoadShopAndSkus(shop_id, lines, n, NULL, &unused);
 	digits = om_currency_digits(currency);
 	for (i = 0; i < n; i++)
 		added = om_num_add(added, om_num_mul(lines[i].price, om_num_int(lines[i].qty)));
@@ -757,28 +764,41 @@ CompareLine(const void *a, const void *b)
  * lines need of them (price, stock buckets, admission queue, tracked).
  * An error when there is no such shop, and 22023 for a SKU the shop does
  * not have.  Returns the shop's currency and sets *timeout to its payment
- * timeout.
+ * timeout for the payment method (shop.payment_timeouts overrides
+ * payment_timeout per method; NULL there, or here, is no deadline).  A
+ * schema older than 0.2.0 has one timeout for every method.
  */
 static char *
-LoadShopAndSkus(int64 shop_id, CoLine *lines, int n, Interval **timeout)
+LoadShopAndSkus(int64 shop_id, CoLine *lines, int n, const char *method, Interval **timeout)
 {
 	static SPIPlanPtr plan = NULL;
-	static const Oid argtypes[] = {INT8OID, TEXTARRAYOID};
-	Datum		values[2];
+	static SPIPlanPtr plan_010 = NULL;
+	static const Oid argtypes[] = {INT8OID, TEXTARRAYOID, TEXTOID};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
+	bool		per_method = om_has_column("shop", "payment_timeouts");
 	uint64		i;
 	char	   *currency = NULL;
 	int			l;
 
-	om_plan(&plan,
+	om_plan(per_method ? &plan : &plan_010,
+			per_method ?
+			"SELECT s.currency, CASE WHEN s.payment_timeouts ? $3"
+			" THEN (s.payment_timeouts ->> $3)::interval ELSE s.payment_timeout END, k.sku, k.price,"
+			" coalesce(k.stock_buckets, s.stock_buckets), coalesce(k.admission_queue, s.admission_queue),"
+			" NOT k.digital OR EXISTS (SELECT FROM order_mgmt.stock t WHERE t.shop_id = k.shop_id AND t.sku = k.sku)"
+			" FROM order_mgmt.shop s LEFT JOIN order_mgmt.sku k ON k.shop_id = s.shop_id AND k.sku = ANY ($2)"
+			" WHERE s.shop_id = $1" :
 			"SELECT s.currency, s.payment_timeout, k.sku, k.price,"
 			" coalesce(k.stock_buckets, s.stock_buckets), coalesce(k.admission_queue, s.admission_queue),"
 			" NOT k.digital OR EXISTS (SELECT FROM order_mgmt.stock t WHERE t.shop_id = $1 AND t.sku = k.sku)"
 			" FROM order_mgmt.shop s LEFT JOIN order_mgmt.sku k ON k.shop_id = s.shop_id AND k.sku = ANY ($2)"
 			" WHERE s.shop_id = $1",
-			2, argtypes);
+			3, argtypes);
 	values[0] = Int64GetDatum(shop_id);
 	values[1] = TextArray(lines, n);
-	om_exec(plan, values, NULL, true, 0);
+	om_text_param(values, nulls, 2, method);
+	om_exec(per_method ? plan : plan_010, values, nulls, true, 0);
 	if (SPI_processed == 0)
 		om_shop_not_found(shop_id);
 
@@ -793,8 +813,10 @@ LoadShopAndSkus(int64 shop_id, CoLine *lines, int n, Interval **timeout)
 
 		if (i == 0)
 		{
+			Datum		t = SPI_getbinval(tup, td, 2, &isnull);
+
+			*timeout = isnull ? NULL : DatumGetIntervalP(datumCopy(t, false, sizeof(Interval)));
 			currency = TextDatumGetCString(SPI_getbinval(tup, td, 1, &isnull));
-			*timeout = DatumGetIntervalP(datumCopy(SPI_getbinval(tup, td, 2, &isnull), false, sizeof(Interval)));
 		}
 		sku = SPI_getbinval(tup, td, 3, &isnull);
 		if (isnull)

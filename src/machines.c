@@ -62,9 +62,9 @@ static const OmMachineDef machine_defs[OM_NUM_MACHINES] = {
 /* SPEC §3: 7 order, 17 payment and 21 delivery moves. */
 static const OmMove moves[] = {
 	{OM_MACHINE_ORDER, OS_PENDING, OS_CONFIRMED, "confirm"},
-	{OM_MACHINE_ORDER, OS_PENDING, OS_COMPLETED, "complete, automation rule"},
+	{OM_MACHINE_ORDER, OS_PENDING, OS_COMPLETED, "complete, automation rule, returned and refunded"},
 	{OM_MACHINE_ORDER, OS_PENDING, OS_CANCELLED, "cancel, customer_cancel, auto-cancel"},
-	{OM_MACHINE_ORDER, OS_CONFIRMED, OS_COMPLETED, "complete, automation rule"},
+	{OM_MACHINE_ORDER, OS_CONFIRMED, OS_COMPLETED, "complete, automation rule, returned and refunded"},
 	{OM_MACHINE_ORDER, OS_CONFIRMED, OS_CANCELLED, "cancel, auto-cancel"},
 	{OM_MACHINE_ORDER, OS_CANCELLED, OS_PENDING, "reactivate"},
 	{OM_MACHINE_ORDER, OS_CANCELLED, OS_CONFIRMED, "reactivate, late capture"},

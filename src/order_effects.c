@@ -23,7 +23,8 @@
  *	left failed			drops the auto-cancel (a retry restores the
  *						payment deadline);
  *	payment or delivery	sets or drops the automation rule's deadline;
- *	refunded more		reverses the reward points the money no longer earns.
+ *	refunded more		reverses the reward points the money no longer earns;
+ *	collected			a cod order's payment becomes paid (cod.c).
  *
  * Lock order: the order row (held by the UPDATE), the promo code row, then
  * stock rows in SKU order; see reservation.c.
@@ -97,6 +98,7 @@
 
 #include "automation.h"
 #include "clock.h"
+#include "cod.h"
 #include "context.h"
 #include "events.h"
 #include "machines.h"
@@ -664,6 +666,8 @@ om_orders_after(PG_FUNCTION_ARGS)
 	PaymentDeadlines(&ch);
 	TrackAutomation(&ch);
 	ReverseRewards(&ch);
+	if (ch.from[OM_MACHINE_DELIVERY] != DS_COLLECTED && ch.to[OM_MACHINE_DELIVERY] == DS_COLLECTED)
+		om_cod_collected(ch.shop_id, ch.order_id);	/* cod.c: last, it moves payment */
 
 	/* the effects may have run statements of their own: ours again */
 	statement = mark;

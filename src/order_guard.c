@@ -385,12 +385,22 @@ ReadStates(GuardMove *mv)
 	mv->new_del = om_row_state(mv->newtup, mv->td, cols->delivery_status, OM_MACHINE_DELIVERY);
 }
 
+/* This UPDATE ends the order's post-purchase hold (hold_until cleared). */
+static bool
+HoldEnds(const GuardMove *mv)
+{
+	return !IsNull(mv->oldtup, mv->td, cols->hold_until) &&
+		IsNull(mv->newtup, mv->td, cols->hold_until);
+}
+
 /*
  * The moves the guard makes itself, set in *edit and in mv's new_* states
  * so that the checks after it judge them too: cancelling a paid order
- * moves its payment to refunding (SPEC §6), and paying for an order of
- * digital goods only, not on hold, collects it (SPEC §9, seed 004; this
- * reads the order's lines through SPI).
+ * moves its payment to refunding (SPEC §6), a fully returned and refunded
+ * order is completed (SPEC §10), and paying for an order of
+ * digital goods only, not on hold, or the end of the hold of such an
+ * order paid during it, collects it (SPEC §9, seed 004; this reads the
+ * order's lines through SPI).
  */
 static void
 ImplyMoves(GuardMove *mv, OmRowEdit *edit)
@@ -409,10 +419,31 @@ ImplyMoves(GuardMove *mv, OmRowEdit *edit)
 									  PS_REFUNDING), false);
 	}
 
-	/* Digital goods fulfil themselves when paid (SPEC §9, seed 004). */
-	if (mv->new_pay == PS_PAID && mv->old_pay != PS_PAID && mv->new_del == mv->old_del &&
+	/*
+	 * A fully returned and fully refunded order is closed: completed, so
+	 * that it reaches a final state and auto-archive takes it (SPEC §10,
+	 * issue 17).  Made by whichever of the two moves comes last.
+	 */
+	if ((mv->new_status == OS_PENDING || mv->new_status == OS_CONFIRMED) &&
+		mv->new_status == mv->old_status &&
+		mv->new_pay == PS_REFUNDED && mv->new_del == DS_RETURNED &&
+		(mv->old_pay != PS_REFUNDED || mv->old_del != DS_RETURNED))
+	{
+		mv->new_status = OS_COMPLETED;
+		om_edit_set(edit, cols->status,
+					om_state_to_datum(OM_MACHINE_ORDER,
+									  TupleDescAttr(td, cols->status - 1)->atttypid,
+									  OS_COMPLETED), false);
+	}
+
+	/*
+	 * Digital goods fulfil themselves when paid, or, paid during a
+	 * post-purchase hold, when the hold ends (SPEC §9, seed 004).
+	 */
+	if (mv->new_pay == PS_PAID && mv->new_del == mv->old_del &&
 		mv->new_del == DS_UNFULFILLED && mv->new_status != OS_CANCELLED &&
-		!OnHold(mv->oldtup, td, mv->now) &&
+		((mv->old_pay != PS_PAID && !OnHold(mv->oldtup, td, mv->now)) ||
+		 HoldEnds(mv)) &&
 		AllDigital(om_row_int64(mv->newtup, td, cols->shop_id), mv->order_id))
 	{
 		mv->new_del = DS_COLLECTED;
@@ -468,19 +499,20 @@ CheckCancelBeforeShipment(const GuardMove *mv)
 }
 
 /*
- * Completing an order needs it paid (paid or partially_refunded), or a
- * cod order collected (SPEC §3).  Raises OM_INVALID_TRANSITION.
+ * Completing an order needs it paid (paid or partially_refunded), fully
+ * returned and refunded (SPEC §10), or a cod order collected (SPEC §3).  Raises OM_INVALID_TRANSITION.
  */
 static void
 CheckCompletionPaid(const GuardMove *mv)
 {
 	if (mv->new_status == OS_COMPLETED && mv->old_status != OS_COMPLETED &&
 		!(mv->new_pay == PS_PAID || mv->new_pay == PS_PARTIALLY_REFUNDED ||
+		  (mv->new_pay == PS_REFUNDED && mv->new_del == DS_RETURNED) ||
 		  (mv->new_del == DS_COLLECTED && IsCod(mv->newtup, mv->td))))
 		ereport(ERROR,
 				(errcode(ERRCODE_OM_INVALID_TRANSITION),
 				 errmsg("cannot complete order " INT64_FORMAT ": it is not paid", mv->order_id),
-				 errdetail("Machine order_status refuses %s to completed while payment is \"%s\" and delivery is \"%s\"; completing needs payment paid or partially_refunded, or a cod order whose delivery is collected.",
+				 errdetail("Machine order_status refuses %s to completed while payment is \"%s\" and delivery is \"%s\"; completing needs payment paid or partially_refunded, a fully returned and refunded order, or a cod order whose delivery is collected.",
 						   om_state_name(OM_MACHINE_ORDER, mv->old_status),
 						   om_state_name(OM_MACHINE_PAYMENT, mv->new_pay),
 						   om_state_name(OM_MACHINE_DELIVERY, mv->new_del))));

@@ -165,7 +165,8 @@ typedef enum SettingCheck
 	CHECK_POSITIVE,				/* interval > 0 */
 	CHECK_NOT_NEGATIVE,			/* interval or numeric >= 0 */
 	CHECK_BUCKETS,				/* 1 .. OM_MAX_BUCKETS */
-	CHECK_CHANNEL				/* a lower-case identifier, for LISTEN */
+	CHECK_CHANNEL,				/* a lower-case identifier, for LISTEN */
+	CHECK_TIMEOUTS				/* {"method": interval > 0 or null, ...} */
 } SettingCheck;
 
 typedef struct ShopSetting
@@ -192,6 +193,8 @@ static const ShopSetting shop_settings[] = {
 	{"stock_buckets", INT4OID, false, CHECK_BUCKETS},
 	{"admission_queue", BOOLOID, false, CHECK_NONE},
 	{"notify_channel", TEXTOID, true, CHECK_CHANNEL},
+	{"payment_timeouts", JSONBOID, false, CHECK_TIMEOUTS},
+	{"cod_paid_on_collect", BOOLOID, false, CHECK_NONE},
 };
 
 static const ShopSetting *
@@ -205,7 +208,7 @@ FindSetting(const char *name)
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("unknown shop setting \"%s\"", name),
-			 errhint("The settings are name, currency, locale, timezone, payment_timeout, auto_cancel_failed, auto_cancel_delay, allow_customer_cancel, auto_archive_after, reward_rate, high_value_threshold, followup_window, stock_buckets, admission_queue and notify_channel.")));
+			 errhint("The settings are name, currency, locale, timezone, payment_timeout, auto_cancel_failed, auto_cancel_delay, allow_customer_cancel, auto_archive_after, reward_rate, high_value_threshold, followup_window, stock_buckets, admission_queue, notify_channel, payment_timeouts and cod_paid_on_collect.")));
 	return NULL;				/* keep compiler quiet */
 }
 
@@ -225,6 +228,15 @@ SettingValue(const ShopSetting *setting, JsonbValue *v)
 	Oid			typioparam;
 	Datum		result;
 
+	if (setting->type == JSONBOID)
+	{
+		if (v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("shop setting \"%s\" must be a JSON object", setting->name),
+					 errhint("For example: {\"cod\": null, \"bank_transfer\": \"3 days\"}.")));
+		return JsonbPGetDatum(JsonbValueToJsonb(v));
+	}
 	switch (v->type)
 	{
 		case jbvString:
@@ -262,6 +274,8 @@ BadSetting(const ShopSetting *setting, const char *rule)
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("shop setting \"%s\" must be %s", setting->name, rule)));
 }
+
+static void CheckTimeouts(Jsonb *timeouts);
 
 static Datum
 CheckSetting(const ShopSetting *setting, Datum value)
@@ -334,8 +348,79 @@ CheckSetting(const ShopSetting *setting, Datum value)
 							 errhint("Let order_mgmt.enable_notify() choose a random one.")));
 			}
 			break;
+		case CHECK_TIMEOUTS:
+			CheckTimeouts(DatumGetJsonbP(value));
+			break;
 	}
 	return value;
+}
+
+/* The interval text of one payment method's timeout, parsed (om_try). */
+typedef struct TimeoutText
+{
+	const char *text;
+	Datum		value;
+} TimeoutText;
+
+static void
+ParseTimeout(void *arg)
+{
+	TimeoutText *t = (TimeoutText *) arg;
+
+	t->value = DirectFunctionCall3(interval_in, CStringGetDatum(t->text),
+								   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+}
+
+/*
+ * payment_timeouts: an object of payment methods (as orders.payment_method
+ * names them, "cod" for cash on delivery), each a positive interval or
+ * null (no deadline); 22023 otherwise.
+ */
+static void
+CheckTimeouts(Jsonb *timeouts)
+{
+	static const int bad_input[] = {ERRCODE_INVALID_DATETIME_FORMAT,
+	ERRCODE_DATETIME_FIELD_OVERFLOW, ERRCODE_INTERVAL_FIELD_OVERFLOW};
+	JsonbIterator *it = JsonbIteratorInit(&timeouts->root);
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	char	   *method = NULL;
+
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok == WJB_KEY)
+		{
+			method = pnstrdup(v.val.string.val, v.val.string.len);
+			if (method[0] == '\0' || strlen(method) > 100)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("shop setting \"payment_timeouts\" has an empty or overlong payment method"),
+						 errdetail("A payment method is named by 1 to 100 characters.")));
+		}
+		else if (tok == WJB_VALUE)
+		{
+			TimeoutText t;
+			Interval   *zero = palloc0(sizeof(Interval));
+
+			if (v.type == jbvNull)
+				continue;
+			if (v.type != jbvString)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("payment timeout of method \"%s\" must be an interval or null", method),
+						 errdetail("Shop setting \"payment_timeouts\" gives it a JSON %s.",
+								   v.type == jbvNumeric ? "number" : v.type == jbvBool ? "boolean" : "array or object"),
+						 errhint("Write the interval as a string, for example \"3 days\"; null means no deadline.")));
+			t.text = pnstrdup(v.val.string.val, v.val.string.len);
+			if (!om_try(ParseTimeout, &t, bad_input, lengthof(bad_input), NULL) ||
+				!DatumGetBool(DirectFunctionCall2(interval_gt, t.value, IntervalPGetDatum(zero))))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("payment timeout of method \"%s\" must be a positive interval or null", method),
+						 errdetail("Shop setting \"payment_timeouts\" gives it \"%s\".", t.text),
+						 errhint("For example \"3 days\"; null means no deadline.")));
+		}
+	}
 }
 
 /*
@@ -343,6 +428,7 @@ CheckSetting(const ShopSetting *setting, Datum value)
  *
  * Sets any of the shop's settings by name; a JSON null clears the settings
  * that may be NULL (auto_archive_after, high_value_threshold, notify_channel).
+ * payment_timeouts is replaced whole.
  */
 PG_FUNCTION_INFO_V1(om_update_shop);
 Datum
@@ -386,6 +472,9 @@ om_update_shop(PG_FUNCTION_ARGS)
 			char	   *key = pnstrdup(v.val.string.val, v.val.string.len);
 
 			setting = FindSetting(key);
+			/* a setting added since 0.1.0 needs ALTER EXTENSION UPDATE first */
+			om_require_column("shop", setting->name,
+							  psprintf("shop setting \"%s\"", setting->name));
 		}
 		else if (tok == WJB_VALUE)
 		{

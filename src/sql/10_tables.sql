@@ -20,7 +20,9 @@ CREATE TABLE order_mgmt.shop (
 	admission_queue boolean NOT NULL DEFAULT false,
 	created_at timestamptz NOT NULL,
 	updated_at timestamptz NOT NULL,
-	notify_channel text CHECK (notify_channel ~ '^[a-z_][a-z0-9_]{0,62}$')
+	notify_channel text CHECK (notify_channel ~ '^[a-z_][a-z0-9_]{0,62}$'),
+	payment_timeouts jsonb NOT NULL DEFAULT '{"cod": null}' CHECK (pg_catalog.jsonb_typeof(payment_timeouts) = 'object'),
+	cod_paid_on_collect boolean NOT NULL DEFAULT true
 );
 COMMENT ON TABLE order_mgmt.shop IS 'A shop (tenant) and its settings; create with create_shop, change with update_shop';
 COMMENT ON COLUMN order_mgmt.shop.shop_id IS 'Tenant key; leads every key in the schema';
@@ -41,6 +43,8 @@ COMMENT ON COLUMN order_mgmt.shop.admission_queue IS 'Default for queueing check
 COMMENT ON COLUMN order_mgmt.shop.created_at IS 'When the shop was created (order_mgmt.now())';
 COMMENT ON COLUMN order_mgmt.shop.updated_at IS 'When the shop was last changed (order_mgmt.now())';
 COMMENT ON COLUMN order_mgmt.shop.notify_channel IS 'NOTIFY channel woken (empty payload) after a commit that wrote this shop''s events; NULL = none; set with enable_notify()';
+COMMENT ON COLUMN order_mgmt.shop.payment_timeouts IS 'Payment timeout per payment method, overriding payment_timeout: {"method": interval or null (no deadline)}; a cod order is method cod (SPEC §6)';
+COMMENT ON COLUMN order_mgmt.shop.cod_paid_on_collect IS 'A cod order collected by its customer is paid: the carrier''s payment of what is left to pay is recorded (SPEC §6); false when the shop records COD remittances itself';
 
 CREATE TABLE order_mgmt.sku (
 	shop_id bigint NOT NULL REFERENCES order_mgmt.shop,

@@ -202,13 +202,15 @@ BEGIN
 		coalesce(fp.first_paid < o.created_at, false) AS returning,
 		s.high_value_threshold IS NOT NULL AND o.total >= s.high_value_threshold AS high_value,
 		o.customer_note IS NOT NULL AS noted) f
-	WHERE o.shop_id = report_followups.shop_id AND o.status <> 'cancelled'
+	-- open orders only: a completed order (a cod order whose shop records
+	-- remittances itself) is not chased
+	WHERE o.shop_id = report_followups.shop_id AND o.status IN ('pending', 'confirmed')
 	  AND o.payment_status IN ('unpaid', 'pending', 'failed')
 	ORDER BY o.total DESC, o.created_at, o.order_id;
 END
 $$;
 COMMENT ON FUNCTION order_mgmt.report_followups(bigint) IS
-	'Unpaid or failed orders to follow up, most valuable first: phone for returning, high-value or noted customers, SMS within followup_window, else a message (seed 002)';
+	'Open unpaid or failed orders to follow up, most valuable first: phone for returning, high-value or noted customers, SMS within followup_window, else a message (seed 002)';
 
 CREATE FUNCTION order_mgmt.report_recovery(shop_id bigint, from_day date, to_day date)
 	RETURNS TABLE (day date, failed_or_cancelled bigint, recovered bigint, recovery_rate numeric)
@@ -224,31 +226,40 @@ BEGIN
 	r := order_mgmt.shop_day_range(report_recovery.shop_id, from_day, to_day);
 	RETURN QUERY
 	WITH x AS (
-		-- the failures, cancellations and payments of the shop's orders, once
+		-- the failures, cancellations, reactivations and payments of the
+		-- shop's orders, once
 		SELECT e.order_id,
 			   min(e.event_id) FILTER (WHERE (e.kind = 'payment_status' AND e.to_value = 'failed')
 										OR (e.kind = 'order_status' AND e.to_value = 'cancelled')) AS lost_at,
-			   max(e.event_id) FILTER (WHERE e.kind = 'payment_status' AND e.to_value = 'paid') AS paid_after
+			   max(e.event_id) FILTER (WHERE e.kind = 'payment_status' AND e.to_value = 'paid') AS paid_after,
+			   max(e.event_id) FILTER (WHERE e.kind = 'order_status' AND e.to_value = 'cancelled') AS cancelled_at,
+			   max(e.event_id) FILTER (WHERE e.kind = 'order_status' AND e.from_value = 'cancelled') AS revived_at
 		FROM order_mgmt.order_event e
 		WHERE e.shop_id = report_recovery.shop_id AND e.kind IN ('payment_status', 'order_status')
-		  AND e.to_value IN ('failed', 'cancelled', 'paid') AND e.at >= r.lo
+		  AND (e.to_value IN ('failed', 'cancelled', 'paid') OR e.from_value = 'cancelled') AND e.at >= r.lo
 		GROUP BY e.order_id
 	), o AS (
-		-- only the orders that failed or were cancelled, found by key
-		SELECT (o.created_at AT TIME ZONE r.tz)::date AS day, x.lost_at, x.paid_after
+		-- only the orders that failed or were cancelled, found by key;
+		-- recovered: paid after the loss, and its last cancellation, if any,
+		-- undone by a reactivation before that payment (a late payment that
+		-- could not revive the order, money owed back, is no recovery)
+		SELECT (o.created_at AT TIME ZONE r.tz)::date AS day, x.lost_at,
+			   x.paid_after > x.lost_at
+			   AND (x.cancelled_at IS NULL OR (x.revived_at > x.cancelled_at AND x.paid_after > x.revived_at))
+				   AS recovered
 		FROM x JOIN order_mgmt.orders o ON o.shop_id = report_recovery.shop_id AND o.order_id = x.order_id
 		WHERE x.lost_at IS NOT NULL AND o.created_at >= r.lo AND o.created_at < r.hi
 	)
 	SELECT o.day, count(*) FILTER (WHERE o.lost_at IS NOT NULL),
-		   count(*) FILTER (WHERE o.paid_after > o.lost_at),
+		   count(*) FILTER (WHERE o.recovered),
 		   CASE WHEN count(*) FILTER (WHERE o.lost_at IS NOT NULL) > 0
-				THEN round(count(*) FILTER (WHERE o.paid_after > o.lost_at)::numeric
+				THEN round(count(*) FILTER (WHERE o.recovered)::numeric
 						   / count(*) FILTER (WHERE o.lost_at IS NOT NULL), 4) END
 	FROM o GROUP BY o.day ORDER BY o.day;
 END
 $$;
 COMMENT ON FUNCTION order_mgmt.report_recovery(bigint, date, date) IS
-	'Orders per creation day whose payment failed or that were cancelled, and how many were paid afterwards (seed 002: about 40% recovered)';
+	'Orders per creation day whose payment failed or that were cancelled, and how many were revived and paid afterwards (seed 002: about 40% recovered)';
 
 CREATE FUNCTION order_mgmt.report_variant_mix(shop_id bigint, product_id text, from_day date, to_day date,
 		restock_qty integer DEFAULT NULL)

@@ -1,0 +1,203 @@
+-- Issue 17: what the seed articles (../shared/seeds/) say, done as they
+-- say it.  One section per item, headed by its seed; shop 1700.
+SET order_mgmt.clock = '2026-12-01 10:00+00';
+SELECT order_mgmt.create_shop(1700, 'Seed shop');
+SELECT setval('order_mgmt.order_id_seq', 1700000);
+SELECT order_mgmt.upsert_sku(1700, 'A', 100);
+SELECT order_mgmt.set_stock(1700, 'A', 100);
+-- run_due serves every shop: first finish what earlier tests left due
+SELECT order_mgmt.run_due(100000) >= 0 AS flushed;
+SELECT order_mgmt.run_due(100000) >= 0 AS flushed_auto_cancels;
+
+-- ===========================================================================
+-- Item 1, seed 000 (SHOPLINE, new order management): the payment time
+-- limit is for online payment.  Cash on delivery gets no deadline by
+-- default; a method the shop marks offline gets its own (payment_timeouts).
+-- ===========================================================================
+SELECT payment_timeout, payment_timeouts FROM order_mgmt.shop WHERE shop_id = 1700;
+SELECT order_mgmt.update_shop(1700, '{"auto_cancel_failed": true}');
+SELECT order_mgmt.update_shop(1700, '{"payment_timeouts": {"cod": null, "bank_transfer": "3 days"}}');
+SELECT order_mgmt.checkout(1700, '[{"sku": "A", "qty": 1}]', logistics => 'cod') AS cod1 \gset
+SELECT order_mgmt.checkout(1700, '[{"sku": "A", "qty": 1}]', payment_method => 'cod') AS cod2 \gset
+SELECT order_mgmt.checkout(1700, '[{"sku": "A", "qty": 1}]', payment_method => 'bank_transfer') AS bank \gset
+SELECT order_mgmt.checkout(1700, '[{"sku": "A", "qty": 1}]') AS card \gset
+SELECT order_mgmt.checkout(1700, '[{"sku": "A", "qty": 1}]', logistics => 'cod', payment_timeout => '1 hour') AS cod3 \gset
+SELECT order_id - :cod1 AS n, logistics, payment_method, payment_due_at - created_at AS limit
+  FROM order_mgmt.orders WHERE shop_id = 1700 ORDER BY order_id;
+SELECT order_id - :cod1 AS n, action, due_at FROM order_mgmt.due_action WHERE shop_id = 1700 ORDER BY 1, 2;
+-- 30 minutes on: the card order failed and was cancelled; COD and transfer wait
+SET order_mgmt.clock = '2026-12-01 10:30+00';
+SELECT order_mgmt.run_due() > 0 AS ran;
+SELECT order_mgmt.run_due() >= 0 AS ran;
+SELECT order_id - :cod1 AS n, status, payment_status FROM order_mgmt.orders WHERE shop_id = 1700 ORDER BY order_id;
+SET order_mgmt.clock = '2026-12-04 10:00+00';
+SELECT order_mgmt.run_due() > 0 AS ran;
+SELECT order_mgmt.run_due() >= 0 AS ran;
+SELECT order_id - :cod1 AS n, status, payment_status, cancel_reason FROM order_mgmt.orders WHERE shop_id = 1700 ORDER BY order_id;
+-- the setting is validated (22023) and replaced whole
+SELECT order_mgmt.update_shop(1700, '{"payment_timeouts": "3 days"}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT order_mgmt.update_shop(1700, '{"payment_timeouts": null}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT order_mgmt.update_shop(1700, '{"payment_timeouts": {"bank_transfer": "soon"}}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT order_mgmt.update_shop(1700, '{"payment_timeouts": {"bank_transfer": "-1 day"}}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT order_mgmt.update_shop(1700, '{"payment_timeouts": {"bank_transfer": 3}}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT order_mgmt.update_shop(1700, '{"payment_timeouts": {"": null}}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT order_mgmt.update_shop(1700, '{"payment_timeouts": {"cod": "2 days"}}');
+SELECT payment_timeouts FROM order_mgmt.shop WHERE shop_id = 1700;
+SELECT order_mgmt.update_shop(1700, '{"payment_timeouts": {"cod": null}}');
+
+-- ===========================================================================
+-- Item 2, seed 000 / SPEC §6: a cod order collected by its customer has
+-- paid the carrier.  Its payment becomes paid with its total (a carrier
+-- payment row, once), unless the shop records COD remittances itself; a
+-- completed order is never a follow-up (seed 002's follow-ups).
+-- ===========================================================================
+SELECT order_mgmt.create_rule(1700, 'complete on collection', '{paid}', '{collected}', '0') > 0 AS rule;
+SELECT order_mgmt.ship(1700, :cod1, 'Blackcat', 'BC-1') > 0 AS shipped;
+SELECT order_mgmt.set_delivery_status(1700, :cod1, 'arrived');
+SELECT order_id - :cod1 AS n, payment_status FROM order_mgmt.report_followups(1700) ORDER BY 1;
+SELECT order_mgmt.set_delivery_status(1700, :cod1, 'collected');
+SELECT status, payment_status, delivery_status, paid_amount = total AS paid_in_full, paid_at IS NOT NULL AS paid_at
+  FROM order_mgmt.orders WHERE shop_id = 1700 AND order_id = :cod1;
+SELECT kind, method, amount, status, provider_ref = 'cod:' || :cod1 AS carrier_ref
+  FROM order_mgmt.payment WHERE shop_id = 1700 AND order_id = :cod1;
+SELECT kind, from_value, to_value, detail ->> 'method' AS method FROM order_mgmt.order_event
+ WHERE shop_id = 1700 AND order_id = :cod1 AND kind IN ('payment_status', 'delivery_status', 'payment')
+ ORDER BY event_id;
+-- the automation rule completes it
+SELECT order_mgmt.run_due() >= 0 AS ran;
+SELECT status FROM order_mgmt.orders WHERE shop_id = 1700 AND order_id = :cod1;
+-- a plain UPDATE collects a cod order just the same
+UPDATE order_mgmt.orders SET delivery_status = 'shipping' WHERE shop_id = 1700 AND order_id = :cod2;
+UPDATE order_mgmt.orders SET delivery_status = 'shipped' WHERE shop_id = 1700 AND order_id = :cod2;
+UPDATE order_mgmt.orders SET delivery_status = 'collected' WHERE shop_id = 1700 AND order_id = :cod2;
+SELECT logistics, payment_status, delivery_status FROM order_mgmt.orders WHERE shop_id = 1700 AND order_id = :cod2;
+-- cod2 pays cash to a standard carrier: paid too
+SELECT method, amount FROM order_mgmt.payment WHERE shop_id = 1700 AND order_id = :cod2;
+-- a shop that records remittances itself: collected, completed, still unpaid,
+-- and not a follow-up
+SELECT order_mgmt.update_shop(1700, '{"cod_paid_on_collect": false}');
+SELECT order_mgmt.checkout(1700, '[{"sku": "A", "qty": 2}]', logistics => 'cod') AS cod4 \gset
+SELECT order_mgmt.ship(1700, :cod4) > 0 AS shipped;
+SELECT order_mgmt.set_delivery_status(1700, :cod4, 'arrived');
+SELECT order_mgmt.set_delivery_status(1700, :cod4, 'collected');
+SELECT order_mgmt.complete(1700, :cod4);
+SELECT status, payment_status, delivery_status FROM order_mgmt.orders WHERE shop_id = 1700 AND order_id = :cod4;
+SELECT count(*) AS followups_of_completed FROM order_mgmt.report_followups(1700) f
+  JOIN order_mgmt.orders o ON o.shop_id = 1700 AND o.order_id = f.order_id WHERE o.status = 'completed';
+-- the remittance arrives: the merchant records it
+SELECT order_mgmt.payment_succeeded(1700, :cod4, 200, 'remit-1', 'cod');
+SELECT order_mgmt.update_shop(1700, '{"cod_paid_on_collect": true}');
+SELECT * FROM order_mgmt.verify(1700);
+
+-- ===========================================================================
+-- Item 3, seed 004 (Shopify order processing): digital goods fulfil
+-- themselves, and the original order is held while a post-purchase offer
+-- is open.  Paid during the hold, a digital order is fulfilled when the
+-- hold ends (run_due, or lazily by the next API call).
+-- ===========================================================================
+SET order_mgmt.clock = '2026-12-10 10:00+00';
+SELECT order_mgmt.upsert_sku(1700, 'EBOOK', 30, digital => true);
+SELECT order_mgmt.checkout(1700, '[{"sku": "EBOOK", "qty": 1}]', hold => '15 minutes') AS dig1 \gset
+SELECT order_mgmt.checkout(1700, '[{"sku": "EBOOK", "qty": 1}]', hold => '15 minutes') AS dig2 \gset
+SELECT order_mgmt.checkout(1700, '[{"sku": "EBOOK", "qty": 1}]', hold => '15 minutes') AS dig3 \gset
+SELECT order_mgmt.payment_succeeded(1700, :dig1, 30, 'dig-1');
+SELECT order_mgmt.payment_succeeded(1700, :dig3, 30, 'dig-3');
+SELECT order_id - :dig1 AS n, payment_status, delivery_status FROM order_mgmt.orders
+ WHERE shop_id = 1700 AND order_id >= :dig1 ORDER BY order_id;
+SET order_mgmt.clock = '2026-12-10 10:15+00';
+-- dig3's hold ends on the next call that touches it, the others' by run_due
+SELECT order_mgmt.add_note(1700, :dig3, 'admin', 'sent the download link');
+SELECT delivery_status FROM order_mgmt.orders WHERE shop_id = 1700 AND order_id = :dig3;
+SELECT order_mgmt.run_due() >= 0 AS ran;
+SELECT order_id - :dig1 AS n, payment_status, delivery_status, hold_until, shipped_at IS NOT NULL AS delivered
+  FROM order_mgmt.orders WHERE shop_id = 1700 AND order_id >= :dig1 ORDER BY order_id;
+SELECT kind, from_value, to_value, actor = 'system' AS by_system FROM order_mgmt.order_event
+ WHERE shop_id = 1700 AND order_id = :dig1 AND kind IN ('delivery_status', 'deadline') ORDER BY event_id;
+SET order_mgmt.clock = '2026-12-13 10:00+00';
+SELECT order_id - :dig1 AS n, reason FROM order_mgmt.report_stuck(1700, '1 day') WHERE order_id >= :dig1;
+
+-- ===========================================================================
+-- Item 4, seed 001 (SHOPLINE, returns) and seed 004 (archiving): a fully
+-- returned and fully refunded order is closed.  Whichever comes last, the
+-- goods back (delivery returned) or the money back (payment refunded),
+-- completes it; auto-archive then takes it.
+-- ===========================================================================
+SET order_mgmt.clock = '2026-12-20 10:00+00';
+SELECT order_mgmt.update_shop(1700, '{"auto_archive_after": "30 days"}');
+SELECT order_mgmt.checkout(1700, '[{"sku": "A", "qty": 2}]') AS ret1 \gset
+SELECT order_mgmt.checkout(1700, '[{"sku": "A", "qty": 1}]') AS ret2 \gset
+SELECT order_mgmt.checkout(1700, '[{"sku": "A", "qty": 2}]') AS ret3 \gset
+SELECT order_mgmt.mark_paid(1700, order_id), order_mgmt.ship(1700, order_id) > 0 AS shipped,
+       order_mgmt.set_delivery_status(1700, order_id, 'arrived')
+  FROM order_mgmt.orders WHERE shop_id = 1700 AND order_id IN (:ret1, :ret2, :ret3) ORDER BY order_id;
+-- ret1: goods back first, then the money
+SELECT order_mgmt.request_return(1700, :ret1, '[{"sku": "A", "qty": 2}]', 'too big') AS r1 \gset
+SELECT order_mgmt.approve_return(1700, :r1);
+SELECT order_mgmt.receive_return(1700, :r1);
+SELECT status, payment_status, delivery_status FROM order_mgmt.orders WHERE shop_id = 1700 AND order_id = :ret1;
+SELECT order_mgmt.refund(1700, :ret1, 200);
+-- ret2: money back first, then the goods
+SELECT order_mgmt.request_return(1700, :ret2, '[{"sku": "A", "qty": 1}]') AS r2 \gset
+SELECT order_mgmt.approve_return(1700, :r2);
+SELECT order_mgmt.refund(1700, :ret2, 100);
+SELECT status, payment_status, delivery_status FROM order_mgmt.orders WHERE shop_id = 1700 AND order_id = :ret2;
+SELECT order_mgmt.receive_return(1700, :r2);
+-- ret3: half returned, half refunded: still open, completed as usual
+SELECT order_mgmt.request_return(1700, :ret3, '[{"sku": "A", "qty": 1}]') AS r3 \gset
+SELECT order_mgmt.approve_return(1700, :r3);
+SELECT order_mgmt.receive_return(1700, :r3);
+SELECT order_mgmt.refund(1700, :ret3, 100);
+SELECT order_id - :ret1 AS n, status, payment_status, delivery_status, completed_at IS NOT NULL AS completed_at
+  FROM order_mgmt.orders WHERE shop_id = 1700 AND order_id IN (:ret1, :ret2, :ret3) ORDER BY order_id;
+SELECT kind, from_value, to_value FROM order_mgmt.order_event
+ WHERE shop_id = 1700 AND order_id = :ret1 AND kind IN ('order_status', 'payment_status', 'delivery_status')
+ ORDER BY event_id;
+SELECT order_id - :ret1 AS n, action FROM order_mgmt.due_action
+ WHERE shop_id = 1700 AND order_id IN (:ret1, :ret2, :ret3) ORDER BY 1;
+SET order_mgmt.clock = '2027-01-20 10:00+00';
+SELECT order_mgmt.run_due() >= 0 AS ran;
+SELECT order_id - :ret1 AS n, status, archived_at IS NOT NULL AS archived
+  FROM order_mgmt.orders WHERE shop_id = 1700 AND order_id IN (:ret1, :ret2, :ret3) ORDER BY order_id;
+-- verify() accepts completed / refunded / returned, and still rejects a
+-- completed order that was never paid and is no collected cod order
+SELECT * FROM order_mgmt.verify(1700);
+BEGIN;
+SET LOCAL session_replication_role = replica;
+UPDATE order_mgmt.orders SET payment_status = 'unpaid', paid_amount = 0, refunded_amount = 0, paid_at = NULL
+ WHERE shop_id = 1700 AND order_id = :ret1;
+SELECT check_name, replace(detail, :'ret1', 'ret1') AS detail FROM order_mgmt.verify(1700)
+ WHERE check_name = 'status_combination';
+ROLLBACK;
+
+-- ===========================================================================
+-- Item 5, seed 002 (ShopEx diagnosis): about 40% of lost orders are
+-- recovered.  Recovered means revived and paid; a late payment for a
+-- cancelled order whose stock has gone (money owed back) is no recovery.
+-- ===========================================================================
+SET order_mgmt.clock = '2027-02-01 10:00+00';
+SELECT order_mgmt.upsert_sku(1700, 'LAST', 80);
+SELECT order_mgmt.set_stock(1700, 'LAST', 1);
+SELECT order_mgmt.checkout(1700, '[{"sku": "LAST", "qty": 1}]') AS mary \gset
+SELECT order_mgmt.checkout(1700, '[{"sku": "A", "qty": 1}]') AS revived \gset
+SELECT order_mgmt.checkout(1700, '[{"sku": "A", "qty": 1}]') AS failed_paid \gset
+SELECT order_mgmt.checkout(1700, '[{"sku": "A", "qty": 1}]') AS lost \gset
+SELECT order_mgmt.payment_failed(1700, order_id, 'card declined')
+  FROM order_mgmt.orders WHERE shop_id = 1700 AND order_id IN (:mary, :revived, :failed_paid, :lost) ORDER BY order_id;
+SELECT order_mgmt.cancel(1700, order_id, 'payment_failed')
+  FROM order_mgmt.orders WHERE shop_id = 1700 AND order_id IN (:mary, :revived, :lost) ORDER BY order_id;
+-- John buys the last unit; Mary's late payment cannot revive her order
+SELECT order_mgmt.checkout(1700, '[{"sku": "LAST", "qty": 1}]') AS john \gset
+SELECT order_mgmt.payment_succeeded(1700, :mary, 80, 'mary-late');
+-- the revived order's late payment revives it; the failed one is simply paid
+SELECT order_mgmt.payment_succeeded(1700, :revived, 100, 'revived-late');
+SELECT order_mgmt.payment_succeeded(1700, :failed_paid, 100, 'failed-paid');
+SELECT order_id - :mary AS n, status, payment_status FROM order_mgmt.orders
+ WHERE shop_id = 1700 AND order_id IN (:mary, :revived, :failed_paid, :lost) ORDER BY order_id;
+SELECT * FROM order_mgmt.report_recovery(1700, '2027-02-01', '2027-02-01');
+SELECT * FROM order_mgmt.verify(1700);
