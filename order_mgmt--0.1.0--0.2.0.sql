@@ -800,3 +800,18 @@ END
 $$;
 COMMENT ON FUNCTION order_mgmt.report_recovery(bigint, date, date) IS
 	'Orders per creation day whose payment failed or that were cancelled, and how many were revived and paid afterwards (seed 002: about 40% recovered)';
+
+-- ---------------------------------------------------------------------------
+-- Issue 16, run_due on Citus: run_due_shop(shop_id, max_actions) sweeps one
+-- shop; order_mgmt.distribute() distributes it by shop_id like the API, so
+-- on Citus it runs on the shop's worker (docs/citus.md, src/sweep.c).
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION order_mgmt.run_due_shop(shop_id bigint, max_actions integer DEFAULT 1000)
+	RETURNS integer
+	AS 'MODULE_PATHNAME', 'om_run_due_shop'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.run_due_shop(bigint, integer) IS
+	'Performs one shop''s due deadlines, as run_due() does for all shops; returns how many; on Citus distributed by shop_id, so it runs on the shop''s worker (docs/citus.md)';
+REVOKE ALL ON FUNCTION order_mgmt.run_due_shop(bigint, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION order_mgmt.run_due_shop(bigint, integer) TO order_mgmt_admin;

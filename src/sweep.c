@@ -60,6 +60,7 @@
 
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -369,12 +370,14 @@ typedef struct SeenOrders
  * An order with several due rows gives one row each.
  */
 static DueRow *
-LoadBatch(int32 want, const SeenOrders *seen, uint64 *nrows)
+LoadBatch(int32 want, const SeenOrders *seen, const int64 *shop, uint64 *nrows)
 {
 	static SPIPlanPtr first_plan = NULL;
 	static SPIPlanPtr more_plan = NULL;
-	static const Oid argtypes[] = {TIMESTAMPTZOID, INT4OID, INT8ARRAYOID, INT8ARRAYOID};
-	Datum		values[4];
+	static SPIPlanPtr shop_first_plan = NULL;
+	static SPIPlanPtr shop_more_plan = NULL;
+	static const Oid argtypes[] = {TIMESTAMPTZOID, INT4OID, INT8ARRAYOID, INT8ARRAYOID, INT8OID};
+	Datum		values[5];
 	DueRow	   *rows;
 	uint64		n;
 	uint64		i;
@@ -388,22 +391,39 @@ LoadBatch(int32 want, const SeenOrders *seen, uint64 *nrows)
 	" ORDER BY d.due_at LIMIT $2" \
 	" FOR NO KEY UPDATE OF o SKIP LOCKED FOR UPDATE OF d SKIP LOCKED"
 
-	om_plan(&first_plan, OM_BATCH_SELECT OM_BATCH_LOCK, 2, argtypes);
-	om_plan(&more_plan,
-			OM_BATCH_SELECT
-			" AND (d.shop_id, d.order_id) NOT IN (SELECT s.shop_id, s.order_id FROM"
-			"   ROWS FROM (pg_catalog.unnest($3::int8[]), pg_catalog.unnest($4::int8[])) AS s(shop_id, order_id))"
-			OM_BATCH_LOCK,
-			4, argtypes);
+#define OM_BATCH_SEEN \
+	" AND (d.shop_id, d.order_id) NOT IN (SELECT s.shop_id, s.order_id FROM" \
+	"   ROWS FROM (pg_catalog.unnest($3::int8[]), pg_catalog.unnest($4::int8[])) AS s(shop_id, order_id))"
+/* one shop's: both tables say shop_id = $5, which Citus routes to its shard */
+#define OM_BATCH_SHOP " AND d.shop_id = $5 AND o.shop_id = $5"
+
 	values[0] = TimestampTzGetDatum(om_now());
 	values[1] = Int32GetDatum(want);
-	if (seen->n == 0)
-		om_exec(first_plan, values, NULL, false, 0);
-	else
+	values[2] = values[3] = values[4] = (Datum) 0;
+	if (seen->n > 0)
 	{
 		values[2] = om_int8_array(seen->shops, seen->n);
 		values[3] = om_int8_array(seen->orders, seen->n);
-		om_exec(more_plan, values, NULL, false, 0);
+	}
+	if (shop == NULL && seen->n == 0)
+		om_exec(om_plan(&first_plan, OM_BATCH_SELECT OM_BATCH_LOCK, 2, argtypes),
+				values, NULL, false, 0);
+	else if (shop == NULL)
+		om_exec(om_plan(&more_plan, OM_BATCH_SELECT OM_BATCH_SEEN OM_BATCH_LOCK, 4, argtypes),
+				values, NULL, false, 0);
+	else
+	{
+		values[4] = Int64GetDatum(*shop);
+		if (seen->n == 0)
+			om_exec(om_plan(&shop_first_plan,
+							OM_BATCH_SELECT OM_BATCH_SHOP OM_BATCH_LOCK,
+							5, argtypes),
+					values, "  nn ", false, 0);	/* $3, $4 unused */
+		else
+			om_exec(om_plan(&shop_more_plan,
+							OM_BATCH_SELECT OM_BATCH_SHOP OM_BATCH_SEEN OM_BATCH_LOCK,
+							5, argtypes),
+					values, NULL, false, 0);
 	}
 
 	n = SPI_processed;
@@ -465,35 +485,49 @@ HasBackoff(void)
 static void
 BackOff(const DueRow *row, const ErrorData *error)
 {
+	static SPIPlanPtr next_plan = NULL;
 	static SPIPlanPtr plan = NULL;
-	static const Oid argtypes[] = {INT8OID, INT8OID, TEXTOID, TEXTOID, TIMESTAMPTZOID};
+	static const Oid argtypes[] = {INT8OID, INT8OID, TEXTOID, TEXTOID, TIMESTAMPTZOID, INT4OID, TIMESTAMPTZOID};
 	bool		upgraded = HasBackoff();
 	int32		attempts = 0;
 	TimestampTz due_at = 0;
 
 	if (upgraded)
 	{
-		Datum		values[5];
+		Datum		values[7];
 		bool		isnull;
 
-		om_plan(&plan,
-				"UPDATE order_mgmt.due_action d SET attempts = d.attempts + 1, last_error = $4, failed_at = $5,"
-				"   due_at = $5 + LEAST(interval '" OM_BACKOFF_FIRST "' * pg_catalog.power(2, LEAST(d.attempts, 16)),"
-				"                       interval '" OM_BACKOFF_MAX "')"
-				" WHERE d.shop_id = $1 AND d.order_id = $2 AND d.action = $3::order_mgmt.due_kind"
-				" RETURNING d.attempts, d.due_at",
+		/*
+		 * The new due_at is computed in a SELECT, and the UPDATE only sets
+		 * values: Citus refuses a STABLE function (timestamptz + interval)
+		 * of a column in an UPDATE.  The batch holds the row.
+		 */
+		om_plan(&next_plan,
+				"SELECT d.attempts + 1,"
+				"   $5 + LEAST(interval '" OM_BACKOFF_FIRST "' * pg_catalog.power(2, LEAST(d.attempts, 16)),"
+				"              interval '" OM_BACKOFF_MAX "')"
+				" FROM order_mgmt.due_action d"
+				" WHERE d.shop_id = $1 AND d.order_id = $2 AND d.action = $3::order_mgmt.due_kind",
 				5, argtypes);
+		om_plan(&plan,
+				"UPDATE order_mgmt.due_action d SET attempts = $6, last_error = $4, failed_at = $5, due_at = $7"
+				" WHERE d.shop_id = $1 AND d.order_id = $2 AND d.action = $3::order_mgmt.due_kind",
+				7, argtypes);
 		values[0] = Int64GetDatum(row->shop_id);
 		values[1] = Int64GetDatum(row->order_id);
 		values[2] = CStringGetTextDatum(row->action);
 		values[3] = CStringGetTextDatum(error->message ? error->message : "");
 		values[4] = TimestampTzGetDatum(om_now());
-		om_exec(plan, values, NULL, false, 0);
+		om_exec(next_plan, values, NULL, false, 0);
 		/* none if an earlier action of the batch dropped the row */
 		if (SPI_processed > 0)
 		{
 			attempts = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 			due_at = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+			values[5] = Int32GetDatum(attempts);
+			values[6] = TimestampTzGetDatum(due_at);
+			SPI_freetuptable(SPI_tuptable);
+			om_exec(plan, values, NULL, false, 0);
 		}
 		SPI_freetuptable(SPI_tuptable);
 	}
@@ -569,7 +603,8 @@ RunSets(OmBatch *batch, DueRow *rows, uint64 n, bool *skip, MemoryContext loop_c
 /*
  * The rest one order at a time, each in its own subtransaction: a busy
  * row leaves the order for the next pass, any other error backs the row
- * off (BackOff).  Returns how many it did.
+ * off (BackOff).  batch is NULL when the actions write their own changes.
+ * Returns how many it did.
  */
 static int32
 RunOneByOne(OmBatch *batch, DueRow *rows, uint64 n, const bool *skip, MemoryContext loop_cxt)
@@ -580,68 +615,65 @@ RunOneByOne(OmBatch *batch, DueRow *rows, uint64 n, const bool *skip, MemoryCont
 	for (i = 0; i < n; i++)
 	{
 		ErrorData  *error = NULL;
-		OmBatchMark mark;
+		OmBatchMark mark = {0};
 		MemoryContext old_cxt;
 
 		if (skip[i])
 			continue;
-		mark = om_batch_mark(batch);
+		if (batch)
+			mark = om_batch_mark(batch);
 		old_cxt = MemoryContextSwitchTo(loop_cxt);
 		if (om_try(SweepOne, &rows[i], NULL, -1, &error))
 			done++;
 		else
 		{
-			om_batch_rewind(batch, mark);
+			if (batch)
+				om_batch_rewind(batch, mark);
 			if (error->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
 				BackOff(&rows[i], error);
 		}
 		MemoryContextSwitchTo(old_cxt);
 		MemoryContextReset(loop_cxt);
-		om_batch_spill(batch);
+		if (batch)
+			om_batch_spill(batch);
 		CHECK_FOR_INTERRUPTS();
 	}
 	return done;
 }
 
 /*
- * run_due(max_actions) -> int: performs up to max_actions due actions,
- * skipping what other sessions hold, and returns how many it performed.
- * Safe to run from several sessions at once and from pg_cron.  The batch
- * runs with nowait, its counter changes summed and its events deferred
- * (the acting context), all written at its end.  It goes in rounds (see
- * the file header): another round while fewer than max_actions are done,
- * the last round was full and fewer than OM_LOOK_AHEAD * max_actions rows
- * have been looked at.
+ * A run_due() call: up to max_actions due actions, of every shop or (shop
+ * not NULL) of one.  It goes in rounds (see the file header): another
+ * round while fewer than max_actions are done, the last round was full
+ * and fewer than OM_LOOK_AHEAD * max_actions rows have been looked at.
+ * The batch runs with nowait, its counter changes summed and its events
+ * deferred (the acting context), all written at its end; except one
+ * shop's on Citus (sets = false), where each action writes its own, as an
+ * API call does: the set and flush statements take arrays of shops, which
+ * Citus cannot route to the shop's shard (docs/citus.md).
  */
-PG_FUNCTION_INFO_V1(om_run_due);
-Datum
-om_run_due(PG_FUNCTION_ARGS)
+static int32
+RunDue(const int64 *shop, int32 max_actions, bool sets)
 {
-	int32		max_actions;
 	volatile int32 done = 0;
 	MemoryContext loop_cxt;
 	OmBatch    *batch;
 	OmAct		saved;
 	OmAct	   *act;
 
-	OM_ARG_NOT_NULL(0, "max_actions");
-	max_actions = PG_GETARG_INT32(0);
-	if (max_actions < 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("max_actions must be positive"),
-				 errdetail("Got %d.", max_actions)));
-
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
 	loop_cxt = AllocSetContextCreate(CurrentMemoryContext, "order_mgmt run_due",
 									 ALLOCSET_DEFAULT_SIZES);
-	batch = om_batch_begin(CurrentMemoryContext);
+	batch = sets ? om_batch_begin(CurrentMemoryContext) : NULL;
 	act = om_act_push(&saved);
 	act->nowait = true;
-	act->batch = batch;
-	act->deferred = om_batch_events(batch);
+	if (sets)
+	{
+		act->batch = batch;
+		act->deferred = om_batch_events(batch);
+	}
 	PG_TRY();
 	{
 		int64		budget = (int64) max_actions * OM_LOOK_AHEAD;
@@ -651,10 +683,11 @@ om_run_due(PG_FUNCTION_ARGS)
 		{
 			int32		want = (int32) Min((int64) (max_actions - done), budget);
 			uint64		n;
-			DueRow	   *rows = LoadBatch(want, &seen, &n);
+			DueRow	   *rows = LoadBatch(want, &seen, shop, &n);
 			bool	   *skip = palloc0(sizeof(bool) * (n + 1));
 
-			done += RunSets(batch, rows, n, skip, loop_cxt);
+			if (sets)
+				done += RunSets(batch, rows, n, skip, loop_cxt);
 			done += RunOneByOne(batch, rows, n, skip, loop_cxt);
 			budget -= (int64) n;
 			if (n < (uint64) want)
@@ -662,16 +695,69 @@ om_run_due(PG_FUNCTION_ARGS)
 			SeeOrders(&seen, rows, n);
 		}
 		/* the events, and the stock and promo counters once per row */
-		om_batch_flush(batch);
+		if (sets)
+			om_batch_flush(batch);
 	}
 	PG_FINALLY();
 	{
 		om_act_pop(&saved);
-		om_batch_end(batch);
+		if (sets)
+			om_batch_end(batch);
 	}
 	PG_END_TRY();
 	MemoryContextDelete(loop_cxt);
 
 	SPI_finish();
-	PG_RETURN_INT32(done);
+	return done;
+}
+
+/* max_actions, which must be positive. */
+static int32
+MaxActions(FunctionCallInfo fcinfo, int argno)
+{
+	int32		max_actions;
+
+	OM_ARG_NOT_NULL(argno, "max_actions");
+	max_actions = PG_GETARG_INT32(argno);
+	if (max_actions < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_actions must be positive"),
+				 errdetail("Got %d.", max_actions)));
+	return max_actions;
+}
+
+/*
+ * run_due(max_actions) -> int: performs up to max_actions due actions of
+ * any shop, skipping what other sessions hold, and returns how many it
+ * performed.  Safe to run from several sessions at once and from pg_cron.
+ */
+PG_FUNCTION_INFO_V1(om_run_due);
+Datum
+om_run_due(PG_FUNCTION_ARGS)
+{
+	int32		max_actions = MaxActions(fcinfo, 0);
+
+	PG_RETURN_INT32(RunDue(NULL, max_actions, true));
+}
+
+/*
+ * run_due_shop(shop_id, max_actions) -> int: the same for one shop's orders.
+ * Distributed by shop_id on Citus (order_mgmt.distribute()), so a call
+ * runs on the shop's worker and every statement of its batch, which says
+ * shop_id = $5, on the shop's shards.  A shop that does not exist has
+ * nothing due: 0.
+ */
+PG_FUNCTION_INFO_V1(om_run_due_shop);
+Datum
+om_run_due_shop(PG_FUNCTION_ARGS)
+{
+	int64		shop_id;
+	int32		max_actions;
+
+	OM_ARG_NOT_NULL(0, "shop_id");
+	shop_id = PG_GETARG_INT64(0);
+	max_actions = MaxActions(fcinfo, 1);
+	PG_RETURN_INT32(RunDue(&shop_id, max_actions,
+						   !OidIsValid(get_extension_oid("citus", true))));
 }

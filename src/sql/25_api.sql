@@ -114,6 +114,14 @@ CREATE FUNCTION order_mgmt.run_due(max_actions integer DEFAULT 1000)
 COMMENT ON FUNCTION order_mgmt.run_due(integer) IS
 	'Performs due deadlines (payment timeout, auto-cancel) without waiting on any row; returns how many; safe to run concurrently';
 
+CREATE FUNCTION order_mgmt.run_due_shop(shop_id bigint, max_actions integer DEFAULT 1000)
+	RETURNS integer
+	AS 'MODULE_PATHNAME', 'om_run_due_shop'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.run_due_shop(bigint, integer) IS
+	'Performs one shop''s due deadlines, as run_due() does for all shops; returns how many; on Citus distributed by shop_id, so it runs on the shop''s worker (docs/citus.md)';
+
 CREATE FUNCTION order_mgmt.events_since(shop_id bigint, after_event_id bigint, max integer DEFAULT 1000)
 	RETURNS SETOF order_mgmt.order_event
 	AS 'MODULE_PATHNAME', 'om_events_since'

@@ -64,6 +64,7 @@ GRANT EXECUTE ON FUNCTION
 	order_mgmt.mark_paid(bigint, bigint, text),
 	order_mgmt.refund(bigint, bigint, numeric, text, text),
 	order_mgmt.run_due(integer),
+	order_mgmt.run_due_shop(bigint, integer),
 	order_mgmt.set_delivery_status(bigint, bigint, order_mgmt.delivery_status, text, text),
 	order_mgmt.ship(bigint, bigint, text, text),
 	order_mgmt.complete(bigint, bigint),

@@ -136,6 +136,37 @@ SELECT order_mgmt.add_note(110, :late, 'admin', 'late');
 SELECT (CASE WHEN payment_status = 'failed' AND status = 'cancelled' THEN 'ok' ELSE 'not ok' END) || ' - payment timeout (and the auto-cancel after it) applied by the next call on its worker'
 FROM order_mgmt.orders WHERE shop_id = 110 AND order_id = :late;
 
+-- run_due on Citus: run_due() over every shop is refused (FOR UPDATE
+-- across shards); run_due_shop(shop_id) is delegated to the shop's worker,
+-- and sweeping every shop is one top-level call per shop (docs/citus.md)
+\o /dev/null
+-- each call top-level, so delegated to the shop's worker
+SELECT format('SELECT order_mgmt.update_shop(%s, %L)', s, '{"payment_timeout": "1 second"}'),
+	   format('SELECT order_mgmt.upsert_sku(%s, %L, 100)', s, 'D'),
+	   format('SELECT order_mgmt.set_stock(%s, %L, 5)', s, 'D'),
+	   format('SELECT order_mgmt.checkout(%s, %L)', s, '[{"sku": "D", "qty": 1}]'),
+	   format('SELECT order_mgmt.checkout(%s, %L)', s, '[{"sku": "D", "qty": 1}]')
+FROM generate_series(1, 8) s
+\gexec
+SELECT pg_sleep(1.2);
+\o
+SELECT order_mgmt.run_due_shop(1, 1) AS one \gset
+SELECT (CASE WHEN :one = 1 AND count(*) FILTER (WHERE payment_status = 'failed') = 1 THEN 'ok' ELSE 'not ok' END)
+	|| ' - run_due_shop(1, 1) sweeps one of shop 1''s overdue orders on its worker'
+FROM order_mgmt.orders WHERE shop_id BETWEEN 1 AND 8;
+\o /dev/null
+SELECT format('SELECT order_mgmt.run_due_shop(%s)', shop_id) FROM order_mgmt.shop ORDER BY shop_id
+\gexec
+\o
+SELECT count(*) AS due_left FROM order_mgmt.due_action WHERE shop_id BETWEEN 1 AND 8 AND due_at <= now() \gset
+SELECT (CASE WHEN count(*) = 16 AND bool_and(o.payment_status = 'failed') AND count(DISTINCT n.nodeport) = 2
+	AND :due_left = 0 THEN 'ok' ELSE 'not ok' END)
+	|| ' - run_due_shop for every shop sweeps the overdue orders on both workers'
+FROM order_mgmt.orders o
+JOIN pg_dist_placement p ON p.shardid = get_shard_id_for_distribution_column('order_mgmt.shop', o.shop_id)
+JOIN pg_dist_node n ON n.groupid = p.groupid
+WHERE o.shop_id BETWEEN 1 AND 8;
+
 -- reports and the outbox, delegated to the shop's worker
 SELECT (CASE WHEN sum(orders) >= 4 THEN 'ok' ELSE 'not ok' END) || ' - report_daily_breakdown'
 FROM order_mgmt.report_daily_breakdown(110, current_date - 1, current_date + 1);
