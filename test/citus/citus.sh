@@ -12,7 +12,7 @@ set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 install=${OM_CITUS_INSTALL:-$top/../shared/citus/install.sh}
 port=${1:-57400}
-plan=26
+plan=28
 if [ ! -f "$install" ]; then
 	echo "citus: skipped: no $install (Citus 13.2.2 beside the repository);"
 	echo "citus: run it with OM_CITUS_INSTALL=/path/to/citus/install.sh bash test/citus/citus.sh"
@@ -22,7 +22,7 @@ export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 bash "$install" || { echo "citus: 0 passed, 1 failed"; exit 1; }
 work=$(mktemp -d /tmp/order_mgmt-citus.XXXXXX)
 chown postgres: "$work"
-cp "$top/test/citus/cluster.sh" "$top/test/citus/citus.sql" "$work/"
+cp "$top/test/citus/cluster.sh" "$top/test/citus/citus.sql" "$top/test/citus/sellout.sh" "$work/"
 as_pg() { (cd "$work" && runuser -u postgres -- env PG_CONFIG="$PG_CONFIG" "$@"); }
 trap 'as_pg bash "$work/cluster.sh" stop "$work/c"; rm -rf "$work"' EXIT
 if ! as_pg bash "$work/cluster.sh" start "$work/c" "$port" >"$work/start.log" 2>&1; then
@@ -32,6 +32,7 @@ if ! as_pg bash "$work/cluster.sh" start "$work/c" "$port" >"$work/start.log" 2>
 	exit 1
 fi
 as_pg "$(dirname "$PG_CONFIG")/psql" -h "$work/c" -p "$port" -d om -X -f "$work/citus.sql" >"$work/out.log" 2>"$work/err.log"
+as_pg bash "$work/sellout.sh" "$work/c" "$port" >>"$work/out.log" 2>>"$work/err.log"
 grep -E '^(ok|not ok) - ' "$work/out.log" | sed 's/^/  citus: /'
 p=$(grep -cE '^ok - ' "$work/out.log")
 f=$(grep -cE '^not ok - ' "$work/out.log")
