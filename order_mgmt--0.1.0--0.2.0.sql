@@ -800,3 +800,13 @@ END
 $$;
 COMMENT ON FUNCTION order_mgmt.report_recovery(bigint, date, date) IS
 	'Orders per creation day whose payment failed or that were cancelled, and how many were revived and paid afterwards (seed 002: about 40% recovered)';
+
+-- ---------------------------------------------------------------------------
+-- Issue 17 item 12, seed 003's win-back codes for guest orders: a guest
+-- order's code is personal to its e-mail (normalize_email); a guest
+-- checkout or a member with that e-mail may use it, nobody else.
+-- ---------------------------------------------------------------------------
+ALTER TABLE order_mgmt.promo_code ADD COLUMN email_key text;
+COMMENT ON COLUMN order_mgmt.promo_code.email_key IS 'Personal code of a guest order''s e-mail (normalize_email): only orders with this e-mail may use it (win-back, seed 003)';
+COMMENT ON FUNCTION order_mgmt.issue_winback_code(bigint, bigint, order_mgmt.promo_kind, numeric, interval) IS
+	'A personal single-use code for the customer of a cancelled order, or for a guest order''s e-mail (seed 003); returns its key';

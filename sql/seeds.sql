@@ -201,3 +201,44 @@ SELECT order_id - :mary AS n, status, payment_status FROM order_mgmt.orders
  WHERE shop_id = 1700 AND order_id IN (:mary, :revived, :failed_paid, :lost) ORDER BY order_id;
 SELECT * FROM order_mgmt.report_recovery(1700, '2027-02-01', '2027-02-01');
 SELECT * FROM order_mgmt.verify(1700);
+
+-- ===========================================================================
+-- Item 12, seed 003 (Metrilo, saving cancelled orders): a discount for the
+-- next order.  A guest order's win-back code goes to its e-mail
+-- (normalize_email): a guest checkout with that e-mail, or a member who
+-- joins with it later, may use it; anybody else gets OM002.
+-- ===========================================================================
+SET order_mgmt.clock = '2027-03-01 10:00+00';
+SELECT order_mgmt.checkout(1700, '[{"sku": "A", "qty": 1}]', email => ' Guest@Example.COM ') AS gone1 \gset
+SELECT order_mgmt.checkout(1700, '[{"sku": "A", "qty": 1}]', email => 'twice@example.com') AS gone2 \gset
+SELECT order_mgmt.checkout(1700, '[{"sku": "A", "qty": 1}]') AS anon \gset
+SELECT order_mgmt.cancel(1700, order_id, 'other')
+  FROM order_mgmt.orders WHERE shop_id = 1700 AND order_id IN (:gone1, :gone2, :anon) ORDER BY order_id;
+SELECT order_mgmt.issue_winback_code(1700, :gone1) AS wb1 \gset
+SELECT order_mgmt.issue_winback_code(1700, :gone1) = :'wb1' AS same_code;
+SELECT order_mgmt.issue_winback_code(1700, :gone2) AS wb2 \gset
+SELECT kind, value, usage_limit, customer_id, email_key, ends_at::date - starts_at::date AS days
+  FROM order_mgmt.promo_code WHERE shop_id = 1700 AND code_key IN (:'wb1', :'wb2') ORDER BY code_key;
+-- a guest order without e-mail gets none
+SELECT order_mgmt.issue_winback_code(1700, :anon);
+\echo :LAST_ERROR_SQLSTATE
+-- someone else, a guest without e-mail, or a member with another e-mail: OM002
+SELECT order_mgmt.checkout(1700, '[{"sku": "A", "qty": 1}]', promo_code => :'wb1', email => 'other@example.com');
+\echo :LAST_ERROR_SQLSTATE
+SELECT order_mgmt.checkout(1700, '[{"sku": "A", "qty": 1}]', promo_code => :'wb1');
+\echo :LAST_ERROR_SQLSTATE
+SELECT order_mgmt.upsert_customer(1700, 'zoe', 'zoe@example.com');
+SELECT order_mgmt.checkout(1700, '[{"sku": "A", "qty": 1}]', promo_code => :'wb1', customer_id => 'zoe');
+\echo :LAST_ERROR_SQLSTATE
+-- the guest comes back with the same e-mail, written differently: accepted
+SELECT order_mgmt.checkout(1700, '[{"sku": "A", "qty": 1}]', promo_code => :'wb1', email => 'guest@example.com') AS back1 \gset
+SELECT discount, email FROM order_mgmt.orders WHERE shop_id = 1700 AND order_id = :back1;
+-- single use: cancelled, the code is free again; reactivated, claimed again
+SELECT order_mgmt.cancel(1700, :back1);
+SELECT order_mgmt.reactivate(1700, :back1);
+SELECT state FROM order_mgmt.promo_redemption WHERE shop_id = 1700 AND code_key = :'wb1';
+-- the other guest joins as a member with that e-mail: the member may use it
+SELECT order_mgmt.upsert_customer(1700, 'tim', 'TWICE@example.com');
+SELECT order_mgmt.checkout(1700, '[{"sku": "A", "qty": 1}]', promo_code => :'wb2', customer_id => 'tim') AS back2 \gset
+SELECT customer_id, discount FROM order_mgmt.orders WHERE shop_id = 1700 AND order_id = :back2;
+SELECT * FROM order_mgmt.verify(1700);
