@@ -810,3 +810,66 @@ ALTER TABLE order_mgmt.promo_code ADD COLUMN email_key text;
 COMMENT ON COLUMN order_mgmt.promo_code.email_key IS 'Personal code of a guest order''s e-mail (normalize_email): only orders with this e-mail may use it (win-back, seed 003)';
 COMMENT ON FUNCTION order_mgmt.issue_winback_code(bigint, bigint, order_mgmt.promo_kind, numeric, interval) IS
 	'A personal single-use code for the customer of a cancelled order, or for a guest order''s e-mail (seed 003); returns its key';
+
+-- ---------------------------------------------------------------------------
+-- Issue 17 item 8, feedback history (seed 003): record_feedback adds a
+-- feedback per call instead of replacing the last; feedback_no numbers an
+-- order's feedbacks, the highest is the current one (report_cancellations).
+-- ---------------------------------------------------------------------------
+ALTER TABLE order_mgmt.cancel_feedback ADD COLUMN feedback_no integer NOT NULL DEFAULT 1 CHECK (feedback_no > 0);
+ALTER TABLE order_mgmt.cancel_feedback ALTER COLUMN feedback_no DROP DEFAULT;
+ALTER TABLE order_mgmt.cancel_feedback DROP CONSTRAINT cancel_feedback_pkey;
+ALTER TABLE order_mgmt.cancel_feedback ADD PRIMARY KEY (shop_id, order_id, feedback_no);
+COMMENT ON TABLE order_mgmt.cancel_feedback IS 'Why a customer cancelled, in their words (seed 003): every feedback, the one with the highest feedback_no is the current one';
+COMMENT ON COLUMN order_mgmt.cancel_feedback.feedback_no IS '1, 2, ... per order in the order recorded; the highest is the current feedback';
+COMMENT ON FUNCTION order_mgmt.record_feedback(bigint, bigint, order_mgmt.cancel_reason, text, integer) IS
+	'Records why a customer cancelled (seed 003): reason, comment, score 1-5; each call adds a feedback, the latest is the current one';
+CREATE OR REPLACE FUNCTION order_mgmt.report_cancellations(shop_id bigint, from_day date, to_day date)
+	RETURNS TABLE (day date, order_id bigint, order_no text, customer_id text, email text,
+				   products text, total numeric, reason order_mgmt.cancel_reason,
+				   source order_mgmt.cancel_source, note text, feedback text, score integer)
+	LANGUAGE plpgsql STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp
+	SET jit = off
+	SET plan_cache_mode = force_custom_plan
+AS $$
+#variable_conflict use_column
+DECLARE
+	r record;
+BEGIN
+	r := order_mgmt.shop_day_range(report_cancellations.shop_id, from_day, to_day);
+	-- One pass over the cancelled orders joined to their lines.  The products
+	-- list is a window aggregate over each order's lines in line_no order (a
+	-- ROWS frame feeds the aggregate in the window's order); the first line's
+	-- row carries the whole frame and stands for the order.  Partitioning by
+	-- (cancelled_at, order_id), which is the same partition as by order_id,
+	-- makes the window's sort also the report's order, so nothing is sorted
+	-- twice and orders is read once.  It replaced a string_agg(... ORDER BY)
+	-- grouped by order and joined back to orders: 600 -> 470 ms over 150,000
+	-- cancelled orders (PostgreSQL 15 sorts each group of an ordered aggregate
+	-- on its own).
+	RETURN QUERY
+	SELECT x.day, x.order_id, x.order_no, x.customer_id, x.email, x.products, x.total,
+		   x.cancel_reason, x.cancel_source, x.cancel_note, x.comment, x.score
+	FROM (SELECT (o.cancelled_at AT TIME ZONE r.tz)::date AS day, o.cancelled_at, o.order_id, o.order_no,
+				 o.customer_id, o.email, o.total, o.cancel_reason, o.cancel_source, o.cancel_note,
+				 f.comment, f.score,
+				 string_agg(l.qty || ' x ' || coalesce(k.title, l.sku), ', ') OVER w AS products,
+				 row_number() OVER w AS n
+		  FROM order_mgmt.orders o
+		  JOIN order_mgmt.order_line l ON l.shop_id = o.shop_id AND l.order_id = o.order_id
+		  JOIN order_mgmt.sku k ON k.shop_id = l.shop_id AND k.sku = l.sku
+		  -- the current feedback: the latest (no later feedback_no)
+		  LEFT JOIN order_mgmt.cancel_feedback f ON f.shop_id = o.shop_id AND f.order_id = o.order_id
+			   AND NOT EXISTS (SELECT FROM order_mgmt.cancel_feedback g
+							   WHERE g.shop_id = f.shop_id AND g.order_id = f.order_id
+								 AND g.feedback_no > f.feedback_no)
+		  WHERE o.shop_id = report_cancellations.shop_id AND o.cancelled_at >= r.lo AND o.cancelled_at < r.hi
+		  WINDOW w AS (PARTITION BY o.cancelled_at, o.order_id ORDER BY l.line_no
+					   ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)) x
+	WHERE x.n = 1
+	ORDER BY x.cancelled_at, x.order_id;
+END
+$$;
+COMMENT ON FUNCTION order_mgmt.report_cancellations(bigint, date, date) IS
+	'Cancelled orders by shop-local cancel day: customer, products, reason, source and the latest feedback (seed 003)';

@@ -242,3 +242,19 @@ SELECT order_mgmt.upsert_customer(1700, 'tim', 'TWICE@example.com');
 SELECT order_mgmt.checkout(1700, '[{"sku": "A", "qty": 1}]', promo_code => :'wb2', customer_id => 'tim') AS back2 \gset
 SELECT customer_id, discount FROM order_mgmt.orders WHERE shop_id = 1700 AND order_id = :back2;
 SELECT * FROM order_mgmt.verify(1700);
+
+-- ===========================================================================
+-- Item 8, seed 003 (Metrilo): record the reason and the feedback.  Every
+-- feedback is kept, numbered per order; the latest is the current one,
+-- which report_cancellations shows.
+-- ===========================================================================
+SET order_mgmt.clock = '2027-03-02 10:00+00';
+SELECT order_mgmt.record_feedback(1700, :gone1, 'shipping_cost', 'shipping was too dear', 2);
+SET order_mgmt.clock = '2027-03-02 11:00+00';
+SELECT order_mgmt.record_feedback(1700, :gone1, 'delivery_time', 'and it would have come too late', 1);
+-- a second one at the same time is kept too
+SELECT order_mgmt.record_feedback(1700, :gone1, 'shipping_cost', 'on second thought: the shipping', 3);
+SELECT feedback_no, reason, comment, score, recorded_at FROM order_mgmt.cancel_feedback
+ WHERE shop_id = 1700 AND order_id = :gone1 ORDER BY feedback_no;
+SELECT order_id - :gone1 AS n, reason, feedback, score
+  FROM order_mgmt.report_cancellations(1700, '2027-03-01', '2027-03-01') WHERE order_id = :gone1;

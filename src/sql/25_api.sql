@@ -237,7 +237,7 @@ CREATE FUNCTION order_mgmt.record_feedback(shop_id bigint, order_id bigint,
 	LANGUAGE C VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, order_mgmt, pg_temp;
 COMMENT ON FUNCTION order_mgmt.record_feedback(bigint, bigint, order_mgmt.cancel_reason, text, integer) IS
-	'Records why a customer cancelled (seed 003): reason, comment, score 1-5';
+	'Records why a customer cancelled (seed 003): reason, comment, score 1-5; each call adds a feedback, the latest is the current one';
 
 CREATE FUNCTION order_mgmt.create_rule(shop_id bigint, name text,
 		payment_in order_mgmt.payment_status[], delivery_in order_mgmt.delivery_status[],

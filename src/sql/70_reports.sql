@@ -397,7 +397,11 @@ BEGIN
 		  FROM order_mgmt.orders o
 		  JOIN order_mgmt.order_line l ON l.shop_id = o.shop_id AND l.order_id = o.order_id
 		  JOIN order_mgmt.sku k ON k.shop_id = l.shop_id AND k.sku = l.sku
+		  -- the current feedback: the latest (no later feedback_no)
 		  LEFT JOIN order_mgmt.cancel_feedback f ON f.shop_id = o.shop_id AND f.order_id = o.order_id
+			   AND NOT EXISTS (SELECT FROM order_mgmt.cancel_feedback g
+							   WHERE g.shop_id = f.shop_id AND g.order_id = f.order_id
+								 AND g.feedback_no > f.feedback_no)
 		  WHERE o.shop_id = report_cancellations.shop_id AND o.cancelled_at >= r.lo AND o.cancelled_at < r.hi
 		  WINDOW w AS (PARTITION BY o.cancelled_at, o.order_id ORDER BY l.line_no
 					   ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)) x
@@ -406,4 +410,4 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION order_mgmt.report_cancellations(bigint, date, date) IS
-	'Cancelled orders by shop-local cancel day: customer, products, reason, source and feedback (seed 003)';
+	'Cancelled orders by shop-local cancel day: customer, products, reason, source and the latest feedback (seed 003)';
