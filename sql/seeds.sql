@@ -258,3 +258,33 @@ SELECT feedback_no, reason, comment, score, recorded_at FROM order_mgmt.cancel_f
  WHERE shop_id = 1700 AND order_id = :gone1 ORDER BY feedback_no;
 SELECT order_id - :gone1 AS n, reason, feedback, score
   FROM order_mgmt.report_cancellations(1700, '2027-03-01', '2027-03-01') WHERE order_id = :gone1;
+
+-- ===========================================================================
+-- Item 7, seeds 002 (ShopEx: why customers close orders) and 003 (Metrilo:
+-- common reasons): every reason they name is a cancel_reason, with a label
+-- in the five locales.
+-- ===========================================================================
+SELECT seed, said, r AS reason, order_mgmt.label(r, 'en') AS en, order_mgmt.label(r, 'zh-TW') AS zh_hant,
+       order_mgmt.label(r, 'zh-CN') AS zh_hans, order_mgmt.label(r, 'th-TH') AS th, order_mgmt.label(r, 'fi-FI') AS fi
+  FROM (VALUES ('002', 'impulse', 'impulse'), ('002', 'no balance', 'insufficient_funds'),
+               ('002', 'found better', 'found_better_price'), ('002', 'bad service attitude', 'poor_service'),
+               ('002', 'price not agreed', 'price_not_agreed'), ('002', 'size missing', 'size_unavailable'),
+               ('002', 'slow service', 'slow_service'), ('003', 'changed mind', 'changed_mind'),
+               ('003', 'shipping cost', 'shipping_cost'), ('003', 'delivery time', 'delivery_time'),
+               ('003', 'return policy', 'return_policy'), ('003', 'payment method', 'payment_method'),
+               ('003', 'forced account', 'forced_account')) AS s(seed, said, reason)
+  CROSS JOIN LATERAL (SELECT s.reason::order_mgmt.cancel_reason AS r) c
+ ORDER BY seed, said;
+-- every cancel_reason has a label of its own in each locale
+SELECT l AS locale, count(*) FILTER (WHERE order_mgmt.label(v, l) <> v::text) AS labelled, count(*) AS reasons
+  FROM unnest(enum_range(NULL::order_mgmt.cancel_reason)) v,
+       unnest(ARRAY['en', 'zh-Hant', 'zh-Hans', 'th', 'fi']) l
+ GROUP BY l ORDER BY l;
+-- the new reasons are reasons like any other: cancel, self-cancel, feedback, reports
+SET order_mgmt.clock = '2027-03-03 10:00+00';
+SELECT order_mgmt.checkout(1700, '[{"sku": "A", "qty": 1}]') AS why1 \gset
+SELECT order_mgmt.checkout(1700, '[{"sku": "A", "qty": 1}]') AS why2 \gset
+SELECT order_mgmt.cancel(1700, :why1, 'insufficient_funds', 'will pay next month');
+SELECT order_mgmt.cancel(1700, :why2, 'forced_account');
+SELECT order_mgmt.record_feedback(1700, :why2, 'forced_account', 'did not want an account', 2);
+SELECT reason, source, orders FROM order_mgmt.report_cancel_reasons(1700, '2027-03-03', '2027-03-03') ORDER BY reason;
