@@ -288,3 +288,43 @@ SELECT order_mgmt.cancel(1700, :why1, 'insufficient_funds', 'will pay next month
 SELECT order_mgmt.cancel(1700, :why2, 'forced_account');
 SELECT order_mgmt.record_feedback(1700, :why2, 'forced_account', 'did not want an account', 2);
 SELECT reason, source, orders FROM order_mgmt.report_cancel_reasons(1700, '2027-03-03', '2027-03-03') ORDER BY reason;
+
+-- ===========================================================================
+-- Item 6, seed 002 (ShopEx diagnosis): staff call the customers of the
+-- day's lost orders, urge those whose order is about to close (the time
+-- left before the payment deadline), and those who received the goods but
+-- did not confirm receipt.  report_followups: one row per order, its group
+-- in followup, the channel rules as before.
+-- ===========================================================================
+SET order_mgmt.clock = '2027-04-01 10:00+00';
+SELECT order_mgmt.update_shop(1700, '{"auto_cancel_failed": true, "auto_cancel_delay": "1 day",
+                                      "payment_timeouts": {"cod": null, "bank_transfer": "3 days"}}');
+SELECT order_mgmt.run_due(100000) >= 0 AS flushed;
+SELECT order_mgmt.upsert_customer(1700, 'amy', 'amy@example.com');
+SELECT order_mgmt.checkout(1700, '[{"sku": "A", "qty": 1}]', customer_id => 'amy') AS fu_closing \gset
+SELECT order_mgmt.checkout(1700, '[{"sku": "A", "qty": 3}]', email => 'big@example.com') AS fu_failed \gset
+SELECT order_mgmt.checkout(1700, '[{"sku": "A", "qty": 1}]', payment_method => 'bank_transfer') AS fu_bank \gset
+SELECT order_mgmt.checkout(1700, '[{"sku": "A", "qty": 2}]', email => 'lost@example.com') AS fu_lost \gset
+SELECT order_mgmt.checkout(1700, '[{"sku": "A", "qty": 1}]', email => 'got@example.com') AS fu_arrived \gset
+SELECT order_mgmt.checkout(1700, '[{"sku": "A", "qty": 1}]') AS fu_paid \gset
+SELECT order_mgmt.payment_failed(1700, :fu_failed, 'card declined');
+SELECT order_mgmt.cancel(1700, :fu_lost, 'impulse');
+SELECT order_mgmt.mark_paid(1700, order_id) FROM order_mgmt.orders
+ WHERE shop_id = 1700 AND order_id IN (:fu_arrived, :fu_paid) ORDER BY order_id;
+SELECT order_mgmt.ship(1700, :fu_arrived) > 0 AS shipped;
+SELECT order_mgmt.set_delivery_status(1700, :fu_arrived, 'arrived');
+SET order_mgmt.clock = '2027-04-01 10:20+00';
+SELECT order_id - :fu_closing AS n, followup, time_left, channel, why, payment_status, total
+  FROM order_mgmt.report_followups(1700) WHERE order_id >= :fu_closing;
+-- the next day: the card order has failed and is closing too; yesterday's
+-- lost order is no longer of the day, the failed one was auto-cancelled
+-- and is lost today
+SET order_mgmt.clock = '2027-04-02 10:10+00';
+SELECT order_mgmt.run_due() >= 0 AS ran;
+SELECT order_mgmt.run_due() >= 0 AS ran;
+SELECT order_id - :fu_closing AS n, followup, time_left, channel, payment_status
+  FROM order_mgmt.report_followups(1700) WHERE order_id >= :fu_closing;
+-- completed: no longer a follow-up
+SELECT order_mgmt.complete(1700, :fu_arrived);
+SELECT count(*) AS completed_followups FROM order_mgmt.report_followups(1700) WHERE order_id = :fu_arrived;
+SELECT * FROM order_mgmt.verify(1700);
