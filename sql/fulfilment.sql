@@ -80,7 +80,8 @@ SELECT order_mgmt.add_note(120, :oi, 'gossip', 'x');
 -- cancellation feedback (seed 003): cancelled orders only
 SELECT order_mgmt.record_feedback(120, :oc, 'delivery_time', 'took too long', 2);
 SELECT order_mgmt.record_feedback(120, :oc, 'shipping_cost', 'and it cost too much', 1);
-SELECT reason, comment, score FROM order_mgmt.cancel_feedback WHERE order_id = :oc;
+-- both kept, the latest current (issue 17 item 8)
+SELECT feedback_no, reason, comment, score FROM order_mgmt.cancel_feedback WHERE order_id = :oc ORDER BY feedback_no;
 SELECT order_mgmt.record_feedback(120, :o, 'other');
 \echo :LAST_ERROR_SQLSTATE
 SELECT order_mgmt.record_feedback(120, :oc, 'other', score => 6);

@@ -24,6 +24,8 @@ SELECT order_mgmt.label('paid'::order_mgmt.payment_status, 'zh-TW') AS overridde
 	   order_mgmt.label('paid'::order_mgmt.payment_status, 'zh-CN') AS untouched;
 DELETE FROM order_mgmt.status_label WHERE NOT builtin;
 -- labels of other enums fall back to the value itself
+SELECT order_mgmt.label('merchant'::order_mgmt.cancel_source, 'fi');
+-- (cancel reasons have labels: issue 17 item 7, sql/seeds.sql)
 SELECT order_mgmt.label('changed_mind'::order_mgmt.cancel_reason, 'fi');
 -- bad locales
 SELECT order_mgmt.label('paid'::order_mgmt.payment_status, '');

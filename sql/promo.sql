@@ -124,8 +124,8 @@ SELECT order_mgmt.checkout(80, '[{"sku": "A", "qty": 1}]', promo_code => :'winba
 SELECT order_mgmt.checkout(80, '[{"sku": "A", "qty": 1}]', promo_code => :'winback', customer_id => 'bob') IS NOT NULL AS bob_back;
 SELECT order_mgmt.checkout(80, '[{"sku": "A", "qty": 1}]', email => 'x@example.com') AS guest_order \gset
 SELECT order_mgmt.cancel(80, :guest_order);
+-- a guest order's code goes to its e-mail (issue 17 item 12, sql/seeds.sql)
 SELECT order_mgmt.issue_winback_code(80, :guest_order);
-\echo :LAST_ERROR_SQLSTATE
 SELECT order_mgmt.issue_winback_code(80, 424242);
 \echo :LAST_ERROR_SQLSTATE
 SELECT order_mgmt.issue_winback_code(80, :lost, valid_for => '-1 day');

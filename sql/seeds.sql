@@ -201,3 +201,130 @@ SELECT order_id - :mary AS n, status, payment_status FROM order_mgmt.orders
  WHERE shop_id = 1700 AND order_id IN (:mary, :revived, :failed_paid, :lost) ORDER BY order_id;
 SELECT * FROM order_mgmt.report_recovery(1700, '2027-02-01', '2027-02-01');
 SELECT * FROM order_mgmt.verify(1700);
+
+-- ===========================================================================
+-- Item 12, seed 003 (Metrilo, saving cancelled orders): a discount for the
+-- next order.  A guest order's win-back code goes to its e-mail
+-- (normalize_email): a guest checkout with that e-mail, or a member who
+-- joins with it later, may use it; anybody else gets OM002.
+-- ===========================================================================
+SET order_mgmt.clock = '2027-03-01 10:00+00';
+SELECT order_mgmt.checkout(1700, '[{"sku": "A", "qty": 1}]', email => ' Guest@Example.COM ') AS gone1 \gset
+SELECT order_mgmt.checkout(1700, '[{"sku": "A", "qty": 1}]', email => 'twice@example.com') AS gone2 \gset
+SELECT order_mgmt.checkout(1700, '[{"sku": "A", "qty": 1}]') AS anon \gset
+SELECT order_mgmt.cancel(1700, order_id, 'other')
+  FROM order_mgmt.orders WHERE shop_id = 1700 AND order_id IN (:gone1, :gone2, :anon) ORDER BY order_id;
+SELECT order_mgmt.issue_winback_code(1700, :gone1) AS wb1 \gset
+SELECT order_mgmt.issue_winback_code(1700, :gone1) = :'wb1' AS same_code;
+SELECT order_mgmt.issue_winback_code(1700, :gone2) AS wb2 \gset
+SELECT kind, value, usage_limit, customer_id, email_key, ends_at::date - starts_at::date AS days
+  FROM order_mgmt.promo_code WHERE shop_id = 1700 AND code_key IN (:'wb1', :'wb2') ORDER BY code_key;
+-- a guest order without e-mail gets none
+SELECT order_mgmt.issue_winback_code(1700, :anon);
+\echo :LAST_ERROR_SQLSTATE
+-- someone else, a guest without e-mail, or a member with another e-mail: OM002
+SELECT order_mgmt.checkout(1700, '[{"sku": "A", "qty": 1}]', promo_code => :'wb1', email => 'other@example.com');
+\echo :LAST_ERROR_SQLSTATE
+SELECT order_mgmt.checkout(1700, '[{"sku": "A", "qty": 1}]', promo_code => :'wb1');
+\echo :LAST_ERROR_SQLSTATE
+SELECT order_mgmt.upsert_customer(1700, 'zoe', 'zoe@example.com');
+SELECT order_mgmt.checkout(1700, '[{"sku": "A", "qty": 1}]', promo_code => :'wb1', customer_id => 'zoe');
+\echo :LAST_ERROR_SQLSTATE
+-- the guest comes back with the same e-mail, written differently: accepted
+SELECT order_mgmt.checkout(1700, '[{"sku": "A", "qty": 1}]', promo_code => :'wb1', email => 'guest@example.com') AS back1 \gset
+SELECT discount, email FROM order_mgmt.orders WHERE shop_id = 1700 AND order_id = :back1;
+-- single use: cancelled, the code is free again; reactivated, claimed again
+SELECT order_mgmt.cancel(1700, :back1);
+SELECT order_mgmt.reactivate(1700, :back1);
+SELECT state FROM order_mgmt.promo_redemption WHERE shop_id = 1700 AND code_key = :'wb1';
+-- the other guest joins as a member with that e-mail: the member may use it
+SELECT order_mgmt.upsert_customer(1700, 'tim', 'TWICE@example.com');
+SELECT order_mgmt.checkout(1700, '[{"sku": "A", "qty": 1}]', promo_code => :'wb2', customer_id => 'tim') AS back2 \gset
+SELECT customer_id, discount FROM order_mgmt.orders WHERE shop_id = 1700 AND order_id = :back2;
+SELECT * FROM order_mgmt.verify(1700);
+
+-- ===========================================================================
+-- Item 8, seed 003 (Metrilo): record the reason and the feedback.  Every
+-- feedback is kept, numbered per order; the latest is the current one,
+-- which report_cancellations shows.
+-- ===========================================================================
+SET order_mgmt.clock = '2027-03-02 10:00+00';
+SELECT order_mgmt.record_feedback(1700, :gone1, 'shipping_cost', 'shipping was too dear', 2);
+SET order_mgmt.clock = '2027-03-02 11:00+00';
+SELECT order_mgmt.record_feedback(1700, :gone1, 'delivery_time', 'and it would have come too late', 1);
+-- a second one at the same time is kept too
+SELECT order_mgmt.record_feedback(1700, :gone1, 'shipping_cost', 'on second thought: the shipping', 3);
+SELECT feedback_no, reason, comment, score, recorded_at FROM order_mgmt.cancel_feedback
+ WHERE shop_id = 1700 AND order_id = :gone1 ORDER BY feedback_no;
+SELECT order_id - :gone1 AS n, reason, feedback, score
+  FROM order_mgmt.report_cancellations(1700, '2027-03-01', '2027-03-01') WHERE order_id = :gone1;
+
+-- ===========================================================================
+-- Item 7, seeds 002 (ShopEx: why customers close orders) and 003 (Metrilo:
+-- common reasons): every reason they name is a cancel_reason, with a label
+-- in the five locales.
+-- ===========================================================================
+SELECT seed, said, r AS reason, order_mgmt.label(r, 'en') AS en, order_mgmt.label(r, 'zh-TW') AS zh_hant,
+       order_mgmt.label(r, 'zh-CN') AS zh_hans, order_mgmt.label(r, 'th-TH') AS th, order_mgmt.label(r, 'fi-FI') AS fi
+  FROM (VALUES ('002', 'impulse', 'impulse'), ('002', 'no balance', 'insufficient_funds'),
+               ('002', 'found better', 'found_better_price'), ('002', 'bad service attitude', 'poor_service'),
+               ('002', 'price not agreed', 'price_not_agreed'), ('002', 'size missing', 'size_unavailable'),
+               ('002', 'slow service', 'slow_service'), ('003', 'changed mind', 'changed_mind'),
+               ('003', 'shipping cost', 'shipping_cost'), ('003', 'delivery time', 'delivery_time'),
+               ('003', 'return policy', 'return_policy'), ('003', 'payment method', 'payment_method'),
+               ('003', 'forced account', 'forced_account')) AS s(seed, said, reason)
+  CROSS JOIN LATERAL (SELECT s.reason::order_mgmt.cancel_reason AS r) c
+ ORDER BY seed, said;
+-- every cancel_reason has a label of its own in each locale
+SELECT l AS locale, count(*) FILTER (WHERE order_mgmt.label(v, l) <> v::text) AS labelled, count(*) AS reasons
+  FROM unnest(enum_range(NULL::order_mgmt.cancel_reason)) v,
+       unnest(ARRAY['en', 'zh-Hant', 'zh-Hans', 'th', 'fi']) l
+ GROUP BY l ORDER BY l;
+-- the new reasons are reasons like any other: cancel, self-cancel, feedback, reports
+SET order_mgmt.clock = '2027-03-03 10:00+00';
+SELECT order_mgmt.checkout(1700, '[{"sku": "A", "qty": 1}]') AS why1 \gset
+SELECT order_mgmt.checkout(1700, '[{"sku": "A", "qty": 1}]') AS why2 \gset
+SELECT order_mgmt.cancel(1700, :why1, 'insufficient_funds', 'will pay next month');
+SELECT order_mgmt.cancel(1700, :why2, 'forced_account');
+SELECT order_mgmt.record_feedback(1700, :why2, 'forced_account', 'did not want an account', 2);
+SELECT reason, source, orders FROM order_mgmt.report_cancel_reasons(1700, '2027-03-03', '2027-03-03') ORDER BY reason;
+
+-- ===========================================================================
+-- Item 6, seed 002 (ShopEx diagnosis): staff call the customers of the
+-- day's lost orders, urge those whose order is about to close (the time
+-- left before the payment deadline), and those who received the goods but
+-- did not confirm receipt.  report_followups: one row per order, its group
+-- in followup, the channel rules as before.
+-- ===========================================================================
+SET order_mgmt.clock = '2027-04-01 10:00+00';
+SELECT order_mgmt.update_shop(1700, '{"auto_cancel_failed": true, "auto_cancel_delay": "1 day",
+                                      "payment_timeouts": {"cod": null, "bank_transfer": "3 days"}}');
+SELECT order_mgmt.run_due(100000) >= 0 AS flushed;
+SELECT order_mgmt.upsert_customer(1700, 'amy', 'amy@example.com');
+SELECT order_mgmt.checkout(1700, '[{"sku": "A", "qty": 1}]', customer_id => 'amy') AS fu_closing \gset
+SELECT order_mgmt.checkout(1700, '[{"sku": "A", "qty": 3}]', email => 'big@example.com') AS fu_failed \gset
+SELECT order_mgmt.checkout(1700, '[{"sku": "A", "qty": 1}]', payment_method => 'bank_transfer') AS fu_bank \gset
+SELECT order_mgmt.checkout(1700, '[{"sku": "A", "qty": 2}]', email => 'lost@example.com') AS fu_lost \gset
+SELECT order_mgmt.checkout(1700, '[{"sku": "A", "qty": 1}]', email => 'got@example.com') AS fu_arrived \gset
+SELECT order_mgmt.checkout(1700, '[{"sku": "A", "qty": 1}]') AS fu_paid \gset
+SELECT order_mgmt.payment_failed(1700, :fu_failed, 'card declined');
+SELECT order_mgmt.cancel(1700, :fu_lost, 'impulse');
+SELECT order_mgmt.mark_paid(1700, order_id) FROM order_mgmt.orders
+ WHERE shop_id = 1700 AND order_id IN (:fu_arrived, :fu_paid) ORDER BY order_id;
+SELECT order_mgmt.ship(1700, :fu_arrived) > 0 AS shipped;
+SELECT order_mgmt.set_delivery_status(1700, :fu_arrived, 'arrived');
+SET order_mgmt.clock = '2027-04-01 10:20+00';
+SELECT order_id - :fu_closing AS n, followup, time_left, channel, why, payment_status, total
+  FROM order_mgmt.report_followups(1700) WHERE order_id >= :fu_closing;
+-- the next day: the card order has failed and is closing too; yesterday's
+-- lost order is no longer of the day, the failed one was auto-cancelled
+-- and is lost today
+SET order_mgmt.clock = '2027-04-02 10:10+00';
+SELECT order_mgmt.run_due() >= 0 AS ran;
+SELECT order_mgmt.run_due() >= 0 AS ran;
+SELECT order_id - :fu_closing AS n, followup, time_left, channel, payment_status
+  FROM order_mgmt.report_followups(1700) WHERE order_id >= :fu_closing;
+-- completed: no longer a follow-up
+SELECT order_mgmt.complete(1700, :fu_arrived);
+SELECT count(*) AS completed_followups FROM order_mgmt.report_followups(1700) WHERE order_id = :fu_arrived;
+SELECT * FROM order_mgmt.verify(1700);

@@ -427,7 +427,8 @@ ApplyPromoCode(Checkout *co, int digits)
 				(errcode(ERRCODE_OM_PROMO_CODE_INVALID),
 				 errmsg("promo code \"%s\" does not exist", co->promo_entered),
 				 errdetail("Shop " INT64_FORMAT " has no code matching \"%s\".", co->shop_id, key)));
-	om_promo_validate(&co->promo, co->promo_entered, co->customer_id, co->subtotal);
+	om_promo_validate(&co->promo, co->promo_entered, co->customer_id, co->email_key,
+					  co->subtotal);
 	co->has_promo = true;
 	if (strcmp(co->promo.kind, "percent") == 0)
 		return om_num_round(om_num_div(om_num_mul(co->subtotal, co->promo.value), om_num_int(100)), digits);

@@ -284,16 +284,23 @@ om_add_note(PG_FUNCTION_ARGS)
 /*
  * record_feedback(shop_id, order_id, reason, comment, score) -> void
  *
- * Why the customer cancelled (seed 003); a later call replaces it.
+ * Why the customer cancelled (seed 003).  Every call adds a feedback
+ * (feedback_no 1, 2, ... numbered under the order's lock, which Enter
+ * takes); the latest is the current one.  On a 0.1.0 schema, before ALTER
+ * EXTENSION UPDATE, the table keeps one feedback per order and a later
+ * call replaces it, as 0.1.0 did.
  */
 PG_FUNCTION_INFO_V1(om_record_feedback);
 Datum
 om_record_feedback(PG_FUNCTION_ARGS)
 {
 	static SPIPlanPtr plan = NULL;
+	static SPIPlanPtr plan_010 = NULL;
+	static const Oid argtypes[] = {INT8OID, INT8OID, TEXTOID, TEXTOID, INT4OID, TIMESTAMPTZOID};
 	OmOrder		o;
 	Datum		values[6];
 	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	SPIPlanPtr	use;
 
 	OM_ARG_NOT_NULL(2, "reason");
 	if (!PG_ARGISNULL(4) && (PG_GETARG_INT32(4) < 1 || PG_GETARG_INT32(4) > 5))
@@ -308,19 +315,33 @@ om_record_feedback(PG_FUNCTION_ARGS)
 				 errmsg("cannot record cancellation feedback for order " INT64_FORMAT ": it is %s",
 						o.order_id, om_state_name(OM_MACHINE_ORDER, o.status)),
 				 errdetail("Feedback is about why an order was cancelled.")));
-	om_plan(&plan,
-			"INSERT INTO order_mgmt.cancel_feedback (shop_id, order_id, reason, comment, score, recorded_at)"
-			" VALUES ($1, $2, $3::order_mgmt.cancel_reason, $4, $5, $6)"
-			" ON CONFLICT (shop_id, order_id) DO UPDATE SET reason = EXCLUDED.reason,"
-			" comment = EXCLUDED.comment, score = EXCLUDED.score, recorded_at = EXCLUDED.recorded_at",
-			6, (Oid[]) {INT8OID, INT8OID, TEXTOID, TEXTOID, INT4OID, TIMESTAMPTZOID});
+	if (om_has_column("cancel_feedback", "feedback_no"))
+	{
+		om_plan(&plan,
+				"INSERT INTO order_mgmt.cancel_feedback"
+				" (shop_id, order_id, reason, comment, score, recorded_at, feedback_no)"
+				" SELECT $1, $2, $3::order_mgmt.cancel_reason, $4, $5, $6, coalesce(max(f.feedback_no), 0) + 1"
+				" FROM order_mgmt.cancel_feedback f WHERE f.shop_id = $1 AND f.order_id = $2",
+				6, argtypes);
+		use = plan;
+	}
+	else
+	{
+		om_plan(&plan_010,
+				"INSERT INTO order_mgmt.cancel_feedback (shop_id, order_id, reason, comment, score, recorded_at)"
+				" VALUES ($1, $2, $3::order_mgmt.cancel_reason, $4, $5, $6)"
+				" ON CONFLICT (shop_id, order_id) DO UPDATE SET reason = EXCLUDED.reason,"
+				" comment = EXCLUDED.comment, score = EXCLUDED.score, recorded_at = EXCLUDED.recorded_at",
+				6, argtypes);
+		use = plan_010;
+	}
 	values[0] = Int64GetDatum(o.shop_id);
 	values[1] = Int64GetDatum(o.order_id);
 	values[2] = CStringGetTextDatum(DatumGetCString(DirectFunctionCall1(enum_out, PG_GETARG_DATUM(2))));
 	values[3] = PG_ARGISNULL(3) ? (nulls[3] = 'n', (Datum) 0) : PG_GETARG_DATUM(3);
 	values[4] = PG_ARGISNULL(4) ? (nulls[4] = 'n', (Datum) 0) : PG_GETARG_DATUM(4);
 	values[5] = TimestampTzGetDatum(om_now());
-	om_exec(plan, values, nulls, false, 0);
+	om_exec(use, values, nulls, false, 0);
 	SPI_finish();
 	PG_RETURN_VOID();
 }

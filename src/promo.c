@@ -58,26 +58,45 @@ GetText(HeapTuple tup, TupleDesc td, int col)
 	return isnull ? NULL : TextDatumGetCString(d);
 }
 
-/* Read a promo code; false if there is none.  Inside SPI. */
+/*
+ * Read a promo code; false if there is none.  Inside SPI.  A schema of
+ * 0.1.0 (before ALTER EXTENSION UPDATE) has no promo_code.email_key: its
+ * codes are personal to a customer or to nobody.
+ */
 bool
 om_promo_lookup(int64 shop_id, const char *code_key, OmPromo *p)
 {
 	static SPIPlanPtr plan = NULL;
+	static SPIPlanPtr plan_010 = NULL;
 	static const Oid argtypes[] = {INT8OID, TEXTOID};
 	Datum		values[2];
 	HeapTuple	tup;
 	TupleDesc	td;
 	bool		isnull;
 	Datum		d;
+	SPIPlanPtr	use;
 
-	om_plan(&plan,
-			"SELECT code, kind::text, value, min_subtotal, usage_limit, per_customer_limit,"
-			" customer_id, starts_at, ends_at, active"
-			" FROM order_mgmt.promo_code WHERE shop_id = $1 AND code_key = $2",
-			2, argtypes);
+	if (om_has_column("promo_code", "email_key"))
+	{
+		om_plan(&plan,
+				"SELECT code, kind::text, value, min_subtotal, usage_limit, per_customer_limit,"
+				" customer_id, starts_at, ends_at, active, email_key"
+				" FROM order_mgmt.promo_code WHERE shop_id = $1 AND code_key = $2",
+				2, argtypes);
+		use = plan;
+	}
+	else
+	{
+		om_plan(&plan_010,
+				"SELECT code, kind::text, value, min_subtotal, usage_limit, per_customer_limit,"
+				" customer_id, starts_at, ends_at, active, NULL::text AS email_key"
+				" FROM order_mgmt.promo_code WHERE shop_id = $1 AND code_key = $2",
+				2, argtypes);
+		use = plan_010;
+	}
 	values[0] = Int64GetDatum(shop_id);
 	values[1] = CStringGetTextDatum(code_key);
-	om_exec(plan, values, NULL, false, 1);	/* a new snapshot */
+	om_exec(use, values, NULL, false, 1);	/* a new snapshot */
 	memset(p, 0, sizeof(OmPromo));
 	if (SPI_processed == 0)
 		return false;
@@ -103,6 +122,7 @@ om_promo_lookup(int64 shop_id, const char *code_key, OmPromo *p)
 	p->has_end = !isnull;
 	p->ends_at = isnull ? 0 : DatumGetTimestampTz(d);
 	p->active = DatumGetBool(SPI_getbinval(tup, td, 10, &isnull));
+	p->email_key = GetText(tup, td, 11);
 	return true;
 }
 
@@ -114,11 +134,15 @@ NumericText(Numeric n)
 
 /*
  * The checks of SPEC §5 that a checkout makes before claiming (OM002).
- * entered is the code as the customer typed it.
+ * entered is the code as the customer typed it; customer_id and email_key
+ * (the order's e-mail normalized) say who checks out.  A personal code
+ * belongs to a customer (customer_id) or, issued for a guest order, to an
+ * e-mail address (email_key): then any order with that e-mail may use it,
+ * a guest's or a member's who joined with it since (seed 003).
  */
 void
 om_promo_validate(const OmPromo *p, const char *entered, const char *customer_id,
-				  Numeric subtotal)
+				  const char *email_key, Numeric subtotal)
 {
 	TimestampTz now = om_now();
 
@@ -142,6 +166,14 @@ om_promo_validate(const OmPromo *p, const char *entered, const char *customer_id
 				 errmsg("promo code \"%s\" belongs to another customer", entered),
 				 errdetail("It is a personal code%s.",
 						   customer_id ? "" : " and the order has no customer")));
+	if (p->customer_id == NULL && p->email_key != NULL &&
+		(email_key == NULL || strcmp(email_key, p->email_key) != 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_OM_PROMO_CODE_INVALID),
+				 errmsg("promo code \"%s\" belongs to another customer", entered),
+				 errdetail("It is a personal code for an e-mail address%s.",
+						   email_key ? " other than the order's" : " and the order has no e-mail"),
+				 errhint("Check out with the e-mail address the code was sent to.")));
 	if (DatumGetBool(DirectFunctionCall2(numeric_lt, NumericGetDatum(subtotal),
 										 NumericGetDatum(p->min_subtotal))))
 		ereport(ERROR,
@@ -387,13 +419,14 @@ InsertPromo(int64 shop_id, const char *code_key, const char *code, const char *k
 			Numeric value, Datum usage_limit, bool limit_null,
 			Datum per_customer_limit, bool per_customer_null, Numeric min_subtotal,
 			Datum starts_at, bool starts_null, Datum ends_at, bool ends_null,
-			const char *customer_id)
+			const char *customer_id, const char *email_key)
 {
 	static SPIPlanPtr plan = NULL;
+	static SPIPlanPtr email_plan = NULL;
 	static const Oid argtypes[] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, NUMERICOID, INT4OID,
-	INT4OID, NUMERICOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, TIMESTAMPTZOID};
-	Datum		values[12];
-	char		nulls[12] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	INT4OID, NUMERICOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, TIMESTAMPTZOID, TEXTOID};
+	Datum		values[13];
+	char		nulls[13] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 
 	values[0] = Int64GetDatum(shop_id);
 	values[1] = CStringGetTextDatum(code_key);
@@ -414,13 +447,29 @@ InsertPromo(int64 shop_id, const char *code_key, const char *code, const char *k
 	else
 		nulls[10] = 'n';
 	values[11] = TimestampTzGetDatum(om_now());
-	om_plan(&plan,
-			"INSERT INTO order_mgmt.promo_code (shop_id, code_key, code, kind, value, usage_limit,"
-			" per_customer_limit, min_subtotal, starts_at, ends_at, customer_id, created_at)"
-			" VALUES ($1, $2, $3, $4::order_mgmt.promo_kind, $5, $6, $7, $8, $9, $10, $11, $12)"
-			" ON CONFLICT (shop_id, code_key) DO NOTHING",
-			12, argtypes);
-	om_exec(plan, values, nulls, false, 0);
+	if (email_key)
+	{
+		/* only a guest's win-back code has one, and only on a 0.2.0 schema */
+		values[12] = CStringGetTextDatum(email_key);
+		om_plan(&email_plan,
+				"INSERT INTO order_mgmt.promo_code (shop_id, code_key, code, kind, value, usage_limit,"
+				" per_customer_limit, min_subtotal, starts_at, ends_at, customer_id, created_at,"
+				" email_key)"
+				" VALUES ($1, $2, $3, $4::order_mgmt.promo_kind, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+				" ON CONFLICT (shop_id, code_key) DO NOTHING",
+				13, argtypes);
+		om_exec(email_plan, values, nulls, false, 0);
+	}
+	else
+	{
+		om_plan(&plan,
+				"INSERT INTO order_mgmt.promo_code (shop_id, code_key, code, kind, value, usage_limit,"
+				" per_customer_limit, min_subtotal, starts_at, ends_at, customer_id, created_at)"
+				" VALUES ($1, $2, $3, $4::order_mgmt.promo_kind, $5, $6, $7, $8, $9, $10, $11, $12)"
+				" ON CONFLICT (shop_id, code_key) DO NOTHING",
+				12, argtypes);
+		om_exec(plan, values, nulls, false, 0);
+	}
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNIQUE_VIOLATION),
@@ -498,7 +547,7 @@ om_create_promo(PG_FUNCTION_ARGS)
 				min_subtotal,
 				PG_ARGISNULL(7) ? (Datum) 0 : PG_GETARG_DATUM(7), PG_ARGISNULL(7),
 				PG_ARGISNULL(8) ? (Datum) 0 : PG_GETARG_DATUM(8), PG_ARGISNULL(8),
-				customer_id);
+				customer_id, NULL);
 	SPI_finish();
 	PG_RETURN_TEXT_P(cstring_to_text(code_key));
 }
@@ -508,7 +557,10 @@ om_create_promo(PG_FUNCTION_ARGS)
  *
  * A personal, single-use code for the customer of a cancelled order (seed
  * 003): BACK-<order_no>, valid from now for valid_for.  Issuing it twice
- * returns the same code.
+ * returns the same code.  A member's code is the customer's (customer_id);
+ * a guest order's is its e-mail's (email_key = normalize_email(email)),
+ * which a later guest checkout or a member who joins with that e-mail
+ * may use.  A guest order without an e-mail gets none (22023).
  */
 PG_FUNCTION_INFO_V1(om_issue_winback_code);
 Datum
@@ -523,6 +575,8 @@ om_issue_winback_code(PG_FUNCTION_ARGS)
 	TupleDesc	td;
 	char	   *status;
 	char	   *customer_id;
+	char	   *email;
+	char	   *email_key = NULL;
 	char	   *code;
 	char	   *code_key;
 	Interval   *valid_for;
@@ -548,7 +602,7 @@ om_issue_winback_code(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	om_plan(&order_plan,
-			"SELECT status::text, customer_id, order_no FROM order_mgmt.orders"
+			"SELECT status::text, customer_id, order_no, email FROM order_mgmt.orders"
 			" WHERE shop_id = $1 AND order_id = $2",
 			2, order_types);
 	values[0] = Int64GetDatum(shop_id);
@@ -561,6 +615,7 @@ om_issue_winback_code(PG_FUNCTION_ARGS)
 	status = GetText(tup, td, 1);
 	customer_id = GetText(tup, td, 2);
 	code = psprintf("BACK-%s", GetText(tup, td, 3));
+	email = GetText(tup, td, 4);
 	CheckPromoValue(DatumGetCString(DirectFunctionCall1(enum_out, PG_GETARG_DATUM(2))),
 					PG_GETARG_NUMERIC(3));
 	if (strcmp(status, "cancelled") != 0)
@@ -570,11 +625,15 @@ om_issue_winback_code(PG_FUNCTION_ARGS)
 						order_id, status),
 				 errdetail("Win-back codes are for customers whose order was cancelled.")));
 	if (customer_id == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("cannot issue a win-back code for order " INT64_FORMAT ": it is a guest order",
-						order_id),
-				 errdetail("A win-back code is personal and needs the order's customer.")));
+	{
+		if (email == NULL || (email_key = om_normalize(email, true))[0] == '\0')
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("cannot issue a win-back code for order " INT64_FORMAT
+							": it has no customer and no e-mail", order_id),
+					 errdetail("A win-back code is personal: it goes to the order's customer or, for a guest order, to its e-mail address.")));
+		om_require_column("promo_code", "email_key", "a win-back code for a guest order");
+	}
 
 	code_key = om_normalize(code, true);
 	if (!om_promo_lookup(shop_id, code_key, &existing))
@@ -585,7 +644,7 @@ om_issue_winback_code(PG_FUNCTION_ARGS)
 					TimestampTzGetDatum(now), false,
 					DirectFunctionCall2(timestamptz_pl_interval, TimestampTzGetDatum(now),
 										IntervalPGetDatum(valid_for)), false,
-					customer_id);
+					customer_id, email_key);
 	result = om_spi_text(code_key);	/* code_key lives in SPI's memory */
 	SPI_finish();
 	PG_RETURN_TEXT_P(result);

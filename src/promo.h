@@ -23,6 +23,7 @@ typedef struct OmPromo
 	bool		per_customer;
 	int32		per_customer_limit;
 	char	   *customer_id;	/* personal code, or NULL */
+	char	   *email_key;		/* personal code of a guest's e-mail, or NULL */
 	bool		has_start;
 	TimestampTz starts_at;
 	bool		has_end;
@@ -32,7 +33,8 @@ typedef struct OmPromo
 
 extern bool om_promo_lookup(int64 shop_id, const char *code_key, OmPromo *p);
 extern void om_promo_validate(const OmPromo *p, const char *entered,
-							  const char *customer_id, Numeric subtotal);
+							  const char *customer_id, const char *email_key,
+							  Numeric subtotal);
 extern void om_promo_claim(int64 shop_id, int64 order_id, const OmPromo *p,
 						   const char *customer_id, const char *email_key);
 extern void om_promo_release(int64 shop_id, int64 order_id, const char *code_key);

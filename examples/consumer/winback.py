@@ -64,7 +64,7 @@ def one_batch(conn, shop):
             except psycopg.Error as e:
                 if not (e.sqlstate or "").startswith("OM") and e.sqlstate != "22023":
                     raise
-                # reactivated since (OM013) or a guest order (22023): no code
+                # reactivated since (OM013) or a guest order without e-mail (22023): no code
                 log("no code for order %d: %s" % (order_id, e.diag.message_primary))
                 continue
             conn.execute("INSERT INTO winback.followup (shop_id, order_id, code, event_id)"

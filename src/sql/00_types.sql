@@ -30,8 +30,12 @@ COMMENT ON TYPE order_mgmt.cancel_source IS 'Who cancelled an order';
 CREATE TYPE order_mgmt.cancel_reason AS ENUM
 	('changed_mind', 'found_better_price', 'shipping_cost', 'delivery_time',
 	 'payment_failed', 'payment_timeout', 'out_of_stock', 'size_unavailable',
-	 'wrong_item', 'duplicate_order', 'fraud_suspected', 'other');
-COMMENT ON TYPE order_mgmt.cancel_reason IS 'Why an order was cancelled (seed 003)';
+	 'wrong_item', 'duplicate_order', 'fraud_suspected', 'other',
+	 -- issue 17 item 7, added by 0.2.0 (ALTER TYPE ... ADD VALUE appends)
+	 'impulse', 'insufficient_funds', 'poor_service', 'price_not_agreed',
+	 'slow_service', 'return_policy', 'payment_method', 'forced_account');
+COMMENT ON TYPE order_mgmt.cancel_reason IS
+	'Why an order was cancelled: the closing reasons of seeds 002 (impulse, insufficient_funds, found_better_price, poor_service, price_not_agreed, size_unavailable, slow_service) and 003 (changed_mind, shipping_cost, delivery_time, return_policy, payment_method, forced_account), and the system''s';
 
 CREATE TYPE order_mgmt.reservation_state AS ENUM ('held', 'fulfilled', 'released');
 COMMENT ON TYPE order_mgmt.reservation_state IS

@@ -309,6 +309,7 @@ CREATE TABLE order_mgmt.promo_code (
 	ends_at timestamptz,
 	active boolean NOT NULL DEFAULT true,
 	created_at timestamptz NOT NULL,
+	email_key text,
 	PRIMARY KEY (shop_id, code_key),
 	FOREIGN KEY (shop_id, customer_id) REFERENCES order_mgmt.customer,
 	CONSTRAINT promo_never_over_redeemed CHECK (usage_limit IS NULL OR used <= usage_limit),
@@ -330,6 +331,7 @@ COMMENT ON COLUMN order_mgmt.promo_code.starts_at IS 'Valid from; NULL = at once
 COMMENT ON COLUMN order_mgmt.promo_code.ends_at IS 'Valid until (exclusive); NULL = forever';
 COMMENT ON COLUMN order_mgmt.promo_code.active IS 'Switched on';
 COMMENT ON COLUMN order_mgmt.promo_code.created_at IS 'When the code was created';
+COMMENT ON COLUMN order_mgmt.promo_code.email_key IS 'Personal code of a guest order''s e-mail (normalize_email): only orders with this e-mail may use it (win-back, seed 003)';
 
 CREATE TABLE order_mgmt.promo_redemption (
 	shop_id bigint NOT NULL,

@@ -86,16 +86,18 @@ CREATE TABLE order_mgmt.cancel_feedback (
 	comment text,
 	score integer CHECK (score BETWEEN 1 AND 5),
 	recorded_at timestamptz NOT NULL,
-	PRIMARY KEY (shop_id, order_id),
+	feedback_no integer NOT NULL CHECK (feedback_no > 0),
+	PRIMARY KEY (shop_id, order_id, feedback_no),
 	FOREIGN KEY (shop_id, order_id) REFERENCES order_mgmt.orders
 );
-COMMENT ON TABLE order_mgmt.cancel_feedback IS 'Why a customer cancelled, in their words (seed 003)';
+COMMENT ON TABLE order_mgmt.cancel_feedback IS 'Why a customer cancelled, in their words (seed 003): every feedback, the one with the highest feedback_no is the current one';
 COMMENT ON COLUMN order_mgmt.cancel_feedback.shop_id IS 'Owning shop';
 COMMENT ON COLUMN order_mgmt.cancel_feedback.order_id IS 'The cancelled order';
 COMMENT ON COLUMN order_mgmt.cancel_feedback.reason IS 'Reason the customer chose';
 COMMENT ON COLUMN order_mgmt.cancel_feedback.comment IS 'Free text';
 COMMENT ON COLUMN order_mgmt.cancel_feedback.score IS 'Satisfaction 1-5';
 COMMENT ON COLUMN order_mgmt.cancel_feedback.recorded_at IS 'When';
+COMMENT ON COLUMN order_mgmt.cancel_feedback.feedback_no IS '1, 2, ... per order in the order recorded; the highest is the current feedback';
 
 CREATE SEQUENCE order_mgmt.return_id_seq;
 COMMENT ON SEQUENCE order_mgmt.return_id_seq IS 'return_id values';

@@ -35,7 +35,7 @@ CREATE FUNCTION order_mgmt.issue_winback_code(shop_id bigint, order_id bigint,
 	LANGUAGE C VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, order_mgmt, pg_temp;
 COMMENT ON FUNCTION order_mgmt.issue_winback_code(bigint, bigint, order_mgmt.promo_kind, numeric, interval) IS
-	'A personal single-use code for the customer of a cancelled order (seed 003); returns its key';
+	'A personal single-use code for the customer of a cancelled order, or for a guest order''s e-mail (seed 003); returns its key';
 
 CREATE FUNCTION order_mgmt.cancel(shop_id bigint, order_id bigint,
 		reason order_mgmt.cancel_reason DEFAULT 'other', note text DEFAULT NULL,
@@ -245,7 +245,7 @@ CREATE FUNCTION order_mgmt.record_feedback(shop_id bigint, order_id bigint,
 	LANGUAGE C VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, order_mgmt, pg_temp;
 COMMENT ON FUNCTION order_mgmt.record_feedback(bigint, bigint, order_mgmt.cancel_reason, text, integer) IS
-	'Records why a customer cancelled (seed 003): reason, comment, score 1-5';
+	'Records why a customer cancelled (seed 003): reason, comment, score 1-5; each call adds a feedback, the latest is the current one';
 
 CREATE FUNCTION order_mgmt.create_rule(shop_id bigint, name text,
 		payment_in order_mgmt.payment_status[], delivery_in order_mgmt.delivery_status[],

@@ -164,7 +164,8 @@ COMMENT ON FUNCTION order_mgmt.report_cancel_reasons(bigint, date, date) IS
 
 CREATE FUNCTION order_mgmt.report_followups(shop_id bigint)
 	RETURNS TABLE (order_id bigint, order_no text, customer_id text, email text, total numeric,
-				   payment_status order_mgmt.payment_status, created_at timestamptz, channel text, why text)
+				   payment_status order_mgmt.payment_status, created_at timestamptz, channel text, why text,
+				   followup text, time_left interval)
 	LANGUAGE plpgsql STABLE SECURITY DEFINER
 	SET search_path = pg_catalog, order_mgmt, pg_temp
 	SET jit = off
@@ -173,44 +174,82 @@ AS $$
 #variable_conflict use_column
 DECLARE
 	s order_mgmt.shop;
+	now_ timestamptz := order_mgmt.now();
 	recent_since timestamptz;
+	today record;
 BEGIN
 	SELECT * INTO s FROM order_mgmt.shop x WHERE x.shop_id = report_followups.shop_id;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'shop % does not exist', report_followups.shop_id USING ERRCODE = 'OM014';
 	END IF;
-	recent_since := order_mgmt.now() - s.followup_window;
+	recent_since := now_ - s.followup_window;
+	today := order_mgmt.shop_day_range(s.shop_id, (now_ AT TIME ZONE s.timezone)::date,
+									   (now_ AT TIME ZONE s.timezone)::date);
+	-- The groups of seed 002's follow-ups, each order in one:
+	--   closing:     open and unpaid, with time left before its payment
+	--                deadline (or, failed, before its auto-cancel);
+	--   unpaid:      open and unpaid or failed, with no such time left;
+	--   lost:        closed before payment (cancelled, never paid) today,
+	--                in the shop's time zone;
+	--   unconfirmed: paid and arrived or collected, not completed.
+	-- Each takes its channel by the same rules: phone for returning,
+	-- high-value or noted customers, SMS for orders younger than
+	-- followup_window, else a message.
 	RETURN QUERY
-	SELECT o.order_id, o.order_no, o.customer_id, o.email, o.total, o.payment_status, o.created_at,
+	WITH c AS (
+		SELECT o.order_id, o.order_no, o.customer_id, o.email, o.total, o.payment_status, o.created_at,
+			   o.customer_note,
+			   CASE WHEN o.payment_status NOT IN ('unpaid', 'pending', 'failed') THEN 'unconfirmed'
+					WHEN o.payment_due_at > now_ OR d.due_at > now_ THEN 'closing'
+					ELSE 'unpaid' END AS followup,
+			   CASE WHEN o.payment_status IN ('unpaid', 'pending', 'failed')
+						 AND greatest(o.payment_due_at, d.due_at) > now_
+					THEN greatest(o.payment_due_at, d.due_at) - now_ END AS time_left
+		FROM order_mgmt.orders o
+		LEFT JOIN order_mgmt.due_action d
+			   ON d.shop_id = o.shop_id AND d.order_id = o.order_id AND d.action = 'auto_cancel'
+			  AND o.payment_status = 'failed'
+		-- open orders only: a completed order (a cod order whose shop
+		-- records remittances itself) is not chased
+		WHERE o.shop_id = report_followups.shop_id AND o.status IN ('pending', 'confirmed')
+		  AND (o.payment_status IN ('unpaid', 'pending', 'failed')
+			   OR (o.payment_status IN ('paid', 'partially_refunded')
+				   AND o.delivery_status IN ('arrived', 'collected')))
+		UNION ALL
+		SELECT o.order_id, o.order_no, o.customer_id, o.email, o.total, o.payment_status, o.created_at,
+			   o.customer_note, 'lost', NULL::interval
+		FROM order_mgmt.orders o
+		WHERE o.shop_id = report_followups.shop_id AND o.cancelled_at >= today.lo AND o.cancelled_at < today.hi
+		  AND o.status = 'cancelled' AND o.paid_at IS NULL AND o.paid_amount = 0
+	)
+	SELECT c.order_id, c.order_no, c.customer_id, c.email, c.total, c.payment_status, c.created_at,
 		   CASE WHEN f.returning OR f.high_value OR f.noted THEN 'phone'
-				WHEN o.created_at > recent_since THEN 'sms'
+				WHEN c.created_at > recent_since THEN 'sms'
 				ELSE 'message' END,
 		   concat_ws(', ',
 					 CASE WHEN f.returning THEN 'returning customer' END,
 					 CASE WHEN f.high_value THEN 'high value' END,
 					 CASE WHEN f.noted THEN 'customer note' END,
 					 CASE WHEN NOT (f.returning OR f.high_value OR f.noted)
-						  AND o.created_at > recent_since THEN 'recent' END)
-	FROM order_mgmt.orders o
+						  AND c.created_at > recent_since THEN 'recent' END),
+		   c.followup, c.time_left
+	FROM c
 	-- each customer's first paid order, once, rather than a probe per order
 	LEFT JOIN (SELECT p.customer_id, min(p.created_at) AS first_paid
 			   FROM order_mgmt.orders p
 			   WHERE p.shop_id = report_followups.shop_id AND p.paid_at IS NOT NULL
 				 AND p.customer_id IS NOT NULL
-			   GROUP BY p.customer_id) fp ON fp.customer_id = o.customer_id
+			   GROUP BY p.customer_id) fp ON fp.customer_id = c.customer_id
 	CROSS JOIN LATERAL (SELECT
-		coalesce(fp.first_paid < o.created_at, false) AS returning,
-		s.high_value_threshold IS NOT NULL AND o.total >= s.high_value_threshold AS high_value,
-		o.customer_note IS NOT NULL AS noted) f
-	-- open orders only: a completed order (a cod order whose shop records
-	-- remittances itself) is not chased
-	WHERE o.shop_id = report_followups.shop_id AND o.status IN ('pending', 'confirmed')
-	  AND o.payment_status IN ('unpaid', 'pending', 'failed')
-	ORDER BY o.total DESC, o.created_at, o.order_id;
+		coalesce(fp.first_paid < c.created_at, false) AS returning,
+		s.high_value_threshold IS NOT NULL AND c.total >= s.high_value_threshold AS high_value,
+		c.customer_note IS NOT NULL AS noted) f
+	ORDER BY array_position(ARRAY['closing', 'unpaid', 'lost', 'unconfirmed'], c.followup),
+			 c.total DESC, c.created_at, c.order_id;
 END
 $$;
 COMMENT ON FUNCTION order_mgmt.report_followups(bigint) IS
-	'Open unpaid or failed orders to follow up, most valuable first: phone for returning, high-value or noted customers, SMS within followup_window, else a message (seed 002)';
+	'Orders to follow up (seed 002), by group (followup): closing (unpaid, time_left before the payment deadline or auto-cancel), unpaid (open, unpaid or failed), lost (closed before payment today), unconfirmed (arrived or collected, not completed); most valuable first; channel phone for returning, high-value or noted customers, SMS within followup_window, else a message';
 
 CREATE FUNCTION order_mgmt.report_recovery(shop_id bigint, from_day date, to_day date)
 	RETURNS TABLE (day date, failed_or_cancelled bigint, recovered bigint, recovery_rate numeric)
@@ -397,7 +436,11 @@ BEGIN
 		  FROM order_mgmt.orders o
 		  JOIN order_mgmt.order_line l ON l.shop_id = o.shop_id AND l.order_id = o.order_id
 		  JOIN order_mgmt.sku k ON k.shop_id = l.shop_id AND k.sku = l.sku
+		  -- the current feedback: the latest (no later feedback_no)
 		  LEFT JOIN order_mgmt.cancel_feedback f ON f.shop_id = o.shop_id AND f.order_id = o.order_id
+			   AND NOT EXISTS (SELECT FROM order_mgmt.cancel_feedback g
+							   WHERE g.shop_id = f.shop_id AND g.order_id = f.order_id
+								 AND g.feedback_no > f.feedback_no)
 		  WHERE o.shop_id = report_cancellations.shop_id AND o.cancelled_at >= r.lo AND o.cancelled_at < r.hi
 		  WINDOW w AS (PARTITION BY o.cancelled_at, o.order_id ORDER BY l.line_no
 					   ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)) x
@@ -406,4 +449,4 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION order_mgmt.report_cancellations(bigint, date, date) IS
-	'Cancelled orders by shop-local cancel day: customer, products, reason, source and feedback (seed 003)';
+	'Cancelled orders by shop-local cancel day: customer, products, reason, source and the latest feedback (seed 003)';
