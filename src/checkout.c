@@ -787,7 +787,7 @@ LoadShopAndSkus(int64 shop_id, CoLine *lines, int n, const char *method, Interva
 			"SELECT s.currency, CASE WHEN s.payment_timeouts ? $3"
 			" THEN (s.payment_timeouts ->> $3)::interval ELSE s.payment_timeout END, k.sku, k.price,"
 			" coalesce(k.stock_buckets, s.stock_buckets), coalesce(k.admission_queue, s.admission_queue),"
-			" NOT k.digital OR EXISTS (SELECT FROM order_mgmt.stock t WHERE t.shop_id = k.shop_id AND t.sku = k.sku)"
+			" NOT k.digital OR EXISTS (SELECT FROM order_mgmt.stock t WHERE t.shop_id = $1 AND t.sku = k.sku)"
 			" FROM order_mgmt.shop s LEFT JOIN order_mgmt.sku k ON k.shop_id = s.shop_id AND k.sku = ANY ($2)"
 			" WHERE s.shop_id = $1" :
 			"SELECT s.currency, s.payment_timeout, k.sku, k.price,"
