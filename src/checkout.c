@@ -135,6 +135,7 @@ static Numeric ApplyPromoCode(Checkout *co, int digits);
 static void SpreadDiscount(CoLine *lines, int n, Numeric discount, Numeric subtotal,
 						   int digits);
 static int64 InsertOrder(const Checkout *co);
+static int64 InsertOrderParts(const Checkout *co, Datum *values, const char *nulls);
 static TimestampTz PlusInterval(TimestampTz t, Interval *iv);
 static void StartCheckoutEvent(const Checkout *co, StringInfo detail);
 static void WriteCheckoutEvent(const Checkout *co, StringInfo detail);
@@ -149,6 +150,10 @@ static void InsertAddedLines(int64 shop_id, int64 order_id, CoLine *lines, int n
 /* the lines, for both */
 static CoLine *ParseLines(Jsonb *jb, int *nlines);
 static int	CompareLine(const void *a, const void *b);
+static char *LoadShopAndSkusParts(int64 shop_id, CoLine *lines, int n, const char *method,
+								  Interval **timeout);
+static CoLine *FindLine(CoLine *lines, int n, Datum sku);
+static void CheckSkusFound(int64 shop_id, const CoLine *lines, int n);
 static char *LoadShopAndSkus(int64 shop_id, CoLine *lines, int n, const char *method,
 							 Interval **timeout);
 static Datum TextArray(CoLine *lines, int n);
@@ -462,11 +467,26 @@ SpreadDiscount(CoLine *lines, int n, Numeric discount, Numeric subtotal, int dig
 	lines[largest].discount = om_num_add(lines[largest].discount, om_num_sub(discount, allocated));
 }
 
+/* the order's row, in InsertOrder() ($1 .. $17) */
+#define INSERT_ORDER_SQL \
+	"INSERT INTO order_mgmt.orders (shop_id, order_no, customer_id, email," \
+	"    logistics, payment_method, currency, subtotal, discount, shipping_fee, total," \
+	"    promo_code, promo_key, payment_due_at, hold_until, created_at, idempotency_key)" \
+	"  VALUES ($1, $2, $3, $4, $5::order_mgmt.logistics_kind, $6, $7, $8, $9, $10, $11," \
+	"    $12, $13, $14, $15, $16, $17)" \
+	"  ON CONFLICT (shop_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING" \
+	"  RETURNING order_id"
+
 /*
  * Insert the order, its lines and its deadlines (payment due, and the end
  * of the hold if there is one) in one statement.  Returns the new
  * order_id, or 0 when a concurrent checkout with the same idempotency key
  * inserted first.
+ *
+ * On Citus the inserts are separate statements (InsertOrderParts()):
+ * Citus runs a data-modifying CTE that feeds another one by sending its
+ * result to every node and committing on all of them in two phases, which
+ * made a checkout on the shop's worker wait for the others.
  */
 static int64
 InsertOrder(const Checkout *co)
@@ -508,14 +528,11 @@ InsertOrder(const Checkout *co)
 	om_text_param(values, nulls, 16, co->idempotency_key);
 	LineArrays(co->lines, co->nlines, &values[17], &values[18], &values[19], &values[20]);
 
+	if (om_on_citus())
+		return InsertOrderParts(co, values, nulls);
+
 	om_plan(&plan,
-			"WITH o AS (INSERT INTO order_mgmt.orders (shop_id, order_no, customer_id, email,"
-			"    logistics, payment_method, currency, subtotal, discount, shipping_fee, total,"
-			"    promo_code, promo_key, payment_due_at, hold_until, created_at, idempotency_key)"
-			"  VALUES ($1, $2, $3, $4, $5::order_mgmt.logistics_kind, $6, $7, $8, $9, $10, $11,"
-			"    $12, $13, $14, $15, $16, $17)"
-			"  ON CONFLICT (shop_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"
-			"  RETURNING order_id),"
+			"WITH o AS (" INSERT_ORDER_SQL "),"
 			" l AS (INSERT INTO order_mgmt.order_line (shop_id, order_id, line_no, sku, qty, unit_price, discount,"
 			"    ordered_at)"
 			"  SELECT $1, o.order_id, u.n, u.sku, u.qty, u.price, u.disc, $16 FROM o,"
@@ -531,6 +548,73 @@ InsertOrder(const Checkout *co)
 	if (SPI_processed == 0)
 		return 0;
 	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/*
+ * InsertOrder() on Citus, with its values: the order, each line and each
+ * deadline, each an INSERT ... VALUES, which Citus routes to the shop's
+ * shard with the plan kept (an INSERT ... SELECT is planned on every call
+ * and copied in).  Lines are few; a statement a line costs less there.
+ */
+static int64
+InsertOrderParts(const Checkout *co, Datum *values, const char *nulls)
+{
+	static SPIPlanPtr order_plan = NULL;
+	static SPIPlanPtr line_plan = NULL;
+	static SPIPlanPtr due_plan = NULL;
+	static const Oid order_types[] = {
+		INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, NUMERICOID,
+		NUMERICOID, NUMERICOID, NUMERICOID, TEXTOID, TEXTOID, TIMESTAMPTZOID,
+		TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID
+	};
+	static const Oid line_types[] = {
+		INT8OID, INT8OID, INT4OID, TEXTOID, INT4OID, NUMERICOID, NUMERICOID, TIMESTAMPTZOID
+	};
+	static const Oid due_types[] = {INT8OID, INT8OID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	static const char *const due_kinds[] = {"payment_timeout", "hold_end"};
+	Datum		v[8];
+	int64		order_id;
+	bool		isnull;
+	int			i;
+
+	om_plan(&order_plan, INSERT_ORDER_SQL, 17, order_types);
+	om_exec_quiet(order_plan, values, nulls, false, 0);
+	if (SPI_processed == 0)
+		return 0;
+	order_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+
+	om_plan(&line_plan,
+			"INSERT INTO order_mgmt.order_line (shop_id, order_id, line_no, sku, qty, unit_price, discount,"
+			"    ordered_at)"
+			" VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+			8, line_types);
+	v[0] = values[0];
+	v[1] = Int64GetDatum(order_id);
+	v[7] = values[15];
+	for (i = 0; i < co->nlines; i++)
+	{
+		v[2] = Int32GetDatum(i + 1);
+		v[3] = CStringGetTextDatum(co->lines[i].sku);
+		v[4] = Int32GetDatum(co->lines[i].qty);
+		v[5] = NumericGetDatum(co->lines[i].price);
+		v[6] = NumericGetDatum(co->lines[i].discount);
+		om_exec_quiet(line_plan, v, NULL, false, 0);
+	}
+
+	om_plan(&due_plan,
+			"INSERT INTO order_mgmt.due_action (shop_id, order_id, action, due_at, created_at)"
+			" VALUES ($1, $2, $3::order_mgmt.due_kind, $4, $5)",
+			5, due_types);
+	v[4] = values[15];
+	for (i = 0; i < 2; i++)
+	{
+		if (nulls[13 + i] == 'n')
+			continue;
+		v[2] = CStringGetTextDatum(due_kinds[i]);
+		v[3] = values[13 + i];
+		om_exec_quiet(due_plan, v, NULL, false, 0);
+	}
+	return order_id;
 }
 
 /* t + iv; an error if that leaves the timestamp range. */
@@ -777,11 +861,13 @@ LoadShopAndSkus(int64 shop_id, CoLine *lines, int n, const char *method, Interva
 	static const Oid argtypes[] = {INT8OID, TEXTARRAYOID, TEXTOID};
 	Datum		values[3];
 	char		nulls[3] = {' ', ' ', ' '};
-	bool		per_method = om_has_column("shop", "payment_timeouts");
+	bool		per_method;
 	uint64		i;
 	char	   *currency = NULL;
-	int			l;
 
+	if (om_on_citus())
+		return LoadShopAndSkusParts(shop_id, lines, n, method, timeout);
+	per_method = om_has_column("shop", "payment_timeouts");
 	om_plan(per_method ? &plan : &plan_010,
 			per_method ?
 			"SELECT s.currency, CASE WHEN s.payment_timeouts ? $3"
@@ -809,7 +895,6 @@ LoadShopAndSkus(int64 shop_id, CoLine *lines, int n, const char *method, Interva
 		TupleDesc	td = SPI_tuptable->tupdesc;
 		bool		isnull;
 		Datum		sku;
-		CoLine		key;
 		CoLine	   *line;
 
 		if (i == 0)
@@ -822,8 +907,7 @@ LoadShopAndSkus(int64 shop_id, CoLine *lines, int n, const char *method, Interva
 		sku = SPI_getbinval(tup, td, 3, &isnull);
 		if (isnull)
 			continue;
-		key.sku = TextDatumGetCString(sku);
-		line = bsearch(&key, lines, n, sizeof(CoLine), CompareLine);
+		line = FindLine(lines, n, sku);
 		if (line == NULL)
 			continue;
 		line->found = true;
@@ -832,6 +916,115 @@ LoadShopAndSkus(int64 shop_id, CoLine *lines, int n, const char *method, Interva
 		line->queue = DatumGetBool(SPI_getbinval(tup, td, 6, &isnull));
 		line->tracked = DatumGetBool(SPI_getbinval(tup, td, 7, &isnull));
 	}
+	CheckSkusFound(shop_id, lines, n);
+	return currency;
+}
+
+/*
+ * LoadShopAndSkus() on Citus, in statements Citus runs on its fast path
+ * (one table, shop_id = $1, the plan kept): the shop, the SKUs, and only
+ * when a line is digital, which of them have stock rows.  A join of the
+ * shop and its SKUs is planned anew on every call there.
+ */
+static char *
+LoadShopAndSkusParts(int64 shop_id, CoLine *lines, int n, const char *method,
+					 Interval **timeout)
+{
+	static SPIPlanPtr shop_plan = NULL;
+	static SPIPlanPtr sku_plan = NULL;
+	static SPIPlanPtr stock_plan = NULL;
+	static const Oid shop_types[] = {INT8OID, TEXTOID};
+	static const Oid sku_types[] = {INT8OID, TEXTARRAYOID};
+	Datum		values[2];
+	char		nulls[2] = {' ', ' '};
+	HeapTuple	tup;
+	TupleDesc	td;
+	bool		isnull;
+	Datum		d;
+	char	   *currency;
+	int32		shop_buckets;
+	bool		shop_queue;
+	bool		digital = false;
+	uint64		i;
+
+	om_plan(&shop_plan,
+			"SELECT currency, CASE WHEN payment_timeouts ? $2"
+			" THEN (payment_timeouts ->> $2)::interval ELSE payment_timeout END,"
+			" stock_buckets, admission_queue"
+			" FROM order_mgmt.shop WHERE shop_id = $1",
+			2, shop_types);
+	values[0] = Int64GetDatum(shop_id);
+	om_text_param(values, nulls, 1, method);
+	om_exec(shop_plan, values, nulls, true, 1);
+	if (SPI_processed == 0)
+		om_shop_not_found(shop_id);
+	tup = SPI_tuptable->vals[0];
+	td = SPI_tuptable->tupdesc;
+	currency = TextDatumGetCString(SPI_getbinval(tup, td, 1, &isnull));
+	d = SPI_getbinval(tup, td, 2, &isnull);
+	*timeout = isnull ? NULL : DatumGetIntervalP(datumCopy(d, false, sizeof(Interval)));
+	shop_buckets = DatumGetInt32(SPI_getbinval(tup, td, 3, &isnull));
+	shop_queue = DatumGetBool(SPI_getbinval(tup, td, 4, &isnull));
+
+	om_plan(&sku_plan,
+			"SELECT sku, price, stock_buckets, admission_queue, digital"
+			" FROM order_mgmt.sku WHERE shop_id = $1 AND sku = ANY ($2)",
+			2, sku_types);
+	values[1] = TextArray(lines, n);
+	om_exec(sku_plan, values, NULL, true, 0);
+	td = SPI_tuptable->tupdesc;
+	for (i = 0; i < SPI_processed; i++)
+	{
+		CoLine	   *line;
+
+		tup = SPI_tuptable->vals[i];
+		line = FindLine(lines, n, SPI_getbinval(tup, td, 1, &isnull));
+		if (line == NULL)
+			continue;
+		line->found = true;
+		line->price = DatumGetNumericCopy(SPI_getbinval(tup, td, 2, &isnull));
+		d = SPI_getbinval(tup, td, 3, &isnull);
+		line->buckets = isnull ? shop_buckets : DatumGetInt32(d);
+		d = SPI_getbinval(tup, td, 4, &isnull);
+		line->queue = isnull ? shop_queue : DatumGetBool(d);
+		line->tracked = !DatumGetBool(SPI_getbinval(tup, td, 5, &isnull));
+		digital |= !line->tracked;
+	}
+	CheckSkusFound(shop_id, lines, n);
+
+	/* a digital SKU's stock is tracked when it has a stock row */
+	if (!digital)
+		return currency;
+	om_plan(&stock_plan,
+			"SELECT sku FROM order_mgmt.stock WHERE shop_id = $1 AND sku = ANY ($2)",
+			2, sku_types);
+	om_exec(stock_plan, values, NULL, true, 0);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		CoLine	   *line = FindLine(lines, n, SPI_getbinval(SPI_tuptable->vals[i],
+															SPI_tuptable->tupdesc, 1, &isnull));
+
+		if (line != NULL)
+			line->tracked = true;
+	}
+	return currency;
+}
+
+/* The line (lines are sorted by SKU) of the SKU given as a text Datum, or NULL. */
+static CoLine *
+FindLine(CoLine *lines, int n, Datum sku)
+{
+	CoLine		key;
+
+	key.sku = TextDatumGetCString(sku);
+	return bsearch(&key, lines, n, sizeof(CoLine), CompareLine);
+}
+
+/* 22023 for the first line whose SKU the shop does not have. */
+static void
+CheckSkusFound(int64 shop_id, const CoLine *lines, int n)
+{
+	int			l;
 
 	for (l = 0; l < n; l++)
 		if (!lines[l].found)
@@ -840,7 +1033,6 @@ LoadShopAndSkus(int64 shop_id, CoLine *lines, int n, const char *method, Interva
 					 errmsg("unknown sku \"%s\"", lines[l].sku),
 					 errdetail("Shop " INT64_FORMAT " has no SKU \"%s\".", shop_id, lines[l].sku),
 					 errhint("Create it with order_mgmt.upsert_sku().")));
-	return currency;
 }
 
 /* The lines' SKUs as a text[], in line order. */

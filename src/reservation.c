@@ -48,6 +48,8 @@
 #include "stock.h"
 #include "sweep.h"
 
+static bool HoldFromBucketParts(int64 shop_id, int64 order_id, int64 return_id,
+								const char *sku, int32 qty, int32 bucket);
 static SPIPlanPtr hold_plan = NULL;
 
 /*
@@ -62,6 +64,8 @@ HoldFromBucket(int64 shop_id, int64 order_id, int64 return_id, const char *sku, 
 	Datum		values[7];
 	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
 
+	if (om_on_citus())
+		return HoldFromBucketParts(shop_id, order_id, return_id, sku, qty, bucket);
 	om_plan(&hold_plan,
 			"WITH s AS (UPDATE order_mgmt.stock SET reserved = reserved + $4"
 			"  WHERE shop_id = $1 AND sku = $3 AND bucket = $6"
@@ -79,6 +83,52 @@ HoldFromBucket(int64 shop_id, int64 order_id, int64 return_id, const char *sku, 
 	nulls[6] = return_id ? ' ' : 'n';
 	om_exec(hold_plan, values, nulls, false, 0);
 	return SPI_processed == 1;
+}
+
+/*
+ * HoldFromBucket() on Citus: the stock row's UPDATE, then the reservation's
+ * INSERT ... VALUES, each routed to the shop's shard with its plan kept
+ * (the one statement's INSERT ... SELECT over a CTE is planned on every
+ * call there).
+ */
+static bool
+HoldFromBucketParts(int64 shop_id, int64 order_id, int64 return_id, const char *sku,
+					int32 qty, int32 bucket)
+{
+	static SPIPlanPtr take_plan = NULL;
+	static SPIPlanPtr insert_plan = NULL;
+	static const Oid take_types[] = {INT8OID, TEXTOID, INT4OID, INT4OID};
+	static const Oid insert_types[] = {INT8OID, INT8OID, INT8OID, TEXTOID, INT4OID, INT4OID,
+	TIMESTAMPTZOID};
+	Datum		values[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+
+	om_plan(&take_plan,
+			"UPDATE order_mgmt.stock SET reserved = reserved + $3"
+			" WHERE shop_id = $1 AND sku = $2 AND bucket = $4"
+			"   AND (backorder OR on_hand - reserved >= $3)",
+			4, take_types);
+	values[0] = Int64GetDatum(shop_id);
+	values[1] = CStringGetTextDatum(sku);
+	values[2] = Int32GetDatum(qty);
+	values[3] = Int32GetDatum(bucket);
+	om_exec(take_plan, values, NULL, false, 0);
+	if (SPI_processed != 1)
+		return false;
+
+	om_plan(&insert_plan,
+			"INSERT INTO order_mgmt.reservation (shop_id, order_id, return_id, sku, bucket, qty, created_at)"
+			" VALUES ($1, $2, $3, $4, $5, $6, $7)",
+			7, insert_types);
+	values[1] = Int64GetDatum(order_id);
+	values[2] = Int64GetDatum(return_id);
+	nulls[2] = return_id ? ' ' : 'n';
+	values[3] = CStringGetTextDatum(sku);
+	values[4] = Int32GetDatum(bucket);
+	values[5] = Int32GetDatum(qty);
+	values[6] = TimestampTzGetDatum(om_now());
+	om_exec(insert_plan, values, nulls, false, 0);
+	return true;
 }
 
 /* K buckets: take qty from one unlocked bucket with enough; returns the bucket or -1. */

@@ -15,17 +15,19 @@
  * EXISTS), which cost checkout a fifth of its time.  Every statement here
  * is a short OLTP statement on keys, where a generic plan is as good.
  *
- * Except on Citus (docs/citus.md).  Citus plans a generic statement only
- * when it is a single table's "WHERE shop_id = $1" (its fast path, shard
- * chosen at execution) or an INSERT ... VALUES; any other statement with
- * parameters (a join, INSERT ... SELECT, ON CONFLICT over a SELECT, a
- * subquery) gets a generic plan that fails with "could not create
- * distributed plan" when it runs.  Citus gives such plans a prohibitive
- * cost instead, so the plan cache left to choose plans them per call with
- * the values bound, and keeps a generic plan where Citus made a usable one.
- * So when the citus extension is in this database a plan is prepared
- * without the option.  This is decided when the plan is prepared, once per
- * backend and statement: a session that used order_mgmt before
+ * Except on Citus (docs/citus.md), where plans are custom plans, planned
+ * on every execution with the values bound.  Citus makes a usable generic
+ * plan only of a single table's "WHERE shop_id = $1" (its fast path) and of
+ * INSERT ... VALUES; other statements with parameters fail with "could not
+ * create distributed plan".  And Citus 13.2.2 keeps a copy of the local
+ * shard plan on every execution of a generic fast-path plan run on a local
+ * shard (citusdata/citus#8824), about 30 kB a statement: a backend would
+ * grow without bound (test/citus/memory.sql).  Custom plans cost no more
+ * there, as that cache misses anyway.  The statements of the hot path that
+ * Citus would plan through its slower paths (a join, INSERT ... SELECT, a
+ * data-modifying CTE feeding another one) are run as single-table
+ * statements on Citus (om_on_citus()).  Whether Citus is present is read
+ * once per backend: a session that used order_mgmt before
  * order_mgmt.distribute() ran must reconnect.
  *
  *-------------------------------------------------------------------------
@@ -46,6 +48,20 @@
 #include "context.h"
 #include "spi_util.h"
 
+/*
+ * Whether the citus extension is in this database; read on the first call
+ * in a backend and kept (the backend's plans were prepared for it).
+ */
+bool
+om_on_citus(void)
+{
+	static int	on_citus = -1;
+
+	if (on_citus < 0)
+		on_citus = OidIsValid(get_extension_oid("citus", true)) ? 1 : 0;
+	return on_citus == 1;
+}
+
 SPIPlanPtr
 om_plan(SPIPlanPtr *slot, const char *sql, int nargs, const Oid *argtypes)
 {
@@ -55,8 +71,7 @@ om_plan(SPIPlanPtr *slot, const char *sql, int nargs, const Oid *argtypes)
 		return *slot;
 
 	plan = SPI_prepare_cursor(sql, nargs, (Oid *) argtypes,
-							  OidIsValid(get_extension_oid("citus", true)) ?
-							  0 : CURSOR_OPT_GENERIC_PLAN);
+							  om_on_citus() ? CURSOR_OPT_CUSTOM_PLAN : CURSOR_OPT_GENERIC_PLAN);
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed: %s: %s",
 			 SPI_result_code_string(SPI_result), sql);

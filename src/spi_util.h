@@ -10,6 +10,7 @@
 
 #include "executor/spi.h"
 
+extern bool om_on_citus(void);
 extern SPIPlanPtr om_plan(SPIPlanPtr *slot, const char *sql, int nargs,
 						  const Oid *argtypes);
 extern int	om_exec(SPIPlanPtr plan, Datum *values, const char *nulls,

@@ -759,5 +759,5 @@ om_run_due_shop(PG_FUNCTION_ARGS)
 	shop_id = PG_GETARG_INT64(0);
 	max_actions = MaxActions(fcinfo, 1);
 	PG_RETURN_INT32(RunDue(&shop_id, max_actions,
-						   !OidIsValid(get_extension_oid("citus", true))));
+						   !om_on_citus()));
 }

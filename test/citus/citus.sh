@@ -4,15 +4,16 @@
 # two workers as user postgres on loopback (test/citus/cluster.sh), and
 # runs test/citus/citus.sql through the coordinator: CREATE EXTENSION
 # (propagated by Citus), order_mgmt.distribute(), the API scenarios, checks
-# that every shop runs on its worker and verify() is empty.  Prints the
-# checks and "citus: N passed, M failed"; without ../shared/citus it prints
-# "citus: skipped" and how to run it.
+# that every shop runs on its worker and verify() is empty, and that a
+# worker's backend keeps its memory flat over many calls (memory.sql).
+# Prints the checks and "citus: N passed, M failed"; without
+# ../shared/citus it prints "citus: skipped" and how to run it.
 # usage: bash test/citus/citus.sh [PORT]      (PORT, PORT+1, PORT+2; default 57400)
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 install=${OM_CITUS_INSTALL:-$top/../shared/citus/install.sh}
 port=${1:-57400}
-plan=28
+plan=29
 if [ ! -f "$install" ]; then
 	echo "citus: skipped: no $install (Citus 13.2.2 beside the repository);"
 	echo "citus: run it with OM_CITUS_INSTALL=/path/to/citus/install.sh bash test/citus/citus.sh"
@@ -22,7 +23,8 @@ export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 bash "$install" || { echo "citus: 0 passed, 1 failed"; exit 1; }
 work=$(mktemp -d /tmp/order_mgmt-citus.XXXXXX)
 chown postgres: "$work"
-cp "$top/test/citus/cluster.sh" "$top/test/citus/citus.sql" "$top/test/citus/sellout.sh" "$work/"
+cp "$top/test/citus/cluster.sh" "$top/test/citus/citus.sql" "$top/test/citus/memory.sql" \
+	"$top/test/citus/sellout.sh" "$work/"
 as_pg() { (cd "$work" && runuser -u postgres -- env PG_CONFIG="$PG_CONFIG" "$@"); }
 trap 'as_pg bash "$work/cluster.sh" stop "$work/c"; rm -rf "$work"' EXIT
 if ! as_pg bash "$work/cluster.sh" start "$work/c" "$port" >"$work/start.log" 2>&1; then
@@ -33,6 +35,8 @@ if ! as_pg bash "$work/cluster.sh" start "$work/c" "$port" >"$work/start.log" 2>
 fi
 as_pg "$(dirname "$PG_CONFIG")/psql" -h "$work/c" -p "$port" -d om -X -f "$work/citus.sql" >"$work/out.log" 2>"$work/err.log"
 as_pg bash "$work/sellout.sh" "$work/c" "$port" >>"$work/out.log" 2>>"$work/err.log"
+# on a worker: memory stays flat over many calls (memory.sql)
+as_pg "$(dirname "$PG_CONFIG")/psql" -h "$work/c" -p "$((port + 1))" -d om -X -f "$work/memory.sql" >>"$work/out.log" 2>>"$work/err.log"
 grep -E '^(ok|not ok) - ' "$work/out.log" | sed 's/^/  citus: /'
 p=$(grep -cE '^ok - ' "$work/out.log")
 f=$(grep -cE '^not ok - ' "$work/out.log")
