@@ -593,6 +593,53 @@ COMMENT ON COLUMN order_mgmt.shop.admission_queue IS 'Default for queueing check
 -- Issue 16, Citus: order_mgmt.distribute() distributes the schema on a Citus
 -- coordinator (src/sql/80_citus.sql, docs/citus.md).  Superuser only.
 -- ---------------------------------------------------------------------------
+CREATE FUNCTION order_mgmt.claim_id_range()
+	RETURNS integer
+	LANGUAGE plpgsql VOLATILE
+	SET search_path = pg_catalog, order_mgmt, pg_temp
+AS $$
+DECLARE
+	g bigint;
+	lo bigint;
+	hi bigint;
+	s record;
+	n integer := 0;
+	propagate text;
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'citus') THEN
+		RAISE EXCEPTION 'cannot claim an id range: citus is not installed in this database'
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				HINT = 'On a single node the sequences need no range.';
+	END IF;
+	EXECUTE 'SELECT groupid FROM pg_catalog.pg_dist_local_group' INTO g;
+	-- this node's sequences only: Citus refuses to propagate the ALTER of a
+	-- sequence a distributed table's default uses
+	propagate := pg_catalog.current_setting('citus.enable_ddl_propagation');
+	PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', 'off', true);
+	lo := (g << 48) + 1;
+	hi := ((g + 1) << 48) - 1;
+	FOR s IN
+		SELECT q.schemaname, q.sequencename, q.last_value
+		FROM pg_catalog.pg_sequences q
+		WHERE q.schemaname = 'order_mgmt' AND (q.min_value <> lo OR q.max_value <> hi)
+		ORDER BY q.sequencename
+	LOOP
+		IF s.last_value > hi THEN
+			RAISE EXCEPTION 'cannot move sequence %.% to the id range of node group %', s.schemaname, s.sequencename, g
+				USING ERRCODE = 'object_not_in_prerequisite_state',
+					DETAIL = format('Its last value %s is above the range %s .. %s.', s.last_value, lo, hi);
+		END IF;
+		EXECUTE format('ALTER SEQUENCE %I.%I MINVALUE %s MAXVALUE %s START WITH %s RESTART WITH %s',
+					   s.schemaname, s.sequencename, lo, hi, lo, greatest(lo, coalesce(s.last_value, 0) + 1));
+		n := n + 1;
+	END LOOP;
+	PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', propagate, true);
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION order_mgmt.claim_id_range() IS
+	'On a Citus node: moves order_mgmt''s sequences into the node''s own id range (its group id in the top 16 bits of 64), so ids are unique in the cluster; order_mgmt.distribute() runs it on every node; returns how many sequences it moved';
+
 CREATE FUNCTION order_mgmt.distribute()
 	RETURNS integer
 	LANGUAGE plpgsql VOLATILE
@@ -602,6 +649,7 @@ DECLARE
 	t regclass;
 	f regprocedure;
 	n integer;
+	r record;
 	done integer := 0;
 BEGIN
 	IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'citus') THEN
@@ -674,12 +722,26 @@ BEGIN
 		PERFORM create_distributed_function(f, '$1'::text, colocate_with => 'order_mgmt.shop'::text);
 		done := done + 1;
 	END LOOP;
+	-- every node takes ids (order_id, event_id, ...) from a range of its
+	-- own, as Citus does for the sequences of distributed tables: a call
+	-- not delegated to the shop's worker takes them on the coordinator
+	done := done + order_mgmt.claim_id_range();
+	FOR r IN SELECT * FROM run_command_on_workers('SELECT order_mgmt.claim_id_range()') LOOP
+		IF NOT r.success THEN
+			RAISE EXCEPTION 'cannot claim an id range on worker %:%', r.nodename, r.nodeport
+				USING ERRCODE = 'object_not_in_prerequisite_state',
+					DETAIL = r.result,
+					HINT = 'Check that order_mgmt is installed on the worker, then run order_mgmt.distribute() again.';
+		END IF;
+		done := done + r.result::integer;
+	END LOOP;
 	RETURN done;
 END
 $$;
 COMMENT ON FUNCTION order_mgmt.distribute() IS
-	'On a Citus coordinator: distributes every shop table by shop_id co-located with shop, the others as reference tables, and every function taking shop_id first by it; idempotent; returns how many objects it distributed';
+	'On a Citus coordinator: distributes every shop table by shop_id co-located with shop, the others as reference tables, and every function taking shop_id first by it, and gives every node its own id range (claim_id_range); idempotent; returns how many objects it distributed or moved';
 REVOKE ALL ON FUNCTION order_mgmt.distribute() FROM PUBLIC;
+REVOKE ALL ON FUNCTION order_mgmt.claim_id_range() FROM PUBLIC;
 
 -- ---------------------------------------------------------------------------
 -- Issue 17 item 1, seed 000: the payment time limit is for online payment.

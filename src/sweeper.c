@@ -11,6 +11,9 @@
  * CHECK_FOR_INTERRUPTS, configuration reload on SIGHUP, a memory context
  * reset every pass.
  *
+ * On Citus each node's sweeper sweeps the shops whose shards it holds
+ * (CITUS_SWEEP_SQL, docs/citus.md).
+ *
  * The sweeper never waits behind a user's lock (issue 15): run_due() waits
  * on no row, and each batch runs with lock_timeout set to
  * order_mgmt.sweep_lock_timeout, so a table lock someone holds (LOCK TABLE,
@@ -102,6 +105,22 @@ om_sweeper_register(void)
 }
 
 /*
+ * On Citus, run_due() cannot run (it locks due actions of every shop, which
+ * Citus refuses across shards): each node's sweeper runs run_due_shop() for
+ * the shops with due actions whose shards are on that node, so every
+ * worker sweeps its own shops and the coordinator (no shards) none.  The
+ * shops come from one query over every shard; their sweeps run here, on
+ * local shards.  The largest count decides whether to go on at once.
+ */
+#define CITUS_SWEEP_SQL \
+	"WITH d AS MATERIALIZED (SELECT DISTINCT shop_id FROM order_mgmt.due_action" \
+	"  WHERE due_at <= order_mgmt.now())" \
+	" SELECT coalesce(max(order_mgmt.run_due_shop(d.shop_id, %d)), 0) FROM d" \
+	" WHERE EXISTS (SELECT FROM pg_catalog.pg_dist_placement p" \
+	"  WHERE p.shardid = pg_catalog.get_shard_id_for_distribution_column('order_mgmt.due_action', d.shop_id)" \
+	"    AND p.groupid = (SELECT groupid FROM pg_catalog.pg_dist_local_group))"
+
+/*
  * One batch: run_due(sweep_batch) in its own transaction, if the extension
  * is here, with lock_timeout = sweep_lock_timeout for that transaction.
  * Returns how many actions it performed; raises what run_due() raised,
@@ -124,11 +143,14 @@ SweepOnce(void)
 
 	if (OidIsValid(get_extension_oid("order_mgmt", true)))
 	{
-		char		sql[64];
+		char		sql[sizeof(CITUS_SWEEP_SQL) + 16];
 
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		snprintf(sql, sizeof(sql), "SELECT order_mgmt.run_due(%d)", sweep_batch);
+		if (OidIsValid(get_extension_oid("citus", true)))
+			snprintf(sql, sizeof(sql), CITUS_SWEEP_SQL, sweep_batch);
+		else
+			snprintf(sql, sizeof(sql), "SELECT order_mgmt.run_due(%d)", sweep_batch);
 		if (SPI_execute(sql, false, 0) != SPI_OK_SELECT || SPI_processed != 1)
 			elog(ERROR, "order_mgmt sweeper: run_due failed");
 		done = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &(bool){false}));

@@ -167,6 +167,26 @@ JOIN pg_dist_placement p ON p.shardid = get_shard_id_for_distribution_column('or
 JOIN pg_dist_node n ON n.groupid = p.groupid
 WHERE o.shop_id BETWEEN 1 AND 8;
 
+-- ids: every node takes them from its own range (claim_id_range), so a
+-- call that is not delegated (inside a transaction block: it runs on the
+-- coordinator, its statements routed) and delegated ones can mix on a shop
+SELECT (CASE WHEN count(DISTINCT result) = 3 THEN 'ok' ELSE 'not ok' END)
+	|| ' - every node has its own id range'
+FROM run_command_on_all_nodes($$SELECT min_value FROM pg_sequences WHERE schemaname = 'order_mgmt' AND sequencename = 'order_id_seq'$$);
+\o /dev/null
+SELECT order_mgmt.set_stock(110, 'A', 10);
+BEGIN;
+SELECT order_mgmt.checkout(110, '[{"sku": "A", "qty": 1}]') AS mixed \gset
+COMMIT;
+SELECT order_mgmt.checkout(110, '[{"sku": "A", "qty": 1}]');
+SELECT order_mgmt.payment_succeeded(110, :mixed, 500, 'mixed-1');
+SELECT order_mgmt.add_note(110, :mixed, 'admin', 'delegated after a coordinator checkout');
+\o
+SELECT (CASE WHEN count(*) = count(DISTINCT event_id) AND bool_and(o.payment_status = 'paid') THEN 'ok' ELSE 'not ok' END)
+	|| ' - a checkout run on the coordinator, then delegated calls on the same shop: no id reused'
+FROM order_mgmt.order_event e JOIN order_mgmt.orders o USING (shop_id, order_id)
+WHERE e.shop_id = 110 AND e.order_id = :mixed;
+
 -- reports and the outbox, delegated to the shop's worker
 SELECT (CASE WHEN sum(orders) >= 4 THEN 'ok' ELSE 'not ok' END) || ' - report_daily_breakdown'
 FROM order_mgmt.report_daily_breakdown(110, current_date - 1, current_date + 1);
@@ -177,6 +197,35 @@ SELECT (CASE WHEN count(*) > 20 THEN 'ok' ELSE 'not ok' END) || ' - next_events 
 FROM order_mgmt.next_events(110, 'mail', 1000);
 SELECT (CASE WHEN count(*) > 20 THEN 'ok' ELSE 'not ok' END) || ' - events_since'
 FROM order_mgmt.events_since(110, 0, 1000);
+
+-- the background sweeper on Citus: each node sweeps the shops whose
+-- shards it holds (sweeper.c), so overdue orders fail with no call
+\o /dev/null
+SELECT format('SELECT order_mgmt.checkout(%s, %L)', s, '[{"sku": "D", "qty": 1}]') FROM generate_series(1, 8) s
+\gexec
+SELECT pg_sleep(1.1);
+SELECT * FROM run_command_on_all_nodes($$ALTER SYSTEM SET order_mgmt.sweep_interval = '100ms'$$);
+SELECT * FROM run_command_on_all_nodes($$SELECT pg_reload_conf()$$);
+\o
+DO $$
+DECLARE
+	due bigint;
+BEGIN
+	FOR i IN 1 .. 300 LOOP
+		SELECT count(*) INTO due FROM order_mgmt.due_action
+		WHERE shop_id BETWEEN 1 AND 8 AND action = 'payment_timeout';
+		EXIT WHEN due = 0;
+		PERFORM pg_sleep(0.1);
+	END LOOP;
+END
+$$;
+SELECT (CASE WHEN count(*) = 24 AND bool_and(payment_status = 'failed') THEN 'ok' ELSE 'not ok' END)
+	|| ' - the background sweeper on each worker fails its shops'' overdue orders'
+FROM order_mgmt.orders WHERE shop_id BETWEEN 1 AND 8;
+\o /dev/null
+SELECT * FROM run_command_on_all_nodes($$ALTER SYSTEM SET order_mgmt.sweep_interval = '1h'$$);
+SELECT * FROM run_command_on_all_nodes($$SELECT pg_reload_conf()$$);
+\o
 
 -- cross-shop: a report over every shop (Citus distributed execution)
 SELECT (CASE WHEN count(DISTINCT shop_id) = 9 THEN 'ok' ELSE 'not ok' END) || ' - cross-shop query through the coordinator'

@@ -3,8 +3,10 @@
 # usage (as postgres): cluster.sh start DIR PORT   -- ports PORT, PORT+1, PORT+2
 #                      cluster.sh stop DIR
 # start: initdb three nodes with shared_preload_libraries = 'citus', start
-# them, CREATE EXTENSION citus on each and citus_add_node the workers on
-# the coordinator.  Databases are "om" on every node.
+# them, CREATE EXTENSION citus on each, restart them with order_mgmt's
+# sweeper too (in "om", every hour until a test says otherwise) and
+# citus_add_node the workers on the coordinator.  Databases are "om" on
+# every node.
 set -euo pipefail
 bin=$(${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config} --bindir)
 cmd=$1 dir=$2
@@ -34,6 +36,14 @@ CONF
 		"$bin/pg_ctl" -D "$d" -l "$dir/n$i.log" -w start >/dev/null
 		"$bin/psql" -h "$dir" -p "$p" -X -q -d postgres -c "CREATE DATABASE om" \
 			-c "\\c om" -c "CREATE EXTENSION citus"
+		# order_mgmt's sweeper in "om", which now exists; it sleeps until a
+		# test sets a shorter order_mgmt.sweep_interval
+		cat >>"$d/postgresql.conf" <<CONF
+shared_preload_libraries = 'citus,order_mgmt'
+order_mgmt.database = 'om'
+order_mgmt.sweep_interval = '1h'
+CONF
+		"$bin/pg_ctl" -D "$d" -l "$dir/n$i.log" -w -m fast restart >/dev/null
 	done
 	"$bin/psql" -h "$dir" -p "$port" -X -q -d om -v ON_ERROR_STOP=1 \
 		-c "SELECT pg_catalog.citus_set_coordinator_host('127.0.0.1', $port)" \
