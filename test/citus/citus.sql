@@ -167,6 +167,23 @@ JOIN pg_dist_placement p ON p.shardid = get_shard_id_for_distribution_column('or
 JOIN pg_dist_node n ON n.groupid = p.groupid
 WHERE o.shop_id BETWEEN 1 AND 8;
 
+-- the test clock: SET LOCAL in a transaction block, with Citus sending
+-- SET LOCAL to the workers (citus.propagate_set_commands = 'local'); the
+-- calls run on the coordinator, the statements and triggers on the worker
+SET citus.propagate_set_commands = 'local';
+BEGIN;
+SET LOCAL order_mgmt.clock = '2031-01-01 00:00+00';
+SELECT order_mgmt.checkout(110, '[{"sku": "B", "qty": 1}]') AS clocked \gset
+UPDATE order_mgmt.orders SET status = 'cancelled', cancel_reason = 'other' WHERE shop_id = 110 AND order_id = :clocked;
+COMMIT;
+RESET citus.propagate_set_commands;
+SELECT (CASE WHEN o.created_at = '2031-01-01 00:00+00' AND o.payment_due_at > o.created_at
+	AND count(*) = 3 AND bool_and(e.at = '2031-01-01 00:00+00') THEN 'ok' ELSE 'not ok' END)
+	|| ' - the test clock set in a transaction block reaches the worker''s statements and triggers'
+FROM order_mgmt.orders o JOIN order_mgmt.order_event e USING (shop_id, order_id)
+WHERE o.shop_id = 110 AND o.order_id = :clocked
+GROUP BY o.created_at, o.payment_due_at;
+
 -- ids: every node takes them from its own range (claim_id_range), so a
 -- call that is not delegated (inside a transaction block: it runs on the
 -- coordinator, its statements routed) and delegated ones can mix on a shop
