@@ -72,7 +72,11 @@
  * the lock step is left out: the sweeper waits for nothing, it locks its
  * set's counters SKIP LOCKED before its UPDATE (sweep.c) and everything
  * else NOWAIT.  A trigger created without transition tables (a 0.1.0
- * install not yet updated) works row by row, as before.
+ * install not yet updated) works row by row, as before, and so does a
+ * shard's trigger on Citus, which cannot plan the lock step (a join of
+ * the transition tables with distributed tables, FOR UPDATE): there a
+ * multi-row UPDATE of orders can deadlock with a checkout (40P01; retry it),
+ * as docs/citus.md says.
  *
  * While run_due() updates a set of orders with one statement (sweep.c),
  * the acting context names the set: the trigger then only notes the
@@ -605,7 +609,7 @@ EnterStatement(TriggerData *trigdata)
 	if (statement.left > 0 && statement.new_table == mark.new_table &&
 		statement.xid == mark.xid && statement.subxid == mark.subxid)
 		mark.left = statement.left;
-	else if (mark.new_table == NULL || om_act()->nowait ||
+	else if (mark.new_table == NULL || om_act()->nowait || om_on_citus() ||
 			 tuplestore_tuple_count(mark.new_table) <= 1)
 		mark.left = 1;
 	else

@@ -93,6 +93,19 @@ SELECT (CASE WHEN state = 'released' THEN 'ok' ELSE 'not ok' END) || ' - direct 
 FROM order_mgmt.promo_redemption WHERE shop_id = 110 AND order_id = :john2;
 UPDATE order_mgmt.orders SET payment_status = 'refunded' WHERE shop_id = 110 AND order_id = :mary;
 SELECT (CASE WHEN :'SQLSTATE' = 'OM005' THEN 'ok' ELSE 'not ok' END) || ' - direct UPDATE refused by the guard: OM005';
+-- a multi-row UPDATE on one shop (row by row on Citus: docs/citus.md)
+\o /dev/null
+SELECT order_mgmt.set_stock(110, 'B', 40);
+SELECT order_mgmt.checkout(110, '[{"sku": "B", "qty": 2}]') AS bulk1 \gset
+SELECT order_mgmt.checkout(110, '[{"sku": "B", "qty": 3}]') AS bulk2 \gset
+UPDATE order_mgmt.orders SET status = 'cancelled', cancel_reason = 'other'
+WHERE shop_id = 110 AND order_id IN (:bulk1, :bulk2);
+\o
+SELECT (CASE WHEN count(*) = 2 AND bool_and(o.status = 'cancelled')
+	AND (SELECT count(*) FROM order_mgmt.reservation r WHERE r.shop_id = 110
+		 AND r.order_id IN (:bulk1, :bulk2) AND r.state = 'released') = 2 THEN 'ok' ELSE 'not ok' END)
+	|| ' - a multi-row UPDATE of one shop''s orders: each cancelled, its stock released'
+FROM order_mgmt.orders o WHERE o.shop_id = 110 AND o.order_id IN (:bulk1, :bulk2);
 \o /dev/null
 SELECT order_mgmt.reactivate(110, :mary2, 'pending');
 \o
