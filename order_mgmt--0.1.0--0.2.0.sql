@@ -134,7 +134,8 @@ BEGIN
 	-- an order holds its lines, per SKU, from checkout (or reactivation)
 	-- until it ships or is cancelled (reservation.c): while it is not
 	-- cancelled and its delivery is pre-shipment, its held reservations
-	-- are its lines' quantities of every tracked SKU (not digital, or with
+	-- are its lines' quantities (partially_shipped: what its packages have
+	-- not taken yet, shipment.c) of every tracked SKU (not digital, or with
 	-- a stock row: checkout.c, HoldAgain in order_effects.c); otherwise it
 	-- holds nothing.  A completed order that has not shipped still holds
 	-- (completing does not touch stock; shipping commits it).  An
@@ -150,13 +151,20 @@ BEGIN
 		WHERE (p_shop IS NULL OR k.shop_id = p_shop)
 		  AND (NOT k.digital OR EXISTS (SELECT FROM order_mgmt.stock t
 										WHERE t.shop_id = k.shop_id AND t.sku = k.sku))
+	), packed AS (
+		SELECT p.shop_id, p.order_id, p.line_no, sum(p.qty) AS qty
+		FROM order_mgmt.shipment_line p
+		WHERE p_shop IS NULL OR p.shop_id = p_shop
+		GROUP BY p.shop_id, p.order_id, p.line_no
 	), units AS (
-		SELECT l.shop_id, l.order_id, l.sku, l.qty AS want, 0 AS held, t.digital
+		SELECT l.shop_id, l.order_id, l.sku, l.qty - coalesce(p.qty, 0) AS want, 0 AS held, t.digital
 		FROM order_mgmt.orders o
 		JOIN order_mgmt.order_line l ON l.shop_id = o.shop_id AND l.order_id = o.order_id
 		JOIN tracked t ON t.shop_id = l.shop_id AND t.sku = l.sku
+		LEFT JOIN packed p ON p.shop_id = l.shop_id AND p.order_id = l.order_id AND p.line_no = l.line_no
 		WHERE (p_shop IS NULL OR o.shop_id = p_shop) AND o.status <> 'cancelled'
-		  AND o.delivery_status IN ('unfulfilled', 'not_executed', 'shipment_cancelled', 'shipping_overdue')
+		  AND o.delivery_status IN ('unfulfilled', 'not_executed', 'shipment_cancelled', 'shipping_overdue',
+									'partially_shipped')
 		UNION ALL
 		SELECT r.shop_id, r.order_id, r.sku, 0, r.qty, false
 		FROM order_mgmt.reservation r
@@ -387,6 +395,44 @@ BEGIN
 		   OR o.b_cancel OR o.b_paid_at OR o.b_shipped_at OR o.b_completed_at OR o.b_payment
 		   OR o.b_money OR o.b_total OR o.b_returns OR o.b_line_time OR o.b_rewards OR o.b_points)
 	  AND c.bad;
+
+	-- packages (shipment.c, issue 17 item 9): a package's lines are lines
+	-- of its own order (not of an exchange's replacement), a line's
+	-- packages hold at most what it ordered, and a partially shipped
+	-- order has some but not all of its units in packages.  Only orders
+	-- with packages or partially shipped are read.
+	RETURN QUERY
+	WITH pl AS (
+		SELECT p.shop_id, p.order_id, p.line_no, sum(p.qty) AS packed,
+			   bool_and(s.order_id = p.order_id AND s.return_id IS NULL) AS own
+		FROM order_mgmt.shipment_line p
+		JOIN order_mgmt.shipment s ON s.shop_id = p.shop_id AND s.shipment_id = p.shipment_id
+		WHERE p_shop IS NULL OR p.shop_id = p_shop
+		GROUP BY p.shop_id, p.order_id, p.line_no
+	), po AS (
+		SELECT DISTINCT shop_id, order_id FROM pl
+		UNION
+		SELECT o.shop_id, o.order_id FROM order_mgmt.orders o
+		WHERE (p_shop IS NULL OR o.shop_id = p_shop) AND o.delivery_status = 'partially_shipped'
+	), ord AS (
+		SELECT o.shop_id, o.order_id, o.delivery_status,
+			   sum(l.qty) AS ordered, coalesce(sum(pl.packed), 0) AS packed,
+			   string_agg(format('line %s (%s): qty %s, in packages %s%s', l.line_no, l.sku, l.qty, pl.packed,
+								 CASE WHEN NOT pl.own THEN ' of another order or an exchange' ELSE '' END), '; ')
+				   FILTER (WHERE pl.packed > l.qty OR NOT pl.own) AS bad_lines
+		FROM po
+		JOIN order_mgmt.orders o ON o.shop_id = po.shop_id AND o.order_id = po.order_id
+		JOIN order_mgmt.order_line l ON l.shop_id = o.shop_id AND l.order_id = o.order_id
+		LEFT JOIN pl ON pl.shop_id = l.shop_id AND pl.order_id = l.order_id AND pl.line_no = l.line_no
+		GROUP BY o.shop_id, o.order_id
+	)
+	SELECT 'packages', ord.shop_id,
+		   format('order %s (delivery %s): ', ord.order_id, ord.delivery_status)
+		   || coalesce(ord.bad_lines, format('partially shipped with %s of its %s units in packages',
+											  ord.packed, ord.ordered))
+	FROM ord
+	WHERE ord.bad_lines IS NOT NULL
+	   OR (ord.delivery_status = 'partially_shipped' AND NOT (ord.packed > 0 AND ord.packed < ord.ordered));
 
 	-- an exchange holds its replacement only while the request is open
 	RETURN QUERY
@@ -1117,3 +1163,102 @@ COMMENT ON FUNCTION order_mgmt.report_followups(bigint) IS
 	'Orders to follow up (seed 002), by group (followup): closing (unpaid, time_left before the payment deadline or auto-cancel), unpaid (open, unpaid or failed), lost (closed before payment today), unconfirmed (arrived or collected, not completed); most valuable first; channel phone for returning, high-value or noted customers, SMS within followup_window, else a message';
 REVOKE ALL ON FUNCTION order_mgmt.report_followups(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION order_mgmt.report_followups(bigint) TO order_mgmt_report, order_mgmt_admin;
+
+-- ---------------------------------------------------------------------------
+-- Issue 17 item 9, packages and tracking (seeds 001 and 004): an order
+-- ships in one or more packages (shipment, with its lines in
+-- shipment_line, an expected delivery date and the time it was
+-- delivered); partially_shipped while lines wait (appended to
+-- delivery_status, as in src/sql/00_types.sql); a package's creation and
+-- moves are shipment events, every change of its tracking a tracking
+-- event.  An order shipped before the update gets its lines recorded in
+-- its (one) shipment.
+-- ---------------------------------------------------------------------------
+ALTER TYPE order_mgmt.delivery_status ADD VALUE IF NOT EXISTS 'partially_shipped';
+COMMENT ON TYPE order_mgmt.delivery_status IS
+	'Delivery status machine (SPEC §3.3); moves are listed in order_mgmt.transitions; partially_shipped: some lines went out in packages, others wait';
+ALTER TYPE order_mgmt.event_kind ADD VALUE IF NOT EXISTS 'shipment';
+ALTER TYPE order_mgmt.event_kind ADD VALUE IF NOT EXISTS 'tracking';
+COMMENT ON TYPE order_mgmt.event_kind IS
+	'Kinds of order_event rows (SPEC §12): a status machine for a transition, else a side effect; shipment: a package shipped or moved, tracking: its carrier, tracking number or expected delivery changed';
+ALTER TABLE order_mgmt.shipment ADD COLUMN expected_delivery date;
+ALTER TABLE order_mgmt.shipment ADD COLUMN delivered_at timestamptz;
+COMMENT ON TABLE order_mgmt.shipment IS 'Packages sent for an order (or an exchange''s replacement), with carrier and tracking number; an order may ship in several, its lines in shipment_line';
+COMMENT ON COLUMN order_mgmt.shipment.status IS 'Delivery status of the package: shipping, shipped, arrived or collected';
+COMMENT ON COLUMN order_mgmt.shipment.created_at IS 'When it was handed to the carrier (shipped)';
+COMMENT ON COLUMN order_mgmt.shipment.updated_at IS 'Last change';
+COMMENT ON COLUMN order_mgmt.shipment.expected_delivery IS 'When the customer can expect it (seed 004), as the merchant or carrier says';
+COMMENT ON COLUMN order_mgmt.shipment.delivered_at IS 'When it first arrived or was collected';
+UPDATE order_mgmt.shipment SET delivered_at = updated_at WHERE status IN ('arrived', 'collected');
+CREATE TABLE order_mgmt.shipment_line (
+	shop_id bigint NOT NULL,
+	shipment_id bigint NOT NULL,
+	order_id bigint NOT NULL,
+	line_no integer NOT NULL,
+	qty integer NOT NULL CHECK (qty > 0),
+	PRIMARY KEY (shop_id, shipment_id, line_no),
+	FOREIGN KEY (shop_id, shipment_id) REFERENCES order_mgmt.shipment,
+	FOREIGN KEY (shop_id, order_id, line_no) REFERENCES order_mgmt.order_line
+);
+CREATE INDEX shipment_line_order ON order_mgmt.shipment_line (shop_id, order_id, line_no);
+COMMENT ON TABLE order_mgmt.shipment_line IS 'What each package of an order holds: units of its order lines (issue 17 item 9); a line''s packages never hold more than it ordered';
+COMMENT ON COLUMN order_mgmt.shipment_line.shop_id IS 'Owning shop';
+COMMENT ON COLUMN order_mgmt.shipment_line.shipment_id IS 'The package';
+COMMENT ON COLUMN order_mgmt.shipment_line.order_id IS 'The order (the package''s)';
+COMMENT ON COLUMN order_mgmt.shipment_line.line_no IS 'The order line';
+COMMENT ON COLUMN order_mgmt.shipment_line.qty IS 'Units of the line in this package';
+GRANT SELECT ON order_mgmt.shipment_line TO order_mgmt_report, order_mgmt_admin;
+SELECT pg_catalog.pg_extension_config_dump('order_mgmt.shipment_line', '');
+INSERT INTO order_mgmt.shipment_line (shop_id, shipment_id, order_id, line_no, qty)
+SELECT s.shop_id, s.shipment_id, s.order_id, l.line_no, l.qty
+FROM (SELECT shop_id, order_id, max(shipment_id) AS shipment_id FROM order_mgmt.shipment
+	  WHERE return_id IS NULL GROUP BY shop_id, order_id) s
+JOIN order_mgmt.order_line l ON l.shop_id = s.shop_id AND l.order_id = s.order_id;
+COMMENT ON FUNCTION order_mgmt.set_delivery_status(bigint, bigint, order_mgmt.delivery_status, text, text) IS
+	'Moves the whole order''s delivery: lines not shipped yet go out in one package, the packages behind catch up; carrier and tracking_no go to the newest package';
+COMMENT ON FUNCTION order_mgmt.ship(bigint, bigint, text, text) IS
+	'Hands everything not shipped yet to the carrier in one package (shipped, or shipping for integrated and cod); commits its stock; returns the shipment_id';
+
+CREATE FUNCTION order_mgmt.ship_package(shop_id bigint, order_id bigint, lines jsonb DEFAULT NULL,
+		carrier text DEFAULT NULL, tracking_no text DEFAULT NULL, expected_delivery date DEFAULT NULL)
+	RETURNS bigint
+	AS 'MODULE_PATHNAME', 'om_ship_package'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.ship_package(bigint, bigint, jsonb, text, text, date) IS
+	'Ships one package of the order''s lines ([{"sku":"A","qty":1}]; NULL: all that is left) and commits their stock; partially_shipped while lines wait; returns the shipment_id';
+
+CREATE FUNCTION order_mgmt.set_shipment_status(shop_id bigint, shipment_id bigint,
+		status order_mgmt.delivery_status)
+	RETURNS void
+	AS 'MODULE_PATHNAME', 'om_set_shipment_status'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.set_shipment_status(bigint, bigint, order_mgmt.delivery_status) IS
+	'Moves one package (shipping, shipped, arrived, collected); once every line has shipped the order''s delivery is its slowest package''s';
+
+CREATE FUNCTION order_mgmt.set_tracking(shop_id bigint, shipment_id bigint, carrier text DEFAULT NULL,
+		tracking_no text DEFAULT NULL, expected_delivery date DEFAULT NULL)
+	RETURNS void
+	AS 'MODULE_PATHNAME', 'om_set_tracking'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.set_tracking(bigint, bigint, text, text, date) IS
+	'Changes a package''s carrier, tracking number or expected delivery (NULL keeps it); a tracking event keeps the old and new values';
+REVOKE ALL ON FUNCTION order_mgmt.ship_package(bigint, bigint, jsonb, text, text, date),
+	order_mgmt.set_shipment_status(bigint, bigint, order_mgmt.delivery_status),
+	order_mgmt.set_tracking(bigint, bigint, text, text, date) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION order_mgmt.ship_package(bigint, bigint, jsonb, text, text, date),
+	order_mgmt.set_shipment_status(bigint, bigint, order_mgmt.delivery_status),
+	order_mgmt.set_tracking(bigint, bigint, text, text, date) TO order_mgmt_admin;
+INSERT INTO order_mgmt.status_label (enum_type, value, locale, label, builtin) VALUES
+	('delivery_status', 'partially_shipped', 'en', 'Partially shipped', true),
+	('delivery_status', 'partially_shipped', 'zh-Hant', '部分發貨', true),
+	('delivery_status', 'partially_shipped', 'zh-Hans', '部分发货', true),
+	('delivery_status', 'partially_shipped', 'th', 'จัดส่งบางส่วน', true),
+	('delivery_status', 'partially_shipped', 'fi', 'Osittain lähetetty', true);
+-- check_invariants() gets its packages check (and order_holds its partially
+-- shipped orders) in the section "Issue 14, verify() complete" above, which
+-- creates it as src/sql/60_verify.sql has it: one body, not one per change.
+COMMENT ON FUNCTION order_mgmt.verify(bigint) IS
+	'Checks the invariants (stock and holds against the ledger, promo use, statuses and their stamps, money, totals, returns, rewards, packages, the event log); returns one row per violation, none when consistent';

@@ -1,13 +1,13 @@
 /*-------------------------------------------------------------------------
  *
  * fulfilment.c
- *	  After checkout (SPEC §9, §10): set_delivery_status, ship, complete,
- *	  archive, unarchive, add_note, record_feedback.
+ *	  After delivery (SPEC §9, §10): complete, archive, unarchive,
+ *	  add_note, record_feedback.  Shipping and delivery are shipment.c's.
  *
  * Like the other order operations these lock the order and apply its
  * overdue deadlines first (om_lock_order), then make one guarded UPDATE;
- * the guard trigger judges the move (OM005, OM008, OM011, OM013) and the
- * effects trigger commits stock at shipment and schedules auto-archiving.
+ * the guard trigger judges the move (OM005, OM008, OM013) and the effects
+ * trigger schedules auto-archiving.
  *
  *-------------------------------------------------------------------------
  */
@@ -34,12 +34,6 @@ Enter(FunctionCallInfo fcinfo, OmOrder *o)
 	om_enter_order(PG_GETARG_INT64(0), PG_GETARG_INT64(1), o);
 }
 
-static char *
-OptText(FunctionCallInfo fcinfo, int n)
-{
-	return PG_ARGISNULL(n) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(n));
-}
-
 /* One guarded UPDATE of a column of the order to a text value cast in SQL. */
 static void
 SetColumn(const OmOrder *o, SPIPlanPtr *slot, const char *sql, const char *value)
@@ -57,130 +51,6 @@ SetColumn(const OmOrder *o, SPIPlanPtr *slot, const char *sql, const char *value
 		nulls[2] = 'n';
 	values[3] = TimestampTzGetDatum(om_now());
 	om_exec_quiet(*slot, values, nulls, false, 0);
-}
-
-/*
- * Record the parcel: the order's newest shipment follows the delivery
- * status; a move out of the pre-shipment set with no shipment yet creates
- * one.  Returns the shipment_id, or 0 when there is none.
- */
-static int64
-TrackShipment(const OmOrder *o, int delivery, const char *carrier, const char *tracking_no)
-{
-	static SPIPlanPtr update_plan = NULL;
-	static SPIPlanPtr insert_plan = NULL;
-	static const Oid argtypes[] = {INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID};
-	Datum		values[6];
-	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
-	bool		isnull;
-
-	values[0] = Int64GetDatum(o->shop_id);
-	values[1] = Int64GetDatum(o->order_id);
-	values[2] = CStringGetTextDatum(om_state_name(OM_MACHINE_DELIVERY, delivery));
-	if (carrier)
-		values[3] = CStringGetTextDatum(carrier);
-	else
-		nulls[3] = 'n';
-	if (tracking_no)
-		values[4] = CStringGetTextDatum(tracking_no);
-	else
-		nulls[4] = 'n';
-	values[5] = TimestampTzGetDatum(om_now());
-
-	om_plan(&update_plan,
-			"UPDATE order_mgmt.shipment s SET status = $3::order_mgmt.delivery_status,"
-			" carrier = coalesce($4, s.carrier), tracking_no = coalesce($5, s.tracking_no), updated_at = $6"
-			" WHERE s.shop_id = $1 AND s.shipment_id = (SELECT max(shipment_id) FROM order_mgmt.shipment"
-			"   WHERE shop_id = $1 AND order_id = $2 AND return_id IS NULL)"
-			" RETURNING shipment_id",
-			6, argtypes);
-	om_exec(update_plan, values, nulls, false, 0);
-	if (SPI_processed == 0)
-	{
-		if (om_delivery_pre_shipment(delivery))
-			return 0;
-		om_plan(&insert_plan,
-				"INSERT INTO order_mgmt.shipment (shop_id, order_id, status, carrier, tracking_no,"
-				" created_at, updated_at)"
-				" VALUES ($1, $2, $3::order_mgmt.delivery_status, $4, $5, $6, $6) RETURNING shipment_id",
-				6, argtypes);
-		om_exec(insert_plan, values, nulls, false, 0);
-	}
-	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-}
-
-static int
-CurrentDelivery(const OmOrder *o)
-{
-	static SPIPlanPtr plan = NULL;
-	static const Oid argtypes[] = {INT8OID, INT8OID};
-	Datum		values[2];
-	bool		isnull;
-
-	om_plan(&plan, "SELECT delivery_status::text FROM order_mgmt.orders WHERE shop_id = $1 AND order_id = $2",
-			2, argtypes);
-	values[0] = Int64GetDatum(o->shop_id);
-	values[1] = Int64GetDatum(o->order_id);
-	om_exec(plan, values, NULL, false, 1);
-	return om_state_by_name(OM_MACHINE_DELIVERY,
-							TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)));
-}
-
-static SPIPlanPtr delivery_plan = NULL;
-
-#define SET_DELIVERY_SQL \
-	"UPDATE order_mgmt.orders SET delivery_status = $3::order_mgmt.delivery_status" \
-	" WHERE shop_id = $1 AND order_id = $2"
-
-/*
- * set_delivery_status(shop_id, order_id, status, carrier, tracking_no) -> void
- */
-PG_FUNCTION_INFO_V1(om_set_delivery_status);
-Datum
-om_set_delivery_status(PG_FUNCTION_ARGS)
-{
-	OmOrder		o;
-	char	   *status;
-	char	   *carrier = OptText(fcinfo, 3);
-	char	   *tracking_no = OptText(fcinfo, 4);
-
-	OM_ARG_NOT_NULL(2, "status");
-	status = DatumGetCString(DirectFunctionCall1(enum_out, PG_GETARG_DATUM(2)));
-	Enter(fcinfo, &o);
-	SetColumn(&o, &delivery_plan, SET_DELIVERY_SQL, status);
-	(void) TrackShipment(&o, om_state_by_name(OM_MACHINE_DELIVERY, status), carrier, tracking_no);
-	SPI_finish();
-	PG_RETURN_VOID();
-}
-
-/*
- * ship(shop_id, order_id, carrier, tracking_no) -> shipment_id
- *
- * Hands the order to the carrier: standard orders become shipped,
- * integrated and cod orders shipping (the carrier reports the rest).
- */
-PG_FUNCTION_INFO_V1(om_ship);
-Datum
-om_ship(PG_FUNCTION_ARGS)
-{
-	OmOrder		o;
-	int			from;
-	int			to;
-	int64		shipment_id;
-
-	Enter(fcinfo, &o);
-	from = CurrentDelivery(&o);
-	to = (from == DS_UNFULFILLED) ? DS_SHIPPED : DS_SHIPPING;
-	if (!om_delivery_pre_shipment(from))
-		ereport(ERROR,
-				(errcode(ERRCODE_OM_INVALID_TRANSITION),
-				 errmsg("cannot ship order " INT64_FORMAT ": it has shipped already", o.order_id),
-				 errdetail("Its delivery status is \"%s\".", om_state_name(OM_MACHINE_DELIVERY, from)),
-				 errhint("Record the carrier's progress with order_mgmt.set_delivery_status().")));
-	SetColumn(&o, &delivery_plan, SET_DELIVERY_SQL, om_state_name(OM_MACHINE_DELIVERY, to));
-	shipment_id = TrackShipment(&o, to, OptText(fcinfo, 2), OptText(fcinfo, 3));
-	SPI_finish();
-	PG_RETURN_INT64(shipment_id);
 }
 
 /*

@@ -43,23 +43,35 @@ static const char *const payment_states[] = {
 };
 static const char *const delivery_states[] = {
 	"unfulfilled", "not_executed", "shipment_cancelled", "shipping_overdue",
-	"shipping", "shipped", "arrived", "collected", "returning", "returned"
+	"shipping", "shipped", "arrived", "collected", "returning", "returned",
+	"partially_shipped"
 };
 
+/*
+ * nrequired: how many of the states (the first ones) every schema has.
+ * The library serves a 0.1.0 schema until ALTER EXTENSION UPDATE, and
+ * states added later (appended to the enum) may be missing from it; such a
+ * state is never reached there (om_state_to_datum refuses it).
+ */
 typedef struct OmMachineDef
 {
 	const char *name;			/* also the enum type's name */
 	const char *const *states;
 	int			nstates;
+	int			nrequired;
 } OmMachineDef;
 
 static const OmMachineDef machine_defs[OM_NUM_MACHINES] = {
-	{"order_status", order_states, lengthof(order_states)},
-	{"payment_status", payment_states, lengthof(payment_states)},
-	{"delivery_status", delivery_states, lengthof(delivery_states)},
+	{"order_status", order_states, lengthof(order_states), lengthof(order_states)},
+	{"payment_status", payment_states, lengthof(payment_states), lengthof(payment_states)},
+	{"delivery_status", delivery_states, lengthof(delivery_states), DS_PARTIALLY_SHIPPED},
 };
 
-/* SPEC §3: 7 order, 17 payment and 21 delivery moves. */
+/*
+ * SPEC §3: 7 order, 17 payment and 27 delivery moves.  partially_shipped
+ * (issue 17 item 9): some lines went out in packages, others wait; the
+ * last package moves the order on to shipped (standard) or shipping.
+ */
 static const OmMove moves[] = {
 	{OM_MACHINE_ORDER, OS_PENDING, OS_CONFIRMED, "confirm"},
 	{OM_MACHINE_ORDER, OS_PENDING, OS_COMPLETED, "complete, automation rule, returned and refunded"},
@@ -108,9 +120,15 @@ static const OmMove moves[] = {
 	{OM_MACHINE_DELIVERY, DS_COLLECTED, DS_RETURNING, "request_return"},
 	{OM_MACHINE_DELIVERY, DS_RETURNING, DS_RETURNED, "receive_return"},
 	{OM_MACHINE_DELIVERY, DS_RETURNING, DS_ARRIVED, "cancel_return, reject_return"},
+	{OM_MACHINE_DELIVERY, DS_UNFULFILLED, DS_PARTIALLY_SHIPPED, "ship_package (some lines)"},
+	{OM_MACHINE_DELIVERY, DS_NOT_EXECUTED, DS_PARTIALLY_SHIPPED, "ship_package (some lines)"},
+	{OM_MACHINE_DELIVERY, DS_SHIPMENT_CANCELLED, DS_PARTIALLY_SHIPPED, "ship_package (some lines)"},
+	{OM_MACHINE_DELIVERY, DS_SHIPPING_OVERDUE, DS_PARTIALLY_SHIPPED, "ship_package (some lines)"},
+	{OM_MACHINE_DELIVERY, DS_PARTIALLY_SHIPPED, DS_SHIPPING, "ship, ship_package (the last lines), set_delivery_status"},
+	{OM_MACHINE_DELIVERY, DS_PARTIALLY_SHIPPED, DS_SHIPPED, "ship, ship_package (the last lines), set_delivery_status"},
 };
 
-#define OM_MAX_STATES 10
+#define OM_MAX_STATES 11
 
 /*
  * allowed[machine][from][to], built from moves[] on first use, and the
@@ -191,9 +209,11 @@ LoadEnumMap(OmMachine machine, Oid enumtype)
 	}
 	ReleaseSysCacheList(list);
 
-	if (found != def->nstates)
-		elog(ERROR, "enum type %s has %d labels, order_mgmt's C code expects %d",
-			 def->name, found, def->nstates);
+	/* the states a release added may be missing before ALTER EXTENSION UPDATE */
+	for (i = 0; i < def->nrequired; i++)
+		if (!OidIsValid(map.label_oid[i]))
+			elog(ERROR, "enum type %s has %d labels, order_mgmt's C code expects %d",
+				 def->name, found, def->nstates);
 
 	map.enumtype = enumtype;
 	enum_maps[machine] = map;
@@ -242,12 +262,21 @@ om_state_from_datum(OmMachine machine, Oid enumtype, Datum value)
 	return -1;					/* keep compiler quiet */
 }
 
-/* The enum value (a pg_enum OID) of a state. */
+/*
+ * The enum value (a pg_enum OID) of a state; 55000 for a state the schema
+ * does not have yet (a 0.1.0 schema before ALTER EXTENSION UPDATE).
+ */
 Datum
 om_state_to_datum(OmMachine machine, Oid enumtype, int state)
 {
 	if (enum_maps[machine].enumtype != enumtype)
 		LoadEnumMap(machine, enumtype);
+	if (!OidIsValid(enum_maps[machine].label_oid[state]))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("%s \"%s\" needs the schema of order_mgmt 0.2.0",
+						machine_defs[machine].name, om_state_name(machine, state)),
+				 errhint("Run ALTER EXTENSION order_mgmt UPDATE.")));
 	return ObjectIdGetDatum(enum_maps[machine].label_oid[state]);
 }
 
@@ -272,6 +301,25 @@ om_delivery_pre_shipment(int state)
 		BuildAllowed();
 	Assert(state >= 0 && state < OM_MAX_STATES);
 	return pre_shipment[state];
+}
+
+/*
+ * Issue 17 item 9: the states in which an order may still hold stock for
+ * lines not shipped yet (OM_UNSHIPPED_SQL): pre-shipment, or partially
+ * shipped.  Leaving them commits what is still held.
+ */
+bool
+om_delivery_unshipped(int state)
+{
+	return state == DS_PARTIALLY_SHIPPED || om_delivery_pre_shipment(state);
+}
+
+/* The states a package (a shipment row) moves through, in this order. */
+bool
+om_delivery_package_state(int state)
+{
+	return state == DS_SHIPPING || state == DS_SHIPPED || state == DS_ARRIVED ||
+		state == DS_COLLECTED;
 }
 
 /*

@@ -32,7 +32,8 @@ typedef enum OmDeliveryStatus
 {
 	DS_UNFULFILLED, DS_NOT_EXECUTED, DS_SHIPMENT_CANCELLED,
 	DS_SHIPPING_OVERDUE, DS_SHIPPING, DS_SHIPPED, DS_ARRIVED, DS_COLLECTED,
-	DS_RETURNING, DS_RETURNED
+	DS_RETURNING, DS_RETURNED,
+	DS_PARTIALLY_SHIPPED		/* 0.2.0, issue 17 item 9: appended */
 } OmDeliveryStatus;
 
 /*
@@ -43,6 +44,16 @@ typedef enum OmDeliveryStatus
 #define OM_PRE_SHIPMENT_SQL \
 	"('unfulfilled', 'not_executed', 'shipment_cancelled', 'shipping_overdue')"
 
+/*
+ * The delivery states in which an order still holds stock for lines not
+ * yet shipped: pre-shipment, or partially_shipped (some lines went out in
+ * packages).  Leaving this set commits what is still held.  For statements
+ * that must also run on a 0.1.0 schema, whose enum has no
+ * partially_shipped: compare delivery_status::text with it.
+ */
+#define OM_UNSHIPPED_SQL \
+	"('unfulfilled', 'not_executed', 'shipment_cancelled', 'shipping_overdue', 'partially_shipped')"
+
 extern const char *om_machine_name(OmMachine machine);
 extern const char *om_state_name(OmMachine machine, int state);
 extern int	om_state_by_name(OmMachine machine, const char *name);
@@ -50,5 +61,7 @@ extern int	om_state_from_datum(OmMachine machine, Oid enumtype, Datum value);
 extern Datum om_state_to_datum(OmMachine machine, Oid enumtype, int state);
 extern bool om_move_allowed(OmMachine machine, int from, int to);
 extern bool om_delivery_pre_shipment(int state);
+extern bool om_delivery_unshipped(int state);
+extern bool om_delivery_package_state(int state);
 
 #endif							/* OM_MACHINES_H */

@@ -17,7 +17,8 @@
  *						and drops the deadlines of the cancelled order;
  *	completed			earns the customer's reward points, drops the
  *						pending deadlines and schedules auto-archiving;
- *	left pre-shipment	commits the held stock (on_hand and reserved drop);
+ *	left pre-shipment	commits the held stock (on_hand and reserved drop),
+ *						or, from partially_shipped, what is still held;
  *	paid				drops the payment deadline and any auto-cancel;
  *	failed				schedules the auto-cancel when the shop wants it;
  *	left failed			drops the auto-cancel (a retry restores the
@@ -408,13 +409,15 @@ OrderStatusEffects(const OrderChange *ch)
 
 /*
  * Shipment (delivery leaving pre-shipment) commits the held stock (SPEC
- * §4.2).
+ * §4.2).  A package of some lines (to partially_shipped) commits its own
+ * lines' stock (shipment.c); the rest is committed when the order leaves
+ * partially_shipped.
  */
 static void
 CommitShipment(const OrderChange *ch)
 {
-	if (om_delivery_pre_shipment(ch->from[OM_MACHINE_DELIVERY]) &&
-		!om_delivery_pre_shipment(ch->to[OM_MACHINE_DELIVERY]))
+	if (om_delivery_unshipped(ch->from[OM_MACHINE_DELIVERY]) &&
+		!om_delivery_unshipped(ch->to[OM_MACHINE_DELIVERY]))
 		om_commit_stock(ch->shop_id, ch->order_id);
 }
 
@@ -503,8 +506,8 @@ static StatementMark statement;
 	"WITH m AS (SELECT n.shop_id, n.order_id, n.promo_key, n.customer_id, n.email_key," \
 	"    o.status <> 'cancelled' AND n.status = 'cancelled' AS cancels," \
 	"    o.status = 'cancelled' AND n.status <> 'cancelled' AS reactivates," \
-	"    o.delivery_status IN " OM_PRE_SHIPMENT_SQL \
-	"      AND n.delivery_status NOT IN " OM_PRE_SHIPMENT_SQL " AS ships" \
+	"    o.delivery_status::text IN " OM_UNSHIPPED_SQL \
+	"      AND n.delivery_status::text NOT IN " OM_UNSHIPPED_SQL " AS ships" \
 	"  FROM old_orders o JOIN new_orders n ON n.shop_id = o.shop_id AND n.order_id = o.order_id)"
 
 /*

@@ -499,6 +499,26 @@ CheckCancelBeforeShipment(const GuardMove *mv)
 }
 
 /*
+ * partially_shipped says which lines went out in which package (issue 17
+ * item 9): only the package functions, which record the packages, move
+ * an order there (ship_package).  A plain UPDATE may move it on (the rest
+ * ships, and its held stock is committed), not into it.  Raises
+ * OM_INVALID_TRANSITION.
+ */
+static void
+CheckPartialShipment(const GuardMove *mv)
+{
+	if (mv->new_del == DS_PARTIALLY_SHIPPED && mv->old_del != DS_PARTIALLY_SHIPPED &&
+		om_act()->api_depth == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OM_INVALID_TRANSITION),
+				 errmsg("cannot move delivery of order " INT64_FORMAT " to partially_shipped directly",
+						mv->order_id),
+				 errdetail("An order is partially shipped when some of its lines went out in a package; the package records which."),
+				 errhint("Use order_mgmt.ship_package().")));
+}
+
+/*
  * Completing an order needs it paid (paid or partially_refunded), fully
  * returned and refunded (SPEC §10), or a cod order collected (SPEC §3).  Raises OM_INVALID_TRANSITION.
  */
@@ -929,6 +949,7 @@ GuardUpdate(TriggerData *trigdata)
 	CheckMachineMoves(&mv);
 
 	CheckCancelBeforeShipment(&mv);
+	CheckPartialShipment(&mv);
 	CheckCompletionPaid(&mv);
 	CheckMoneyAgrees(&mv);
 	CheckReactivation(&mv);

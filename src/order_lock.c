@@ -56,7 +56,8 @@ om_lock_order(int64 shop_id, int64 order_id, OmOrder *order)
 	 * the lock has just scheduled is seen.
 	 */
 	om_plan(&lock_plan,
-			"SELECT status::text, payment_status::text, total, paid_amount, refunded_amount"
+			"SELECT status::text, payment_status::text, total, paid_amount, refunded_amount,"
+			" delivery_status::text, logistics = 'standard', archived_at IS NOT NULL"
 			" FROM order_mgmt.orders WHERE shop_id = $1 AND order_id = $2 FOR UPDATE",
 			2, lock_types);
 	om_plan(&due_plan,
@@ -89,6 +90,10 @@ om_lock_order(int64 shop_id, int64 order_id, OmOrder *order)
 		order->total = DatumGetNumericCopy(SPI_getbinval(tt->vals[0], tt->tupdesc, 3, &isnull));
 		order->paid_amount = DatumGetNumericCopy(SPI_getbinval(tt->vals[0], tt->tupdesc, 4, &isnull));
 		order->refunded_amount = DatumGetNumericCopy(SPI_getbinval(tt->vals[0], tt->tupdesc, 5, &isnull));
+		order->delivery = om_state_by_name(OM_MACHINE_DELIVERY,
+										   TextDatumGetCString(SPI_getbinval(tt->vals[0], tt->tupdesc, 6, &isnull)));
+		order->standard = DatumGetBool(SPI_getbinval(tt->vals[0], tt->tupdesc, 7, &isnull));
+		order->archived = DatumGetBool(SPI_getbinval(tt->vals[0], tt->tupdesc, 8, &isnull));
 		if (pass == 3)
 			break;
 

@@ -16,6 +16,9 @@ typedef struct OmOrder
 	int64		order_id;
 	int			status;			/* OmOrderStatus */
 	int			payment;		/* OmPaymentStatus */
+	int			delivery;		/* OmDeliveryStatus */
+	bool		standard;		/* logistics 'standard' (else integrated, cod) */
+	bool		archived;
 	Numeric		total;
 	Numeric		paid_amount;
 	Numeric		refunded_amount;

@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * reservation.c
- *	  Holding, releasing and committing stock (SPEC §4.1-4.4, §4.6).
+ *	  Holding, releasing and committing stock (SPEC §4.1-4.4, §4.6), all
+ *	  at once or, for a package of some of an order's lines, per line.
  *
  * Every unit an order holds is a 'held' row of order_mgmt.reservation and
  * is counted in stock.reserved of the bucket it was taken from; verify()
@@ -769,4 +770,75 @@ int64
 om_commit_stock(int64 shop_id, int64 order_id)
 {
 	return ResolveHeld(shop_id, order_id, 0, true, "commit_stock");
+}
+
+/*
+ * A package of some of the order's lines ships (issue 17 item 9): the
+ * units of its lines (order_mgmt.shipment_line) leave the warehouse, the
+ * rest stays held.  One statement takes them from the order's held
+ * reservations of each SKU, in (bucket, reservation_id) order: a
+ * reservation taken whole becomes 'fulfilled', one taken in part keeps
+ * its remaining units held and a 'fulfilled' row of the same hold records
+ * the part that left.  Then the stock rows, in lock order, and one
+ * commit_stock event naming the package.  A SKU the order holds nothing of
+ * (a digital one) commits nothing.  The order row is locked by the caller,
+ * so its reservations do not change meanwhile.  Returns the units.
+ * Inside SPI.
+ */
+int64
+om_commit_package_stock(int64 shop_id, int64 order_id, int64 shipment_id)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid argtypes[] = {INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID};
+	Datum		values[4];
+	StockDelta *deltas;
+	int			ndeltas;
+	uint64		n;
+	uint64		i;
+	int64		units;
+	StringInfoData detail;
+
+	om_plan(&plan,
+			"WITH want AS (SELECT l.sku, sum(p.qty) AS qty FROM order_mgmt.shipment_line p"
+			"    JOIN order_mgmt.order_line l ON l.shop_id = $1 AND l.order_id = p.order_id"
+			"      AND l.line_no = p.line_no"
+			"   WHERE p.shop_id = $1 AND p.shipment_id = $3 GROUP BY l.sku),"
+			" held AS (SELECT r.reservation_id, r.sku, r.bucket, r.qty, r.created_at,"
+			"    sum(r.qty) OVER (PARTITION BY r.sku ORDER BY r.bucket, r.reservation_id) AS upto"
+			"   FROM order_mgmt.reservation r"
+			"   WHERE r.shop_id = $1 AND r.order_id = $2 AND r.state = 'held' AND r.return_id IS NULL),"
+			" take AS MATERIALIZED (SELECT h.reservation_id, h.sku, h.bucket, h.qty, h.created_at,"
+			"    least(h.qty, w.qty - (h.upto - h.qty))::int4 AS took"
+			"   FROM held h JOIN want w ON w.sku = h.sku WHERE h.upto - h.qty < w.qty),"
+			" whole AS (UPDATE order_mgmt.reservation r SET"
+			"    state = CASE WHEN t.took = t.qty THEN 'fulfilled' ELSE 'held' END::order_mgmt.reservation_state,"
+			"    qty = r.qty - CASE WHEN t.took = t.qty THEN 0 ELSE t.took END,"
+			"    resolved_at = CASE WHEN t.took = t.qty THEN $4 END"
+			"   FROM take t WHERE r.shop_id = $1 AND r.reservation_id = t.reservation_id),"
+			" part AS (INSERT INTO order_mgmt.reservation"
+			"    (shop_id, order_id, sku, bucket, qty, state, created_at, resolved_at)"
+			"   SELECT $1, $2, t.sku, t.bucket, t.took, 'fulfilled', t.created_at, $4"
+			"   FROM take t WHERE t.took < t.qty)"
+			" SELECT sku, bucket, took FROM take",
+			4, argtypes);
+	values[0] = Int64GetDatum(shop_id);
+	values[1] = Int64GetDatum(order_id);
+	values[2] = Int64GetDatum(shipment_id);
+	values[3] = TimestampTzGetDatum(om_now());
+	om_exec(plan, values, NULL, false, 0);
+	n = SPI_processed;
+	if (n == 0)
+		return 0;
+
+	deltas = palloc(sizeof(StockDelta) * n);
+	for (i = 0; i < n; i++)
+		ReadDelta(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &deltas[i]);
+	ndeltas = (int) om_sort_merge(deltas, n, sizeof(StockDelta), CompareDelta, SumDelta);
+
+	initStringInfo(&detail);
+	appendStringInfo(&detail, "{\"shipment_id\": " INT64_FORMAT ", \"holds\": [", shipment_id);
+	units = TakeOffStock(shop_id, deltas, ndeltas, true, &detail);
+	appendStringInfoString(&detail, "]}");
+	om_event_write(shop_id, order_id, "commit_stock", NULL, NULL, detail.data);
+	return units;
 }

@@ -164,6 +164,28 @@ SyncDelivery(int64 shop_id, int64 order_id)
 }
 
 /*
+ * The units of sku that went out in the order's packages: what shipped of
+ * a partially shipped order (issue 17 item 9).  Once every line has
+ * shipped, all of them did, packages or not (a plain UPDATE ships too).
+ */
+static int64
+PackedUnits(int64 shop_id, int64 order_id, const char *sku)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid argtypes[] = {INT8OID, INT8OID, TEXTOID};
+	bool		isnull;
+
+	om_plan(&plan,
+			"SELECT coalesce(sum(p.qty), 0)::int8 FROM order_mgmt.shipment_line p"
+			" JOIN order_mgmt.order_line l ON l.shop_id = $1 AND l.order_id = p.order_id AND l.line_no = p.line_no"
+			" WHERE p.shop_id = $1 AND p.order_id = $2 AND l.sku = $3",
+			3, argtypes);
+	om_exec(plan, (Datum[]) {Int64GetDatum(shop_id), Int64GetDatum(order_id), CStringGetTextDatum(sku)},
+			NULL, true, 1);
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/*
  * Check that the order shipped and that each (sku, qty) can still come
  * back: shipped - returned - in open requests.  Returns the refund amount
  * of each line (paid per unit after discounts, times qty) in amounts[].
@@ -180,7 +202,7 @@ CheckReturnable(int64 shop_id, int64 order_id, OmLineQty *lines, int n, Numeric 
 	char	   *status;
 	char	   *delivery;
 	int			i;
-
+	bool		partial;
 	int			digits;
 
 	om_plan(&order_plan,
@@ -193,6 +215,7 @@ CheckReturnable(int64 shop_id, int64 order_id, OmLineQty *lines, int n, Numeric 
 	status = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	delivery = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	digits = om_currency_digits(TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull)));
+	partial = om_state_by_name(OM_MACHINE_DELIVERY, delivery) == DS_PARTIALLY_SHIPPED;
 	if (strcmp(status, "cancelled") == 0 ||
 		om_delivery_pre_shipment(om_state_by_name(OM_MACHINE_DELIVERY, delivery)))
 		ereport(ERROR,
@@ -227,6 +250,8 @@ CheckReturnable(int64 shop_id, int64 order_id, OmLineQty *lines, int n, Numeric 
 		shipped = DatumGetInt64(SPI_getbinval(tup, td, 1, &isnull));
 		returned = DatumGetInt64(SPI_getbinval(tup, td, 2, &isnull));
 		open = DatumGetInt64(SPI_getbinval(tup, td, 3, &isnull));
+		if (partial)
+			shipped = PackedUnits(shop_id, order_id, lines[i].sku);
 		if (lines[i].qty > shipped - returned - open)
 			ereport(ERROR,
 					(errcode(ERRCODE_OM_RETURN_NOT_ALLOWED),

@@ -23,6 +23,7 @@ extern void om_hold_stock(int64 shop_id, int64 order_id, int64 return_id,
 extern int64 om_release_stock(int64 shop_id, int64 order_id);
 extern void om_release_stock_set(Datum shops, Datum orders);
 extern int64 om_commit_stock(int64 shop_id, int64 order_id);
+extern int64 om_commit_package_stock(int64 shop_id, int64 order_id, int64 shipment_id);
 extern int64 om_release_return_stock(int64 shop_id, int64 order_id, int64 return_id);
 extern int64 om_commit_return_stock(int64 shop_id, int64 order_id, int64 return_id);
 

@@ -212,7 +212,7 @@ SELECT event_id, at::time AS at, actor, kind, from_value, to_value, left(detail:
 FROM order_mgmt.order_event WHERE order_id = :mary ORDER BY event_id;
 
 \echo
-\echo '== 9. The rules the C guard holds: 45 allowed moves over the three status machines'
+\echo '== 9. The rules the C guard holds: 51 allowed moves over the three status machines'
 SELECT machine, count(*) AS "allowed moves" FROM order_mgmt.transitions GROUP BY machine ORDER BY machine;
 \echo '-- The order machine in full (any other move fails with OM005, as in section 6):'
 SELECT from_value, string_agg(to_value, ', ' ORDER BY to_value) AS may_move_to
@@ -253,6 +253,42 @@ SELECT order_no, order_mgmt.label(status, 'zh-TW') AS "狀態", order_mgmt.label
 	   order_mgmt.label(delivery_status, 'zh-TW') AS "配送", order_mgmt.format_money(total, currency, 'zh-TW') AS "金額",
 	   order_mgmt.label(delivery_status, 'th-TH') AS th, order_mgmt.label(delivery_status, 'fi-FI') AS fi
 FROM order_mgmt.orders WHERE order_no LIKE 'TT-%' ORDER BY order_no;
+
+\echo
+\echo '== 10b. Seed 001: one order, two packages, each with its tracking number'
+\echo '-- John orders tea and two cups; the tea and one cup leave today, the other cup when the'
+\echo '-- kiln delivers.  ship_package() sends some lines (lines, carrier, tracking number, expected'
+\echo '-- delivery); the order is partially_shipped and only the package''s units leave the warehouse.'
+SELECT order_mgmt.checkout(1, '[{"sku": "OOLONG-100G", "qty": 1}, {"sku": "CUP-L", "qty": 2}]',
+						   customer_id => 'john', order_no => 'TT-5001') AS pk \gset
+\o /dev/null
+SELECT order_mgmt.mark_paid(1, :pk);
+\o
+SELECT order_mgmt.ship_package(1, :pk, '[{"sku": "OOLONG-100G", "qty": 1}, {"sku": "CUP-L", "qty": 1}]',
+							   'black-cat', 'BC-5001', '2026-11-22') AS package_1 \gset
+SELECT order_no, delivery_status, order_mgmt.label(delivery_status, 'zh-TW') AS "配送"
+FROM order_mgmt.orders WHERE order_id = :pk;
+SELECT sku, on_hand, reserved, available FROM order_mgmt.stock_level WHERE sku = 'CUP-L';
+\echo '-- The carrier re-labels the parcel: set_tracking() keeps the old number in a tracking event.'
+\echo '-- The first package arrives; the order still waits for its second cup.'
+\o /dev/null
+SELECT order_mgmt.set_tracking(1, :package_1, tracking_no => 'BC-5001-R');
+SELECT order_mgmt.set_shipment_status(1, :package_1, 'arrived');
+\o
+\echo '-- ship() sends what is left as the second package: the order is shipped (its slowest package).'
+SELECT order_mgmt.ship(1, :pk, 'hct', 'HCT-5002') AS package_2 \gset
+SELECT s.shipment_id - :package_1 + 1 AS package, s.carrier, s.tracking_no, s.status, s.expected_delivery,
+	   string_agg(p.qty || ' x ' || l.sku, ', ' ORDER BY l.sku) AS contents, o.delivery_status AS "order"
+FROM order_mgmt.shipment s
+JOIN order_mgmt.shipment_line p USING (shop_id, shipment_id)
+JOIN order_mgmt.order_line l ON l.shop_id = p.shop_id AND l.order_id = p.order_id AND l.line_no = p.line_no
+JOIN order_mgmt.orders o ON o.shop_id = s.shop_id AND o.order_id = s.order_id
+WHERE s.order_id = :pk GROUP BY s.shop_id, s.shipment_id, o.delivery_status ORDER BY s.shipment_id;
+\echo '-- The parcels'' story in the event log, which an outbox consumer (a tracking app, a "your parcel'
+\echo '-- is on its way" e-mail) reads: each package, each move, each tracking change with old and new.'
+SELECT kind, from_value, to_value, (detail ->> 'shipment_id')::bigint - :package_1 + 1 AS package
+FROM order_mgmt.order_event
+WHERE order_id = :pk AND kind IN ('shipment', 'tracking', 'delivery_status') ORDER BY event_id;
 
 \echo
 \echo '== 11. verify() checks every invariant (stock against holds, promo use, money, the event log):'

@@ -16,9 +16,11 @@ COMMENT ON TYPE order_mgmt.payment_status IS
 
 CREATE TYPE order_mgmt.delivery_status AS ENUM
 	('unfulfilled', 'not_executed', 'shipment_cancelled', 'shipping_overdue',
-	 'shipping', 'shipped', 'arrived', 'collected', 'returning', 'returned');
+	 'shipping', 'shipped', 'arrived', 'collected', 'returning', 'returned',
+	 -- issue 17 item 9, added by 0.2.0 (ALTER TYPE ... ADD VALUE appends)
+	 'partially_shipped');
 COMMENT ON TYPE order_mgmt.delivery_status IS
-	'Delivery status machine (SPEC §3.3); moves are listed in order_mgmt.transitions';
+	'Delivery status machine (SPEC §3.3); moves are listed in order_mgmt.transitions; partially_shipped: some lines went out in packages, others wait';
 
 CREATE TYPE order_mgmt.logistics_kind AS ENUM ('standard', 'integrated', 'cod');
 COMMENT ON TYPE order_mgmt.logistics_kind IS
@@ -62,9 +64,11 @@ CREATE TYPE order_mgmt.event_kind AS ENUM
 	('order_status', 'payment_status', 'delivery_status',
 	 'checkout', 'reserve', 'release', 'commit_stock', 'promo_claim',
 	 'promo_release', 'payment', 'refund', 'refund_owed', 'overpaid', 'note',
-	 'archive', 'unarchive', 'return', 'reward', 'deadline');
+	 'archive', 'unarchive', 'return', 'reward', 'deadline',
+	 -- issue 17 item 9, added by 0.2.0
+	 'shipment', 'tracking');
 COMMENT ON TYPE order_mgmt.event_kind IS
-	'Kinds of order_event rows (SPEC §12): a status machine for a transition, else a side effect';
+	'Kinds of order_event rows (SPEC §12): a status machine for a transition, else a side effect; shipment: a package shipped or moved, tracking: its carrier, tracking number or expected delivery changed';
 
 CREATE TYPE order_mgmt.note_kind AS ENUM ('admin', 'shipping', 'customer', 'support');
 COMMENT ON TYPE order_mgmt.note_kind IS

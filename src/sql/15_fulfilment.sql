@@ -14,20 +14,42 @@ CREATE TABLE order_mgmt.shipment (
 	status order_mgmt.delivery_status NOT NULL,
 	created_at timestamptz NOT NULL,
 	updated_at timestamptz NOT NULL,
+	expected_delivery date,
+	delivered_at timestamptz,
 	PRIMARY KEY (shop_id, shipment_id),
 	FOREIGN KEY (shop_id, order_id) REFERENCES order_mgmt.orders
 );
 CREATE INDEX shipment_order ON order_mgmt.shipment (shop_id, order_id);
-COMMENT ON TABLE order_mgmt.shipment IS 'Parcels sent for an order (or an exchange''s replacement), with carrier and tracking number';
+COMMENT ON TABLE order_mgmt.shipment IS 'Packages sent for an order (or an exchange''s replacement), with carrier and tracking number; an order may ship in several, its lines in shipment_line';
 COMMENT ON COLUMN order_mgmt.shipment.shop_id IS 'Owning shop';
 COMMENT ON COLUMN order_mgmt.shipment.shipment_id IS 'Shipment id';
 COMMENT ON COLUMN order_mgmt.shipment.order_id IS 'The order shipped';
 COMMENT ON COLUMN order_mgmt.shipment.return_id IS 'Set when the parcel is an exchange''s replacement';
 COMMENT ON COLUMN order_mgmt.shipment.carrier IS 'Carrier (black cat, 7-11, Kerry ...)';
 COMMENT ON COLUMN order_mgmt.shipment.tracking_no IS 'Package tracking number';
-COMMENT ON COLUMN order_mgmt.shipment.status IS 'Delivery status of the parcel';
-COMMENT ON COLUMN order_mgmt.shipment.created_at IS 'When it was handed to the carrier';
-COMMENT ON COLUMN order_mgmt.shipment.updated_at IS 'Last status change';
+COMMENT ON COLUMN order_mgmt.shipment.status IS 'Delivery status of the package: shipping, shipped, arrived or collected';
+COMMENT ON COLUMN order_mgmt.shipment.created_at IS 'When it was handed to the carrier (shipped)';
+COMMENT ON COLUMN order_mgmt.shipment.updated_at IS 'Last change';
+COMMENT ON COLUMN order_mgmt.shipment.expected_delivery IS 'When the customer can expect it (seed 004), as the merchant or carrier says';
+COMMENT ON COLUMN order_mgmt.shipment.delivered_at IS 'When it first arrived or was collected';
+
+CREATE TABLE order_mgmt.shipment_line (
+	shop_id bigint NOT NULL,
+	shipment_id bigint NOT NULL,
+	order_id bigint NOT NULL,
+	line_no integer NOT NULL,
+	qty integer NOT NULL CHECK (qty > 0),
+	PRIMARY KEY (shop_id, shipment_id, line_no),
+	FOREIGN KEY (shop_id, shipment_id) REFERENCES order_mgmt.shipment,
+	FOREIGN KEY (shop_id, order_id, line_no) REFERENCES order_mgmt.order_line
+);
+CREATE INDEX shipment_line_order ON order_mgmt.shipment_line (shop_id, order_id, line_no);
+COMMENT ON TABLE order_mgmt.shipment_line IS 'What each package of an order holds: units of its order lines (issue 17 item 9); a line''s packages never hold more than it ordered';
+COMMENT ON COLUMN order_mgmt.shipment_line.shop_id IS 'Owning shop';
+COMMENT ON COLUMN order_mgmt.shipment_line.shipment_id IS 'The package';
+COMMENT ON COLUMN order_mgmt.shipment_line.order_id IS 'The order (the package''s)';
+COMMENT ON COLUMN order_mgmt.shipment_line.line_no IS 'The order line';
+COMMENT ON COLUMN order_mgmt.shipment_line.qty IS 'Units of the line in this package';
 
 CREATE SEQUENCE order_mgmt.rule_id_seq;
 COMMENT ON SEQUENCE order_mgmt.rule_id_seq IS 'rule_id values';

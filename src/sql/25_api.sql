@@ -196,7 +196,7 @@ CREATE FUNCTION order_mgmt.set_delivery_status(shop_id bigint, order_id bigint,
 	LANGUAGE C VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, order_mgmt, pg_temp;
 COMMENT ON FUNCTION order_mgmt.set_delivery_status(bigint, bigint, order_mgmt.delivery_status, text, text) IS
-	'Moves delivery (the carrier''s progress); keeps the order''s shipment in step';
+	'Moves the whole order''s delivery: lines not shipped yet go out in one package, the packages behind catch up; carrier and tracking_no go to the newest package';
 
 CREATE FUNCTION order_mgmt.ship(shop_id bigint, order_id bigint, carrier text DEFAULT NULL,
 		tracking_no text DEFAULT NULL)
@@ -205,7 +205,34 @@ CREATE FUNCTION order_mgmt.ship(shop_id bigint, order_id bigint, carrier text DE
 	LANGUAGE C VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, order_mgmt, pg_temp;
 COMMENT ON FUNCTION order_mgmt.ship(bigint, bigint, text, text) IS
-	'Hands the order to the carrier (shipped, or shipping for integrated and cod); commits its stock; returns the shipment_id';
+	'Hands everything not shipped yet to the carrier in one package (shipped, or shipping for integrated and cod); commits its stock; returns the shipment_id';
+
+CREATE FUNCTION order_mgmt.ship_package(shop_id bigint, order_id bigint, lines jsonb DEFAULT NULL,
+		carrier text DEFAULT NULL, tracking_no text DEFAULT NULL, expected_delivery date DEFAULT NULL)
+	RETURNS bigint
+	AS 'MODULE_PATHNAME', 'om_ship_package'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.ship_package(bigint, bigint, jsonb, text, text, date) IS
+	'Ships one package of the order''s lines ([{"sku":"A","qty":1}]; NULL: all that is left) and commits their stock; partially_shipped while lines wait; returns the shipment_id';
+
+CREATE FUNCTION order_mgmt.set_shipment_status(shop_id bigint, shipment_id bigint,
+		status order_mgmt.delivery_status)
+	RETURNS void
+	AS 'MODULE_PATHNAME', 'om_set_shipment_status'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.set_shipment_status(bigint, bigint, order_mgmt.delivery_status) IS
+	'Moves one package (shipping, shipped, arrived, collected); once every line has shipped the order''s delivery is its slowest package''s';
+
+CREATE FUNCTION order_mgmt.set_tracking(shop_id bigint, shipment_id bigint, carrier text DEFAULT NULL,
+		tracking_no text DEFAULT NULL, expected_delivery date DEFAULT NULL)
+	RETURNS void
+	AS 'MODULE_PATHNAME', 'om_set_tracking'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.set_tracking(bigint, bigint, text, text, date) IS
+	'Changes a package''s carrier, tracking number or expected delivery (NULL keeps it); a tracking event keeps the old and new values';
 
 CREATE FUNCTION order_mgmt.complete(shop_id bigint, order_id bigint)
 	RETURNS void

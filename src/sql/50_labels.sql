@@ -107,7 +107,13 @@ INSERT INTO order_mgmt.status_label (enum_type, value, locale, label, builtin) V
 	('delivery_status', 'returned', 'zh-Hant', '已退貨', true),
 	('delivery_status', 'returned', 'zh-Hans', '已退货', true),
 	('delivery_status', 'returned', 'th', 'คืนสินค้าแล้ว', true),
-	('delivery_status', 'returned', 'fi', 'Palautettu', true);
+	('delivery_status', 'returned', 'fi', 'Palautettu', true),
+	-- issue 17 item 9: some lines shipped in packages, others wait
+	('delivery_status', 'partially_shipped', 'en', 'Partially shipped', true),
+	('delivery_status', 'partially_shipped', 'zh-Hant', '部分發貨', true),
+	('delivery_status', 'partially_shipped', 'zh-Hans', '部分发货', true),
+	('delivery_status', 'partially_shipped', 'th', 'จัดส่งบางส่วน', true),
+	('delivery_status', 'partially_shipped', 'fi', 'Osittain lähetetty', true);
 
 -- Closing reasons (cancel_reason), seeds 002 and 003.
 INSERT INTO order_mgmt.status_label (enum_type, value, locale, label, builtin) VALUES

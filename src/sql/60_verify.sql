@@ -88,7 +88,8 @@ BEGIN
 	-- an order holds its lines, per SKU, from checkout (or reactivation)
 	-- until it ships or is cancelled (reservation.c): while it is not
 	-- cancelled and its delivery is pre-shipment, its held reservations
-	-- are its lines' quantities of every tracked SKU (not digital, or with
+	-- are its lines' quantities (partially_shipped: what its packages have
+	-- not taken yet, shipment.c) of every tracked SKU (not digital, or with
 	-- a stock row: checkout.c, HoldAgain in order_effects.c); otherwise it
 	-- holds nothing.  A completed order that has not shipped still holds
 	-- (completing does not touch stock; shipping commits it).  An
@@ -104,13 +105,20 @@ BEGIN
 		WHERE (p_shop IS NULL OR k.shop_id = p_shop)
 		  AND (NOT k.digital OR EXISTS (SELECT FROM order_mgmt.stock t
 										WHERE t.shop_id = k.shop_id AND t.sku = k.sku))
+	), packed AS (
+		SELECT p.shop_id, p.order_id, p.line_no, sum(p.qty) AS qty
+		FROM order_mgmt.shipment_line p
+		WHERE p_shop IS NULL OR p.shop_id = p_shop
+		GROUP BY p.shop_id, p.order_id, p.line_no
 	), units AS (
-		SELECT l.shop_id, l.order_id, l.sku, l.qty AS want, 0 AS held, t.digital
+		SELECT l.shop_id, l.order_id, l.sku, l.qty - coalesce(p.qty, 0) AS want, 0 AS held, t.digital
 		FROM order_mgmt.orders o
 		JOIN order_mgmt.order_line l ON l.shop_id = o.shop_id AND l.order_id = o.order_id
 		JOIN tracked t ON t.shop_id = l.shop_id AND t.sku = l.sku
+		LEFT JOIN packed p ON p.shop_id = l.shop_id AND p.order_id = l.order_id AND p.line_no = l.line_no
 		WHERE (p_shop IS NULL OR o.shop_id = p_shop) AND o.status <> 'cancelled'
-		  AND o.delivery_status IN ('unfulfilled', 'not_executed', 'shipment_cancelled', 'shipping_overdue')
+		  AND o.delivery_status IN ('unfulfilled', 'not_executed', 'shipment_cancelled', 'shipping_overdue',
+									'partially_shipped')
 		UNION ALL
 		SELECT r.shop_id, r.order_id, r.sku, 0, r.qty, false
 		FROM order_mgmt.reservation r
@@ -342,6 +350,44 @@ BEGIN
 		   OR o.b_money OR o.b_total OR o.b_returns OR o.b_line_time OR o.b_rewards OR o.b_points)
 	  AND c.bad;
 
+	-- packages (shipment.c, issue 17 item 9): a package's lines are lines
+	-- of its own order (not of an exchange's replacement), a line's
+	-- packages hold at most what it ordered, and a partially shipped
+	-- order has some but not all of its units in packages.  Only orders
+	-- with packages or partially shipped are read.
+	RETURN QUERY
+	WITH pl AS (
+		SELECT p.shop_id, p.order_id, p.line_no, sum(p.qty) AS packed,
+			   bool_and(s.order_id = p.order_id AND s.return_id IS NULL) AS own
+		FROM order_mgmt.shipment_line p
+		JOIN order_mgmt.shipment s ON s.shop_id = p.shop_id AND s.shipment_id = p.shipment_id
+		WHERE p_shop IS NULL OR p.shop_id = p_shop
+		GROUP BY p.shop_id, p.order_id, p.line_no
+	), po AS (
+		SELECT DISTINCT shop_id, order_id FROM pl
+		UNION
+		SELECT o.shop_id, o.order_id FROM order_mgmt.orders o
+		WHERE (p_shop IS NULL OR o.shop_id = p_shop) AND o.delivery_status = 'partially_shipped'
+	), ord AS (
+		SELECT o.shop_id, o.order_id, o.delivery_status,
+			   sum(l.qty) AS ordered, coalesce(sum(pl.packed), 0) AS packed,
+			   string_agg(format('line %s (%s): qty %s, in packages %s%s', l.line_no, l.sku, l.qty, pl.packed,
+								 CASE WHEN NOT pl.own THEN ' of another order or an exchange' ELSE '' END), '; ')
+				   FILTER (WHERE pl.packed > l.qty OR NOT pl.own) AS bad_lines
+		FROM po
+		JOIN order_mgmt.orders o ON o.shop_id = po.shop_id AND o.order_id = po.order_id
+		JOIN order_mgmt.order_line l ON l.shop_id = o.shop_id AND l.order_id = o.order_id
+		LEFT JOIN pl ON pl.shop_id = l.shop_id AND pl.order_id = l.order_id AND pl.line_no = l.line_no
+		GROUP BY o.shop_id, o.order_id
+	)
+	SELECT 'packages', ord.shop_id,
+		   format('order %s (delivery %s): ', ord.order_id, ord.delivery_status)
+		   || coalesce(ord.bad_lines, format('partially shipped with %s of its %s units in packages',
+											  ord.packed, ord.ordered))
+	FROM ord
+	WHERE ord.bad_lines IS NOT NULL
+	   OR (ord.delivery_status = 'partially_shipped' AND NOT (ord.packed > 0 AND ord.packed < ord.ordered));
+
 	-- an exchange holds its replacement only while the request is open
 	RETURN QUERY
 	SELECT 'exchange_hold', r.shop_id,
@@ -428,4 +474,4 @@ CREATE FUNCTION order_mgmt.verify(shop_id bigint DEFAULT NULL)
 	LANGUAGE C STABLE SECURITY DEFINER
 	SET search_path = pg_catalog, order_mgmt, pg_temp;
 COMMENT ON FUNCTION order_mgmt.verify(bigint) IS
-	'Checks the invariants (stock and holds against the ledger, promo use, statuses and their stamps, money, totals, returns, rewards, the event log); returns one row per violation, none when consistent';
+	'Checks the invariants (stock and holds against the ledger, promo use, statuses and their stamps, money, totals, returns, rewards, packages, the event log); returns one row per violation, none when consistent';

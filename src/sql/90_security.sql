@@ -67,6 +67,9 @@ GRANT EXECUTE ON FUNCTION
 	order_mgmt.run_due_shop(bigint, integer),
 	order_mgmt.set_delivery_status(bigint, bigint, order_mgmt.delivery_status, text, text),
 	order_mgmt.ship(bigint, bigint, text, text),
+	order_mgmt.ship_package(bigint, bigint, jsonb, text, text, date),
+	order_mgmt.set_shipment_status(bigint, bigint, order_mgmt.delivery_status),
+	order_mgmt.set_tracking(bigint, bigint, text, text, date),
 	order_mgmt.complete(bigint, bigint),
 	order_mgmt.archive(bigint, bigint),
 	order_mgmt.unarchive(bigint, bigint),
@@ -118,6 +121,7 @@ SELECT pg_catalog.pg_extension_config_dump('order_mgmt.due_action', '');
 SELECT pg_catalog.pg_extension_config_dump('order_mgmt.event_consumer', '');
 SELECT pg_catalog.pg_extension_config_dump('order_mgmt.status_label', 'WHERE NOT builtin');
 SELECT pg_catalog.pg_extension_config_dump('order_mgmt.shipment', '');
+SELECT pg_catalog.pg_extension_config_dump('order_mgmt.shipment_line', '');
 SELECT pg_catalog.pg_extension_config_dump('order_mgmt.automation_rule', '');
 SELECT pg_catalog.pg_extension_config_dump('order_mgmt.reward_ledger', '');
 SELECT pg_catalog.pg_extension_config_dump('order_mgmt.cancel_feedback', '');
