@@ -6,7 +6,7 @@
 # them, CREATE EXTENSION citus on each, restart them with order_mgmt's
 # sweeper too (in "om", every hour until a test says otherwise) and
 # citus_add_node the workers on the coordinator.  Databases are "om" on
-# every node.
+# every node.  fsync is off unless OM_CITUS_FSYNC=on (benchmarks).
 set -euo pipefail
 bin=$(${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config} --bindir)
 cmd=$1 dir=$2
@@ -24,9 +24,9 @@ unix_socket_directories = '$dir'
 shared_preload_libraries = 'citus'
 max_connections = 120
 max_prepared_transactions = 100
-fsync = off
-synchronous_commit = off
-full_page_writes = off
+fsync = ${OM_CITUS_FSYNC:-off}
+synchronous_commit = ${OM_CITUS_FSYNC:-off}
+full_page_writes = ${OM_CITUS_FSYNC:-off}
 shared_buffers = 128MB
 citus.shard_count = ${OM_CITUS_SHARDS:-8}
 citus.max_cached_conns_per_worker = 4
