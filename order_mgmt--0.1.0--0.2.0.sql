@@ -1262,3 +1262,160 @@ INSERT INTO order_mgmt.status_label (enum_type, value, locale, label, builtin) V
 -- creates it as src/sql/60_verify.sql has it: one body, not one per change.
 COMMENT ON FUNCTION order_mgmt.verify(bigint) IS
 	'Checks the invariants (stock and holds against the ledger, promo use, statuses and their stamps, money, totals, returns, rewards, packages, the event log); returns one row per violation, none when consistent';
+
+-- ---------------------------------------------------------------------------
+-- Issue 17 item 10, seed 001's returns policy and way back (seed 003: the
+-- EU's 14-day right): the shop setting return_window after delivery
+-- (orders.delivered_at, stamped by the guard, filled here from the event
+-- log); requests after it are refused unless the merchant overrides;
+-- automation completes an order only once its window has passed.  A
+-- return records how the goods travel back (method, carrier, tracking_no;
+-- set_return_tracking), a refund how the money went (refund_method).
+-- request_return, request_exchange and refund gain parameters with
+-- defaults, so they are dropped and created again with their grants.
+-- ---------------------------------------------------------------------------
+CREATE TYPE order_mgmt.return_method AS ENUM
+	('convenience_store', 'carrier_pickup', 'mail', 'in_store', 'other');
+COMMENT ON TYPE order_mgmt.return_method IS
+	'How returned goods travel back (seed 001): dropped at a convenience store (7-11 C2B reverse logistics), collected by a carrier, mailed by the customer, brought to a shop, or other';
+CREATE TYPE order_mgmt.refund_method AS ENUM
+	('card', 'bank_transfer', 'store_credit', 'cash', 'other');
+COMMENT ON TYPE order_mgmt.refund_method IS
+	'How a refund reaches the customer (seed 001): back to the card, by bank transfer, as store credit, in cash, or other';
+
+ALTER TABLE order_mgmt.shop ADD COLUMN return_window interval CHECK (return_window >= '0');
+COMMENT ON COLUMN order_mgmt.shop.return_window IS 'How long after delivery (orders.delivered_at) a return may be requested; later requests need the merchant''s override (OM012), and automation completes an order only once it has passed (SPEC §11); NULL = no window';
+
+ALTER TABLE order_mgmt.orders ADD COLUMN delivered_at timestamptz;
+COMMENT ON COLUMN order_mgmt.orders.delivered_at IS 'When delivery first reached arrived or collected: the shop''s return_window counts from it';
+-- the first arrival or collection the event log records; the guard, which
+-- lets only that move write the column, stays out of this one UPDATE
+ALTER TABLE order_mgmt.orders DISABLE TRIGGER orders_guard;
+UPDATE order_mgmt.orders o SET delivered_at = e.at
+FROM (SELECT shop_id, order_id, min(at) AS at FROM order_mgmt.order_event
+	  WHERE kind = 'delivery_status' AND to_value IN ('arrived', 'collected')
+	  GROUP BY shop_id, order_id) e
+WHERE o.shop_id = e.shop_id AND o.order_id = e.order_id;
+ALTER TABLE order_mgmt.orders ENABLE TRIGGER orders_guard;
+
+ALTER TABLE order_mgmt.payment ADD COLUMN refund_method order_mgmt.refund_method
+	CONSTRAINT payment_refund_method_check CHECK (refund_method IS NULL OR kind = 'refund');
+COMMENT ON COLUMN order_mgmt.payment.refund_method IS 'How a refund reached the customer (card, bank_transfer, store_credit, cash, other); NULL for charges and when not given';
+
+ALTER TABLE order_mgmt.return_request ADD COLUMN method order_mgmt.return_method;
+ALTER TABLE order_mgmt.return_request ADD COLUMN carrier text;
+ALTER TABLE order_mgmt.return_request ADD COLUMN tracking_no text;
+COMMENT ON COLUMN order_mgmt.return_request.method IS 'How the goods travel back (seed 001: 7-11 C2B is convenience_store)';
+COMMENT ON COLUMN order_mgmt.return_request.carrier IS 'Carrier of the way back';
+COMMENT ON COLUMN order_mgmt.return_request.tracking_no IS 'Tracking number of the way back; set_return_tracking changes it with a return event';
+
+ALTER TABLE order_mgmt.status_label DROP CONSTRAINT status_label_enum_type_check;
+ALTER TABLE order_mgmt.status_label ADD CONSTRAINT status_label_enum_type_check CHECK (enum_type IN
+	('order_status', 'payment_status', 'delivery_status', 'logistics_kind',
+	 'cancel_source', 'cancel_reason', 'return_method', 'refund_method'));
+INSERT INTO order_mgmt.status_label (enum_type, value, locale, label, builtin) VALUES
+	('return_method', 'convenience_store', 'en', 'Convenience store drop-off', true),
+	('return_method', 'convenience_store', 'zh-Hant', '超商退貨便', true),
+	('return_method', 'convenience_store', 'zh-Hans', '便利店退货', true),
+	('return_method', 'convenience_store', 'th', 'ส่งคืนที่ร้านสะดวกซื้อ', true),
+	('return_method', 'convenience_store', 'fi', 'Palautus lähikauppaan', true),
+	('return_method', 'carrier_pickup', 'en', 'Carrier pickup', true),
+	('return_method', 'carrier_pickup', 'zh-Hant', '物流到府取件', true),
+	('return_method', 'carrier_pickup', 'zh-Hans', '快递上门取件', true),
+	('return_method', 'carrier_pickup', 'th', 'ขนส่งเข้ารับสินค้าถึงบ้าน', true),
+	('return_method', 'carrier_pickup', 'fi', 'Kuljetusliike noutaa', true),
+	('return_method', 'mail', 'en', 'Sent back by the customer', true),
+	('return_method', 'mail', 'zh-Hant', '顧客自行寄回', true),
+	('return_method', 'mail', 'zh-Hans', '顾客自行寄回', true),
+	('return_method', 'mail', 'th', 'ลูกค้าส่งคืนเอง', true),
+	('return_method', 'mail', 'fi', 'Asiakas postittaa', true),
+	('return_method', 'in_store', 'en', 'Returned in store', true),
+	('return_method', 'in_store', 'zh-Hant', '門市退貨', true),
+	('return_method', 'in_store', 'zh-Hans', '门店退货', true),
+	('return_method', 'in_store', 'th', 'คืนที่หน้าร้าน', true),
+	('return_method', 'in_store', 'fi', 'Palautus myymälään', true),
+	('return_method', 'other', 'en', 'Other', true),
+	('return_method', 'other', 'zh-Hant', '其他', true),
+	('return_method', 'other', 'zh-Hans', '其他', true),
+	('return_method', 'other', 'th', 'อื่น ๆ', true),
+	('return_method', 'other', 'fi', 'Muu', true),
+	('refund_method', 'card', 'en', 'Back to card', true),
+	('refund_method', 'card', 'zh-Hant', '退回信用卡', true),
+	('refund_method', 'card', 'zh-Hans', '退回银行卡', true),
+	('refund_method', 'card', 'th', 'คืนเข้าบัตร', true),
+	('refund_method', 'card', 'fi', 'Palautus kortille', true),
+	('refund_method', 'bank_transfer', 'en', 'Bank transfer', true),
+	('refund_method', 'bank_transfer', 'zh-Hant', '銀行轉帳', true),
+	('refund_method', 'bank_transfer', 'zh-Hans', '银行转账', true),
+	('refund_method', 'bank_transfer', 'th', 'โอนเงินผ่านธนาคาร', true),
+	('refund_method', 'bank_transfer', 'fi', 'Tilisiirto', true),
+	('refund_method', 'store_credit', 'en', 'Store credit', true),
+	('refund_method', 'store_credit', 'zh-Hant', '購物金', true),
+	('refund_method', 'store_credit', 'zh-Hans', '购物金', true),
+	('refund_method', 'store_credit', 'th', 'เครดิตร้านค้า', true),
+	('refund_method', 'store_credit', 'fi', 'Myymälähyvitys', true),
+	('refund_method', 'cash', 'en', 'Cash', true),
+	('refund_method', 'cash', 'zh-Hant', '現金', true),
+	('refund_method', 'cash', 'zh-Hans', '现金', true),
+	('refund_method', 'cash', 'th', 'เงินสด', true),
+	('refund_method', 'cash', 'fi', 'Käteinen', true),
+	('refund_method', 'other', 'en', 'Other', true),
+	('refund_method', 'other', 'zh-Hant', '其他', true),
+	('refund_method', 'other', 'zh-Hans', '其他', true),
+	('refund_method', 'other', 'th', 'อื่น ๆ', true),
+	('refund_method', 'other', 'fi', 'Muu', true)
+ON CONFLICT DO NOTHING;
+
+DROP FUNCTION order_mgmt.refund(bigint, bigint, numeric, text, text);
+CREATE FUNCTION order_mgmt.refund(shop_id bigint, order_id bigint, amount numeric,
+		provider_ref text DEFAULT NULL, note text DEFAULT NULL,
+		method order_mgmt.refund_method DEFAULT NULL)
+	RETURNS order_mgmt.payment_status
+	AS 'MODULE_PATHNAME', 'om_refund'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.refund(bigint, bigint, numeric, text, text, order_mgmt.refund_method) IS
+	'Returns money, by method (card, bank_transfer, store_credit, cash, other) when given: refunded when all paid money is back, else partially_refunded; never above paid (OM010)';
+REVOKE ALL ON FUNCTION order_mgmt.refund(bigint, bigint, numeric, text, text, order_mgmt.refund_method) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION order_mgmt.refund(bigint, bigint, numeric, text, text, order_mgmt.refund_method)
+	TO order_mgmt_admin;
+
+DROP FUNCTION order_mgmt.request_return(bigint, bigint, jsonb, text);
+CREATE FUNCTION order_mgmt.request_return(shop_id bigint, order_id bigint, lines jsonb, reason text DEFAULT NULL,
+		override boolean DEFAULT false, method order_mgmt.return_method DEFAULT NULL,
+		carrier text DEFAULT NULL, tracking_no text DEFAULT NULL)
+	RETURNS bigint
+	AS 'MODULE_PATHNAME', 'om_request_return'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.request_return(bigint, bigint, jsonb, text, boolean, order_mgmt.return_method, text, text) IS
+	'Asks to send shipped goods back, all or part ([{"sku":"A","qty":1}]), with the way back (method, carrier, tracking_no); OM012 beyond what shipped, or after the shop''s return_window unless an admin overrides; returns the return_id';
+REVOKE ALL ON FUNCTION order_mgmt.request_return(bigint, bigint, jsonb, text, boolean, order_mgmt.return_method, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION order_mgmt.request_return(bigint, bigint, jsonb, text, boolean, order_mgmt.return_method, text, text)
+	TO order_mgmt_app, order_mgmt_admin;
+
+DROP FUNCTION order_mgmt.request_exchange(bigint, bigint, text, text, integer);
+CREATE FUNCTION order_mgmt.request_exchange(shop_id bigint, order_id bigint, from_sku text, to_sku text,
+		qty integer DEFAULT 1, override boolean DEFAULT false, method order_mgmt.return_method DEFAULT NULL,
+		carrier text DEFAULT NULL, tracking_no text DEFAULT NULL)
+	RETURNS bigint
+	AS 'MODULE_PATHNAME', 'om_request_exchange'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.request_exchange(bigint, bigint, text, text, integer, boolean, order_mgmt.return_method, text, text) IS
+	'Asks to swap shipped units of from_sku for to_sku, holding to_sku at once (OM001), with the way back; OM012 after the shop''s return_window unless an admin overrides; returns the return_id';
+REVOKE ALL ON FUNCTION order_mgmt.request_exchange(bigint, bigint, text, text, integer, boolean, order_mgmt.return_method, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION order_mgmt.request_exchange(bigint, bigint, text, text, integer, boolean, order_mgmt.return_method, text, text)
+	TO order_mgmt_app, order_mgmt_admin;
+
+CREATE FUNCTION order_mgmt.set_return_tracking(shop_id bigint, return_id bigint, carrier text,
+		tracking_no text, method order_mgmt.return_method DEFAULT NULL)
+	RETURNS void
+	AS 'MODULE_PATHNAME', 'om_set_return_tracking'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.set_return_tracking(bigint, bigint, text, text, order_mgmt.return_method) IS
+	'Records the way back of a requested or approved return (carrier, tracking number, method when given); a change writes a return event';
+REVOKE ALL ON FUNCTION order_mgmt.set_return_tracking(bigint, bigint, text, text, order_mgmt.return_method) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION order_mgmt.set_return_tracking(bigint, bigint, text, text, order_mgmt.return_method)
+	TO order_mgmt_app, order_mgmt_admin;

@@ -9,7 +9,9 @@
  * or delivery move: the first time the statuses match an enabled rule an
  * automation_complete deadline is set (later moves that still match keep
  * it); when they stop matching it is dropped, so nothing happens.  The
- * deadline re-checks the rule when it falls due (due_action.c).
+ * deadline re-checks the rule when it falls due (due_action.c).  With the
+ * shop's return_window set it falls due no earlier than the window's end
+ * (SPEC §11), and is checked against it again then.
  *
  * Rewards: when an order completes (any path) and the shop's reward_rate is
  * above 0, its customer earns floor((paid - refunded) * rate) points, once
@@ -33,25 +35,46 @@
 #include "shop.h"
 #include "spi_util.h"
 
-/* Set or drop the order's automation deadline after a payment or delivery move. */
+/*
+ * Set or drop the order's automation deadline after a payment or delivery
+ * move.  With the shop's return_window set, the deadline is never before
+ * delivered_at + return_window (seed 001: an order is completed only when
+ * it no longer needs a return): a new one starts there at the earliest, an
+ * existing one moves there when the order is delivered.  A 0.1.0 schema
+ * has no window.
+ */
 void
 om_automation_track(int64 shop_id, int64 order_id)
 {
 	static SPIPlanPtr plan = NULL;
+	static SPIPlanPtr plan_010 = NULL;
+	bool		window = om_has_column("shop", "return_window");
 
-	om_exec_for_order(&plan,
-					  "WITH m AS (SELECT r.rule_id, r.delay FROM order_mgmt.automation_rule r"
-					  "    JOIN order_mgmt.orders o ON o.shop_id = r.shop_id AND o.order_id = $2"
-					  "    WHERE r.shop_id = $1 AND r.enabled AND o.status IN ('pending', 'confirmed')"
-					  "      AND o.payment_status = ANY (r.payment_in) AND o.delivery_status = ANY (r.delivery_in)"
-					  "    ORDER BY r.delay, r.rule_id LIMIT 1),"
-					  " s AS (INSERT INTO order_mgmt.due_action (shop_id, order_id, action, due_at, rule_id, created_at)"
-					  "    SELECT $1, $2, 'automation_complete', $3 + m.delay, m.rule_id, $3 FROM m"
-					  "    ON CONFLICT (shop_id, order_id, action) DO NOTHING)"
-					  " DELETE FROM order_mgmt.due_action d"
-					  " WHERE d.shop_id = $1 AND d.order_id = $2 AND d.action = 'automation_complete'"
-					  "   AND NOT EXISTS (SELECT FROM m)",
-					  shop_id, order_id);
+#define TRACK_SQL(WINDOW_END, WINDOW_JOIN, DUE_AT, RAISE) \
+	"WITH m AS (SELECT r.rule_id, r.delay" WINDOW_END " FROM order_mgmt.automation_rule r" \
+	"    JOIN order_mgmt.orders o ON o.shop_id = r.shop_id AND o.order_id = $2" WINDOW_JOIN \
+	"    WHERE r.shop_id = $1 AND r.enabled AND o.status IN ('pending', 'confirmed')" \
+	"      AND o.payment_status = ANY (r.payment_in) AND o.delivery_status = ANY (r.delivery_in)" \
+	"    ORDER BY r.delay, r.rule_id LIMIT 1)," \
+	" s AS (INSERT INTO order_mgmt.due_action (shop_id, order_id, action, due_at, rule_id, created_at)" \
+	"    SELECT $1, $2, 'automation_complete', " DUE_AT ", m.rule_id, $3 FROM m" \
+	"    ON CONFLICT (shop_id, order_id, action) DO NOTHING)" RAISE \
+	" DELETE FROM order_mgmt.due_action d" \
+	" WHERE d.shop_id = $1 AND d.order_id = $2 AND d.action = 'automation_complete'" \
+	"   AND NOT EXISTS (SELECT FROM m)"
+
+	if (window)
+		om_exec_for_order(&plan,
+						  TRACK_SQL(", o.delivered_at + sh.return_window AS window_end",
+									" JOIN order_mgmt.shop sh ON sh.shop_id = r.shop_id AND sh.shop_id = $1",
+									"greatest($3 + m.delay, m.window_end)",
+									", w AS (UPDATE order_mgmt.due_action d SET due_at = m.window_end FROM m"
+									"    WHERE d.shop_id = $1 AND d.order_id = $2 AND d.action = 'automation_complete'"
+									"      AND d.due_at < m.window_end)"),
+						  shop_id, order_id);
+	else
+		om_exec_for_order(&plan_010, TRACK_SQL("", "", "$3 + m.delay", ""), shop_id, order_id);
+#undef TRACK_SQL
 }
 
 static void

@@ -579,7 +579,8 @@ typedef enum StampMove
 	STAMP_CANCEL,				/* status to cancelled */
 	STAMP_PAID,					/* payment to paid */
 	STAMP_SHIPPED,				/* delivery out of pre-shipment */
-	STAMP_COMPLETED				/* status to completed */
+	STAMP_COMPLETED,			/* status to completed */
+	STAMP_DELIVERED				/* delivery first arrived or collected */
 } StampMove;
 
 typedef struct StampedColumn
@@ -596,6 +597,7 @@ static const StampedColumn stamped_columns[] = {
 	{"paid_at", STAMP_PAID},
 	{"shipped_at", STAMP_SHIPPED},
 	{"completed_at", STAMP_COMPLETED},
+	{"delivered_at", STAMP_DELIVERED},
 };
 
 static const char *const stamp_move_names[] = {
@@ -603,7 +605,21 @@ static const char *const stamp_move_names[] = {
 	[STAMP_PAID] = "the payment reaching paid",
 	[STAMP_SHIPPED] = "the delivery leaving pre-shipment",
 	[STAMP_COMPLETED] = "completing the order",
+	[STAMP_DELIVERED] = "the delivery first reaching arrived or collected",
 };
+
+/*
+ * Does this UPDATE bring the order's delivery to arrived or collected for
+ * the first time (delivered_at still NULL)?  Never on a 0.1.0 schema.
+ */
+static bool
+FirstDelivered(const GuardMove *mv)
+{
+	return cols->delivered_at != InvalidAttrNumber &&
+		mv->new_del != mv->old_del &&
+		(mv->new_del == DS_ARRIVED || mv->new_del == DS_COLLECTED) &&
+		IsNull(mv->oldtup, mv->td, cols->delivered_at);
+}
 
 /*
  * Does this UPDATE make the move that stamps a column?  Only the stamping
@@ -625,6 +641,8 @@ MakesMove(const GuardMove *mv, StampMove move)
 			return om_delivery_pre_shipment(mv->old_del) && !om_delivery_pre_shipment(mv->new_del);
 		case STAMP_COMPLETED:
 			return mv->new_status == OS_COMPLETED && mv->old_status != OS_COMPLETED;
+		case STAMP_DELIVERED:
+			return FirstDelivered(mv);
 	}
 	return false;
 }
@@ -879,8 +897,9 @@ StampStatusMove(const GuardMove *mv, OmRowEdit *edit)
 /*
  * Stamp the judged row into *edit: updated_at and lock_version + 1 always,
  * email_key when the email (or the key) changed, the status move's columns (StampStatusMove), paid_at
- * (unless given) and no payment deadline on reaching paid, and shipped_at
- * (unless given) on leaving pre-shipment delivery.
+ * (unless given) and no payment deadline on reaching paid, shipped_at
+ * (unless given) on leaving pre-shipment delivery, and delivered_at (unless
+ * given) on first reaching arrived or collected.
  */
 static void
 StampRow(const GuardMove *mv, OmRowEdit *edit)
@@ -912,6 +931,9 @@ StampRow(const GuardMove *mv, OmRowEdit *edit)
 	if (mv->new_del != mv->old_del && !om_delivery_pre_shipment(mv->new_del) &&
 		IsNull(mv->newtup, td, cols->shipped_at))
 		om_edit_set(edit, cols->shipped_at, now, false);
+	/* the return window counts from the first delivery (SPEC §11) */
+	if (FirstDelivered(mv) && IsNull(mv->newtup, td, cols->delivered_at))
+		om_edit_set(edit, cols->delivered_at, now, false);
 }
 
 /*

@@ -74,6 +74,7 @@ om_order_cols(Relation rel)
 #undef COL
 	/* added in 0.2.0: the library also serves a 0.1.0 schema until it is updated */
 	cols.lock_version = Max(SPI_fnumber(td, "lock_version"), 0);
+	cols.delivered_at = Max(SPI_fnumber(td, "delivered_at"), 0);
 	cols.relid = RelationGetRelid(rel);
 	return &cols;
 }

@@ -25,6 +25,7 @@ typedef struct OrderCols
 				shipping_note, customer_note, consulted_support,
 				reactivated_at, refunded_amount, paid_amount, total;
 	AttrNumber	lock_version;	/* 0 on a 0.1.0 schema not yet updated */
+	AttrNumber	delivered_at;	/* 0 on a 0.1.0 schema not yet updated */
 } OrderCols;
 
 /* Pending replacements for the row being written (a BEFORE trigger). */

@@ -84,28 +84,41 @@ FindByRef(const OmOrder *o, const char *provider_ref, char **status, char **kind
 /*
  * Record a payment attempt; an existing row with the same provider_ref
  * (a pending attempt from payment_started) is completed instead.
+ * refund_method (a refund's, or NULL) needs the 0.2.0 schema.
  */
 static void
 RecordPayment(const OmOrder *o, const char *kind, const char *status, Numeric amount,
-			  const char *provider_ref, const char *method, const char *failure)
+			  const char *provider_ref, const char *method, const char *failure,
+			  const char *refund_method)
 {
 	static SPIPlanPtr plan = NULL;
+	static SPIPlanPtr refund_plan = NULL;
 	static const Oid argtypes[] = {INT8OID, INT8OID, TEXTOID, TEXTOID, NUMERICOID, TEXTOID,
-	TEXTOID, TEXTOID, TIMESTAMPTZOID};
-	Datum		values[9];
-	char		nulls[9] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	TEXTOID, TEXTOID, TIMESTAMPTZOID, TEXTOID};
+	Datum		values[10];
+	char		nulls[10] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 
-	om_plan(&plan,
-			"INSERT INTO order_mgmt.payment AS p (shop_id, order_id, kind, status, amount,"
-			" provider_ref, method, failure_reason, created_at)"
-			" VALUES ($1, $2, $3::order_mgmt.payment_kind, $4::order_mgmt.payment_result, $5,"
-			" $6, $7, $8, $9)"
-			" ON CONFLICT (shop_id, provider_ref) DO UPDATE SET status = EXCLUDED.status,"
-			" amount = EXCLUDED.amount, method = coalesce(EXCLUDED.method, p.method),"
-			" failure_reason = EXCLUDED.failure_reason"
-			" WHERE p.order_id = EXCLUDED.order_id AND p.kind = EXCLUDED.kind"
-			"   AND p.status <> 'succeeded'",
-			9, argtypes);
+#define PAYMENT_INSERT(COLUMN, VALUE) \
+	"INSERT INTO order_mgmt.payment AS p (shop_id, order_id, kind, status, amount," \
+	" provider_ref, method, failure_reason, created_at" COLUMN ")" \
+	" VALUES ($1, $2, $3::order_mgmt.payment_kind, $4::order_mgmt.payment_result, $5," \
+	" $6, $7, $8, $9" VALUE ")" \
+	" ON CONFLICT (shop_id, provider_ref) DO UPDATE SET status = EXCLUDED.status," \
+	" amount = EXCLUDED.amount, method = coalesce(EXCLUDED.method, p.method)," \
+	" failure_reason = EXCLUDED.failure_reason" \
+	" WHERE p.order_id = EXCLUDED.order_id AND p.kind = EXCLUDED.kind" \
+	"   AND p.status <> 'succeeded'"
+
+	if (refund_method)
+	{
+		om_require_column("payment", "refund_method", "a refund's method");
+		om_plan(&refund_plan,
+				PAYMENT_INSERT(", refund_method", ", $10::order_mgmt.refund_method"),
+				10, argtypes);
+	}
+	else
+		om_plan(&plan, PAYMENT_INSERT("", ""), 9, argtypes);
+#undef PAYMENT_INSERT
 	values[0] = Int64GetDatum(o->shop_id);
 	values[1] = Int64GetDatum(o->order_id);
 	values[2] = CStringGetTextDatum(kind);
@@ -115,7 +128,8 @@ RecordPayment(const OmOrder *o, const char *kind, const char *status, Numeric am
 	om_text_param(values, nulls, 6, method);
 	om_text_param(values, nulls, 7, failure);
 	values[8] = TimestampTzGetDatum(om_now());
-	om_exec(plan, values, nulls, false, 0);
+	om_text_param(values, nulls, 9, refund_method);
+	om_exec(refund_method ? refund_plan : plan, values, nulls, false, 0);
 
 	/*
 	 * Nothing written: a concurrent call took this provider_ref first, for
@@ -151,10 +165,13 @@ UpdateOrder(const OmOrder *o, int payment, Numeric paid, Numeric refunded)
 	om_exec_quiet(plan, values, nulls, false, 0);
 }
 
-/* An event of a money kind: {"amount": .., "provider_ref": .., <key>: ..}. */
+/*
+ * An event of a money kind: {"amount": .., "provider_ref": .., <key>: ..,
+ * <key2>: ..}, each of the last three only when given.
+ */
 static void
-MoneyEvent(const OmOrder *o, const char *kind, Numeric amount, const char *provider_ref,
-		   const char *key, const char *value)
+MoneyEventWith(const OmOrder *o, const char *kind, Numeric amount, const char *provider_ref,
+			   const char *key, const char *value, const char *key2, const char *value2)
 {
 	StringInfoData d;
 
@@ -170,8 +187,21 @@ MoneyEvent(const OmOrder *o, const char *kind, Numeric amount, const char *provi
 		appendStringInfo(&d, ", \"%s\": ", key);
 		escape_json(&d, value);
 	}
+	if (value2)
+	{
+		appendStringInfo(&d, ", \"%s\": ", key2);
+		escape_json(&d, value2);
+	}
 	appendStringInfoChar(&d, '}');
 	om_event_write(o->shop_id, o->order_id, kind, NULL, NULL, d.data);
+}
+
+/* An event of a money kind: {"amount": .., "provider_ref": .., <key>: ..}. */
+static void
+MoneyEvent(const OmOrder *o, const char *kind, Numeric amount, const char *provider_ref,
+		   const char *key, const char *value)
+{
+	MoneyEventWith(o, kind, amount, provider_ref, key, value, NULL, NULL);
 }
 
 /* What is still to pay: total - (paid - refunded), never below 0. */
@@ -232,7 +262,7 @@ om_payment_started(PG_FUNCTION_ARGS)
 				 errhint("Reactivate the order first with order_mgmt.reactivate().")));
 	if (o.payment != PS_PENDING)
 		UpdateOrder(&o, PS_PENDING, NULL, NULL);
-	RecordPayment(&o, "charge", "pending", Outstanding(&o), ref, NULL, NULL);
+	RecordPayment(&o, "charge", "pending", Outstanding(&o), ref, NULL, NULL, NULL);
 	RETURN_STATUS(PS_PENDING);
 }
 
@@ -284,7 +314,7 @@ om_payment_succeeded(PG_FUNCTION_ARGS)
 	if (FindByRef(&o, ref, &status, &kind) && strcmp(status, "succeeded") == 0)
 		RETURN_STATUS(o.payment);	/* the same callback again */
 
-	RecordPayment(&o, "charge", "succeeded", amount, ref, method, NULL);
+	RecordPayment(&o, "charge", "succeeded", amount, ref, method, NULL, NULL);
 	MoneyEvent(&o, "payment", amount, ref, "method", method);
 	paid = om_num_add(o.paid_amount, amount);
 	net = om_num_sub(paid, o.refunded_amount);
@@ -357,7 +387,7 @@ om_payment_failed(PG_FUNCTION_ARGS)
 	if (FindByRef(&o, ref, &status, &kind) && strcmp(status, "pending") != 0)
 		RETURN_STATUS(o.payment);	/* the same callback again */
 
-	RecordPayment(&o, "charge", "failed", Outstanding(&o), ref, NULL, reason);
+	RecordPayment(&o, "charge", "failed", Outstanding(&o), ref, NULL, reason, NULL);
 	/* after payment, or for a cancelled order, a failure changes no status */
 	payment = o.payment;
 	if (o.status != OS_CANCELLED && (o.payment == PS_UNPAID || o.payment == PS_PENDING))
@@ -404,7 +434,7 @@ om_mark_paid(PG_FUNCTION_ARGS)
 	outstanding = Outstanding(&o);
 	if (om_num_cmp(outstanding, om_num_int(0)) > 0)
 	{
-		RecordPayment(&o, "charge", "succeeded", outstanding, NULL, "manual", NULL);
+		RecordPayment(&o, "charge", "succeeded", outstanding, NULL, "manual", NULL, NULL);
 		MoneyEvent(&o, "payment", outstanding, NULL, "note", OptText(fcinfo, 2));
 		UpdateOrder(&o, PS_PAID, om_num_add(o.paid_amount, outstanding), NULL);
 	}
@@ -414,10 +444,14 @@ om_mark_paid(PG_FUNCTION_ARGS)
 }
 
 /*
- * refund(shop_id, order_id, amount, provider_ref, note) -> payment_status
+ * refund(shop_id, order_id, amount, provider_ref, note, method)
+ *	-> payment_status
  *
  * All paid money back: refunded.  Part of it: partially_refunded, except
  * on a cancelled order, whose money not yet returned rests in refunding.
+ * method (card, bank_transfer, store_credit, cash, other) is recorded on
+ * the refund's payment row and in its event; store_credit records only how
+ * the money went back, it credits no balance here.
  */
 PG_FUNCTION_INFO_V1(om_refund);
 Datum
@@ -431,10 +465,14 @@ om_refund(PG_FUNCTION_ARGS)
 	Numeric		refundable;
 	Numeric		refunded;
 	int			payment;
+	char	   *method = NULL;
 
 	OM_ARG_NOT_NULL(2, "amount");
 	amount = PG_GETARG_NUMERIC(2);
 	CheckAmount(amount, "refund");
+	/* a 0.1.0 declaration passes five arguments */
+	if (PG_NARGS() > 5 && !PG_ARGISNULL(5))
+		method = DatumGetCString(DirectFunctionCall1(enum_out, PG_GETARG_DATUM(5)));
 	Begin(fcinfo, &o);
 	if (FindByRef(&o, ref, &status, &kind))
 	{
@@ -456,8 +494,8 @@ om_refund(PG_FUNCTION_ARGS)
 						   om_num_text(refundable))));
 
 	refunded = om_num_add(o.refunded_amount, amount);
-	RecordPayment(&o, "refund", "succeeded", amount, ref, NULL, NULL);
-	MoneyEvent(&o, "refund", amount, ref, "note", OptText(fcinfo, 4));
+	RecordPayment(&o, "refund", "succeeded", amount, ref, NULL, NULL, method);
+	MoneyEventWith(&o, "refund", amount, ref, "note", OptText(fcinfo, 4), "method", method);
 	payment = o.payment;
 	if (o.payment == PS_PAID || o.payment == PS_REFUNDING || o.payment == PS_PARTIALLY_REFUNDED)
 	{

@@ -16,6 +16,14 @@
  * none is, returned if every unit came back by plain returns, else arrived.
  * Refunds go through refund().
  *
+ * Policy and the way back (SPEC §11, seeds 001 and 003): with the shop's
+ * return_window set, a request is accepted while now < delivered_at +
+ * return_window (an order not yet delivered has its whole window ahead);
+ * later only with override => true from a member of order_mgmt_admin (the
+ * merchant), never from the shop backend acting for the customer.  A
+ * request records how the goods travel back (method, carrier,
+ * tracking_no); set_return_tracking changes them later, with an event.
+ *
  * Lock order: the order row (om_lock_order), then the request row, then
  * stock rows (reservation.c).
  *
@@ -24,6 +32,8 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
@@ -93,7 +103,8 @@ RefuseState(const ReturnRow *r, const char *what, const char *allowed)
 					r->exchange ? "exchange" : "return", r->return_id, r->state),
 			 errdetail("Only %s requests can be %s.", allowed,
 					   strcmp(what, "ship") == 0 ? "shipped" :
-					   strcmp(what, "cancel") == 0 ? "cancelled" : psprintf("%sd", what))));
+					   strcmp(what, "cancel") == 0 ? "cancelled" :
+					   strcmp(what, "track") == 0 ? "tracked" : psprintf("%sd", what))));
 }
 
 static bool
@@ -318,16 +329,184 @@ InsertRequest(int64 shop_id, int64 order_id, bool exchange, const char *reason,
 	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
 
-static void
-RequestEvent(int64 shop_id, int64 order_id, int64 return_id, bool exchange)
+/* How the goods travel back: each NULL when not given. */
+typedef struct WayBack
 {
-	om_event_write(shop_id, order_id, "return", NULL, "requested",
-				   psprintf("{\"return_id\": " INT64_FORMAT ", \"kind\": \"%s\"}",
-							return_id, exchange ? "exchange" : "return"));
+	char	   *method;
+	char	   *carrier;
+	char	   *tracking_no;
+} WayBack;
+
+/* The way back from the arguments at these positions (NULL: not given). */
+static void
+WayBackArgs(FunctionCallInfo fcinfo, int method_arg, int carrier_arg, int tracking_arg, WayBack *way)
+{
+	way->method = PG_ARGISNULL(method_arg) ? NULL :
+		DatumGetCString(DirectFunctionCall1(enum_out, PG_GETARG_DATUM(method_arg)));
+	way->carrier = PG_ARGISNULL(carrier_arg) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(carrier_arg));
+	way->tracking_no = PG_ARGISNULL(tracking_arg) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(tracking_arg));
 }
 
 /*
- * request_return(shop_id, order_id, lines, reason) -> return_id
+ * The request's tail arguments from argument n on: override, method,
+ * carrier, tracking_no (absent when a 0.1.0 declaration calls us).
+ * Returns override.  Only a member of order_mgmt_admin (or a superuser)
+ * may override the return window: the shop backend, order_mgmt_app, acts
+ * for customers, and the window is the shop's promise to them.  Raises
+ * 42501 otherwise, before anything is read.
+ */
+static bool
+RequestTail(FunctionCallInfo fcinfo, int n, WayBack *way)
+{
+	bool		override = false;
+	Oid			admin;
+
+	memset(way, 0, sizeof(WayBack));
+	if (PG_NARGS() <= n)
+		return false;
+	OM_ARG_NOT_NULL(n, "override");
+	override = PG_GETARG_BOOL(n);
+	WayBackArgs(fcinfo, n + 1, n + 2, n + 3, way);
+
+	admin = get_role_oid("order_mgmt_admin", true);
+	if (override && !superuser_arg(GetOuterUserId()) &&
+		!(OidIsValid(admin) && has_privs_of_role(GetOuterUserId(), admin)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("only the merchant may override the return window"),
+				 errdetail("override => true needs the privileges of order_mgmt_admin; role \"%s\" does not have them.",
+						   GetUserNameFromId(GetOuterUserId(), false)),
+				 errhint("Leave override false, or accept the return as a member of order_mgmt_admin.")));
+	return override;
+}
+
+/*
+ * The shop's return window (SPEC §11): a request is in time while now <
+ * delivered_at + return_window; an order not yet delivered, or a shop
+ * without a window, is always in time.  Outside it, raises OM012 unless
+ * override; returns whether the request came after the window.
+ */
+static bool
+CheckWindow(int64 shop_id, int64 order_id, bool override)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid argtypes[] = {INT8OID, INT8OID, TIMESTAMPTZOID};
+	Datum		values[3];
+	bool		isnull;
+	HeapTuple	tup;
+	TupleDesc	td;
+
+	if (!om_has_column("shop", "return_window"))
+		return false;			/* a 0.1.0 schema: no window */
+	om_plan(&plan,
+			"SELECT o.delivered_at + s.return_window <= $3, o.delivered_at::text,"
+			" s.return_window::text, (o.delivered_at + s.return_window)::text, $3::text"
+			" FROM order_mgmt.orders o JOIN order_mgmt.shop s ON s.shop_id = o.shop_id"
+			" WHERE o.shop_id = $1 AND s.shop_id = $1 AND o.order_id = $2",
+			3, argtypes);
+	values[0] = Int64GetDatum(shop_id);
+	values[1] = Int64GetDatum(order_id);
+	values[2] = TimestampTzGetDatum(om_now());
+	om_exec(plan, values, NULL, true, 1);
+	tup = SPI_tuptable->vals[0];
+	td = SPI_tuptable->tupdesc;
+	if (!DatumGetBool(SPI_getbinval(tup, td, 1, &isnull)) || isnull)
+		return false;
+	if (!override)
+		ereport(ERROR,
+				(errcode(ERRCODE_OM_RETURN_NOT_ALLOWED),
+				 errmsg("cannot return goods of order " INT64_FORMAT ": its return window has passed", order_id),
+				 errdetail("It was delivered at %s and the shop's return window is %s, so requests ended at %s; it is now %s.",
+						   SPI_getvalue(tup, td, 2), SPI_getvalue(tup, td, 3),
+						   SPI_getvalue(tup, td, 4), SPI_getvalue(tup, td, 5)),
+				 errhint("The merchant may accept it anyway with override => true.")));
+	return true;
+}
+
+/* Append ", key: value" to a JSON object being built, value escaped (NULL: nothing). */
+static void
+JsonField(StringInfo buf, const char *key, const char *value)
+{
+	if (value == NULL)
+		return;
+	appendStringInfo(buf, ", \"%s\": ", key);
+	escape_json(buf, value);
+}
+
+/* "method": .., "carrier": .., "tracking_no": .. (JSON null when not known). */
+static void
+WayBackJson(StringInfo buf, const WayBack *way)
+{
+	const char *keys[] = {"method", "carrier", "tracking_no"};
+	const char *vals[] = {way->method, way->carrier, way->tracking_no};
+	int			i;
+
+	for (i = 0; i < lengthof(keys); i++)
+	{
+		appendStringInfo(buf, "%s\"%s\": ", i > 0 ? ", " : "", keys[i]);
+		if (vals[i])
+			escape_json(buf, vals[i]);
+		else
+			appendStringInfoString(buf, "null");
+	}
+}
+
+/*
+ * Record the way back on the request: each non-NULL part replaces the
+ * stored one.  Returns whether anything changed.  Raises 55000 on a 0.1.0
+ * schema, which has no such columns.
+ */
+static bool
+SetWayBack(int64 shop_id, int64 return_id, const WayBack *way)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid argtypes[] = {INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID};
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+
+	if (!way->method && !way->carrier && !way->tracking_no)
+		return false;
+	om_require_column("return_request", "tracking_no", "a return's way back");
+	om_plan(&plan,
+			"UPDATE order_mgmt.return_request"
+			" SET method = coalesce($3::order_mgmt.return_method, method),"
+			"   carrier = coalesce($4, carrier), tracking_no = coalesce($5, tracking_no), updated_at = $6"
+			" WHERE shop_id = $1 AND return_id = $2"
+			"   AND (method, carrier, tracking_no) IS DISTINCT FROM"
+			"       (coalesce($3::order_mgmt.return_method, method), coalesce($4, carrier), coalesce($5, tracking_no))",
+			6, argtypes);
+	values[0] = Int64GetDatum(shop_id);
+	values[1] = Int64GetDatum(return_id);
+	om_text_param(values, nulls, 2, way->method);
+	om_text_param(values, nulls, 3, way->carrier);
+	om_text_param(values, nulls, 4, way->tracking_no);
+	values[5] = TimestampTzGetDatum(om_now());
+	om_exec(plan, values, nulls, false, 0);
+	return SPI_processed > 0;
+}
+
+/* The return event of a request: its kind, the way back, an override. */
+static void
+RequestEvent(int64 shop_id, int64 order_id, int64 return_id, bool exchange,
+			 const WayBack *way, bool late)
+{
+	StringInfoData d;
+
+	initStringInfo(&d);
+	appendStringInfo(&d, "{\"return_id\": " INT64_FORMAT ", \"kind\": \"%s\"",
+					 return_id, exchange ? "exchange" : "return");
+	JsonField(&d, "method", way->method);
+	JsonField(&d, "carrier", way->carrier);
+	JsonField(&d, "tracking_no", way->tracking_no);
+	if (late)
+		appendStringInfoString(&d, ", \"override\": \"after the return window\"");
+	appendStringInfoChar(&d, '}');
+	om_event_write(shop_id, order_id, "return", NULL, "requested", d.data);
+}
+
+/*
+ * request_return(shop_id, order_id, lines, reason, override, method,
+ *				  carrier, tracking_no) -> return_id
  */
 PG_FUNCTION_INFO_V1(om_request_return);
 Datum
@@ -340,6 +519,9 @@ om_request_return(PG_FUNCTION_ARGS)
 	Numeric    *amounts;
 	OmOrder		o;
 	int64		return_id;
+	WayBack		way;
+	bool		override;
+	bool		late;
 
 	OM_ARG_NOT_NULL(0, "shop_id");
 	OM_ARG_NOT_NULL(1, "order_id");
@@ -348,20 +530,24 @@ om_request_return(PG_FUNCTION_ARGS)
 	order_id = PG_GETARG_INT64(1);
 	lines = om_parse_lines(PG_GETARG_JSONB_P(2), &n);
 	amounts = palloc(sizeof(Numeric) * n);
+	override = RequestTail(fcinfo, 4, &way);
 
 	om_enter_order(shop_id, order_id, &o);
 	CheckReturnable(shop_id, order_id, lines, n, amounts);
+	late = CheckWindow(shop_id, order_id, override);
 	return_id = InsertRequest(shop_id, order_id, false,
 							  PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3)),
 							  lines, n, amounts, NULL);
-	RequestEvent(shop_id, order_id, return_id, false);
+	(void) SetWayBack(shop_id, return_id, &way);
+	RequestEvent(shop_id, order_id, return_id, false, &way, late);
 	SyncDelivery(shop_id, order_id);
 	SPI_finish();
 	PG_RETURN_INT64(return_id);
 }
 
 /*
- * request_exchange(shop_id, order_id, from_sku, to_sku, qty) -> return_id
+ * request_exchange(shop_id, order_id, from_sku, to_sku, qty, override,
+ *					method, carrier, tracking_no) -> return_id
  */
 PG_FUNCTION_INFO_V1(om_request_exchange);
 Datum
@@ -380,6 +566,9 @@ om_request_exchange(PG_FUNCTION_ARGS)
 	Datum		values[2];
 	bool		isnull;
 	StringInfoData holds;
+	WayBack		way;
+	bool		override;
+	bool		late;
 
 	OM_ARG_NOT_NULL(0, "shop_id");
 	OM_ARG_NOT_NULL(1, "order_id");
@@ -398,9 +587,11 @@ om_request_exchange(PG_FUNCTION_ARGS)
 				 errdetail("Got %d.", line.qty)));
 	om_check_identifier("from_sku", line.sku);
 	om_check_identifier("to_sku", to_sku);
+	override = RequestTail(fcinfo, 5, &way);
 
 	om_enter_order(shop_id, order_id, &o);
 	CheckReturnable(shop_id, order_id, &line, 1, &amount);
+	late = CheckWindow(shop_id, order_id, override);
 
 	/* the replacement: a known SKU, its stock held at once */
 	om_plan(&sku_plan,
@@ -430,7 +621,8 @@ om_request_exchange(PG_FUNCTION_ARGS)
 	if (hold.qty > 0)
 		om_hold_stock(shop_id, order_id, return_id, &hold, 1, &holds);
 	appendStringInfoString(&holds, "]}");
-	RequestEvent(shop_id, order_id, return_id, true);
+	(void) SetWayBack(shop_id, return_id, &way);
+	RequestEvent(shop_id, order_id, return_id, true, &way, late);
 	om_event_write(shop_id, order_id, "reserve", NULL, NULL, holds.data);
 	SyncDelivery(shop_id, order_id);
 	SPI_finish();
@@ -654,6 +846,65 @@ om_credit_note(PG_FUNCTION_ARGS)
 	if (SPI_processed > 0)
 		om_event_write(r.shop_id, r.order_id, "return", NULL, NULL,
 					   psprintf("{\"return_id\": " INT64_FORMAT ", \"credit_note\": true}", r.return_id));
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/*
+ * set_return_tracking(shop_id, return_id, carrier, tracking_no, method)
+ *	-> void
+ *
+ * The way back of a request still on its way (requested or approved), as
+ * the customer or the carrier reports it (seed 001's 7-11 C2B code): each
+ * non-NULL argument replaces what was recorded, and a change writes a
+ * return event with the new values and the ones they replaced.
+ */
+PG_FUNCTION_INFO_V1(om_set_return_tracking);
+Datum
+om_set_return_tracking(PG_FUNCTION_ARGS)
+{
+	static SPIPlanPtr was_plan = NULL;
+	static const Oid argtypes[] = {INT8OID, INT8OID};
+	ReturnRow	r;
+	WayBack		way;
+	Datum		values[2];
+	char	   *was_method;
+	char	   *was_carrier;
+	char	   *was_tracking;
+	StringInfoData d;
+
+	WayBackArgs(fcinfo, 4, 2, 3, &way);
+	EnterReturn(fcinfo, &r);
+	if (!StateIs(&r, "requested", "approved"))
+		RefuseState(&r, "track", "requested and approved");
+	om_require_column("return_request", "tracking_no", "a return's way back");
+
+	om_plan(&was_plan,
+			"SELECT method::text, carrier, tracking_no FROM order_mgmt.return_request"
+			" WHERE shop_id = $1 AND return_id = $2",
+			2, argtypes);
+	values[0] = Int64GetDatum(r.shop_id);
+	values[1] = Int64GetDatum(r.return_id);
+	om_exec(was_plan, values, NULL, false, 1);
+	was_method = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	was_carrier = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+	was_tracking = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
+
+	if (SetWayBack(r.shop_id, r.return_id, &way))
+	{
+		WayBack		was = {was_method, was_carrier, was_tracking};
+		WayBack		now = {way.method ? way.method : was_method,
+			way.carrier ? way.carrier : was_carrier,
+		way.tracking_no ? way.tracking_no : was_tracking};
+
+		initStringInfo(&d);
+		appendStringInfo(&d, "{\"return_id\": " INT64_FORMAT ", ", r.return_id);
+		WayBackJson(&d, &now);
+		appendStringInfoString(&d, ", \"previous\": {");
+		WayBackJson(&d, &was);
+		appendStringInfoString(&d, "}}");
+		om_event_write(r.shop_id, r.order_id, "return", NULL, NULL, d.data);
+	}
 	SPI_finish();
 	PG_RETURN_VOID();
 }

@@ -195,6 +195,7 @@ static const ShopSetting shop_settings[] = {
 	{"notify_channel", TEXTOID, true, CHECK_CHANNEL},
 	{"payment_timeouts", JSONBOID, false, CHECK_TIMEOUTS},
 	{"cod_paid_on_collect", BOOLOID, false, CHECK_NONE},
+	{"return_window", INTERVALOID, true, CHECK_NOT_NEGATIVE},
 };
 
 static const ShopSetting *
@@ -208,7 +209,7 @@ FindSetting(const char *name)
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("unknown shop setting \"%s\"", name),
-			 errhint("The settings are name, currency, locale, timezone, payment_timeout, auto_cancel_failed, auto_cancel_delay, allow_customer_cancel, auto_archive_after, reward_rate, high_value_threshold, followup_window, stock_buckets, admission_queue, notify_channel, payment_timeouts and cod_paid_on_collect.")));
+			 errhint("The settings are name, currency, locale, timezone, payment_timeout, auto_cancel_failed, auto_cancel_delay, allow_customer_cancel, auto_archive_after, reward_rate, high_value_threshold, followup_window, stock_buckets, admission_queue, notify_channel, payment_timeouts, cod_paid_on_collect and return_window.")));
 	return NULL;				/* keep compiler quiet */
 }
 
@@ -427,7 +428,8 @@ CheckTimeouts(Jsonb *timeouts)
  * update_shop(shop_id, settings jsonb) -> void
  *
  * Sets any of the shop's settings by name; a JSON null clears the settings
- * that may be NULL (auto_archive_after, high_value_threshold, notify_channel).
+ * that may be NULL (auto_archive_after, high_value_threshold, notify_channel,
+ * return_window).
  * payment_timeouts is replaced whole.
  */
 PG_FUNCTION_INFO_V1(om_update_shop);

@@ -290,6 +290,57 @@ SELECT kind, from_value, to_value, (detail ->> 'shipment_id')::bigint - :package
 FROM order_mgmt.order_event
 WHERE order_id = :pk AND kind IN ('shipment', 'tracking', 'delivery_status') ORDER BY event_id;
 
+\echo '== 10c. Seed 001: a return within the window, by 7-11 C2B, refunded by bank transfer'
+\echo '-- The shop gives customers 7 days after delivery to ask for a return (seed 003: the EU gives'
+\echo '-- 14); an order is completed only when it no longer needs a return (seed 001).  Set-up, not'
+\echo '-- shown: a rule completing orders 3 days after arrival, and Mary''s TT-6001 and John''s TT-6002,'
+\echo '-- a pack of oolong each, paid, shipped, and delivered on 11-24.'
+\o /dev/null
+SET order_mgmt.clock = '2026-11-24 10:00+08';
+SELECT order_mgmt.update_shop(1, '{"return_window": "7 days"}');
+SELECT order_mgmt.create_rule(1, 'complete 3 days after arrival', '{paid,partially_refunded}', '{arrived,collected}', '3 days');
+CREATE TEMP TABLE demo_window AS
+SELECT o.no, order_mgmt.checkout(1, '[{"sku": "OOLONG-100G", "qty": 1}]', customer_id => o.who, order_no => o.no) AS id
+FROM (VALUES ('TT-6001', 'mary'), ('TT-6002', 'john')) o(no, who);
+SELECT order_mgmt.mark_paid(1, id), order_mgmt.ship(1, id, '7-11'), order_mgmt.set_delivery_status(1, id, 'arrived')
+FROM demo_window;
+\o
+SELECT id FROM demo_window WHERE no = 'TT-6001' \gset mary5_
+SELECT id FROM demo_window WHERE no = 'TT-6002' \gset john5_
+\echo '-- delivered_at is stamped at arrival; the rule''s deadline is not 3 days on but the window''s end:'
+SELECT o.order_no, o.delivered_at, o.delivered_at + s.return_window AS "window ends", d.due_at AS "completes at"
+FROM order_mgmt.orders o JOIN order_mgmt.shop s USING (shop_id)
+LEFT JOIN order_mgmt.due_action d ON d.shop_id = o.shop_id AND d.order_id = o.order_id AND d.action = 'automation_complete'
+WHERE o.order_id IN (:mary5_id, :john5_id) ORDER BY 1;
+\echo '-- Three days on, Mary asks to send her pack back from a 7-11 (C2B return); the code comes later:'
+SET order_mgmt.clock = '2026-11-27 10:00+08';
+SELECT order_mgmt.request_return(1, :mary5_id, '[{"sku": "OOLONG-100G", "qty": 1}]', 'wrong tea',
+								 method => 'convenience_store', carrier => '7-11') AS r \gset
+\o /dev/null
+SELECT order_mgmt.set_return_tracking(1, :r, NULL, 'C2B-88123');
+SELECT order_mgmt.approve_return(1, :r), order_mgmt.receive_return(1, :r);
+SELECT order_mgmt.refund(1, :mary5_id, 450, 'bank-6001-back', 'returned tea', method => 'bank_transfer');
+\o
+\echo '-- The return with its way back, and the refund with its method (labels for the zh-TW back office):'
+SELECT r.state, order_mgmt.label(r.method, 'zh-TW') AS "退貨方式", r.carrier, r.tracking_no,
+	   p.amount AS refunded, order_mgmt.label(p.refund_method, 'zh-TW') AS "退款方式"
+FROM order_mgmt.return_request r
+JOIN order_mgmt.payment p ON p.shop_id = r.shop_id AND p.order_id = r.order_id AND p.kind = 'refund'
+WHERE r.return_id = :r;
+\echo '-- expected error: OM012 return_not_allowed.  On 12-01, a week after delivery, John''s window has'
+\echo '-- passed; the DETAIL says when it ended.  A merchant (order_mgmt_admin) may still accept it'
+\echo '-- with override => true.'
+SET order_mgmt.clock = '2026-12-01 10:00+08';
+SELECT order_mgmt.request_return(1, :john5_id, '[{"sku": "OOLONG-100G", "qty": 1}]', 'changed my mind');
+\echo '   -> SQLSTATE' :LAST_ERROR_SQLSTATE
+\echo '-- The next call on John''s order (a note here; run_due() in production) applies its deadline: it'
+\echo '-- no longer needs a return, so it completes.  Mary''s, all returned and refunded, is closed too.'
+\o /dev/null
+SELECT order_mgmt.add_note(1, :john5_id, 'admin', 'return refused: after the window');
+\o
+SELECT order_no, status, payment_status, delivery_status FROM order_mgmt.orders
+WHERE order_id IN (:mary5_id, :john5_id) ORDER BY 1;
+
 \echo
 \echo '== 11. verify() checks every invariant (stock against holds, promo use, money, the event log):'
 \echo '-- no rows means everything above left the data consistent.'

@@ -84,3 +84,14 @@ COMMENT ON TYPE order_mgmt.return_state IS
 
 CREATE TYPE order_mgmt.reward_kind AS ENUM ('earned', 'reversed');
 COMMENT ON TYPE order_mgmt.reward_kind IS 'Reward points earned on completion, or taken back by a refund (SPEC §9)';
+
+-- issue 17 item 10, seed 001's returns: the way back and the way the money goes
+CREATE TYPE order_mgmt.return_method AS ENUM
+	('convenience_store', 'carrier_pickup', 'mail', 'in_store', 'other');
+COMMENT ON TYPE order_mgmt.return_method IS
+	'How returned goods travel back (seed 001): dropped at a convenience store (7-11 C2B reverse logistics), collected by a carrier, mailed by the customer, brought to a shop, or other';
+
+CREATE TYPE order_mgmt.refund_method AS ENUM
+	('card', 'bank_transfer', 'store_credit', 'cash', 'other');
+COMMENT ON TYPE order_mgmt.refund_method IS
+	'How a refund reaches the customer (seed 001): back to the card, by bank transfer, as store credit, in cash, or other';

@@ -22,7 +22,8 @@ CREATE TABLE order_mgmt.shop (
 	updated_at timestamptz NOT NULL,
 	notify_channel text CHECK (notify_channel ~ '^[a-z_][a-z0-9_]{0,62}$'),
 	payment_timeouts jsonb NOT NULL DEFAULT '{"cod": null}' CHECK (pg_catalog.jsonb_typeof(payment_timeouts) = 'object'),
-	cod_paid_on_collect boolean NOT NULL DEFAULT true
+	cod_paid_on_collect boolean NOT NULL DEFAULT true,
+	return_window interval CHECK (return_window >= '0')
 );
 COMMENT ON TABLE order_mgmt.shop IS 'A shop (tenant) and its settings; create with create_shop, change with update_shop';
 COMMENT ON COLUMN order_mgmt.shop.shop_id IS 'Tenant key; leads every key in the schema';
@@ -45,6 +46,7 @@ COMMENT ON COLUMN order_mgmt.shop.updated_at IS 'When the shop was last changed 
 COMMENT ON COLUMN order_mgmt.shop.notify_channel IS 'NOTIFY channel woken (empty payload) after a commit that wrote this shop''s events; NULL = none; set with enable_notify()';
 COMMENT ON COLUMN order_mgmt.shop.payment_timeouts IS 'Payment timeout per payment method, overriding payment_timeout: {"method": interval or null (no deadline)}; a cod order is method cod (SPEC §6)';
 COMMENT ON COLUMN order_mgmt.shop.cod_paid_on_collect IS 'A cod order collected by its customer is paid: the carrier''s payment of what is left to pay is recorded (SPEC §6); false when the shop records COD remittances itself';
+COMMENT ON COLUMN order_mgmt.shop.return_window IS 'How long after delivery (orders.delivered_at) a return may be requested; later requests need the merchant''s override (OM012), and automation completes an order only once it has passed (SPEC §11); NULL = no window';
 
 CREATE TABLE order_mgmt.sku (
 	shop_id bigint NOT NULL REFERENCES order_mgmt.shop,
@@ -185,6 +187,7 @@ CREATE TABLE order_mgmt.orders (
 	idempotency_key text,
 	reactivated_at timestamptz,
 	lock_version bigint NOT NULL DEFAULT 0,
+	delivered_at timestamptz,
 	PRIMARY KEY (shop_id, order_id),
 	UNIQUE (shop_id, order_no),
 	FOREIGN KEY (shop_id, customer_id) REFERENCES order_mgmt.customer
@@ -236,6 +239,7 @@ COMMENT ON COLUMN order_mgmt.orders.customer_note IS 'Note left by the customer'
 COMMENT ON COLUMN order_mgmt.orders.consulted_support IS 'The customer talked to support about this order (lost-order report split)';
 COMMENT ON COLUMN order_mgmt.orders.idempotency_key IS 'Caller''s key: a checkout retried with it returns this order';
 COMMENT ON COLUMN order_mgmt.orders.lock_version IS 'Optimistic-concurrency counter: every UPDATE adds one; a write carrying another value than the one read (or that plus one) is refused as stale (OM013)';
+COMMENT ON COLUMN order_mgmt.orders.delivered_at IS 'When delivery first reached arrived or collected: the shop''s return_window counts from it';
 COMMENT ON COLUMN order_mgmt.orders.reactivated_at IS 'Last reactivation: from then on the merchant owns the order (no payment deadline, no auto-cancel)';
 
 CREATE TABLE order_mgmt.order_line (
@@ -389,6 +393,8 @@ CREATE TABLE order_mgmt.payment (
 	provider_ref text,
 	failure_reason text,
 	created_at timestamptz NOT NULL,
+	refund_method order_mgmt.refund_method
+		CONSTRAINT payment_refund_method_check CHECK (refund_method IS NULL OR kind = 'refund'),
 	PRIMARY KEY (shop_id, payment_id),
 	UNIQUE (shop_id, provider_ref),
 	FOREIGN KEY (shop_id, order_id) REFERENCES order_mgmt.orders
@@ -405,6 +411,7 @@ COMMENT ON COLUMN order_mgmt.payment.status IS 'pending, succeeded or failed';
 COMMENT ON COLUMN order_mgmt.payment.provider_ref IS 'Payment provider''s reference, unique per shop: makes callbacks idempotent';
 COMMENT ON COLUMN order_mgmt.payment.failure_reason IS 'Why it failed';
 COMMENT ON COLUMN order_mgmt.payment.created_at IS 'When recorded';
+COMMENT ON COLUMN order_mgmt.payment.refund_method IS 'How a refund reached the customer (card, bank_transfer, store_credit, cash, other); NULL for charges and when not given';
 
 CREATE SEQUENCE order_mgmt.event_id_seq;
 COMMENT ON SEQUENCE order_mgmt.event_id_seq IS 'event_id values: unique; with CACHE 1 (the default) a later commit on an order has higher ids';
@@ -488,7 +495,7 @@ COMMENT ON COLUMN order_mgmt.due_action.failed_at IS 'When it last failed (order
 CREATE TABLE order_mgmt.status_label (
 	enum_type text NOT NULL CHECK (enum_type IN
 		('order_status', 'payment_status', 'delivery_status', 'logistics_kind',
-		 'cancel_source', 'cancel_reason')),
+		 'cancel_source', 'cancel_reason', 'return_method', 'refund_method')),
 	value text NOT NULL,
 	locale text NOT NULL,
 	label text NOT NULL,

@@ -137,6 +137,9 @@ CREATE TABLE order_mgmt.return_request (
 	credit_note boolean NOT NULL DEFAULT false,
 	created_at timestamptz NOT NULL,
 	updated_at timestamptz NOT NULL,
+	method order_mgmt.return_method,
+	carrier text,
+	tracking_no text,
 	PRIMARY KEY (shop_id, return_id),
 	FOREIGN KEY (shop_id, order_id) REFERENCES order_mgmt.orders
 );
@@ -154,6 +157,9 @@ COMMENT ON COLUMN order_mgmt.return_request.restock IS 'Whether the received goo
 COMMENT ON COLUMN order_mgmt.return_request.credit_note IS 'An invoice allowance / credit note is owed for it';
 COMMENT ON COLUMN order_mgmt.return_request.created_at IS 'When requested';
 COMMENT ON COLUMN order_mgmt.return_request.updated_at IS 'Last change';
+COMMENT ON COLUMN order_mgmt.return_request.method IS 'How the goods travel back (seed 001: 7-11 C2B is convenience_store)';
+COMMENT ON COLUMN order_mgmt.return_request.carrier IS 'Carrier of the way back';
+COMMENT ON COLUMN order_mgmt.return_request.tracking_no IS 'Tracking number of the way back; set_return_tracking changes it with a return event';
 
 CREATE TABLE order_mgmt.return_line (
 	shop_id bigint NOT NULL,

@@ -98,13 +98,14 @@ COMMENT ON FUNCTION order_mgmt.mark_paid(bigint, bigint, text) IS
 	'The merchant collected the money another way: unpaid, pending or failed becomes paid';
 
 CREATE FUNCTION order_mgmt.refund(shop_id bigint, order_id bigint, amount numeric,
-		provider_ref text DEFAULT NULL, note text DEFAULT NULL)
+		provider_ref text DEFAULT NULL, note text DEFAULT NULL,
+		method order_mgmt.refund_method DEFAULT NULL)
 	RETURNS order_mgmt.payment_status
 	AS 'MODULE_PATHNAME', 'om_refund'
 	LANGUAGE C VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, order_mgmt, pg_temp;
-COMMENT ON FUNCTION order_mgmt.refund(bigint, bigint, numeric, text, text) IS
-	'Returns money: refunded when all paid money is back, else partially_refunded; never above paid (OM010)';
+COMMENT ON FUNCTION order_mgmt.refund(bigint, bigint, numeric, text, text, order_mgmt.refund_method) IS
+	'Returns money, by method (card, bank_transfer, store_credit, cash, other) when given: refunded when all paid money is back, else partially_refunded; never above paid (OM010)';
 
 CREATE FUNCTION order_mgmt.run_due(max_actions integer DEFAULT 1000)
 	RETURNS integer
@@ -294,22 +295,34 @@ COMMENT ON FUNCTION order_mgmt.add_lines(bigint, bigint, jsonb) IS
 
 -- Returns and exchanges (SPEC §11)
 
-CREATE FUNCTION order_mgmt.request_return(shop_id bigint, order_id bigint, lines jsonb, reason text DEFAULT NULL)
+CREATE FUNCTION order_mgmt.request_return(shop_id bigint, order_id bigint, lines jsonb, reason text DEFAULT NULL,
+		override boolean DEFAULT false, method order_mgmt.return_method DEFAULT NULL,
+		carrier text DEFAULT NULL, tracking_no text DEFAULT NULL)
 	RETURNS bigint
 	AS 'MODULE_PATHNAME', 'om_request_return'
 	LANGUAGE C VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, order_mgmt, pg_temp;
-COMMENT ON FUNCTION order_mgmt.request_return(bigint, bigint, jsonb, text) IS
-	'Asks to send shipped goods back, all or part ([{"sku":"A","qty":1}]); OM012 beyond what shipped; returns the return_id';
+COMMENT ON FUNCTION order_mgmt.request_return(bigint, bigint, jsonb, text, boolean, order_mgmt.return_method, text, text) IS
+	'Asks to send shipped goods back, all or part ([{"sku":"A","qty":1}]), with the way back (method, carrier, tracking_no); OM012 beyond what shipped, or after the shop''s return_window unless an admin overrides; returns the return_id';
 
 CREATE FUNCTION order_mgmt.request_exchange(shop_id bigint, order_id bigint, from_sku text, to_sku text,
-		qty integer DEFAULT 1)
+		qty integer DEFAULT 1, override boolean DEFAULT false, method order_mgmt.return_method DEFAULT NULL,
+		carrier text DEFAULT NULL, tracking_no text DEFAULT NULL)
 	RETURNS bigint
 	AS 'MODULE_PATHNAME', 'om_request_exchange'
 	LANGUAGE C VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, order_mgmt, pg_temp;
-COMMENT ON FUNCTION order_mgmt.request_exchange(bigint, bigint, text, text, integer) IS
-	'Asks to swap shipped units of from_sku for to_sku, holding to_sku at once (OM001); returns the return_id';
+COMMENT ON FUNCTION order_mgmt.request_exchange(bigint, bigint, text, text, integer, boolean, order_mgmt.return_method, text, text) IS
+	'Asks to swap shipped units of from_sku for to_sku, holding to_sku at once (OM001), with the way back; OM012 after the shop''s return_window unless an admin overrides; returns the return_id';
+
+CREATE FUNCTION order_mgmt.set_return_tracking(shop_id bigint, return_id bigint, carrier text,
+		tracking_no text, method order_mgmt.return_method DEFAULT NULL)
+	RETURNS void
+	AS 'MODULE_PATHNAME', 'om_set_return_tracking'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.set_return_tracking(bigint, bigint, text, text, order_mgmt.return_method) IS
+	'Records the way back of a requested or approved return (carrier, tracking number, method when given); a change writes a return event';
 
 CREATE FUNCTION order_mgmt.approve_return(shop_id bigint, return_id bigint)
 	RETURNS void

@@ -62,7 +62,7 @@ GRANT EXECUTE ON FUNCTION
 	order_mgmt.confirm(bigint, bigint),
 	order_mgmt.reactivate(bigint, bigint, order_mgmt.order_status),
 	order_mgmt.mark_paid(bigint, bigint, text),
-	order_mgmt.refund(bigint, bigint, numeric, text, text),
+	order_mgmt.refund(bigint, bigint, numeric, text, text, order_mgmt.refund_method),
 	order_mgmt.run_due(integer),
 	order_mgmt.run_due_shop(bigint, integer),
 	order_mgmt.set_delivery_status(bigint, bigint, order_mgmt.delivery_status, text, text),
@@ -98,8 +98,9 @@ GRANT EXECUTE ON FUNCTION
 	order_mgmt.can_customer_cancel(bigint, bigint, text),
 	order_mgmt.record_feedback(bigint, bigint, order_mgmt.cancel_reason, text, integer),
 	order_mgmt.add_lines(bigint, bigint, jsonb),
-	order_mgmt.request_return(bigint, bigint, jsonb, text),
-	order_mgmt.request_exchange(bigint, bigint, text, text, integer),
+	order_mgmt.request_return(bigint, bigint, jsonb, text, boolean, order_mgmt.return_method, text, text),
+	order_mgmt.request_exchange(bigint, bigint, text, text, integer, boolean, order_mgmt.return_method, text, text),
+	order_mgmt.set_return_tracking(bigint, bigint, text, text, order_mgmt.return_method),
 	order_mgmt.cancel_return(bigint, bigint)
 	TO order_mgmt_app, order_mgmt_admin;
 

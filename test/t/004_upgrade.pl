@@ -197,6 +197,13 @@ for my $from (@released)
 	is($node->safe_psql($db, $builtin_labels), $node->safe_psql('fresh', $builtin_labels),
 		"$from: the built-in labels are a fresh install's");
 
+	# issue 17 item 10: the return window counts from delivered_at, which the
+	# update fills from the event log (the first arrival), and only there
+	is($node->safe_psql($db, q{
+			SELECT string_agg(format('%s:%s', order_no, delivered_at AT TIME ZONE 'UTC'), ' ' ORDER BY order_id)
+			FROM order_mgmt.orders WHERE order_no IN ('SHIPPED', 'RETURNED')}),
+		'SHIPPED: RETURNED:2026-03-02 10:00:00', "$from: delivered_at is the first arrival the events record");
+
 	# the API works on the updated extension, on the old orders too
 	my $api = $node->safe_psql($db, q{
 		SET order_mgmt.clock = '2026-03-02 10:05+00';
