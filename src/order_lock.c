@@ -44,21 +44,32 @@ void
 om_lock_order(int64 shop_id, int64 order_id, OmOrder *order)
 {
 	static SPIPlanPtr lock_plan = NULL;
+	static SPIPlanPtr lock_plan_010 = NULL;
 	static SPIPlanPtr due_plan = NULL;
 	static const Oid lock_types[] = {INT8OID, INT8OID};
 	static const Oid due_types[] = {INT8OID, INT8OID, TIMESTAMPTZOID};
 	Datum		values[3];
 	int			pass;
+	SPIPlanPtr	lock;
 
 	/*
 	 * Two statements on purpose: the due rows are read after the order lock
 	 * is granted, with a new snapshot, so a deadline that a sweeper holding
-	 * the lock has just scheduled is seen.
+	 * the lock has just scheduled is seen.  Store credit (0.2.0) is a
+	 * tender: the money due is total - credit_applied.
 	 */
-	om_plan(&lock_plan,
-			"SELECT status::text, payment_status::text, total, paid_amount, refunded_amount"
-			" FROM order_mgmt.orders WHERE shop_id = $1 AND order_id = $2 FOR UPDATE",
-			2, lock_types);
+	if (om_has_column("orders", "credit_applied"))
+		lock = om_plan(&lock_plan,
+					   "SELECT status::text, payment_status::text, total, paid_amount, refunded_amount,"
+					   " total - credit_applied"
+					   " FROM order_mgmt.orders WHERE shop_id = $1 AND order_id = $2 FOR UPDATE",
+					   2, lock_types);
+	else
+		lock = om_plan(&lock_plan_010,
+					   "SELECT status::text, payment_status::text, total, paid_amount, refunded_amount,"
+					   " total"
+					   " FROM order_mgmt.orders WHERE shop_id = $1 AND order_id = $2 FOR UPDATE",
+					   2, lock_types);
 	om_plan(&due_plan,
 			"SELECT action::text, reason::text FROM order_mgmt.due_action"
 			" WHERE shop_id = $1 AND order_id = $2 AND due_at <= $3 ORDER BY due_at",
@@ -76,7 +87,7 @@ om_lock_order(int64 shop_id, int64 order_id, OmOrder *order)
 		bool		isnull;
 		bool		applied = false;
 
-		om_exec(lock_plan, values, NULL, false, 0);
+		om_exec(lock, values, NULL, false, 0);
 		if (SPI_processed == 0)
 			om_order_not_found(shop_id, order_id);
 		tt = SPI_tuptable;
@@ -89,6 +100,7 @@ om_lock_order(int64 shop_id, int64 order_id, OmOrder *order)
 		order->total = DatumGetNumericCopy(SPI_getbinval(tt->vals[0], tt->tupdesc, 3, &isnull));
 		order->paid_amount = DatumGetNumericCopy(SPI_getbinval(tt->vals[0], tt->tupdesc, 4, &isnull));
 		order->refunded_amount = DatumGetNumericCopy(SPI_getbinval(tt->vals[0], tt->tupdesc, 5, &isnull));
+		order->due = DatumGetNumericCopy(SPI_getbinval(tt->vals[0], tt->tupdesc, 6, &isnull));
 		if (pass == 3)
 			break;
 

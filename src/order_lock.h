@@ -17,6 +17,7 @@ typedef struct OmOrder
 	int			status;			/* OmOrderStatus */
 	int			payment;		/* OmPaymentStatus */
 	Numeric		total;
+	Numeric		due;			/* total - credit_applied: what is paid in money */
 	Numeric		paid_amount;
 	Numeric		refunded_amount;
 } OmOrder;

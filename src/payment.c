@@ -174,11 +174,14 @@ MoneyEvent(const OmOrder *o, const char *kind, Numeric amount, const char *provi
 	om_event_write(o->shop_id, o->order_id, kind, NULL, NULL, d.data);
 }
 
-/* What is still to pay: total - (paid - refunded), never below 0. */
+/*
+ * What is still to pay in money: due - (paid - refunded), never below 0,
+ * where due is the total less the store credit the order spent.
+ */
 static Numeric
 Outstanding(const OmOrder *o)
 {
-	Numeric		left = om_num_sub(o->total, om_num_sub(o->paid_amount, o->refunded_amount));
+	Numeric		left = om_num_sub(o->due, om_num_sub(o->paid_amount, o->refunded_amount));
 
 	return om_num_cmp(left, om_num_int(0)) > 0 ? left : om_num_int(0);
 }
@@ -266,7 +269,7 @@ Datum
 om_payment_succeeded(PG_FUNCTION_ARGS)
 {
 	static const int gone[] = {ERRCODE_OM_INSUFFICIENT_STOCK, ERRCODE_OM_PROMO_CODE_EXHAUSTED,
-	ERRCODE_OM_PROMO_CUSTOMER_LIMIT};
+	ERRCODE_OM_PROMO_CUSTOMER_LIMIT, ERRCODE_OM_INSUFFICIENT_STORE_CREDIT};
 	OmOrder		o;
 	Numeric		amount;
 	char	   *ref = OptText(fcinfo, 3);
@@ -327,12 +330,12 @@ om_payment_succeeded(PG_FUNCTION_ARGS)
 		RETURN_STATUS(PS_REFUNDING);
 	}
 	if (o.payment == PS_UNPAID || o.payment == PS_PENDING || o.payment == PS_FAILED)
-		payment = om_num_cmp(net, o.total) >= 0 ? PS_PAID : o.payment;
+		payment = om_num_cmp(net, o.due) >= 0 ? PS_PAID : o.payment;
 	else
 		payment = o.payment;	/* more money for a paid order */
 	UpdateOrder(&o, payment, paid, NULL);
-	if (om_num_cmp(net, o.total) > 0)
-		MoneyEvent(&o, "overpaid", om_num_sub(net, o.total), ref, "note",
+	if (om_num_cmp(net, o.due) > 0)
+		MoneyEvent(&o, "overpaid", om_num_sub(net, o.due), ref, "note",
 				   "money above the order total is owed back");
 	RETURN_STATUS(payment);
 }

@@ -14,10 +14,12 @@
  *
  * The order's delivery follows: returning while requests are open; when
  * none is, returned if every unit came back by plain returns, else arrived.
- * Refunds go through refund().
+ * Refunds go through refund().  A received plain return gives back its
+ * share of the store credit the order spent (store_credit.c), recorded on
+ * the request: the money to refund is refund_amount - store_credit.
  *
  * Lock order: the order row (om_lock_order), then the request row, then
- * stock rows (reservation.c).
+ * the customer's store credit balance, then stock rows (reservation.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -40,6 +42,7 @@
 #include "order_lock.h"
 #include "spi_util.h"
 #include "stock.h"
+#include "store_credit.h"
 
 typedef struct ReturnRow
 {
@@ -514,6 +517,10 @@ om_receive_return(PG_FUNCTION_ARGS)
 	values[1] = Int64GetDatum(r.return_id);
 	values[2] = Int64GetDatum(r.order_id);
 	om_exec(lines_plan, values, NULL, false, 0);
+
+	/* a plain return gives back its share of the store credit, before stock rows */
+	if (!r.exchange)
+		om_credit_for_return(r.shop_id, r.order_id, r.return_id);
 
 	if (restock)
 	{

@@ -62,7 +62,9 @@ CREATE TYPE order_mgmt.event_kind AS ENUM
 	('order_status', 'payment_status', 'delivery_status',
 	 'checkout', 'reserve', 'release', 'commit_stock', 'promo_claim',
 	 'promo_release', 'payment', 'refund', 'refund_owed', 'overpaid', 'note',
-	 'archive', 'unarchive', 'return', 'reward', 'deadline');
+	 'archive', 'unarchive', 'return', 'reward', 'deadline',
+	 -- issue 17 item 11, added by 0.2.0 (ALTER TYPE ... ADD VALUE appends)
+	 'store_credit');
 COMMENT ON TYPE order_mgmt.event_kind IS
 	'Kinds of order_event rows (SPEC §12): a status machine for a transition, else a side effect';
 
@@ -80,3 +82,12 @@ COMMENT ON TYPE order_mgmt.return_state IS
 
 CREATE TYPE order_mgmt.reward_kind AS ENUM ('earned', 'reversed');
 COMMENT ON TYPE order_mgmt.reward_kind IS 'Reward points earned on completion, or taken back by a refund (SPEC §9)';
+
+CREATE TYPE order_mgmt.reward_unit AS ENUM ('points', 'store_credit');
+COMMENT ON TYPE order_mgmt.reward_unit IS
+	'What a shop''s rewards are paid in (seed 001): reward points, or store credit (購物金) spendable at checkout (SPEC §9)';
+
+CREATE TYPE order_mgmt.store_credit_kind AS ENUM
+	('granted', 'adjusted', 'spent', 'returned', 'earned', 'reversed', 'refunded');
+COMMENT ON TYPE order_mgmt.store_credit_kind IS
+	'A movement of store credit: granted or adjusted by the merchant, spent at checkout, returned by a cancellation or return, earned as a reward, reversed by a refund, refunded (money refunded as credit)';
