@@ -1464,11 +1464,11 @@ BEGIN
 		GROUP BY shop_id, order_id
 	), sh AS MATERIALIZED (	-- minor_units() once per shop
 		SELECT s.shop_id, s.currency, order_mgmt.minor_units(s.currency) AS digits,
-			   s.reward_rate, s.updated_at
+			   s.reward_rate, s.reward_unit, s.updated_at
 		FROM order_mgmt.shop s
 		WHERE p_shop IS NULL OR s.shop_id = p_shop
 	), k AS (	-- the order beside its payments, points and shop
-		SELECT o.*, sh.currency AS shop_currency, sh.digits, sh.reward_rate,
+		SELECT o.*, sh.currency AS shop_currency, sh.digits, sh.reward_rate, sh.reward_unit,
 			   sh.updated_at AS shop_updated_at,
 			   coalesce(p.charged, 0) AS charged, coalesce(p.refunded, 0) AS refunds,
 			   r.order_id IS NOT NULL AS has_points, r.earnings, r.customer_lo, r.customer_hi,
@@ -1522,6 +1522,7 @@ BEGIN
 			   AND (k.earnings > 1 OR k.reversed > k.earned OR k.status <> 'completed' OR k.customer_id IS NULL
 					OR k.customer_lo <> k.customer_id OR k.customer_hi <> k.customer_id) AS b_rewards,
 			   k.status = 'completed' AND k.customer_id IS NOT NULL AND k.reward_rate > 0
+			   AND k.reward_unit = 'points'
 			   AND k.completed_at > k.shop_updated_at AND k.kept <> k.expected AS b_points
 		FROM k
 	)

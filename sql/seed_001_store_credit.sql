@@ -138,6 +138,8 @@ SELECT kind, amount FROM order_mgmt.store_credit_ledger
 SELECT order_mgmt.update_shop(1730, '{"reward_unit": "store_credit", "reward_rate": 0.05}');
 SELECT order_mgmt.update_shop(1730, '{"reward_unit": "cash"}');
 \echo :LAST_ERROR_SQLSTATE
+-- a day later, so verify() judges the order at the shop's current settings
+SET order_mgmt.clock = '2026-12-06 10:00+00';
 SELECT order_mgmt.checkout(1730, '[{"sku": "A", "qty": 3}]', customer_id => 'john') AS o4 \gset
 SELECT order_mgmt.payment_succeeded(1730, :o4, 300, 'pay-o4');
 SELECT order_mgmt.ship(1730, :o4) IS NOT NULL AS shipped;
