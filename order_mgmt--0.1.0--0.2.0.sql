@@ -201,12 +201,14 @@ BEGIN
 	--   goes back); shipped_at once delivery has left pre-shipment;
 	--   completed_at while completed.
 	-- payment_status: agrees with the money as payment.c sets it, net =
-	--   paid_amount - refunded_amount: paid needs net >= total; refunded
-	--   needs refunded_amount = paid_amount > 0; partially_refunded needs 0 <
+	--   paid_amount - refunded_amount, due = total - credit_applied (store
+	--   credit is a tender, store_credit.c): paid needs net >= due; refunded
+	--   needs refunded_amount = paid_amount > 0 (or = 0 for an order paid
+	--   with store credit only); partially_refunded needs 0 <
 	--   refunded_amount < paid_amount; refunding needs money left to return
 	--   (paid_amount > refunded_amount), or none ever paid (the guard moves
 	--   every cancelled paid order to refunding, an order of total 0 marked
-	--   paid too); unpaid, pending and failed need net < total, or nothing
+	--   paid too); unpaid, pending and failed need net < due, or nothing
 	--   paid at all (an order of total 0 is unpaid until marked paid); and
 	--   refunded_amount <= paid_amount.
 	-- money: paid_amount and refunded_amount are the sums of the order's
@@ -235,7 +237,8 @@ BEGIN
 	WITH ol AS (
 		SELECT o.shop_id, o.order_id, o.status, o.payment_status, o.delivery_status, o.logistics,
 			   o.currency, o.subtotal, o.discount, o.shipping_fee, o.total, o.paid_amount,
-			   o.refunded_amount, o.customer_id, o.paid_at, o.shipped_at, o.completed_at,
+			   o.refunded_amount, o.credit_applied, o.total - o.credit_applied AS due,
+			   o.customer_id, o.paid_at, o.shipped_at, o.completed_at,
 			   o.cancelled_at, o.cancel_source, o.cancel_reason, o.archived_at,
 			   o.delivery_status IN ('unfulfilled', 'not_executed', 'shipment_cancelled',
 									 'shipping_overdue') AS pre_shipment,
@@ -271,11 +274,11 @@ BEGIN
 		GROUP BY shop_id, order_id
 	), sh AS MATERIALIZED (	-- minor_units() once per shop
 		SELECT s.shop_id, s.currency, order_mgmt.minor_units(s.currency) AS digits,
-			   s.reward_rate, s.updated_at
+			   s.reward_rate, s.reward_unit, s.updated_at
 		FROM order_mgmt.shop s
 		WHERE p_shop IS NULL OR s.shop_id = p_shop
 	), k AS (	-- the order beside its payments, points and shop
-		SELECT o.*, sh.currency AS shop_currency, sh.digits, sh.reward_rate,
+		SELECT o.*, sh.currency AS shop_currency, sh.digits, sh.reward_rate, sh.reward_unit,
 			   sh.updated_at AS shop_updated_at,
 			   coalesce(p.charged, 0) AS charged, coalesce(p.refunded, 0) AS refunds,
 			   r.order_id IS NOT NULL AS has_points, r.earnings, r.customer_lo, r.customer_hi,
@@ -310,11 +313,12 @@ BEGIN
 			   (NOT k.pre_shipment) <> (k.shipped_at IS NOT NULL) AS b_shipped_at,
 			   (k.status = 'completed') <> (k.completed_at IS NOT NULL) AS b_completed_at,
 			   k.refunded_amount > k.paid_amount OR CASE k.payment_status
-					WHEN 'paid' THEN k.net < k.total
-					WHEN 'refunded' THEN NOT (k.refunded_amount = k.paid_amount AND k.paid_amount > 0)
+					WHEN 'paid' THEN k.net < k.due
+					WHEN 'refunded' THEN NOT (k.refunded_amount = k.paid_amount
+											  AND (k.paid_amount > 0 OR k.credit_applied > 0))
 					WHEN 'partially_refunded' THEN NOT (k.refunded_amount > 0 AND k.refunded_amount < k.paid_amount)
 					WHEN 'refunding' THEN NOT (k.paid_amount > k.refunded_amount OR k.paid_amount = 0)
-					ELSE NOT (k.net < k.total OR k.net = 0) END AS b_payment,
+					ELSE NOT (k.net < k.due OR k.net = 0) END AS b_payment,
 			   k.paid_amount <> k.charged OR k.refunded_amount <> k.refunds AS b_money,
 			   k.currency <> k.shop_currency
 			   OR k.subtotal <> round(k.line_amount, k.digits)
@@ -328,6 +332,7 @@ BEGIN
 			   AND (k.earnings > 1 OR k.reversed > k.earned OR k.status <> 'completed' OR k.customer_id IS NULL
 					OR k.customer_lo <> k.customer_id OR k.customer_hi <> k.customer_id) AS b_rewards,
 			   k.status = 'completed' AND k.customer_id IS NOT NULL AND k.reward_rate > 0
+			   AND k.reward_unit = 'points'
 			   AND k.completed_at > k.shop_updated_at AND k.kept <> k.expected AS b_points
 		FROM k
 	)
@@ -355,6 +360,8 @@ BEGIN
 											coalesce(o.completed_at::text, 'null'))
 			WHEN 'payment' THEN format('payment %s, but paid_amount %s, refunded_amount %s, total %s',
 									   o.payment_status, o.paid_amount, o.refunded_amount, o.total)
+								|| CASE WHEN o.credit_applied > 0
+										THEN format(', credit_applied %s', o.credit_applied) ELSE '' END
 			WHEN 'money' THEN format('paid_amount %s, succeeded charges %s; refunded_amount %s, succeeded refunds %s',
 									 o.paid_amount, o.charged, o.refunded_amount, o.refunds)
 			WHEN 'total' THEN format('subtotal %s, lines %s; discount %s, line discounts %s; shipping_fee %s; total %s; %s with %s minor units (shop currency %s)',
@@ -433,6 +440,48 @@ BEGIN
 	FROM ord
 	WHERE ord.bad_lines IS NOT NULL
 	   OR (ord.delivery_status = 'partially_shipped' AND NOT (ord.packed > 0 AND ord.packed < ord.ordered));
+	-- store credit (store_credit.c): each customer's balance is the sum of
+	-- the customer's ledger, never negative, and the last entry's balance;
+	-- a ledger without a balance row is broken too
+	RETURN QUERY
+	SELECT 'store_credit_balance', coalesce(b.shop_id, l.shop_id),
+		   format('customer %s: balance %s, ledger sum %s, last entry''s balance %s',
+				  coalesce(b.customer_id, l.customer_id), coalesce(b.balance::text, 'none'),
+				  coalesce(l.total, 0), coalesce(l.last_balance::text, 'none'))
+	FROM (SELECT * FROM order_mgmt.store_credit_balance WHERE p_shop IS NULL OR shop_id = p_shop) b
+	FULL JOIN (SELECT shop_id, customer_id, sum(amount) AS total,
+					  (array_agg(balance ORDER BY entry_id DESC))[1] AS last_balance
+			   FROM order_mgmt.store_credit_ledger
+			   WHERE p_shop IS NULL OR shop_id = p_shop
+			   GROUP BY shop_id, customer_id) l
+		ON l.shop_id = b.shop_id AND l.customer_id = b.customer_id
+	WHERE b.balance IS DISTINCT FROM l.total OR b.balance < 0
+	   OR b.balance IS DISTINCT FROM l.last_balance;
+
+	-- an order's store credit: what it spent less what came back (the
+	-- credit it holds) is credit_applied less what its returns gave back,
+	-- or 0 once cancelled; its entries are its customer's
+	RETURN QUERY
+	SELECT 'store_credit_order', o.shop_id,
+		   format('order %s (%s): credit_applied %s, holds %s, returns gave back %s, ledger customer %s',
+				  o.order_id, o.status, o.credit_applied, coalesce(l.held, 0), coalesce(r.back, 0),
+				  coalesce(l.customer_lo, 'none'))
+	FROM order_mgmt.orders o
+	LEFT JOIN (SELECT shop_id, order_id,
+					  -sum(amount) FILTER (WHERE kind IN ('spent', 'returned')) AS held,
+					  min(customer_id) AS customer_lo, max(customer_id) AS customer_hi
+			   FROM order_mgmt.store_credit_ledger
+			   WHERE order_id IS NOT NULL AND (p_shop IS NULL OR shop_id = p_shop)
+			   GROUP BY shop_id, order_id) l ON l.shop_id = o.shop_id AND l.order_id = o.order_id
+	LEFT JOIN (SELECT shop_id, order_id, sum(store_credit) AS back
+			   FROM order_mgmt.return_request
+			   WHERE p_shop IS NULL OR shop_id = p_shop
+			   GROUP BY shop_id, order_id) r ON r.shop_id = o.shop_id AND r.order_id = o.order_id
+	WHERE (p_shop IS NULL OR o.shop_id = p_shop)
+	  AND (o.credit_applied > 0 OR l.order_id IS NOT NULL)
+	  AND (coalesce(l.held, 0) <> CASE WHEN o.status = 'cancelled' THEN 0
+									   ELSE o.credit_applied - coalesce(r.back, 0) END
+		   OR l.customer_lo IS DISTINCT FROM o.customer_id OR l.customer_hi IS DISTINCT FROM o.customer_id);
 
 	-- an exchange holds its replacement only while the request is open
 	RETURN QUERY
@@ -1419,3 +1468,205 @@ COMMENT ON FUNCTION order_mgmt.set_return_tracking(bigint, bigint, text, text, o
 REVOKE ALL ON FUNCTION order_mgmt.set_return_tracking(bigint, bigint, text, text, order_mgmt.return_method) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION order_mgmt.set_return_tracking(bigint, bigint, text, text, order_mgmt.return_method)
 	TO order_mgmt_app, order_mgmt_admin;
+
+-- Issue 17 item 11, seed 001's store credit (購物金): rewards in points or
+-- store credit (shop.reward_unit); a balance per customer with an
+-- append-only ledger; checkout spends it as a tender (a new argument
+-- store_credit, so checkout is dropped and created again, with its grants);
+-- orders record credit_applied, returns the credit they gave back; the
+-- merchant grants and adjusts it; verify() checks balance = ledger
+-- (src/store_credit.c).
+-- ---------------------------------------------------------------------------
+ALTER TYPE order_mgmt.event_kind ADD VALUE IF NOT EXISTS 'store_credit';
+CREATE TYPE order_mgmt.reward_unit AS ENUM ('points', 'store_credit');
+COMMENT ON TYPE order_mgmt.reward_unit IS
+	'What a shop''s rewards are paid in (seed 001): reward points, or store credit (購物金) spendable at checkout (SPEC §9)';
+
+CREATE TYPE order_mgmt.store_credit_kind AS ENUM
+	('granted', 'adjusted', 'spent', 'returned', 'earned', 'reversed', 'refunded');
+COMMENT ON TYPE order_mgmt.store_credit_kind IS
+	'A movement of store credit: granted or adjusted by the merchant, spent at checkout, returned by a cancellation or return, earned as a reward, reversed by a refund, refunded (money refunded as credit)';
+
+ALTER TABLE order_mgmt.shop ADD COLUMN reward_unit order_mgmt.reward_unit NOT NULL DEFAULT 'points';
+COMMENT ON COLUMN order_mgmt.shop.reward_unit IS 'What rewards are paid in (seed 001): points (reward_rate points per currency unit) or store_credit (reward_rate credit per currency unit, rounded to the currency, e.g. 0.05 = 5% back)';
+ALTER TABLE order_mgmt.orders ADD COLUMN credit_applied numeric NOT NULL DEFAULT 0 CHECK (credit_applied >= 0 AND credit_applied <= total);
+COMMENT ON COLUMN order_mgmt.orders.credit_applied IS 'Store credit spent on the order at checkout (a tender): the money to pay is total - credit_applied';
+ALTER TABLE order_mgmt.return_request ADD COLUMN store_credit numeric NOT NULL DEFAULT 0 CHECK (store_credit >= 0);
+COMMENT ON COLUMN order_mgmt.return_request.store_credit IS 'Store credit the order spent that this return gave back when received (its share of credit_applied); the money to refund is refund_amount - store_credit';
+ALTER TABLE order_mgmt.status_label DROP CONSTRAINT status_label_enum_type_check;
+ALTER TABLE order_mgmt.status_label ADD CONSTRAINT status_label_enum_type_check CHECK (enum_type IN
+		('order_status', 'payment_status', 'delivery_status', 'logistics_kind',
+		 'cancel_source', 'cancel_reason', 'return_method', 'refund_method',
+		 'reward_unit', 'store_credit_kind'));
+
+CREATE TABLE order_mgmt.store_credit_balance (
+	shop_id bigint NOT NULL,
+	customer_id text NOT NULL,
+	balance numeric NOT NULL CHECK (balance >= 0),
+	updated_at timestamptz NOT NULL,
+	PRIMARY KEY (shop_id, customer_id),
+	FOREIGN KEY (shop_id, customer_id) REFERENCES order_mgmt.customer
+);
+COMMENT ON TABLE order_mgmt.store_credit_balance IS 'Store credit per customer: the sum of the customer''s store_credit_ledger, never negative; updated under its row lock';
+COMMENT ON COLUMN order_mgmt.store_credit_balance.shop_id IS 'Owning shop';
+COMMENT ON COLUMN order_mgmt.store_credit_balance.customer_id IS 'The customer';
+COMMENT ON COLUMN order_mgmt.store_credit_balance.balance IS 'Credit the customer can spend, in the shop currency';
+COMMENT ON COLUMN order_mgmt.store_credit_balance.updated_at IS 'Last movement';
+
+CREATE SEQUENCE order_mgmt.store_credit_entry_id_seq;
+COMMENT ON SEQUENCE order_mgmt.store_credit_entry_id_seq IS 'store_credit_ledger entry_id values';
+
+CREATE TABLE order_mgmt.store_credit_ledger (
+	shop_id bigint NOT NULL,
+	entry_id bigint NOT NULL DEFAULT nextval('order_mgmt.store_credit_entry_id_seq'),
+	customer_id text NOT NULL,
+	order_id bigint,
+	kind order_mgmt.store_credit_kind NOT NULL,
+	amount numeric NOT NULL CHECK (amount <> 0),
+	balance numeric NOT NULL CHECK (balance >= 0),
+	reason text,
+	actor text NOT NULL,
+	created_at timestamptz NOT NULL,
+	PRIMARY KEY (shop_id, entry_id),
+	FOREIGN KEY (shop_id, customer_id) REFERENCES order_mgmt.customer,
+	FOREIGN KEY (shop_id, order_id) REFERENCES order_mgmt.orders,
+	CONSTRAINT store_credit_ledger_kind_check CHECK (CASE kind
+		WHEN 'granted' THEN amount > 0 AND reason IS NOT NULL
+		WHEN 'adjusted' THEN reason IS NOT NULL
+		WHEN 'spent' THEN amount < 0 AND order_id IS NOT NULL
+		WHEN 'reversed' THEN amount < 0 AND order_id IS NOT NULL
+		ELSE amount > 0 AND order_id IS NOT NULL END)
+);
+CREATE INDEX store_credit_ledger_customer ON order_mgmt.store_credit_ledger (shop_id, customer_id, entry_id);
+CREATE INDEX store_credit_ledger_order ON order_mgmt.store_credit_ledger (shop_id, order_id)
+	WHERE order_id IS NOT NULL;
+CREATE UNIQUE INDEX store_credit_earned_once ON order_mgmt.store_credit_ledger (shop_id, order_id)
+	WHERE kind = 'earned';
+COMMENT ON TABLE order_mgmt.store_credit_ledger IS 'Every movement of store credit, append-only: amount signed (+ in, - out), balance after it';
+COMMENT ON COLUMN order_mgmt.store_credit_ledger.shop_id IS 'Owning shop';
+COMMENT ON COLUMN order_mgmt.store_credit_ledger.entry_id IS 'Entry id, increasing';
+COMMENT ON COLUMN order_mgmt.store_credit_ledger.customer_id IS 'Whose credit moved';
+COMMENT ON COLUMN order_mgmt.store_credit_ledger.order_id IS 'The order it moved for; NULL for the merchant''s grants and adjustments';
+COMMENT ON COLUMN order_mgmt.store_credit_ledger.kind IS 'granted, adjusted, spent, returned, earned, reversed or refunded';
+COMMENT ON COLUMN order_mgmt.store_credit_ledger.amount IS 'Credit in (positive) or out (negative)';
+COMMENT ON COLUMN order_mgmt.store_credit_ledger.balance IS 'The customer''s balance after this entry';
+COMMENT ON COLUMN order_mgmt.store_credit_ledger.reason IS 'Why the merchant granted or adjusted it';
+COMMENT ON COLUMN order_mgmt.store_credit_ledger.actor IS 'Calling role (as order_event.actor), or system for the sweeper';
+COMMENT ON COLUMN order_mgmt.store_credit_ledger.created_at IS 'When (order_mgmt.now())';
+COMMENT ON INDEX order_mgmt.store_credit_ledger_customer IS 'A customer''s credit history';
+COMMENT ON INDEX order_mgmt.store_credit_ledger_order IS 'The credit an order spent and got back';
+COMMENT ON INDEX order_mgmt.store_credit_earned_once IS 'Store credit is earned once per order';
+
+CREATE TRIGGER store_credit_ledger_append_only BEFORE UPDATE OR DELETE ON order_mgmt.store_credit_ledger
+	FOR EACH ROW EXECUTE FUNCTION order_mgmt.forbid_change();
+CREATE TRIGGER store_credit_ledger_no_truncate BEFORE TRUNCATE ON order_mgmt.store_credit_ledger
+	FOR EACH STATEMENT EXECUTE FUNCTION order_mgmt.forbid_change();
+COMMENT ON TRIGGER store_credit_ledger_append_only ON order_mgmt.store_credit_ledger IS 'The store credit ledger is append-only (OM009)';
+COMMENT ON TRIGGER store_credit_ledger_no_truncate ON order_mgmt.store_credit_ledger IS 'The store credit ledger is append-only (OM009)';
+
+DROP FUNCTION order_mgmt.checkout(bigint, jsonb, text, text, text, text, order_mgmt.logistics_kind, numeric, text, interval, interval, text);
+CREATE FUNCTION order_mgmt.checkout(shop_id bigint, lines jsonb, customer_id text DEFAULT NULL,
+		email text DEFAULT NULL, promo_code text DEFAULT NULL,
+		payment_method text DEFAULT 'credit_card',
+		logistics order_mgmt.logistics_kind DEFAULT 'standard',
+		shipping_fee numeric DEFAULT 0, order_no text DEFAULT NULL,
+		payment_timeout interval DEFAULT NULL, hold interval DEFAULT NULL,
+		idempotency_key text DEFAULT NULL, store_credit numeric DEFAULT 0)
+	RETURNS bigint
+	AS 'MODULE_PATHNAME', 'om_checkout'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.checkout(bigint, jsonb, text, text, text, text, order_mgmt.logistics_kind, numeric, text, interval, interval, text, numeric) IS
+	'Creates an order from lines [{"sku":"A","qty":2}, ...], holds its stock, claims its promo code and spends store_credit of the customer''s balance, all or nothing; returns order_id';
+
+CREATE FUNCTION order_mgmt.grant_store_credit(shop_id bigint, customer_id text, amount numeric,
+		reason text)
+	RETURNS numeric
+	AS 'MODULE_PATHNAME', 'om_grant_store_credit'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.grant_store_credit(bigint, text, numeric, text) IS
+	'Gives a customer store credit (amount > 0) with a reason; returns the new balance';
+
+CREATE FUNCTION order_mgmt.adjust_store_credit(shop_id bigint, customer_id text, delta numeric,
+		reason text)
+	RETURNS numeric
+	AS 'MODULE_PATHNAME', 'om_adjust_store_credit'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.adjust_store_credit(bigint, text, numeric, text) IS
+	'Corrects a customer''s store credit by delta (either sign, never below 0: OM015) with a reason; returns the new balance';
+
+CREATE FUNCTION order_mgmt.store_credit_balance(shop_id bigint, customer_id text)
+	RETURNS numeric
+	AS 'MODULE_PATHNAME', 'om_store_credit_balance'
+	LANGUAGE C STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.store_credit_balance(bigint, text) IS
+	'A customer''s store credit balance (0 when none); the movements are in store_credit_ledger';
+
+REVOKE ALL ON FUNCTION order_mgmt.checkout(bigint, jsonb, text, text, text, text, order_mgmt.logistics_kind, numeric, text, interval, interval, text, numeric),
+	order_mgmt.grant_store_credit(bigint, text, numeric, text),
+	order_mgmt.adjust_store_credit(bigint, text, numeric, text),
+	order_mgmt.store_credit_balance(bigint, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+	order_mgmt.grant_store_credit(bigint, text, numeric, text),
+	order_mgmt.adjust_store_credit(bigint, text, numeric, text)
+	TO order_mgmt_admin;
+GRANT EXECUTE ON FUNCTION
+	order_mgmt.checkout(bigint, jsonb, text, text, text, text, order_mgmt.logistics_kind, numeric, text, interval, interval, text, numeric),
+	order_mgmt.store_credit_balance(bigint, text)
+	TO order_mgmt_app, order_mgmt_admin;
+GRANT SELECT ON order_mgmt.store_credit_balance, order_mgmt.store_credit_ledger
+	TO order_mgmt_report, order_mgmt_admin;
+SELECT pg_catalog.pg_extension_config_dump('order_mgmt.store_credit_balance', '');
+SELECT pg_catalog.pg_extension_config_dump('order_mgmt.store_credit_ledger', '');
+SELECT pg_catalog.pg_extension_config_dump('order_mgmt.store_credit_entry_id_seq', '');
+
+INSERT INTO order_mgmt.status_label (enum_type, value, locale, label, builtin) VALUES
+	('reward_unit', 'points', 'en', 'Reward points', true),
+	('reward_unit', 'points', 'zh-Hant', '點數', true),
+	('reward_unit', 'points', 'zh-Hans', '积分', true),
+	('reward_unit', 'points', 'th', 'คะแนนสะสม', true),
+	('reward_unit', 'points', 'fi', 'Bonuspisteet', true),
+	('reward_unit', 'store_credit', 'en', 'Store credit', true),
+	('reward_unit', 'store_credit', 'zh-Hant', '購物金', true),
+	('reward_unit', 'store_credit', 'zh-Hans', '购物金', true),
+	('reward_unit', 'store_credit', 'th', 'เครดิตร้านค้า', true),
+	('reward_unit', 'store_credit', 'fi', 'Kauppahyvitys', true),
+	('store_credit_kind', 'granted', 'en', 'Granted', true),
+	('store_credit_kind', 'granted', 'zh-Hant', '發放', true),
+	('store_credit_kind', 'granted', 'zh-Hans', '发放', true),
+	('store_credit_kind', 'granted', 'th', 'มอบให้', true),
+	('store_credit_kind', 'granted', 'fi', 'Myönnetty', true),
+	('store_credit_kind', 'adjusted', 'en', 'Adjusted', true),
+	('store_credit_kind', 'adjusted', 'zh-Hant', '調整', true),
+	('store_credit_kind', 'adjusted', 'zh-Hans', '调整', true),
+	('store_credit_kind', 'adjusted', 'th', 'ปรับยอด', true),
+	('store_credit_kind', 'adjusted', 'fi', 'Oikaistu', true),
+	('store_credit_kind', 'spent', 'en', 'Spent', true),
+	('store_credit_kind', 'spent', 'zh-Hant', '折抵', true),
+	('store_credit_kind', 'spent', 'zh-Hans', '抵扣', true),
+	('store_credit_kind', 'spent', 'th', 'ใช้แล้ว', true),
+	('store_credit_kind', 'spent', 'fi', 'Käytetty', true),
+	('store_credit_kind', 'returned', 'en', 'Returned', true),
+	('store_credit_kind', 'returned', 'zh-Hant', '退回', true),
+	('store_credit_kind', 'returned', 'zh-Hans', '退回', true),
+	('store_credit_kind', 'returned', 'th', 'คืนเครดิต', true),
+	('store_credit_kind', 'returned', 'fi', 'Palautettu', true),
+	('store_credit_kind', 'earned', 'en', 'Earned', true),
+	('store_credit_kind', 'earned', 'zh-Hant', '回饋', true),
+	('store_credit_kind', 'earned', 'zh-Hans', '回馈', true),
+	('store_credit_kind', 'earned', 'th', 'ได้รับ', true),
+	('store_credit_kind', 'earned', 'fi', 'Ansaittu', true),
+	('store_credit_kind', 'reversed', 'en', 'Reversed', true),
+	('store_credit_kind', 'reversed', 'zh-Hant', '收回', true),
+	('store_credit_kind', 'reversed', 'zh-Hans', '收回', true),
+	('store_credit_kind', 'reversed', 'th', 'เรียกคืน', true),
+	('store_credit_kind', 'reversed', 'fi', 'Peruttu', true),
+	('store_credit_kind', 'refunded', 'en', 'Refunded as credit', true),
+	('store_credit_kind', 'refunded', 'zh-Hant', '退款為購物金', true),
+	('store_credit_kind', 'refunded', 'zh-Hans', '退款为购物金', true),
+	('store_credit_kind', 'refunded', 'th', 'คืนเงินเป็นเครดิต', true),
+	('store_credit_kind', 'refunded', 'fi', 'Hyvitetty kauppahyvityksenä', true);
+

@@ -158,10 +158,11 @@ SELECT kind, method, carrier, tracking_no FROM order_mgmt.return_request WHERE r
 
 -- ===========================================================================
 -- A refund records its method (seed 001: a bank transfer refund, for
--- returns only; store credit is recorded, no balance is kept here).
+-- returns only; a refund as store credit goes onto the customer's balance,
+-- seed_001_store_credit).
 -- ===========================================================================
 SELECT order_mgmt.refund(1720, :o4, 250, 'rf-1720-1', 'half by transfer', method => 'bank_transfer');
-SELECT order_mgmt.refund(1720, :o4, 150, NULL, NULL, 'store_credit');
+SELECT order_mgmt.refund(1720, :o4, 150, NULL, NULL, 'cash');
 SELECT order_mgmt.refund(1720, :o4, 100, 'rf-1720-3');
 SELECT order_mgmt.refund(1720, :o4, 1, method => 'cheque');
 \echo :LAST_ERROR_SQLSTATE

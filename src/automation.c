@@ -16,7 +16,16 @@
  * Rewards: when an order completes (any path) and the shop's reward_rate is
  * above 0, its customer earns floor((paid - refunded) * rate) points, once
  * per order; a later refund writes a reversed entry for the points it takes
- * back, so earned - reversed always equals floor(kept money * rate).
+ * back, so earned - reversed always equals floor(kept money * rate).  A
+ * shop whose reward_unit is store_credit pays rewards in store credit
+ * instead (seed 001's 購物金): round((paid - refunded) * rate) to the
+ * currency, onto the customer's balance with a ledger entry (earned), and
+ * a later refund takes back what the kept money no longer earns, as far as
+ * the balance still holds it (never below 0: credit already spent stays
+ * spent).  Only money earns rewards: store credit spent is not paid_amount.
+ *
+ * Lock order: the order row (held by the caller), then the customer's
+ * store credit balance; inside run_due() that row is locked NOWAIT first.
  *
  *-------------------------------------------------------------------------
  */
@@ -30,7 +39,9 @@
 
 #include "automation.h"
 #include "clock.h"
+#include "context.h"
 #include "events.h"
+#include "money.h"
 #include "om_args.h"
 #include "shop.h"
 #include "spi_util.h"
@@ -77,6 +88,8 @@ om_automation_track(int64 shop_id, int64 order_id)
 #undef TRACK_SQL
 }
 
+static void ReverseCredit(int64 shop_id, int64 order_id);
+
 static void
 RewardEvent(int64 shop_id, int64 order_id, const char *kind, int64 points)
 {
@@ -84,12 +97,91 @@ RewardEvent(int64 shop_id, int64 order_id, const char *kind, int64 points)
 				   psprintf("{\"kind\": \"%s\", \"points\": " INT64_FORMAT "}", kind, points));
 }
 
-/* The order completed: its customer earns points, once. */
+/* A reward paid in store credit: {"kind", "store_credit", "balance"}. */
+static void
+CreditRewardEvent(int64 shop_id, int64 order_id, const char *kind, Numeric amount,
+				  Numeric balance)
+{
+	om_event_write(shop_id, order_id, "reward", NULL, NULL,
+				   psprintf("{\"kind\": \"%s\", \"store_credit\": %s, \"balance\": %s}", kind,
+							om_num_text(amount), om_num_text(balance)));
+}
+
+/*
+ * The order completed: its customer earns points, or store credit, once.
+ * One statement either way (0.2.0); a 0.1.0 schema knows points only.
+ */
 void
 om_rewards_earn(int64 shop_id, int64 order_id)
 {
 	static SPIPlanPtr plan = NULL;
+	static SPIPlanPtr unit_plan = NULL;
+	static SPIPlanPtr nowait_plan = NULL;
+	static const Oid argtypes[] = {INT8OID, INT8OID, TIMESTAMPTZOID, TEXTOID};
+	Datum		values[4];
 	bool		isnull;
+	uint64		i;
+
+	if (om_has_column("shop", "reward_unit"))
+	{
+		/* the sweeper never waits: the balance row NOWAIT first (55P03) */
+		if (om_act()->nowait)
+			om_exec_for_order(&nowait_plan,
+							  "SELECT 1 FROM order_mgmt.store_credit_balance b"
+							  " WHERE b.shop_id = $1 AND b.customer_id = (SELECT o.customer_id"
+							  "     FROM order_mgmt.orders o WHERE o.shop_id = $1 AND o.order_id = $2)"
+							  "   AND EXISTS (SELECT FROM order_mgmt.shop s WHERE s.shop_id = $1"
+							  "     AND s.reward_unit = 'store_credit' AND s.reward_rate > 0)"
+							  " FOR NO KEY UPDATE OF b NOWAIT",
+							  shop_id, order_id);
+		om_plan(&unit_plan,
+				"WITH x AS (SELECT o.shop_id, o.customer_id, o.order_id, s.reward_unit,"
+				"    floor((o.paid_amount - o.refunded_amount) * s.reward_rate)::int8 AS points,"
+				"    round((o.paid_amount - o.refunded_amount) * s.reward_rate,"
+				"          order_mgmt.minor_units(o.currency)) AS credit"
+				"  FROM order_mgmt.orders o JOIN order_mgmt.shop s ON s.shop_id = o.shop_id"
+				"  WHERE o.shop_id = $1 AND s.shop_id = $1 AND o.order_id = $2"
+				"    AND o.customer_id IS NOT NULL AND s.reward_rate > 0),"
+				" p AS (INSERT INTO order_mgmt.reward_ledger (shop_id, customer_id, order_id, points, kind, created_at)"
+				"  SELECT x.shop_id, x.customer_id, x.order_id, x.points, 'earned', $3 FROM x"
+				"  WHERE x.reward_unit = 'points' AND x.points > 0"
+				"  ON CONFLICT (shop_id, order_id) WHERE kind = 'earned' DO NOTHING"
+				"  RETURNING points),"
+				" b AS (INSERT INTO order_mgmt.store_credit_balance AS c (shop_id, customer_id, balance, updated_at)"
+				"  SELECT x.shop_id, x.customer_id, x.credit, $3 FROM x"
+				"  WHERE x.reward_unit = 'store_credit' AND x.credit > 0"
+				"    AND NOT EXISTS (SELECT FROM order_mgmt.store_credit_ledger e"
+				"      WHERE e.shop_id = $1 AND e.order_id = $2 AND e.kind = 'earned')"
+				"  ON CONFLICT (shop_id, customer_id) DO UPDATE"
+				"    SET balance = c.balance + EXCLUDED.balance, updated_at = EXCLUDED.updated_at"
+				"  RETURNING balance),"
+				" e AS (INSERT INTO order_mgmt.store_credit_ledger (shop_id, customer_id, order_id, kind,"
+				"    amount, balance, actor, created_at)"
+				"  SELECT x.shop_id, x.customer_id, x.order_id, 'earned', x.credit, b.balance, $4, $3"
+				"  FROM x, b RETURNING amount, balance)"
+				" SELECT points::numeric, NULL::numeric FROM p"
+				" UNION ALL SELECT amount, balance FROM e",
+				4, argtypes);
+		values[0] = Int64GetDatum(shop_id);
+		values[1] = Int64GetDatum(order_id);
+		values[2] = TimestampTzGetDatum(om_now());
+		values[3] = CStringGetTextDatum(om_actor());
+		om_exec(unit_plan, values, NULL, false, 0);
+		for (i = 0; i < SPI_processed; i++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[i];
+			TupleDesc	td = SPI_tuptable->tupdesc;
+			Numeric		amount = DatumGetNumeric(SPI_getbinval(tup, td, 1, &isnull));
+			Datum		balance = SPI_getbinval(tup, td, 2, &isnull);
+
+			if (isnull)
+				RewardEvent(shop_id, order_id, "earned",
+							DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(amount))));
+			else
+				CreditRewardEvent(shop_id, order_id, "earned", amount, DatumGetNumeric(balance));
+		}
+		return;
+	}
 
 	om_exec_for_order(&plan,
 					  "INSERT INTO order_mgmt.reward_ledger (shop_id, customer_id, order_id, points, kind, created_at)"
@@ -134,6 +226,57 @@ om_rewards_reverse(int64 shop_id, int64 order_id)
 	if (SPI_processed == 1)
 		RewardEvent(shop_id, order_id, "reversed",
 					DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)));
+	if (om_has_column("shop", "reward_unit"))
+		ReverseCredit(shop_id, order_id);
+}
+
+/*
+ * Money went back on an order that earned store credit: take back what the
+ * kept money no longer earns, round((paid - refunded) * rate), as far as
+ * the customer's balance still holds it (credit spent since stays spent;
+ * never below 0; a balance spent meanwhile by a concurrent checkout is
+ * re-checked and then left alone).  Nothing happens to an order that
+ * earned none.
+ */
+static void
+ReverseCredit(int64 shop_id, int64 order_id)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid argtypes[] = {INT8OID, INT8OID, TIMESTAMPTZOID, TEXTOID};
+	Datum		values[4];
+	bool		isnull;
+
+	om_plan(&plan,
+			"WITH x AS (SELECT e.customer_id, e.amount - greatest(least(round((o.paid_amount - o.refunded_amount)"
+			"      * s.reward_rate, order_mgmt.minor_units(o.currency)), e.amount), 0)"
+			"    + coalesce((SELECT sum(r.amount) FROM order_mgmt.store_credit_ledger r"
+			"        WHERE r.shop_id = $1 AND r.order_id = $2 AND r.kind = 'reversed'), 0) AS back"
+			"  FROM order_mgmt.store_credit_ledger e"
+			"  JOIN order_mgmt.orders o ON o.shop_id = e.shop_id AND o.order_id = e.order_id"
+			"  JOIN order_mgmt.shop s ON s.shop_id = e.shop_id"
+			"  WHERE e.shop_id = $1 AND o.shop_id = $1 AND s.shop_id = $1"
+			"    AND e.order_id = $2 AND o.order_id = $2 AND e.kind = 'earned'),"
+			" y AS (SELECT x.customer_id, least(x.back, c.balance) AS taken FROM x"
+			"  JOIN order_mgmt.store_credit_balance c ON c.shop_id = $1 AND c.customer_id = x.customer_id"
+			"  WHERE c.shop_id = $1),"
+			" b AS (UPDATE order_mgmt.store_credit_balance c SET balance = c.balance - y.taken, updated_at = $3"
+			"  FROM y WHERE c.shop_id = $1 AND c.customer_id = y.customer_id AND y.taken > 0"
+			"    AND c.balance >= y.taken"
+			"  RETURNING c.customer_id, c.balance, y.taken)"
+			" INSERT INTO order_mgmt.store_credit_ledger (shop_id, customer_id, order_id, kind, amount,"
+			"    balance, actor, created_at)"
+			" SELECT $1, b.customer_id, $2, 'reversed', -b.taken, b.balance, $4, $3 FROM b"
+			" RETURNING -amount, balance",
+			4, argtypes);
+	values[0] = Int64GetDatum(shop_id);
+	values[1] = Int64GetDatum(order_id);
+	values[2] = TimestampTzGetDatum(om_now());
+	values[3] = CStringGetTextDatum(om_actor());
+	om_exec(plan, values, NULL, false, 0);
+	if (SPI_processed == 1)
+		CreditRewardEvent(shop_id, order_id, "reversed",
+						  DatumGetNumeric(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)),
+						  DatumGetNumeric(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)));
 }
 
 static void

@@ -15,11 +15,19 @@
  *
  *	1. one statement inserts the order, its lines and its deadlines
  *	   (InsertOrder; ON CONFLICT on the idempotency key returns the first
- *	   order instead);
+ *	   order instead) and, when the checkout spends store credit, takes it
+ *	   from the customer's balance with a conditional UPDATE and writes its
+ *	   ledger entry (store_credit.c; OM015 when the balance is short);
  *	2. the promo code is claimed (promo.c);
  *	3. stock is held line by line in SKU order (HoldLines, reservation.c);
  *	4. one checkout event records the lines and the holds
- *	   (StartCheckoutEvent, WriteCheckoutEvent).
+ *	   (StartCheckoutEvent, WriteCheckoutEvent), and the credit spent;
+ *	5. an order whose store credit covers its total is paid (PaidByCredit).
+ *
+ * Lock order: the new order row, the customer's store credit balance row
+ * (in step 1), the promo code row, then stock rows by SKU.  A checkout
+ * without store credit runs the statement it ran before credit existed:
+ * no extra statement (docs/performance.md).
  *
  * Any failure raises an error, which rolls back the whole call: nothing is
  * held, claimed or written.
@@ -58,6 +66,7 @@
 #include "shop.h"
 #include "spi_util.h"
 #include "stock.h"
+#include "store_credit.h"
 
 /*
  * One line of checkout() or add_lines(): the SKU and quantity asked for,
@@ -98,6 +107,7 @@ typedef struct Checkout
 	Interval   *timeout;		/* NULL: the shop's for the method, or none */
 	Interval   *hold;			/* post-purchase hold, or NULL */
 	char	   *idempotency_key;	/* or NULL */
+	Numeric		credit;			/* store credit to spend; 0: none */
 	TimestampTz now;			/* om_now(): the order's created_at */
 
 	/* LoadCheckout() */
@@ -110,6 +120,7 @@ typedef struct Checkout
 	Numeric		subtotal;
 	Numeric		discount;
 	Numeric		total;
+	bool		paid_by_credit; /* credit = total: nothing to pay in money */
 
 	/* InsertOrder() */
 	int64		order_id;
@@ -134,8 +145,10 @@ static void PriceCheckout(Checkout *co);
 static Numeric ApplyPromoCode(Checkout *co, int digits);
 static void SpreadDiscount(CoLine *lines, int n, Numeric discount, Numeric subtotal,
 						   int digits);
+static void CheckCredit(Checkout *co, int digits);
 static int64 InsertOrder(const Checkout *co);
 static int64 InsertOrderParts(const Checkout *co, Datum *values, const char *nulls);
+static void PaidByCredit(const Checkout *co);
 static TimestampTz PlusInterval(TimestampTz t, Interval *iv);
 static void StartCheckoutEvent(const Checkout *co, StringInfo detail);
 static void WriteCheckoutEvent(const Checkout *co, StringInfo detail);
@@ -219,6 +232,10 @@ om_checkout(PG_FUNCTION_ARGS)
 	/* 4. one checkout event */
 	WriteCheckoutEvent(&co, &detail);
 
+	/* 5. store credit covering the total pays the order */
+	if (co.paid_by_credit)
+		PaidByCredit(&co);
+
 	SPI_finish();
 	PG_RETURN_INT64(co.order_id);
 }
@@ -272,6 +289,19 @@ ReadCheckoutArgs(FunctionCallInfo fcinfo, Checkout *co)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("idempotency_key must not be empty")));
+	}
+	/* store_credit: a 0.1.0 install's checkout() has no such argument */
+	co->credit = om_num_int(0);
+	if (PG_NARGS() > 12)
+	{
+		OM_ARG_NOT_NULL(12, "store_credit");
+		co->credit = PG_GETARG_NUMERIC(12);
+		if (!om_num_is_amount(co->credit))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("store_credit must be a finite amount of at least 0"),
+					 errdetail("Got %s.", om_num_text(co->credit))));
+		om_check_amount_range("store_credit", co->credit);
 	}
 }
 
@@ -415,6 +445,44 @@ PriceCheckout(Checkout *co)
 	co->total = om_num_round(om_num_add(om_num_sub(co->subtotal, co->discount), co->shipping_fee), digits);
 	om_check_amount_range("the order's total", co->total);
 	om_check_amount_range("the order's subtotal", co->subtotal);
+	if (om_num_cmp(co->credit, zero) > 0)
+		CheckCredit(co, digits);
+}
+
+/*
+ * The store credit to spend (above 0): in the currency's minor units, at
+ * most the total, for a customer (22023 otherwise), on a 0.2.0 schema.
+ * Credit that covers the total leaves nothing to pay: no payment deadline.
+ * Whether the balance covers it is known only when it is taken (OM015).
+ */
+static void
+CheckCredit(Checkout *co, int digits)
+{
+	om_require_column("orders", "credit_applied", "store credit");
+	if (om_num_cmp(om_num_round(co->credit, digits), co->credit) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("store_credit has more decimals than %s has", co->currency),
+				 errdetail("Got %s; %s has %d minor unit digits.", om_num_text(co->credit),
+						   co->currency, digits)));
+	co->credit = om_num_round(co->credit, digits);	/* the currency's scale */
+	if (om_num_cmp(co->credit, co->total) > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("store_credit %s is more than the order's total %s",
+						om_num_text(co->credit), om_num_text(co->total)),
+				 errhint("Spend at most the total; the rest stays on the balance.")));
+	if (co->customer_id == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("store_credit needs a customer"),
+				 errdetail("Store credit is a customer's balance; a guest order has none."),
+				 errhint("Pass customer_id.")));
+	if (om_num_cmp(co->credit, co->total) == 0)
+	{
+		co->paid_by_credit = true;
+		co->timeout = NULL;
+	}
 }
 
 /*
@@ -467,13 +535,16 @@ SpreadDiscount(CoLine *lines, int n, Numeric discount, Numeric subtotal, int dig
 	lines[largest].discount = om_num_add(lines[largest].discount, om_num_sub(discount, allocated));
 }
 
-/* the order's row, in InsertOrder() ($1 .. $17) */
-#define INSERT_ORDER_SQL \
+/*
+ * The order's row, in InsertOrder() ($1 .. $17, and the credit_applied
+ * column with its parameter when store credit is spent)
+ */
+#define INSERT_ORDER_SQL(COLS, VALS) \
 	"INSERT INTO order_mgmt.orders (shop_id, order_no, customer_id, email," \
 	"    logistics, payment_method, currency, subtotal, discount, shipping_fee, total," \
-	"    promo_code, promo_key, payment_due_at, hold_until, created_at, idempotency_key)" \
+	"    promo_code, promo_key, payment_due_at, hold_until, created_at, idempotency_key" COLS ")" \
 	"  VALUES ($1, $2, $3, $4, $5::order_mgmt.logistics_kind, $6, $7, $8, $9, $10, $11," \
-	"    $12, $13, $14, $15, $16, $17)" \
+	"    $12, $13, $14, $15, $16, $17" VALS ")" \
 	"  ON CONFLICT (shop_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING" \
 	"  RETURNING order_id"
 
@@ -492,15 +563,18 @@ static int64
 InsertOrder(const Checkout *co)
 {
 	static SPIPlanPtr plan = NULL;
+	static SPIPlanPtr credit_plan = NULL;
 	static const Oid argtypes[] = {
 		INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, NUMERICOID,
 		NUMERICOID, NUMERICOID, NUMERICOID, TEXTOID, TEXTOID, TIMESTAMPTZOID,
 		TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, TEXTARRAYOID, INT4ARRAYOID,
-		NUMERICARRAYOID, NUMERICARRAYOID
+		NUMERICARRAYOID, NUMERICARRAYOID, NUMERICOID, TEXTOID
 	};
-	Datum		values[21];
-	char		nulls[21];
+	Datum		values[23];
+	char		nulls[23];
 	bool		isnull;
+	bool		credit = om_num_cmp(co->credit, om_num_int(0)) > 0;
+	int64		order_id;
 
 	memset(nulls, ' ', sizeof(nulls));
 	values[0] = Int64GetDatum(co->shop_id);
@@ -528,60 +602,174 @@ InsertOrder(const Checkout *co)
 	om_text_param(values, nulls, 16, co->idempotency_key);
 	LineArrays(co->lines, co->nlines, &values[17], &values[18], &values[19], &values[20]);
 
+	if (credit)
+	{
+		values[21] = NumericGetDatum(co->credit);
+		values[22] = CStringGetTextDatum(om_actor());
+	}
+
 	if (om_on_citus())
 		return InsertOrderParts(co, values, nulls);
 
-	om_plan(&plan,
-			"WITH o AS (" INSERT_ORDER_SQL "),"
-			" l AS (INSERT INTO order_mgmt.order_line (shop_id, order_id, line_no, sku, qty, unit_price, discount,"
-			"    ordered_at)"
-			"  SELECT $1, o.order_id, u.n, u.sku, u.qty, u.price, u.disc, $16 FROM o,"
-			"  ROWS FROM (pg_catalog.unnest($18), pg_catalog.unnest($19), pg_catalog.unnest($20),"
-			"    pg_catalog.unnest($21)) WITH ORDINALITY AS u(sku, qty, price, disc, n)),"
-			" d AS (INSERT INTO order_mgmt.due_action (shop_id, order_id, action, due_at, created_at)"
-			"  SELECT $1, o.order_id, a.action, a.due_at, $16 FROM o,"
-			"  (VALUES ('payment_timeout'::order_mgmt.due_kind, $14), ('hold_end', $15)) AS a(action, due_at)"
-			"  WHERE a.due_at IS NOT NULL)"
-			" SELECT order_id FROM o",
-			21, argtypes);
-	om_exec_quiet(plan, values, nulls, false, 0);
+
+	/*
+	 * The order, then (with store credit) the customer's balance and its
+	 * ledger entry, then the lines and the deadlines.  The balance is taken
+	 * only if the order was inserted, and only as far as it goes (balance
+	 * >= credit, re-checked on the newest row after a wait): the second
+	 * column says whether it was.
+	 */
+#define INSERT_ORDER(COLS, VALS) "WITH o AS (" INSERT_ORDER_SQL(COLS, VALS) "),"
+#define LINES_AND_DEADLINES \
+	" l AS (INSERT INTO order_mgmt.order_line (shop_id, order_id, line_no, sku, qty, unit_price, discount," \
+	"    ordered_at)" \
+	"  SELECT $1, o.order_id, u.n, u.sku, u.qty, u.price, u.disc, $16 FROM o," \
+	"  ROWS FROM (pg_catalog.unnest($18), pg_catalog.unnest($19), pg_catalog.unnest($20)," \
+	"    pg_catalog.unnest($21)) WITH ORDINALITY AS u(sku, qty, price, disc, n))," \
+	" d AS (INSERT INTO order_mgmt.due_action (shop_id, order_id, action, due_at, created_at)" \
+	"  SELECT $1, o.order_id, a.action, a.due_at, $16 FROM o," \
+	"  (VALUES ('payment_timeout'::order_mgmt.due_kind, $14), ('hold_end', $15)) AS a(action, due_at)" \
+	"  WHERE a.due_at IS NOT NULL)"
+
+	if (credit)
+	{
+		om_plan(&credit_plan,
+				INSERT_ORDER(", credit_applied", ", $22")
+				" b AS (UPDATE order_mgmt.store_credit_balance SET balance = balance - $22, updated_at = $16"
+				"  WHERE shop_id = $1 AND customer_id = $3 AND balance >= $22 AND EXISTS (SELECT FROM o)"
+				"  RETURNING balance),"
+				" c AS (INSERT INTO order_mgmt.store_credit_ledger (shop_id, customer_id, order_id, kind,"
+				"    amount, balance, actor, created_at)"
+				"  SELECT $1, $3, o.order_id, 'spent', -$22, b.balance, $23, $16 FROM o, b),"
+				LINES_AND_DEADLINES
+				" SELECT order_id, EXISTS (SELECT FROM b) FROM o",
+				23, argtypes);
+		om_exec_quiet(credit_plan, values, nulls, false, 0);
+	}
+	else
+	{
+		om_plan(&plan,
+				INSERT_ORDER("", "")
+				LINES_AND_DEADLINES
+				" SELECT order_id FROM o",
+				21, argtypes);
+		om_exec_quiet(plan, values, nulls, false, 0);
+	}
+#undef INSERT_ORDER
+#undef LINES_AND_DEADLINES
 	if (SPI_processed == 0)
 		return 0;
-	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	order_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (credit && !DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)))
+		om_credit_insufficient(co->shop_id, co->customer_id, co->credit);
+	return order_id;
 }
 
 /*
- * InsertOrder() on Citus, with its values: the order, each line and each
- * deadline, each an INSERT ... VALUES, which Citus routes to the shop's
- * shard with the plan kept (an INSERT ... SELECT is planned on every call
- * and copied in).  Lines are few; a statement a line costs less there.
+ * Step 5: store credit covered the whole total, so there is no money to
+ * wait for: the order is paid (the triggers stamp paid_at, write the
+ * payment_status event and do what paid does, e.g. fulfil digital goods).
+ */
+static void
+PaidByCredit(const Checkout *co)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid argtypes[] = {INT8OID, INT8OID};
+	Datum		values[2];
+
+	om_plan(&plan,
+			"UPDATE order_mgmt.orders SET payment_status = 'paid'"
+			" WHERE shop_id = $1 AND order_id = $2",
+			2, argtypes);
+	values[0] = Int64GetDatum(co->shop_id);
+	values[1] = Int64GetDatum(co->order_id);
+	om_exec_quiet(plan, values, NULL, false, 0);
+}
+
+/*
+ * InsertOrder() on Citus, with its values: the order, the store credit it
+ * spends (the balance, then its ledger entry), each line and each
+ * deadline, each an INSERT ... VALUES or a single-row UPDATE, which Citus
+ * routes to the shop's shard with the plan kept (an INSERT ... SELECT is
+ * planned on every call and copied in).  Lines are few; a statement a line
+ * costs less there.
  */
 static int64
 InsertOrderParts(const Checkout *co, Datum *values, const char *nulls)
 {
 	static SPIPlanPtr order_plan = NULL;
+	static SPIPlanPtr credit_order_plan = NULL;
+	static SPIPlanPtr balance_plan = NULL;
+	static SPIPlanPtr ledger_plan = NULL;
 	static SPIPlanPtr line_plan = NULL;
 	static SPIPlanPtr due_plan = NULL;
 	static const Oid order_types[] = {
 		INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, NUMERICOID,
 		NUMERICOID, NUMERICOID, NUMERICOID, TEXTOID, TEXTOID, TIMESTAMPTZOID,
-		TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID
+		TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, NUMERICOID
+	};
+	static const Oid balance_types[] = {INT8OID, TEXTOID, NUMERICOID, TIMESTAMPTZOID};
+	static const Oid ledger_types[] = {
+		INT8OID, TEXTOID, INT8OID, NUMERICOID, NUMERICOID, TEXTOID, TIMESTAMPTZOID
 	};
 	static const Oid line_types[] = {
 		INT8OID, INT8OID, INT4OID, TEXTOID, INT4OID, NUMERICOID, NUMERICOID, TIMESTAMPTZOID
 	};
 	static const Oid due_types[] = {INT8OID, INT8OID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
 	static const char *const due_kinds[] = {"payment_timeout", "hold_end"};
+	bool		credit = om_num_cmp(co->credit, om_num_int(0)) > 0;
+	Datum		ov[18];
+	char		onulls[18];
 	Datum		v[8];
 	int64		order_id;
 	bool		isnull;
 	int			i;
 
-	om_plan(&order_plan, INSERT_ORDER_SQL, 17, order_types);
-	om_exec_quiet(order_plan, values, nulls, false, 0);
+	memcpy(ov, values, 17 * sizeof(Datum));
+	memcpy(onulls, nulls, 17);
+	if (credit)
+	{
+		ov[17] = NumericGetDatum(co->credit);
+		onulls[17] = ' ';
+		om_plan(&credit_order_plan, INSERT_ORDER_SQL(", credit_applied", ", $18"), 18, order_types);
+		om_exec_quiet(credit_order_plan, ov, onulls, false, 0);
+	}
+	else
+	{
+		om_plan(&order_plan, INSERT_ORDER_SQL("", ""), 17, order_types);
+		om_exec_quiet(order_plan, ov, onulls, false, 0);
+	}
 	if (SPI_processed == 0)
 		return 0;
 	order_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+
+	if (credit)
+	{
+		/* the balance only as far as it goes, re-checked on the newest row */
+		om_plan(&balance_plan,
+				"UPDATE order_mgmt.store_credit_balance SET balance = balance - $3, updated_at = $4"
+				" WHERE shop_id = $1 AND customer_id = $2 AND balance >= $3"
+				" RETURNING balance",
+				4, balance_types);
+		v[0] = values[0];
+		v[1] = values[2];
+		v[2] = ov[17];
+		v[3] = values[15];
+		om_exec_quiet(balance_plan, v, NULL, false, 0);
+		if (SPI_processed == 0)
+			om_credit_insufficient(co->shop_id, co->customer_id, co->credit);
+		om_plan(&ledger_plan,
+				"INSERT INTO order_mgmt.store_credit_ledger (shop_id, customer_id, order_id, kind,"
+				"    amount, balance, actor, created_at)"
+				" VALUES ($1, $2, $3, 'spent', -$4, $5, $6, $7)",
+				7, ledger_types);
+		v[4] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		v[2] = Int64GetDatum(order_id);
+		v[3] = ov[17];
+		v[5] = values[22];
+		v[6] = values[15];
+		om_exec_quiet(ledger_plan, v, NULL, false, 0);
+	}
 
 	om_plan(&line_plan,
 			"INSERT INTO order_mgmt.order_line (shop_id, order_id, line_no, sku, qty, unit_price, discount,"
@@ -664,6 +852,8 @@ WriteCheckoutEvent(const Checkout *co, StringInfo detail)
 		escape_json(detail, co->promo.code_key);
 	else
 		appendStringInfoString(detail, "null");
+	if (om_num_cmp(co->credit, om_num_int(0)) > 0)
+		appendStringInfo(detail, ", \"store_credit\": %s", om_num_text(co->credit));
 	appendStringInfoChar(detail, '}');
 	om_event_write(co->shop_id, co->order_id, "checkout", NULL, NULL, detail->data);
 }

@@ -54,22 +54,23 @@ om_cod_collected(int64 shop_id, int64 order_id)
 	char	   *detail;
 
 	/* a 0.1.0 schema has no setting: collection pays, as it does by default */
-#define COD_INSERT(SETTING) \
+#define COD_INSERT(DUE, SETTING) \
 	"INSERT INTO order_mgmt.payment (shop_id, order_id, kind, status, amount, provider_ref," \
 	"    method, created_at)" \
 	" SELECT o.shop_id, o.order_id, 'charge', 'succeeded'," \
-	"    o.total - (o.paid_amount - o.refunded_amount), 'cod:' || o.order_id, 'cod', $3" \
+	"    " DUE " - (o.paid_amount - o.refunded_amount), 'cod:' || o.order_id, 'cod', $3" \
 	" FROM order_mgmt.orders o JOIN order_mgmt.shop s ON s.shop_id = o.shop_id" \
 	" WHERE o.shop_id = $1 AND o.order_id = $2" \
 	"   AND (o.logistics = 'cod' OR o.payment_method = 'cod')" \
 	"   AND o.status <> 'cancelled' AND o.delivery_status = 'collected'" \
 	"   AND o.payment_status IN ('unpaid', 'pending', 'failed')" \
-	"   AND o.paid_amount - o.refunded_amount < o.total" SETTING \
+	"   AND o.paid_amount - o.refunded_amount < " DUE SETTING \
 	" ON CONFLICT (shop_id, provider_ref) DO NOTHING" \
 	" RETURNING amount, provider_ref"
 
 	om_plan(setting ? &plan : &plan_010,
-			setting ? COD_INSERT(" AND s.cod_paid_on_collect") : COD_INSERT(""),
+			setting ? COD_INSERT("(o.total - o.credit_applied)", " AND s.cod_paid_on_collect") :
+			COD_INSERT("o.total", ""),
 			3, argtypes);
 	values[0] = Int64GetDatum(shop_id);
 	values[1] = Int64GetDatum(order_id);

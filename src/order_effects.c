@@ -9,12 +9,14 @@
  * clause skips the rest) it appends the transition events, then does, in
  * this order and one step function each:
  *
- *	cancelled			releases the promo redemption and the held stock,
- *						drops the order's pending deadlines and schedules
+ *	cancelled			gives the store credit it holds back, releases the
+ *						promo redemption and the held stock, drops the
+ *						order's pending deadlines and schedules
  *						auto-archiving (shop.auto_archive_after);
- *	reactivated			re-claims the promo code and holds the stock again,
- *						all or nothing (OM003/OM004/OM001 abort the UPDATE),
- *						and drops the deadlines of the cancelled order;
+ *	reactivated			spends its store credit again, re-claims the promo
+ *						code and holds the stock again, all or nothing
+ *						(OM015/OM003/OM004/OM001 abort the UPDATE), and
+ *						drops the deadlines of the cancelled order;
  *	completed			earns the customer's reward points, drops the
  *						pending deadlines and schedules auto-archiving;
  *	left pre-shipment	commits the held stock (on_hand and reserved drop),
@@ -27,8 +29,9 @@
  *	refunded more		reverses the reward points the money no longer earns;
  *	collected			a cod order's payment becomes paid (cod.c).
  *
- * Lock order: the order row (held by the UPDATE), the promo code row, then
- * stock rows in SKU order; see reservation.c.
+ * Lock order: the order row (held by the UPDATE), the customer's store
+ * credit balance row, the promo code row, then stock rows in SKU order;
+ * see reservation.c and store_credit.c.
  *
  * A multi-row UPDATE keeps that order too.  PostgreSQL locks all its order
  * rows while it runs, then fires the row events of the statement one after
@@ -37,7 +40,9 @@
  * holding that code and waiting for that stock.  So, on the first row
  * event of a statement that moved more than one order, orders_after locks
  * everything the statement's effects will take, in the global order: the
- * promo code rows, then the per-customer counters, then the stock rows by
+ * store credit balance rows of the orders that spent credit (cancelled or
+ * reactivated), the promo code rows, then the per-customer counters, then
+ * the stock rows by
  * (shop, sku COLLATE "C", bucket); the row effects then find them locked
  * already.  What each move takes is read from the statement's transition
  * tables (REFERENCING OLD TABLE AS old_orders NEW TABLE AS new_orders, see
@@ -112,6 +117,7 @@
 #include "promo.h"
 #include "spi_util.h"
 #include "stock.h"
+#include "store_credit.h"
 #include "sweep.h"
 
 
@@ -338,15 +344,32 @@ WriteTransitionEvents(OrderChange *ch)
 					   NULL, NULL, NULL);
 }
 
+/* The store credit the order spent at checkout (0 on a 0.1.0 schema). */
+static Numeric
+CreditApplied(const OrderChange *ch)
+{
+	return om_row_credit_applied(ch->newtup, ch->td, cols);
+}
+
+static bool
+HasCredit(const OrderChange *ch)
+{
+	return om_num_cmp(CreditApplied(ch), om_num_int(0)) > 0;
+}
+
 /*
- * Cancelled: release the promo redemption (promo_key, or NULL for none),
- * then give the held stock back, drop the pending deadlines and schedule
+ * Cancelled: give back the store credit the order holds (store_credit.c),
+ * release the promo redemption (promo_key, or NULL for none), then give
+ * the held stock back, drop the pending deadlines and schedule
  * auto-archiving; inside a run_due() set UPDATE, only note the order for
  * om_sweep_set_apply() instead of those last three.
  */
 static void
 CancelEffects(const OrderChange *ch, const char *promo_key)
 {
+	if (HasCredit(ch))
+		om_credit_order_cancelled(ch->shop_id, ch->order_id,
+								  om_row_text(ch->newtup, ch->td, cols->customer_id));
 	if (promo_key)
 		om_promo_release(ch->shop_id, ch->order_id, promo_key);
 	if (om_act_in_set())
@@ -360,13 +383,18 @@ CancelEffects(const OrderChange *ch, const char *promo_key)
 }
 
 /*
- * Reactivated: claim the promo code again (promo_key, or NULL for none),
- * hold the stock again, then drop the deadlines of the cancelled order;
- * all or nothing, as OM003/OM004/OM001 abort the UPDATE.
+ * Reactivated: spend the order's store credit again, claim the promo code
+ * again (promo_key, or NULL for none), hold the stock again, then drop the
+ * deadlines of the cancelled order; all or nothing, as
+ * OM015/OM003/OM004/OM001 abort the UPDATE.
  */
 static void
 ReactivateEffects(const OrderChange *ch, const char *promo_key)
 {
+	if (HasCredit(ch))
+		om_credit_order_reactivated(ch->shop_id, ch->order_id,
+									om_row_text(ch->newtup, ch->td, cols->customer_id),
+									CreditApplied(ch));
 	if (promo_key)
 		ClaimAgain(ch->shop_id, ch->order_id, promo_key,
 				   om_row_text(ch->newtup, ch->td, cols->customer_id),
@@ -540,7 +568,7 @@ CountRowEvents(void)
 
 /*
  * Lock what the statement's effects will take, in the global lock order:
- * promo code rows (limited codes only: an unlimited one is claimed and
+ * store credit balance rows, promo code rows (limited codes only: an unlimited one is claimed and
  * released without touching its row), per-customer counters, stock rows.
  * LockRows sits above the sort, so each statement locks in its ORDER BY.
  * Inside SPI, the statement's tables registered.
@@ -548,9 +576,25 @@ CountRowEvents(void)
 static void
 LockStatementRows(void)
 {
+	static SPIPlanPtr credit_plan = NULL;
 	static SPIPlanPtr codes_plan = NULL;
 	static SPIPlanPtr counters_plan = NULL;
 	static SPIPlanPtr stock_plan = NULL;
+
+	/* store credit balances (0.2.0) first: checkout takes them with the order */
+	if (cols->credit_applied != 0)
+	{
+		om_plan(&credit_plan,
+				"SELECT 1 FROM order_mgmt.store_credit_balance b"
+				" WHERE (b.shop_id, b.customer_id) IN ("
+				"   SELECT n.shop_id, n.customer_id FROM old_orders o JOIN new_orders n"
+				"     ON n.shop_id = o.shop_id AND n.order_id = o.order_id"
+				"   WHERE n.credit_applied > 0 AND n.customer_id IS NOT NULL"
+				"     AND (o.status = 'cancelled') <> (n.status = 'cancelled'))"
+				" ORDER BY b.shop_id, b.customer_id COLLATE \"C\" FOR NO KEY UPDATE OF b",
+				0, NULL);
+		om_exec(credit_plan, NULL, NULL, false, 0);
+	}
 
 	om_plan(&codes_plan,
 			MOVES_SQL

@@ -213,7 +213,7 @@ static const char *const api_only_columns[] = {
 	"customer_id", "logistics", "currency", "subtotal", "discount", "shipping_fee",
 	"total", "paid_amount", "refunded_amount", "promo_code", "promo_key",
 	"payment_due_at", "hold_until", "created_at", "reactivated_at",
-	"idempotency_key"
+	"idempotency_key", "credit_applied"
 };
 
 static void
@@ -393,6 +393,27 @@ HoldEnds(const GuardMove *mv)
 		IsNull(mv->newtup, mv->td, cols->hold_until);
 }
 
+/* The order's store credit in the new row version. */
+static Numeric
+CreditApplied(const GuardMove *mv)
+{
+	return om_row_credit_applied(mv->newtup, mv->td, cols);
+}
+
+/*
+ * Was the order paid with store credit only, and is no money left with
+ * the shop: credit spent, paid_amount = refunded_amount?
+ */
+static bool
+CreditOnly(const GuardMove *mv)
+{
+	bool		isnull;
+
+	return om_num_cmp(CreditApplied(mv), om_num_int(0)) > 0 &&
+		om_num_cmp(DatumGetNumeric(Get(mv->newtup, mv->td, cols->paid_amount, &isnull)),
+				   DatumGetNumeric(Get(mv->newtup, mv->td, cols->refunded_amount, &isnull))) == 0;
+}
+
 /*
  * The moves the guard makes itself, set in *edit and in mv's new_* states
  * so that the checks after it judge them too: cancelling a paid order
@@ -407,16 +428,20 @@ ImplyMoves(GuardMove *mv, OmRowEdit *edit)
 {
 	TupleDesc	td = mv->td;
 
-	/* Cancelling a paid order means its money is owed back (SPEC §6). */
+	/*
+	 * Cancelling a paid order means its money is owed back (SPEC §6).  An
+	 * order paid with store credit only has no money to owe: its credit
+	 * goes back at once (orders_after), so its payment is refunded.
+	 */
 	if (mv->new_status == OS_CANCELLED && mv->old_status != OS_CANCELLED &&
 		mv->new_pay == mv->old_pay &&
 		(mv->old_pay == PS_PAID || mv->old_pay == PS_PARTIALLY_REFUNDED))
 	{
-		mv->new_pay = PS_REFUNDING;
+		mv->new_pay = CreditOnly(mv) ? PS_REFUNDED : PS_REFUNDING;
 		om_edit_set(edit, cols->payment_status,
 					om_state_to_datum(OM_MACHINE_PAYMENT,
 									  TupleDescAttr(td, cols->payment_status - 1)->atttypid,
-									  PS_REFUNDING), false);
+									  mv->new_pay), false);
 	}
 
 	/*
@@ -677,13 +702,15 @@ CheckStampedColumns(const GuardMove *mv)
 /*
  * The money columns are the truth (SPEC §1.2): the payment status a plain
  * UPDATE leaves must agree with them as the API would have set it.  With
- * owed = paid_amount - refunded_amount:
+ * owed = paid_amount - refunded_amount and due = total - credit_applied
+ * (store credit is a tender that lowers the money due):
  *
- *	unpaid, pending, failed	owed < total, or nothing paid at all
- *	paid					owed >= total, and the order is not cancelled
+ *	unpaid, pending, failed	owed < due, or nothing paid at all
+ *	paid					owed >= due, and the order is not cancelled
  *	partially_refunded		0 < refunded_amount < paid_amount, not cancelled
  *	refunding				owed > 0 (money to return), or nothing paid
- *	refunded				refunded_amount = paid_amount > 0
+ *	refunded				refunded_amount = paid_amount > 0, or = 0 with
+ *							store credit spent (paid with credit only)
  *
  * so a cancelled order with money not returned rests in refunding.
  * Judged when a plain UPDATE moves the order or its payment; order_mgmt's
@@ -697,6 +724,8 @@ CheckMoneyAgrees(const GuardMove *mv)
 	Numeric		paid,
 				refunded,
 				total,
+				credit,
+				due,
 				owed,
 				zero = om_num_int(0);
 	bool		nothing_paid,
@@ -710,6 +739,8 @@ CheckMoneyAgrees(const GuardMove *mv)
 	paid = DatumGetNumeric(Get(mv->newtup, mv->td, cols->paid_amount, &isnull));
 	refunded = DatumGetNumeric(Get(mv->newtup, mv->td, cols->refunded_amount, &isnull));
 	total = DatumGetNumeric(Get(mv->newtup, mv->td, cols->total, &isnull));
+	credit = CreditApplied(mv);
+	due = om_num_sub(total, credit);
 	owed = om_num_sub(paid, refunded);
 	nothing_paid = om_num_cmp(paid, zero) == 0;
 
@@ -718,11 +749,11 @@ CheckMoneyAgrees(const GuardMove *mv)
 		case PS_UNPAID:
 		case PS_PENDING:
 		case PS_FAILED:
-			ok = nothing_paid || om_num_cmp(owed, total) < 0;
+			ok = nothing_paid || om_num_cmp(owed, due) < 0;
 			needs = "the payments, less refunds, below the total";
 			break;
 		case PS_PAID:
-			ok = om_num_cmp(owed, total) >= 0 && !cancelled;
+			ok = om_num_cmp(owed, due) >= 0 && !cancelled;
 			needs = cancelled ? "an order that is not cancelled (a cancelled order's money is owed back: refunding)" :
 				"payments, less refunds, that cover the total";
 			break;
@@ -736,7 +767,8 @@ CheckMoneyAgrees(const GuardMove *mv)
 			needs = "money paid and not yet refunded";
 			break;
 		case PS_REFUNDED:
-			ok = !nothing_paid && om_num_cmp(refunded, paid) == 0;
+			ok = om_num_cmp(refunded, paid) == 0 &&
+				(!nothing_paid || om_num_cmp(credit, zero) > 0);
 			needs = "all the money paid refunded";
 			break;
 	}
@@ -745,10 +777,12 @@ CheckMoneyAgrees(const GuardMove *mv)
 				(errcode(ERRCODE_OM_INVALID_TRANSITION),
 				 errmsg("payment of order " INT64_FORMAT " cannot be %s: the money says otherwise",
 						mv->order_id, om_state_name(OM_MACHINE_PAYMENT, mv->new_pay)),
-				 errdetail("Payment %s needs %s; the order is %s, paid %s, refunded %s, total %s.",
+				 errdetail("Payment %s needs %s; the order is %s, paid %s, refunded %s, total %s%s.",
 						   om_state_name(OM_MACHINE_PAYMENT, mv->new_pay), needs,
 						   om_state_name(OM_MACHINE_ORDER, mv->new_status),
-						   om_num_text(paid), om_num_text(refunded), om_num_text(total)),
+						   om_num_text(paid), om_num_text(refunded), om_num_text(total),
+						   om_num_cmp(credit, zero) > 0 ?
+						   psprintf(" of which store credit pays %s", om_num_text(credit)) : ""),
 				 errhint("Record money with order_mgmt.payment_succeeded(), mark_paid() or refund(); if the row was read before the order last changed, reload it.")));
 }
 

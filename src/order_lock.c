@@ -44,22 +44,30 @@ void
 om_lock_order(int64 shop_id, int64 order_id, OmOrder *order)
 {
 	static SPIPlanPtr lock_plan = NULL;
+	static SPIPlanPtr lock_plan_010 = NULL;
 	static SPIPlanPtr due_plan = NULL;
 	static const Oid lock_types[] = {INT8OID, INT8OID};
 	static const Oid due_types[] = {INT8OID, INT8OID, TIMESTAMPTZOID};
 	Datum		values[3];
 	int			pass;
+	SPIPlanPtr	lock;
 
 	/*
 	 * Two statements on purpose: the due rows are read after the order lock
 	 * is granted, with a new snapshot, so a deadline that a sweeper holding
-	 * the lock has just scheduled is seen.
+	 * the lock has just scheduled is seen.  Store credit (0.2.0) is a
+	 * tender: the money due is total - credit_applied.
 	 */
-	om_plan(&lock_plan,
-			"SELECT status::text, payment_status::text, total, paid_amount, refunded_amount,"
-			" delivery_status::text, logistics = 'standard', archived_at IS NOT NULL"
-			" FROM order_mgmt.orders WHERE shop_id = $1 AND order_id = $2 FOR UPDATE",
-			2, lock_types);
+#define LOCK_SQL(DUE) \
+	"SELECT status::text, payment_status::text, total, paid_amount, refunded_amount," \
+	" delivery_status::text, logistics = 'standard', archived_at IS NOT NULL, " DUE \
+	" FROM order_mgmt.orders WHERE shop_id = $1 AND order_id = $2 FOR UPDATE"
+
+	if (om_has_column("orders", "credit_applied"))
+		lock = om_plan(&lock_plan, LOCK_SQL("total - credit_applied"), 2, lock_types);
+	else
+		lock = om_plan(&lock_plan_010, LOCK_SQL("total"), 2, lock_types);
+#undef LOCK_SQL
 	om_plan(&due_plan,
 			"SELECT action::text, reason::text FROM order_mgmt.due_action"
 			" WHERE shop_id = $1 AND order_id = $2 AND due_at <= $3 ORDER BY due_at",
@@ -77,7 +85,7 @@ om_lock_order(int64 shop_id, int64 order_id, OmOrder *order)
 		bool		isnull;
 		bool		applied = false;
 
-		om_exec(lock_plan, values, NULL, false, 0);
+		om_exec(lock, values, NULL, false, 0);
 		if (SPI_processed == 0)
 			om_order_not_found(shop_id, order_id);
 		tt = SPI_tuptable;
@@ -94,6 +102,7 @@ om_lock_order(int64 shop_id, int64 order_id, OmOrder *order)
 										   TextDatumGetCString(SPI_getbinval(tt->vals[0], tt->tupdesc, 6, &isnull)));
 		order->standard = DatumGetBool(SPI_getbinval(tt->vals[0], tt->tupdesc, 7, &isnull));
 		order->archived = DatumGetBool(SPI_getbinval(tt->vals[0], tt->tupdesc, 8, &isnull));
+		order->due = DatumGetNumericCopy(SPI_getbinval(tt->vals[0], tt->tupdesc, 9, &isnull));
 		if (pass == 3)
 			break;
 
@@ -124,36 +133,17 @@ om_move_status(int64 shop_id, int64 order_id, const char *status, const char *re
 	static SPIPlanPtr plan = NULL;
 	Datum		values[6];
 	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	Oid			argtypes[6] = {INT8OID, INT8OID, TEXTOID, om_type_oid("cancel_reason"),
+	TEXTOID, om_type_oid("cancel_source")};
 
-	Oid			reason_type = om_type_oid("cancel_reason");
-	Oid			source_type = om_type_oid("cancel_source");
-
-	/*
-	 * $4 and $6 are of the enum types, not text cast in the statement:
-	 * Citus refuses a STABLE function (the enum's input) inside COALESCE
-	 * in an UPDATE.  A kept plan's parameter types are not revalidated, so
-	 * when the types were made anew (the extension re-created) the plan
-	 * is prepared again.
-	 */
-	if (plan != NULL && (SPI_getargtypeid(plan, 3) != reason_type ||
-						 SPI_getargtypeid(plan, 5) != source_type))
-	{
-		SPI_freeplan(plan);
-		plan = NULL;
-	}
-	if (plan == NULL)
-	{
-		Oid			argtypes[6] = {INT8OID, INT8OID, TEXTOID,
-		reason_type, TEXTOID, source_type};
-
-		om_plan(&plan,
-				"UPDATE order_mgmt.orders SET status = $3::order_mgmt.order_status,"
-				" cancel_reason = coalesce($4, cancel_reason),"
-				" cancel_note = coalesce($5, cancel_note),"
-				" cancel_source = coalesce($6, cancel_source)"
-				" WHERE shop_id = $1 AND order_id = $2",
-				6, argtypes);
-	}
+	/* $4 and $6 are of the enum types (om_plan(): Citus and COALESCE) */
+	om_plan(&plan,
+			"UPDATE order_mgmt.orders SET status = $3::order_mgmt.order_status,"
+			" cancel_reason = coalesce($4, cancel_reason),"
+			" cancel_note = coalesce($5, cancel_note),"
+			" cancel_source = coalesce($6, cancel_source)"
+			" WHERE shop_id = $1 AND order_id = $2",
+			6, argtypes);
 	values[0] = Int64GetDatum(shop_id);
 	values[1] = Int64GetDatum(order_id);
 	values[2] = CStringGetTextDatum(status);

@@ -20,6 +20,7 @@ typedef struct OmOrder
 	bool		standard;		/* logistics 'standard' (else integrated, cod) */
 	bool		archived;
 	Numeric		total;
+	Numeric		due;			/* total - credit_applied: what is paid in money */
 	Numeric		paid_amount;
 	Numeric		refunded_amount;
 } OmOrder;

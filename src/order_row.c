@@ -75,8 +75,20 @@ om_order_cols(Relation rel)
 	/* added in 0.2.0: the library also serves a 0.1.0 schema until it is updated */
 	cols.lock_version = Max(SPI_fnumber(td, "lock_version"), 0);
 	cols.delivered_at = Max(SPI_fnumber(td, "delivered_at"), 0);
+	cols.credit_applied = Max(SPI_fnumber(td, "credit_applied"), 0);
 	cols.relid = RelationGetRelid(rel);
 	return &cols;
+}
+
+/* The order's store credit, credit_applied (0 on a 0.1.0 schema). */
+Numeric
+om_row_credit_applied(HeapTuple tuple, TupleDesc td, const OrderCols *c)
+{
+	bool		isnull;
+
+	if (c->credit_applied == 0)
+		return DatumGetNumeric(DirectFunctionCall1(int4_numeric, Int32GetDatum(0)));
+	return DatumGetNumeric(heap_getattr(tuple, c->credit_applied, td, &isnull));
 }
 
 void

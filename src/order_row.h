@@ -12,6 +12,8 @@
 #include "access/htup_details.h"
 #include "utils/rel.h"
 
+#include "utils/numeric.h"
+
 #include "machines.h"
 
 typedef struct OrderCols
@@ -26,6 +28,7 @@ typedef struct OrderCols
 				reactivated_at, refunded_amount, paid_amount, total;
 	AttrNumber	lock_version;	/* 0 on a 0.1.0 schema not yet updated */
 	AttrNumber	delivered_at;	/* 0 on a 0.1.0 schema not yet updated */
+	AttrNumber	credit_applied; /* 0 on a 0.1.0 schema not yet updated */
 } OrderCols;
 
 /* Pending replacements for the row being written (a BEFORE trigger). */
@@ -42,6 +45,7 @@ extern const OrderCols *om_order_cols(Relation rel);
 extern int	om_row_state(HeapTuple tuple, TupleDesc td, AttrNumber attnum, OmMachine machine);
 extern int64 om_row_int64(HeapTuple tuple, TupleDesc td, AttrNumber attnum);
 extern char *om_row_text(HeapTuple tuple, TupleDesc td, AttrNumber attnum);
+extern Numeric om_row_credit_applied(HeapTuple tuple, TupleDesc td, const OrderCols *cols);
 extern char *om_enum_label(Datum value);
 extern Datum om_enum_value(Oid enumtype, const char *label);
 extern void om_edit_init(OmRowEdit *edit, TupleDesc tupdesc);

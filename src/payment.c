@@ -31,6 +31,7 @@
 #include "om_errcodes.h"
 #include "order_lock.h"
 #include "spi_util.h"
+#include "store_credit.h"
 
 static void
 CheckAmount(Numeric amount, const char *what)
@@ -204,11 +205,14 @@ MoneyEvent(const OmOrder *o, const char *kind, Numeric amount, const char *provi
 	MoneyEventWith(o, kind, amount, provider_ref, key, value, NULL, NULL);
 }
 
-/* What is still to pay: total - (paid - refunded), never below 0. */
+/*
+ * What is still to pay in money: due - (paid - refunded), never below 0,
+ * where due is the total less the store credit the order spent.
+ */
 static Numeric
 Outstanding(const OmOrder *o)
 {
-	Numeric		left = om_num_sub(o->total, om_num_sub(o->paid_amount, o->refunded_amount));
+	Numeric		left = om_num_sub(o->due, om_num_sub(o->paid_amount, o->refunded_amount));
 
 	return om_num_cmp(left, om_num_int(0)) > 0 ? left : om_num_int(0);
 }
@@ -296,7 +300,7 @@ Datum
 om_payment_succeeded(PG_FUNCTION_ARGS)
 {
 	static const int gone[] = {ERRCODE_OM_INSUFFICIENT_STOCK, ERRCODE_OM_PROMO_CODE_EXHAUSTED,
-	ERRCODE_OM_PROMO_CUSTOMER_LIMIT};
+	ERRCODE_OM_PROMO_CUSTOMER_LIMIT, ERRCODE_OM_INSUFFICIENT_STORE_CREDIT};
 	OmOrder		o;
 	Numeric		amount;
 	char	   *ref = OptText(fcinfo, 3);
@@ -357,12 +361,12 @@ om_payment_succeeded(PG_FUNCTION_ARGS)
 		RETURN_STATUS(PS_REFUNDING);
 	}
 	if (o.payment == PS_UNPAID || o.payment == PS_PENDING || o.payment == PS_FAILED)
-		payment = om_num_cmp(net, o.total) >= 0 ? PS_PAID : o.payment;
+		payment = om_num_cmp(net, o.due) >= 0 ? PS_PAID : o.payment;
 	else
 		payment = o.payment;	/* more money for a paid order */
 	UpdateOrder(&o, payment, paid, NULL);
-	if (om_num_cmp(net, o.total) > 0)
-		MoneyEvent(&o, "overpaid", om_num_sub(net, o.total), ref, "note",
+	if (om_num_cmp(net, o.due) > 0)
+		MoneyEvent(&o, "overpaid", om_num_sub(net, o.due), ref, "note",
 				   "money above the order total is owed back");
 	RETURN_STATUS(payment);
 }
@@ -444,14 +448,41 @@ om_mark_paid(PG_FUNCTION_ARGS)
 }
 
 /*
+ * A refund as store credit: the customer whose balance takes it.  22023
+ * for a guest order (no balance) or a schema without store credit.
+ */
+static char *
+CreditCustomer(const OmOrder *o)
+{
+	static SPIPlanPtr plan = NULL;
+	bool		isnull;
+	Datum		d;
+
+	om_require_column("orders", "credit_applied", "a refund as store credit");
+	om_exec_for_order(&plan,
+					  "SELECT customer_id FROM order_mgmt.orders WHERE shop_id = $1 AND order_id = $2",
+					  o->shop_id, o->order_id);
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot refund order " INT64_FORMAT " as store credit: it is a guest order", o->order_id),
+				 errdetail("Store credit is a customer's balance; order " INT64_FORMAT " of shop " INT64_FORMAT " has no customer_id.",
+						   o->order_id, o->shop_id),
+				 errhint("Refund by card, bank_transfer, cash or other.")));
+	return TextDatumGetCString(d);
+}
+
+/*
  * refund(shop_id, order_id, amount, provider_ref, note, method)
  *	-> payment_status
  *
  * All paid money back: refunded.  Part of it: partially_refunded, except
  * on a cancelled order, whose money not yet returned rests in refunding.
  * method (card, bank_transfer, store_credit, cash, other) is recorded on
- * the refund's payment row and in its event; store_credit records only how
- * the money went back, it credits no balance here.
+ * the refund's payment row and in its event; store_credit puts the amount
+ * on the customer's balance (ledger kind refunded, seed 001), which a
+ * guest order has none of (22023).
  */
 PG_FUNCTION_INFO_V1(om_refund);
 Datum
@@ -466,6 +497,7 @@ om_refund(PG_FUNCTION_ARGS)
 	Numeric		refunded;
 	int			payment;
 	char	   *method = NULL;
+	char	   *credit_to;
 
 	OM_ARG_NOT_NULL(2, "amount");
 	amount = PG_GETARG_NUMERIC(2);
@@ -493,8 +525,12 @@ om_refund(PG_FUNCTION_ARGS)
 						   om_num_text(o.paid_amount), om_num_text(o.refunded_amount),
 						   om_num_text(refundable))));
 
+	credit_to = method && strcmp(method, "store_credit") == 0 ? CreditCustomer(&o) : NULL;
+
 	refunded = om_num_add(o.refunded_amount, amount);
 	RecordPayment(&o, "refund", "succeeded", amount, ref, NULL, NULL, method);
+	if (credit_to)
+		om_credit_move(o.shop_id, credit_to, o.order_id, "refunded", amount, OptText(fcinfo, 4));
 	MoneyEventWith(&o, "refund", amount, ref, "note", OptText(fcinfo, 4), "method", method);
 	payment = o.payment;
 	if (o.payment == PS_PAID || o.payment == PS_REFUNDING || o.payment == PS_PARTIALLY_REFUNDED)

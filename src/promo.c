@@ -477,19 +477,6 @@ InsertPromo(int64 shop_id, const char *code_key, const char *code, const char *k
 				 errdetail("Codes match on their normalized form \"%s\".", code_key)));
 }
 
-static void
-RequireCustomer(int64 shop_id, const char *customer_id)
-{
-	static SPIPlanPtr plan = NULL;
-
-	if (!om_exists(&plan, "SELECT 1 FROM order_mgmt.customer WHERE shop_id = $1 AND customer_id = $2",
-				   shop_id, customer_id))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("customer \"%s\" does not exist in shop " INT64_FORMAT, customer_id, shop_id),
-				 errhint("Create it with order_mgmt.upsert_customer().")));
-}
-
 /*
  * create_promo(shop_id, code, kind, value, usage_limit, per_customer_limit,
  *				min_subtotal, starts_at, ends_at, customer_id) -> text code_key
@@ -540,7 +527,7 @@ om_create_promo(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 	om_require_shop(shop_id);
 	if (customer_id)
-		RequireCustomer(shop_id, customer_id);
+		om_require_customer(shop_id, customer_id);
 	InsertPromo(shop_id, code_key, code, kind, value,
 				PG_ARGISNULL(4) ? (Datum) 0 : PG_GETARG_DATUM(4), PG_ARGISNULL(4),
 				PG_ARGISNULL(5) ? (Datum) 0 : PG_GETARG_DATUM(5), PG_ARGISNULL(5),

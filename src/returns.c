@@ -14,7 +14,9 @@
  *
  * The order's delivery follows: returning while requests are open; when
  * none is, returned if every unit came back by plain returns, else arrived.
- * Refunds go through refund().
+ * Refunds go through refund().  A received plain return gives back its
+ * share of the store credit the order spent (store_credit.c), recorded on
+ * the request: the money to refund is refund_amount - store_credit.
  *
  * Policy and the way back (SPEC §11, seeds 001 and 003): with the shop's
  * return_window set, a request is accepted while now < delivered_at +
@@ -25,7 +27,7 @@
  * tracking_no); set_return_tracking changes them later, with an event.
  *
  * Lock order: the order row (om_lock_order), then the request row, then
- * stock rows (reservation.c).
+ * the customer's store credit balance, then stock rows (reservation.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -50,6 +52,7 @@
 #include "order_lock.h"
 #include "spi_util.h"
 #include "stock.h"
+#include "store_credit.h"
 
 typedef struct ReturnRow
 {
@@ -460,24 +463,26 @@ static bool
 SetWayBack(int64 shop_id, int64 return_id, const WayBack *way)
 {
 	static SPIPlanPtr plan = NULL;
-	static const Oid argtypes[] = {INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID};
+	Oid			argtypes[6] = {INT8OID, INT8OID, InvalidOid, TEXTOID, TEXTOID, TIMESTAMPTZOID};
 	Datum		values[6];
 	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
 
 	if (!way->method && !way->carrier && !way->tracking_no)
 		return false;
 	om_require_column("return_request", "tracking_no", "a return's way back");
+	/* $3 is of the enum type (om_plan(): Citus and COALESCE) */
+	argtypes[2] = om_type_oid("return_method");
 	om_plan(&plan,
 			"UPDATE order_mgmt.return_request"
-			" SET method = coalesce($3::order_mgmt.return_method, method),"
+			" SET method = coalesce($3, method),"
 			"   carrier = coalesce($4, carrier), tracking_no = coalesce($5, tracking_no), updated_at = $6"
 			" WHERE shop_id = $1 AND return_id = $2"
 			"   AND (method, carrier, tracking_no) IS DISTINCT FROM"
-			"       (coalesce($3::order_mgmt.return_method, method), coalesce($4, carrier), coalesce($5, tracking_no))",
+			"       (coalesce($3, method), coalesce($4, carrier), coalesce($5, tracking_no))",
 			6, argtypes);
 	values[0] = Int64GetDatum(shop_id);
 	values[1] = Int64GetDatum(return_id);
-	om_text_param(values, nulls, 2, way->method);
+	om_enum_param(plan, values, nulls, 2, way->method);
 	om_text_param(values, nulls, 3, way->carrier);
 	om_text_param(values, nulls, 4, way->tracking_no);
 	values[5] = TimestampTzGetDatum(om_now());
@@ -731,6 +736,10 @@ om_receive_return(PG_FUNCTION_ARGS)
 	values[1] = Int64GetDatum(r.return_id);
 	values[2] = Int64GetDatum(r.order_id);
 	om_exec(lines_plan, values, NULL, false, 0);
+
+	/* a plain return gives back its share of the store credit, before stock rows */
+	if (!r.exchange)
+		om_credit_for_return(r.shop_id, r.order_id, r.return_id);
 
 	if (restock)
 	{

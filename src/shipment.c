@@ -392,7 +392,7 @@ static void
 FollowOrder(const OmOrder *o, int to, const Parcel *parcel)
 {
 	static SPIPlanPtr plan = NULL;
-	static const Oid argtypes[] = {INT8OID, INT8OID, BOOLOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID};
+	Oid			argtypes[7] = {INT8OID, INT8OID, BOOLOID, InvalidOid, TEXTOID, TEXTOID, TIMESTAMPTZOID};
 	Datum		values[7];
 	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	bool		moves = om_delivery_package_state(to);
@@ -400,13 +400,15 @@ FollowOrder(const OmOrder *o, int to, const Parcel *parcel)
 
 	if (!moves && !parcel->carrier && !parcel->tracking_no)
 		return;
+	/* $4 is of the enum type (om_plan(): Citus and CASE) */
+	argtypes[3] = om_type_oid("delivery_status");
 	om_plan(&plan,
 			"WITH x AS (SELECT shipment_id, carrier, tracking_no,"
-			"    $3 AND status IN " PACKAGE_STATES_SQL " AND status < $4::order_mgmt.delivery_status AS behind,"
+			"    $3 AND status IN " PACKAGE_STATES_SQL " AND status < $4 AS behind,"
 			"    shipment_id = max(shipment_id) OVER () AS newest"
 			"   FROM order_mgmt.shipment WHERE shop_id = $1 AND order_id = $2 AND return_id IS NULL)"
 			" UPDATE order_mgmt.shipment s SET"
-			"   status = CASE WHEN x.behind THEN $4::order_mgmt.delivery_status ELSE s.status END,"
+			"   status = CASE WHEN x.behind THEN $4 ELSE s.status END,"
 			"   delivered_at = CASE WHEN x.behind AND $4 IN ('arrived', 'collected')"
 			"     THEN coalesce(s.delivered_at, $7) ELSE s.delivered_at END,"
 			"   carrier = CASE WHEN x.newest THEN coalesce($5, s.carrier) ELSE s.carrier END,"
@@ -419,7 +421,7 @@ FollowOrder(const OmOrder *o, int to, const Parcel *parcel)
 	values[0] = Int64GetDatum(o->shop_id);
 	values[1] = Int64GetDatum(o->order_id);
 	values[2] = BoolGetDatum(moves);
-	values[3] = CStringGetTextDatum(om_state_name(OM_MACHINE_DELIVERY, to));
+	om_enum_param(plan, values, nulls, 3, om_state_name(OM_MACHINE_DELIVERY, to));
 	TextParam(values, nulls, 4, parcel->carrier);
 	TextParam(values, nulls, 5, parcel->tracking_no);
 	values[6] = TimestampTzGetDatum(om_now());

@@ -51,6 +51,20 @@ om_require_shop(int64 shop_id)
 		om_shop_not_found(shop_id);
 }
 
+/* The customer must exist in the shop (22023).  Inside SPI. */
+void
+om_require_customer(int64 shop_id, const char *customer_id)
+{
+	static SPIPlanPtr plan = NULL;
+
+	if (!om_exists(&plan, "SELECT 1 FROM order_mgmt.customer WHERE shop_id = $1 AND customer_id = $2",
+				   shop_id, customer_id))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("customer \"%s\" does not exist in shop " INT64_FORMAT, customer_id, shop_id),
+				 errhint("Create it with order_mgmt.upsert_customer().")));
+}
+
 static void
 CheckShopId(int64 shop_id)
 {
@@ -166,7 +180,8 @@ typedef enum SettingCheck
 	CHECK_NOT_NEGATIVE,			/* interval or numeric >= 0 */
 	CHECK_BUCKETS,				/* 1 .. OM_MAX_BUCKETS */
 	CHECK_CHANNEL,				/* a lower-case identifier, for LISTEN */
-	CHECK_TIMEOUTS				/* {"method": interval > 0 or null, ...} */
+	CHECK_TIMEOUTS,				/* {"method": interval > 0 or null, ...} */
+	CHECK_REWARD_UNIT			/* points or store_credit (enum reward_unit) */
 } SettingCheck;
 
 typedef struct ShopSetting
@@ -196,6 +211,7 @@ static const ShopSetting shop_settings[] = {
 	{"payment_timeouts", JSONBOID, false, CHECK_TIMEOUTS},
 	{"cod_paid_on_collect", BOOLOID, false, CHECK_NONE},
 	{"return_window", INTERVALOID, true, CHECK_NOT_NEGATIVE},
+	{"reward_unit", TEXTOID, false, CHECK_REWARD_UNIT},
 };
 
 static const ShopSetting *
@@ -209,7 +225,7 @@ FindSetting(const char *name)
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("unknown shop setting \"%s\"", name),
-			 errhint("The settings are name, currency, locale, timezone, payment_timeout, auto_cancel_failed, auto_cancel_delay, allow_customer_cancel, auto_archive_after, reward_rate, high_value_threshold, followup_window, stock_buckets, admission_queue, notify_channel, payment_timeouts, cod_paid_on_collect and return_window.")));
+			 errhint("The settings are name, currency, locale, timezone, payment_timeout, auto_cancel_failed, auto_cancel_delay, allow_customer_cancel, auto_archive_after, reward_rate, reward_unit, high_value_threshold, followup_window, stock_buckets, admission_queue, notify_channel, payment_timeouts, cod_paid_on_collect and return_window.")));
 	return NULL;				/* keep compiler quiet */
 }
 
@@ -351,6 +367,17 @@ CheckSetting(const ShopSetting *setting, Datum value)
 			break;
 		case CHECK_TIMEOUTS:
 			CheckTimeouts(DatumGetJsonbP(value));
+			break;
+		case CHECK_REWARD_UNIT:
+			{
+				char	   *unit = TextDatumGetCString(value);
+
+				if (strcmp(unit, "points") != 0 && strcmp(unit, "store_credit") != 0)
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("shop setting \"reward_unit\" must be points or store_credit"),
+							 errdetail("Got \"%s\".", unit)));
+			}
 			break;
 	}
 	return value;
@@ -494,7 +521,8 @@ om_update_shop(PG_FUNCTION_ARGS)
 			else
 				values[nargs] = CheckSetting(setting, SettingValue(setting, &v));
 			/* setting names come from shop_settings[], never from the caller */
-			appendStringInfo(&sql, ", %s = $%d", quote_identifier(setting->name), nargs + 1);
+			appendStringInfo(&sql, ", %s = $%d%s", quote_identifier(setting->name), nargs + 1,
+							 setting->check == CHECK_REWARD_UNIT ? "::order_mgmt.reward_unit" : "");
 			nargs++;
 		}
 	}

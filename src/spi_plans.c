@@ -62,13 +62,30 @@ om_on_citus(void)
 	return on_citus == 1;
 }
 
+/*
+ * The plan kept in *slot, prepared on first use.  A parameter may be of
+ * one of the extension's enum types (om_type_oid(), given as a value with
+ * om_enum_param()) rather than text cast in the statement: Citus refuses
+ * the enum's STABLE input function inside CASE or COALESCE in an UPDATE.
+ * A kept plan's parameter types are not revalidated, so when a type was
+ * made anew (the extension re-created) the plan is prepared again.
+ */
 SPIPlanPtr
 om_plan(SPIPlanPtr *slot, const char *sql, int nargs, const Oid *argtypes)
 {
 	SPIPlanPtr	plan;
+	int			i;
 
 	if (*slot != NULL)
-		return *slot;
+	{
+		for (i = 0; i < nargs; i++)
+			if (SPI_getargtypeid(*slot, i) != argtypes[i])
+				break;
+		if (i == nargs)
+			return *slot;
+		SPI_freeplan(*slot);
+		*slot = NULL;
+	}
 
 	plan = SPI_prepare_cursor(sql, nargs, (Oid *) argtypes,
 							  om_on_citus() ? CURSOR_OPT_CUSTOM_PLAN : CURSOR_OPT_GENERIC_PLAN);

@@ -65,8 +65,10 @@ CREATE TYPE order_mgmt.event_kind AS ENUM
 	 'checkout', 'reserve', 'release', 'commit_stock', 'promo_claim',
 	 'promo_release', 'payment', 'refund', 'refund_owed', 'overpaid', 'note',
 	 'archive', 'unarchive', 'return', 'reward', 'deadline',
-	 -- issue 17 item 9, added by 0.2.0
-	 'shipment', 'tracking');
+	 -- issue 17 item 9, added by 0.2.0 (ALTER TYPE ... ADD VALUE appends)
+	 'shipment', 'tracking',
+	 -- issue 17 item 11, added by 0.2.0
+	 'store_credit');
 COMMENT ON TYPE order_mgmt.event_kind IS
 	'Kinds of order_event rows (SPEC §12): a status machine for a transition, else a side effect; shipment: a package shipped or moved, tracking: its carrier, tracking number or expected delivery changed';
 
@@ -95,3 +97,12 @@ CREATE TYPE order_mgmt.refund_method AS ENUM
 	('card', 'bank_transfer', 'store_credit', 'cash', 'other');
 COMMENT ON TYPE order_mgmt.refund_method IS
 	'How a refund reaches the customer (seed 001): back to the card, by bank transfer, as store credit, in cash, or other';
+
+CREATE TYPE order_mgmt.reward_unit AS ENUM ('points', 'store_credit');
+COMMENT ON TYPE order_mgmt.reward_unit IS
+	'What a shop''s rewards are paid in (seed 001): reward points, or store credit (購物金) spendable at checkout (SPEC §9)';
+
+CREATE TYPE order_mgmt.store_credit_kind AS ENUM
+	('granted', 'adjusted', 'spent', 'returned', 'earned', 'reversed', 'refunded');
+COMMENT ON TYPE order_mgmt.store_credit_kind IS
+	'A movement of store credit: granted or adjusted by the merchant, spent at checkout, returned by a cancellation or return, earned as a reward, reversed by a refund, refunded (money refunded as credit)';

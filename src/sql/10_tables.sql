@@ -23,7 +23,8 @@ CREATE TABLE order_mgmt.shop (
 	notify_channel text CHECK (notify_channel ~ '^[a-z_][a-z0-9_]{0,62}$'),
 	payment_timeouts jsonb NOT NULL DEFAULT '{"cod": null}' CHECK (pg_catalog.jsonb_typeof(payment_timeouts) = 'object'),
 	cod_paid_on_collect boolean NOT NULL DEFAULT true,
-	return_window interval CHECK (return_window >= '0')
+	return_window interval CHECK (return_window >= '0'),
+	reward_unit order_mgmt.reward_unit NOT NULL DEFAULT 'points'
 );
 COMMENT ON TABLE order_mgmt.shop IS 'A shop (tenant) and its settings; create with create_shop, change with update_shop';
 COMMENT ON COLUMN order_mgmt.shop.shop_id IS 'Tenant key; leads every key in the schema';
@@ -45,6 +46,7 @@ COMMENT ON COLUMN order_mgmt.shop.created_at IS 'When the shop was created (orde
 COMMENT ON COLUMN order_mgmt.shop.updated_at IS 'When the shop was last changed (order_mgmt.now())';
 COMMENT ON COLUMN order_mgmt.shop.notify_channel IS 'NOTIFY channel woken (empty payload) after a commit that wrote this shop''s events; NULL = none; set with enable_notify()';
 COMMENT ON COLUMN order_mgmt.shop.payment_timeouts IS 'Payment timeout per payment method, overriding payment_timeout: {"method": interval or null (no deadline)}; a cod order is method cod (SPEC §6)';
+COMMENT ON COLUMN order_mgmt.shop.reward_unit IS 'What rewards are paid in (seed 001): points (reward_rate points per currency unit) or store_credit (reward_rate credit per currency unit, rounded to the currency, e.g. 0.05 = 5% back)';
 COMMENT ON COLUMN order_mgmt.shop.cod_paid_on_collect IS 'A cod order collected by its customer is paid: the carrier''s payment of what is left to pay is recorded (SPEC §6); false when the shop records COD remittances itself';
 COMMENT ON COLUMN order_mgmt.shop.return_window IS 'How long after delivery (orders.delivered_at) a return may be requested; later requests need the merchant''s override (OM012), and automation completes an order only once it has passed (SPEC §11); NULL = no window';
 
@@ -188,6 +190,7 @@ CREATE TABLE order_mgmt.orders (
 	reactivated_at timestamptz,
 	lock_version bigint NOT NULL DEFAULT 0,
 	delivered_at timestamptz,
+	credit_applied numeric NOT NULL DEFAULT 0 CHECK (credit_applied >= 0 AND credit_applied <= total),
 	PRIMARY KEY (shop_id, order_id),
 	UNIQUE (shop_id, order_no),
 	FOREIGN KEY (shop_id, customer_id) REFERENCES order_mgmt.customer
@@ -240,6 +243,7 @@ COMMENT ON COLUMN order_mgmt.orders.consulted_support IS 'The customer talked to
 COMMENT ON COLUMN order_mgmt.orders.idempotency_key IS 'Caller''s key: a checkout retried with it returns this order';
 COMMENT ON COLUMN order_mgmt.orders.lock_version IS 'Optimistic-concurrency counter: every UPDATE adds one; a write carrying another value than the one read (or that plus one) is refused as stale (OM013)';
 COMMENT ON COLUMN order_mgmt.orders.delivered_at IS 'When delivery first reached arrived or collected: the shop''s return_window counts from it';
+COMMENT ON COLUMN order_mgmt.orders.credit_applied IS 'Store credit spent on the order at checkout (a tender): the money to pay is total - credit_applied';
 COMMENT ON COLUMN order_mgmt.orders.reactivated_at IS 'Last reactivation: from then on the merchant owns the order (no payment deadline, no auto-cancel)';
 
 CREATE TABLE order_mgmt.order_line (
@@ -495,7 +499,8 @@ COMMENT ON COLUMN order_mgmt.due_action.failed_at IS 'When it last failed (order
 CREATE TABLE order_mgmt.status_label (
 	enum_type text NOT NULL CHECK (enum_type IN
 		('order_status', 'payment_status', 'delivery_status', 'logistics_kind',
-		 'cancel_source', 'cancel_reason', 'return_method', 'refund_method')),
+		 'cancel_source', 'cancel_reason', 'return_method', 'refund_method',
+		 'reward_unit', 'store_credit_kind')),
 	value text NOT NULL,
 	locale text NOT NULL,
 	label text NOT NULL,

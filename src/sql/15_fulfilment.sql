@@ -101,6 +101,67 @@ COMMENT ON COLUMN order_mgmt.reward_ledger.points IS 'Points (always positive; k
 COMMENT ON COLUMN order_mgmt.reward_ledger.kind IS 'earned or reversed';
 COMMENT ON COLUMN order_mgmt.reward_ledger.created_at IS 'When';
 
+-- Store credit (issue 17 item 11, seed 001's 購物金): a balance per customer,
+-- changed only together with an entry of its append-only ledger
+-- (src/store_credit.c).
+CREATE TABLE order_mgmt.store_credit_balance (
+	shop_id bigint NOT NULL,
+	customer_id text NOT NULL,
+	balance numeric NOT NULL CHECK (balance >= 0),
+	updated_at timestamptz NOT NULL,
+	PRIMARY KEY (shop_id, customer_id),
+	FOREIGN KEY (shop_id, customer_id) REFERENCES order_mgmt.customer
+);
+COMMENT ON TABLE order_mgmt.store_credit_balance IS 'Store credit per customer: the sum of the customer''s store_credit_ledger, never negative; updated under its row lock';
+COMMENT ON COLUMN order_mgmt.store_credit_balance.shop_id IS 'Owning shop';
+COMMENT ON COLUMN order_mgmt.store_credit_balance.customer_id IS 'The customer';
+COMMENT ON COLUMN order_mgmt.store_credit_balance.balance IS 'Credit the customer can spend, in the shop currency';
+COMMENT ON COLUMN order_mgmt.store_credit_balance.updated_at IS 'Last movement';
+
+CREATE SEQUENCE order_mgmt.store_credit_entry_id_seq;
+COMMENT ON SEQUENCE order_mgmt.store_credit_entry_id_seq IS 'store_credit_ledger entry_id values';
+
+CREATE TABLE order_mgmt.store_credit_ledger (
+	shop_id bigint NOT NULL,
+	entry_id bigint NOT NULL DEFAULT nextval('order_mgmt.store_credit_entry_id_seq'),
+	customer_id text NOT NULL,
+	order_id bigint,
+	kind order_mgmt.store_credit_kind NOT NULL,
+	amount numeric NOT NULL CHECK (amount <> 0),
+	balance numeric NOT NULL CHECK (balance >= 0),
+	reason text,
+	actor text NOT NULL,
+	created_at timestamptz NOT NULL,
+	PRIMARY KEY (shop_id, entry_id),
+	FOREIGN KEY (shop_id, customer_id) REFERENCES order_mgmt.customer,
+	FOREIGN KEY (shop_id, order_id) REFERENCES order_mgmt.orders,
+	CONSTRAINT store_credit_ledger_kind_check CHECK (CASE kind
+		WHEN 'granted' THEN amount > 0 AND reason IS NOT NULL
+		WHEN 'adjusted' THEN reason IS NOT NULL
+		WHEN 'spent' THEN amount < 0 AND order_id IS NOT NULL
+		WHEN 'reversed' THEN amount < 0 AND order_id IS NOT NULL
+		ELSE amount > 0 AND order_id IS NOT NULL END)
+);
+CREATE INDEX store_credit_ledger_customer ON order_mgmt.store_credit_ledger (shop_id, customer_id, entry_id);
+CREATE INDEX store_credit_ledger_order ON order_mgmt.store_credit_ledger (shop_id, order_id)
+	WHERE order_id IS NOT NULL;
+CREATE UNIQUE INDEX store_credit_earned_once ON order_mgmt.store_credit_ledger (shop_id, order_id)
+	WHERE kind = 'earned';
+COMMENT ON TABLE order_mgmt.store_credit_ledger IS 'Every movement of store credit, append-only: amount signed (+ in, - out), balance after it';
+COMMENT ON COLUMN order_mgmt.store_credit_ledger.shop_id IS 'Owning shop';
+COMMENT ON COLUMN order_mgmt.store_credit_ledger.entry_id IS 'Entry id, increasing';
+COMMENT ON COLUMN order_mgmt.store_credit_ledger.customer_id IS 'Whose credit moved';
+COMMENT ON COLUMN order_mgmt.store_credit_ledger.order_id IS 'The order it moved for; NULL for the merchant''s grants and adjustments';
+COMMENT ON COLUMN order_mgmt.store_credit_ledger.kind IS 'granted, adjusted, spent, returned, earned, reversed or refunded';
+COMMENT ON COLUMN order_mgmt.store_credit_ledger.amount IS 'Credit in (positive) or out (negative)';
+COMMENT ON COLUMN order_mgmt.store_credit_ledger.balance IS 'The customer''s balance after this entry';
+COMMENT ON COLUMN order_mgmt.store_credit_ledger.reason IS 'Why the merchant granted or adjusted it';
+COMMENT ON COLUMN order_mgmt.store_credit_ledger.actor IS 'Calling role (as order_event.actor), or system for the sweeper';
+COMMENT ON COLUMN order_mgmt.store_credit_ledger.created_at IS 'When (order_mgmt.now())';
+COMMENT ON INDEX order_mgmt.store_credit_ledger_customer IS 'A customer''s credit history';
+COMMENT ON INDEX order_mgmt.store_credit_ledger_order IS 'The credit an order spent and got back';
+COMMENT ON INDEX order_mgmt.store_credit_earned_once IS 'Store credit is earned once per order';
+
 CREATE TABLE order_mgmt.cancel_feedback (
 	shop_id bigint NOT NULL,
 	order_id bigint NOT NULL,
@@ -140,6 +201,7 @@ CREATE TABLE order_mgmt.return_request (
 	method order_mgmt.return_method,
 	carrier text,
 	tracking_no text,
+	store_credit numeric NOT NULL DEFAULT 0 CHECK (store_credit >= 0),
 	PRIMARY KEY (shop_id, return_id),
 	FOREIGN KEY (shop_id, order_id) REFERENCES order_mgmt.orders
 );
@@ -156,6 +218,7 @@ COMMENT ON COLUMN order_mgmt.return_request.refund_amount IS 'Money the returned
 COMMENT ON COLUMN order_mgmt.return_request.restock IS 'Whether the received goods went back to on_hand';
 COMMENT ON COLUMN order_mgmt.return_request.credit_note IS 'An invoice allowance / credit note is owed for it';
 COMMENT ON COLUMN order_mgmt.return_request.created_at IS 'When requested';
+COMMENT ON COLUMN order_mgmt.return_request.store_credit IS 'Store credit the order spent that this return gave back when received (its share of credit_applied); the money to refund is refund_amount - store_credit';
 COMMENT ON COLUMN order_mgmt.return_request.updated_at IS 'Last change';
 COMMENT ON COLUMN order_mgmt.return_request.method IS 'How the goods travel back (seed 001: 7-11 C2B is convenience_store)';
 COMMENT ON COLUMN order_mgmt.return_request.carrier IS 'Carrier of the way back';

@@ -8,13 +8,13 @@ CREATE FUNCTION order_mgmt.checkout(shop_id bigint, lines jsonb, customer_id tex
 		logistics order_mgmt.logistics_kind DEFAULT 'standard',
 		shipping_fee numeric DEFAULT 0, order_no text DEFAULT NULL,
 		payment_timeout interval DEFAULT NULL, hold interval DEFAULT NULL,
-		idempotency_key text DEFAULT NULL)
+		idempotency_key text DEFAULT NULL, store_credit numeric DEFAULT 0)
 	RETURNS bigint
 	AS 'MODULE_PATHNAME', 'om_checkout'
 	LANGUAGE C VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, order_mgmt, pg_temp;
-COMMENT ON FUNCTION order_mgmt.checkout(bigint, jsonb, text, text, text, text, order_mgmt.logistics_kind, numeric, text, interval, interval, text) IS
-	'Creates an order from lines [{"sku":"A","qty":2}, ...], holds its stock and claims its promo code, all or nothing; returns order_id';
+COMMENT ON FUNCTION order_mgmt.checkout(bigint, jsonb, text, text, text, text, order_mgmt.logistics_kind, numeric, text, interval, interval, text, numeric) IS
+	'Creates an order from lines [{"sku":"A","qty":2}, ...], holds its stock, claims its promo code and spends store_credit of the customer''s balance, all or nothing; returns order_id';
 
 CREATE FUNCTION order_mgmt.create_promo(shop_id bigint, code text, kind order_mgmt.promo_kind,
 		value numeric, usage_limit integer DEFAULT NULL, per_customer_limit integer DEFAULT NULL,
@@ -371,3 +371,31 @@ CREATE FUNCTION order_mgmt.credit_note(shop_id bigint, return_id bigint)
 	SET search_path = pg_catalog, order_mgmt, pg_temp;
 COMMENT ON FUNCTION order_mgmt.credit_note(bigint, bigint) IS
 	'Records that an invoice allowance / credit note is owed for a return';
+
+-- Store credit (issue 17 item 11, seed 001): the merchant's grants and
+-- adjustments, and the balance (src/store_credit.c).
+CREATE FUNCTION order_mgmt.grant_store_credit(shop_id bigint, customer_id text, amount numeric,
+		reason text)
+	RETURNS numeric
+	AS 'MODULE_PATHNAME', 'om_grant_store_credit'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.grant_store_credit(bigint, text, numeric, text) IS
+	'Gives a customer store credit (amount > 0) with a reason; returns the new balance';
+
+CREATE FUNCTION order_mgmt.adjust_store_credit(shop_id bigint, customer_id text, delta numeric,
+		reason text)
+	RETURNS numeric
+	AS 'MODULE_PATHNAME', 'om_adjust_store_credit'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.adjust_store_credit(bigint, text, numeric, text) IS
+	'Corrects a customer''s store credit by delta (either sign, never below 0: OM015) with a reason; returns the new balance';
+
+CREATE FUNCTION order_mgmt.store_credit_balance(shop_id bigint, customer_id text)
+	RETURNS numeric
+	AS 'MODULE_PATHNAME', 'om_store_credit_balance'
+	LANGUAGE C STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.store_credit_balance(bigint, text) IS
+	'A customer''s store credit balance (0 when none); the movements are in store_credit_ledger';

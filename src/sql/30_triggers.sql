@@ -92,3 +92,9 @@ COMMENT ON TRIGGER shipment_no_delete ON order_mgmt.shipment IS 'Shipments are n
 COMMENT ON TRIGGER shipment_no_truncate ON order_mgmt.shipment IS 'Shipments are never deleted (OM009)';
 COMMENT ON TRIGGER reward_ledger_append_only ON order_mgmt.reward_ledger IS 'The reward ledger is append-only (OM009)';
 COMMENT ON TRIGGER reward_ledger_no_truncate ON order_mgmt.reward_ledger IS 'The reward ledger is append-only (OM009)';
+CREATE TRIGGER store_credit_ledger_append_only BEFORE UPDATE OR DELETE ON order_mgmt.store_credit_ledger
+	FOR EACH ROW EXECUTE FUNCTION order_mgmt.forbid_change();
+CREATE TRIGGER store_credit_ledger_no_truncate BEFORE TRUNCATE ON order_mgmt.store_credit_ledger
+	FOR EACH STATEMENT EXECUTE FUNCTION order_mgmt.forbid_change();
+COMMENT ON TRIGGER store_credit_ledger_append_only ON order_mgmt.store_credit_ledger IS 'The store credit ledger is append-only (OM009)';
+COMMENT ON TRIGGER store_credit_ledger_no_truncate ON order_mgmt.store_credit_ledger IS 'The store credit ledger is append-only (OM009)';

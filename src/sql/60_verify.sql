@@ -155,12 +155,14 @@ BEGIN
 	--   goes back); shipped_at once delivery has left pre-shipment;
 	--   completed_at while completed.
 	-- payment_status: agrees with the money as payment.c sets it, net =
-	--   paid_amount - refunded_amount: paid needs net >= total; refunded
-	--   needs refunded_amount = paid_amount > 0; partially_refunded needs 0 <
+	--   paid_amount - refunded_amount, due = total - credit_applied (store
+	--   credit is a tender, store_credit.c): paid needs net >= due; refunded
+	--   needs refunded_amount = paid_amount > 0 (or = 0 for an order paid
+	--   with store credit only); partially_refunded needs 0 <
 	--   refunded_amount < paid_amount; refunding needs money left to return
 	--   (paid_amount > refunded_amount), or none ever paid (the guard moves
 	--   every cancelled paid order to refunding, an order of total 0 marked
-	--   paid too); unpaid, pending and failed need net < total, or nothing
+	--   paid too); unpaid, pending and failed need net < due, or nothing
 	--   paid at all (an order of total 0 is unpaid until marked paid); and
 	--   refunded_amount <= paid_amount.
 	-- money: paid_amount and refunded_amount are the sums of the order's
@@ -189,7 +191,8 @@ BEGIN
 	WITH ol AS (
 		SELECT o.shop_id, o.order_id, o.status, o.payment_status, o.delivery_status, o.logistics,
 			   o.currency, o.subtotal, o.discount, o.shipping_fee, o.total, o.paid_amount,
-			   o.refunded_amount, o.customer_id, o.paid_at, o.shipped_at, o.completed_at,
+			   o.refunded_amount, o.credit_applied, o.total - o.credit_applied AS due,
+			   o.customer_id, o.paid_at, o.shipped_at, o.completed_at,
 			   o.cancelled_at, o.cancel_source, o.cancel_reason, o.archived_at,
 			   o.delivery_status IN ('unfulfilled', 'not_executed', 'shipment_cancelled',
 									 'shipping_overdue') AS pre_shipment,
@@ -225,11 +228,11 @@ BEGIN
 		GROUP BY shop_id, order_id
 	), sh AS MATERIALIZED (	-- minor_units() once per shop
 		SELECT s.shop_id, s.currency, order_mgmt.minor_units(s.currency) AS digits,
-			   s.reward_rate, s.updated_at
+			   s.reward_rate, s.reward_unit, s.updated_at
 		FROM order_mgmt.shop s
 		WHERE p_shop IS NULL OR s.shop_id = p_shop
 	), k AS (	-- the order beside its payments, points and shop
-		SELECT o.*, sh.currency AS shop_currency, sh.digits, sh.reward_rate,
+		SELECT o.*, sh.currency AS shop_currency, sh.digits, sh.reward_rate, sh.reward_unit,
 			   sh.updated_at AS shop_updated_at,
 			   coalesce(p.charged, 0) AS charged, coalesce(p.refunded, 0) AS refunds,
 			   r.order_id IS NOT NULL AS has_points, r.earnings, r.customer_lo, r.customer_hi,
@@ -264,11 +267,12 @@ BEGIN
 			   (NOT k.pre_shipment) <> (k.shipped_at IS NOT NULL) AS b_shipped_at,
 			   (k.status = 'completed') <> (k.completed_at IS NOT NULL) AS b_completed_at,
 			   k.refunded_amount > k.paid_amount OR CASE k.payment_status
-					WHEN 'paid' THEN k.net < k.total
-					WHEN 'refunded' THEN NOT (k.refunded_amount = k.paid_amount AND k.paid_amount > 0)
+					WHEN 'paid' THEN k.net < k.due
+					WHEN 'refunded' THEN NOT (k.refunded_amount = k.paid_amount
+											  AND (k.paid_amount > 0 OR k.credit_applied > 0))
 					WHEN 'partially_refunded' THEN NOT (k.refunded_amount > 0 AND k.refunded_amount < k.paid_amount)
 					WHEN 'refunding' THEN NOT (k.paid_amount > k.refunded_amount OR k.paid_amount = 0)
-					ELSE NOT (k.net < k.total OR k.net = 0) END AS b_payment,
+					ELSE NOT (k.net < k.due OR k.net = 0) END AS b_payment,
 			   k.paid_amount <> k.charged OR k.refunded_amount <> k.refunds AS b_money,
 			   k.currency <> k.shop_currency
 			   OR k.subtotal <> round(k.line_amount, k.digits)
@@ -282,6 +286,7 @@ BEGIN
 			   AND (k.earnings > 1 OR k.reversed > k.earned OR k.status <> 'completed' OR k.customer_id IS NULL
 					OR k.customer_lo <> k.customer_id OR k.customer_hi <> k.customer_id) AS b_rewards,
 			   k.status = 'completed' AND k.customer_id IS NOT NULL AND k.reward_rate > 0
+			   AND k.reward_unit = 'points'
 			   AND k.completed_at > k.shop_updated_at AND k.kept <> k.expected AS b_points
 		FROM k
 	)
@@ -309,6 +314,8 @@ BEGIN
 											coalesce(o.completed_at::text, 'null'))
 			WHEN 'payment' THEN format('payment %s, but paid_amount %s, refunded_amount %s, total %s',
 									   o.payment_status, o.paid_amount, o.refunded_amount, o.total)
+								|| CASE WHEN o.credit_applied > 0
+										THEN format(', credit_applied %s', o.credit_applied) ELSE '' END
 			WHEN 'money' THEN format('paid_amount %s, succeeded charges %s; refunded_amount %s, succeeded refunds %s',
 									 o.paid_amount, o.charged, o.refunded_amount, o.refunds)
 			WHEN 'total' THEN format('subtotal %s, lines %s; discount %s, line discounts %s; shipping_fee %s; total %s; %s with %s minor units (shop currency %s)',
@@ -387,6 +394,48 @@ BEGIN
 	FROM ord
 	WHERE ord.bad_lines IS NOT NULL
 	   OR (ord.delivery_status = 'partially_shipped' AND NOT (ord.packed > 0 AND ord.packed < ord.ordered));
+	-- store credit (store_credit.c): each customer's balance is the sum of
+	-- the customer's ledger, never negative, and the last entry's balance;
+	-- a ledger without a balance row is broken too
+	RETURN QUERY
+	SELECT 'store_credit_balance', coalesce(b.shop_id, l.shop_id),
+		   format('customer %s: balance %s, ledger sum %s, last entry''s balance %s',
+				  coalesce(b.customer_id, l.customer_id), coalesce(b.balance::text, 'none'),
+				  coalesce(l.total, 0), coalesce(l.last_balance::text, 'none'))
+	FROM (SELECT * FROM order_mgmt.store_credit_balance WHERE p_shop IS NULL OR shop_id = p_shop) b
+	FULL JOIN (SELECT shop_id, customer_id, sum(amount) AS total,
+					  (array_agg(balance ORDER BY entry_id DESC))[1] AS last_balance
+			   FROM order_mgmt.store_credit_ledger
+			   WHERE p_shop IS NULL OR shop_id = p_shop
+			   GROUP BY shop_id, customer_id) l
+		ON l.shop_id = b.shop_id AND l.customer_id = b.customer_id
+	WHERE b.balance IS DISTINCT FROM l.total OR b.balance < 0
+	   OR b.balance IS DISTINCT FROM l.last_balance;
+
+	-- an order's store credit: what it spent less what came back (the
+	-- credit it holds) is credit_applied less what its returns gave back,
+	-- or 0 once cancelled; its entries are its customer's
+	RETURN QUERY
+	SELECT 'store_credit_order', o.shop_id,
+		   format('order %s (%s): credit_applied %s, holds %s, returns gave back %s, ledger customer %s',
+				  o.order_id, o.status, o.credit_applied, coalesce(l.held, 0), coalesce(r.back, 0),
+				  coalesce(l.customer_lo, 'none'))
+	FROM order_mgmt.orders o
+	LEFT JOIN (SELECT shop_id, order_id,
+					  -sum(amount) FILTER (WHERE kind IN ('spent', 'returned')) AS held,
+					  min(customer_id) AS customer_lo, max(customer_id) AS customer_hi
+			   FROM order_mgmt.store_credit_ledger
+			   WHERE order_id IS NOT NULL AND (p_shop IS NULL OR shop_id = p_shop)
+			   GROUP BY shop_id, order_id) l ON l.shop_id = o.shop_id AND l.order_id = o.order_id
+	LEFT JOIN (SELECT shop_id, order_id, sum(store_credit) AS back
+			   FROM order_mgmt.return_request
+			   WHERE p_shop IS NULL OR shop_id = p_shop
+			   GROUP BY shop_id, order_id) r ON r.shop_id = o.shop_id AND r.order_id = o.order_id
+	WHERE (p_shop IS NULL OR o.shop_id = p_shop)
+	  AND (o.credit_applied > 0 OR l.order_id IS NOT NULL)
+	  AND (coalesce(l.held, 0) <> CASE WHEN o.status = 'cancelled' THEN 0
+									   ELSE o.credit_applied - coalesce(r.back, 0) END
+		   OR l.customer_lo IS DISTINCT FROM o.customer_id OR l.customer_hi IS DISTINCT FROM o.customer_id);
 
 	-- an exchange holds its replacement only while the request is open
 	RETURN QUERY

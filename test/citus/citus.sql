@@ -118,6 +118,9 @@ SELECT order_mgmt.payment_succeeded(110, :mary2, 1350, 'p2');
 SELECT order_mgmt.ship(110, :mary2, 'T1');
 SELECT order_mgmt.set_delivery_status(110, :mary2, 'arrived');
 \o
+SELECT (CASE WHEN delivery_status = 'arrived' AND delivered_at IS NOT NULL THEN 'ok' ELSE 'not ok' END)
+	|| ' - ship, then arrived: the package follows (an enum parameter, not a cast inside CASE)'
+FROM order_mgmt.orders WHERE shop_id = 110 AND order_id = :mary2;
 SELECT order_mgmt.request_return(110, :mary2, '[{"sku": "B", "qty": 1}]', 'too many') AS r \gset
 \o /dev/null
 SELECT order_mgmt.approve_return(110, :r);
@@ -256,6 +259,52 @@ FROM order_mgmt.orders WHERE shop_id BETWEEN 1 AND 8;
 SELECT * FROM run_command_on_all_nodes($$ALTER SYSTEM SET order_mgmt.sweep_interval = '1h'$$);
 SELECT * FROM run_command_on_all_nodes($$SELECT pg_reload_conf()$$);
 \o
+
+-- seed 001 on Citus (issue 17 items 9-11): two packages, a return within
+-- the window by 7-11 C2B, store credit spent at checkout (a single-row
+-- UPDATE of the balance on Citus, checkout.c) and given back, a refund as
+-- store credit
+\o /dev/null
+SELECT order_mgmt.set_stock(110, 'A', 20);
+SELECT order_mgmt.set_stock(110, 'B', 20);
+SELECT order_mgmt.update_shop(110, '{"return_window": "7 days", "reward_rate": 0}');
+SELECT order_mgmt.grant_store_credit(110, 'mary', 300, 'welcome back');
+\o
+SELECT order_mgmt.checkout(110, '[{"sku": "A", "qty": 1}, {"sku": "B", "qty": 1}]', customer_id => 'mary',
+	store_credit => 200) AS credited \gset
+-- (a distributed function is not called inside a query on a shard table:
+-- Citus would push it into the shard query, and its own query would nest)
+SELECT order_mgmt.store_credit_balance(110, 'mary') AS balance \gset
+SELECT (CASE WHEN o.credit_applied = 200 AND :balance = 100 THEN 'ok' ELSE 'not ok' END)
+	|| ' - checkout spends store credit on the shop''s worker'
+FROM order_mgmt.orders o WHERE o.shop_id = 110 AND o.order_id = :credited;
+SELECT order_mgmt.checkout(110, '[{"sku": "B", "qty": 1}]', customer_id => 'mary', store_credit => 300) AS overdrawn \gset
+SELECT :'LAST_ERROR_SQLSTATE' AS overdrawn_state, order_mgmt.store_credit_balance(110, 'mary') AS balance \gset
+SELECT (CASE WHEN :'overdrawn_state' = 'OM015' AND :balance = 100
+	THEN 'ok' ELSE 'not ok' END) || ' - a balance that does not cover the credit: OM015, nothing written';
+\o /dev/null
+SELECT order_mgmt.payment_succeeded(110, :credited, 600, 'pay-credited');
+SELECT order_mgmt.ship_package(110, :credited, '[{"sku": "A", "qty": 1}]', 'tcat', 'TC-1') AS pkg1 \gset
+\o
+SELECT (CASE WHEN delivery_status = 'partially_shipped' THEN 'ok' ELSE 'not ok' END) || ' - the first of two packages: partially_shipped'
+FROM order_mgmt.orders WHERE shop_id = 110 AND order_id = :credited;
+\o /dev/null
+SELECT order_mgmt.ship_package(110, :credited, '[{"sku": "B", "qty": 1}]', 'tcat', 'TC-2') AS pkg2 \gset
+SELECT order_mgmt.set_shipment_status(110, :pkg1, 'arrived');
+SELECT order_mgmt.set_shipment_status(110, :pkg2, 'arrived');
+SELECT order_mgmt.request_return(110, :credited, '[{"sku": "B", "qty": 1}]', 'wrong size',
+	method => 'convenience_store', carrier => '7-11', tracking_no => 'C2B-1') AS ret \gset
+SELECT order_mgmt.approve_return(110, :ret);
+SELECT order_mgmt.receive_return(110, :ret);
+SELECT order_mgmt.refund(110, :credited, 50, 'back-as-credit', NULL, 'store_credit');
+\o
+SELECT order_mgmt.store_credit_balance(110, 'mary') AS balance \gset
+SELECT (CASE WHEN o.delivery_status = 'arrived' AND o.delivered_at IS NOT NULL AND r.state = 'completed'
+	AND r.method = 'convenience_store' AND r.tracking_no = 'C2B-1' AND r.store_credit > 0
+	AND :balance = 100 + r.store_credit + 50 THEN 'ok' ELSE 'not ok' END)
+	|| ' - packages arrive, a return within the window gives back its credit, a refund as store credit'
+FROM order_mgmt.orders o JOIN order_mgmt.return_request r ON r.shop_id = o.shop_id AND r.order_id = o.order_id
+WHERE o.shop_id = 110 AND o.order_id = :credited AND r.return_id = :ret;
 
 -- cross-shop: a report over every shop (Citus distributed execution)
 SELECT (CASE WHEN count(DISTINCT shop_id) = 9 THEN 'ok' ELSE 'not ok' END) || ' - cross-shop query through the coordinator'
