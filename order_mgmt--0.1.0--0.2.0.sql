@@ -1670,3 +1670,51 @@ INSERT INTO order_mgmt.status_label (enum_type, value, locale, label, builtin) V
 	('store_credit_kind', 'refunded', 'th', 'คืนเงินเป็นเครดิต', true),
 	('store_credit_kind', 'refunded', 'fi', 'Hyvitetty kauppahyvityksenä', true);
 
+-- ---------------------------------------------------------------------------
+-- Issue 17 item 9, packages: report_stuck lists a paid order with only some
+-- of its packages shipped ('paid, only partly shipped', since paid_at).
+-- ---------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION order_mgmt.report_stuck(shop_id bigint, older_than interval)
+	RETURNS TABLE (order_id bigint, order_no text, status order_mgmt.order_status,
+				   payment_status order_mgmt.payment_status, delivery_status order_mgmt.delivery_status,
+				   since timestamptz, waiting interval, reason text)
+	LANGUAGE plpgsql STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp
+	SET jit = off
+	SET plan_cache_mode = force_custom_plan
+AS $$
+#variable_conflict use_column
+DECLARE
+	-- once, rather than for each order the scan filters
+	now_ timestamptz := order_mgmt.now();
+BEGIN
+	IF older_than IS NULL OR older_than < interval '0' THEN
+		RAISE EXCEPTION 'older_than must be a non-negative interval' USING ERRCODE = '22023';
+	END IF;
+	PERFORM FROM order_mgmt.shop s WHERE s.shop_id = report_stuck.shop_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'shop % does not exist', report_stuck.shop_id USING ERRCODE = 'OM014';
+	END IF;
+	RETURN QUERY
+	SELECT o.order_id, o.order_no, o.status, o.payment_status, o.delivery_status, x.since,
+		   now_ - x.since, x.reason
+	FROM order_mgmt.orders o
+	CROSS JOIN LATERAL (SELECT
+		CASE WHEN o.payment_status IN ('unpaid', 'pending', 'failed') THEN o.created_at ELSE o.paid_at END AS since,
+		CASE o.payment_status
+			WHEN 'unpaid' THEN 'not paid'
+			WHEN 'pending' THEN 'payment still pending'
+			WHEN 'failed' THEN 'payment failed'
+			ELSE CASE WHEN o.delivery_status = 'partially_shipped' THEN 'paid, only partly shipped'
+					  ELSE 'paid but not shipped' END END AS reason) x
+	WHERE o.shop_id = report_stuck.shop_id AND o.status NOT IN ('cancelled', 'completed')
+	  AND (o.payment_status IN ('unpaid', 'pending', 'failed')
+		   OR (o.payment_status = 'paid'
+			   AND o.delivery_status IN ('unfulfilled', 'not_executed', 'shipment_cancelled', 'shipping_overdue',
+										 'partially_shipped')))
+	  AND x.since < now_ - older_than
+	ORDER BY x.since, o.order_id;
+END
+$$;
+COMMENT ON FUNCTION order_mgmt.report_stuck(bigint, interval) IS
+	'Live orders waiting longer than older_than for payment, or paid and not (or only partly) shipped, with the reason (seed 004)';

@@ -77,6 +77,8 @@ SET order_mgmt.clock = '2026-12-03 15:00+00';
 SELECT order_mgmt.set_shipment_status(1710, :p1, 'arrived');
 SELECT delivery_status FROM order_mgmt.orders WHERE shop_id = 1710 AND order_id = :o;
 SELECT status, delivered_at FROM order_mgmt.shipment WHERE shop_id = 1710 AND shipment_id = :p1;
+-- report_stuck (seed 004) lists it while the cups wait: paid, only partly shipped
+SELECT order_id = :o AS o, delivery_status, since, waiting, reason FROM order_mgmt.report_stuck(1710, '1 day');
 -- a package moves by the delivery machine, and never into a return
 SELECT order_mgmt.set_shipment_status(1710, :p1, 'shipping');
 \echo :LAST_ERROR_SQLSTATE

@@ -389,17 +389,19 @@ BEGIN
 			WHEN 'unpaid' THEN 'not paid'
 			WHEN 'pending' THEN 'payment still pending'
 			WHEN 'failed' THEN 'payment failed'
-			ELSE 'paid but not shipped' END AS reason) x
+			ELSE CASE WHEN o.delivery_status = 'partially_shipped' THEN 'paid, only partly shipped'
+					  ELSE 'paid but not shipped' END END AS reason) x
 	WHERE o.shop_id = report_stuck.shop_id AND o.status NOT IN ('cancelled', 'completed')
 	  AND (o.payment_status IN ('unpaid', 'pending', 'failed')
 		   OR (o.payment_status = 'paid'
-			   AND o.delivery_status IN ('unfulfilled', 'not_executed', 'shipment_cancelled', 'shipping_overdue')))
+			   AND o.delivery_status IN ('unfulfilled', 'not_executed', 'shipment_cancelled', 'shipping_overdue',
+										 'partially_shipped')))
 	  AND x.since < now_ - older_than
 	ORDER BY x.since, o.order_id;
 END
 $$;
 COMMENT ON FUNCTION order_mgmt.report_stuck(bigint, interval) IS
-	'Live orders waiting longer than older_than for payment, or paid and not shipped, with the reason (seed 004)';
+	'Live orders waiting longer than older_than for payment, or paid and not (or only partly) shipped, with the reason (seed 004)';
 
 CREATE FUNCTION order_mgmt.report_cancellations(shop_id bigint, from_day date, to_day date)
 	RETURNS TABLE (day date, order_id bigint, order_no text, customer_id text, email text,
