@@ -131,6 +131,25 @@ SELECT order_mgmt.refund(1730, :o1, 110);
 SELECT status, payment_status, delivery_status FROM order_mgmt.orders WHERE shop_id = 1730 AND order_id = :o1;
 SELECT kind, amount FROM order_mgmt.store_credit_ledger
  WHERE shop_id = 1730 AND order_id = :o1 ORDER BY entry_id;
+-- an order paid with credit only, all returned: its credit is back, no money
+-- is owed, so it is refunded and closed (completed) like any fully returned
+-- and refunded order (issue 17 item 4); one unit back leaves it open
+SELECT order_mgmt.upsert_customer(1730, 'kate', 'kate@example.com') IS NOT NULL AS kate;
+SELECT order_mgmt.grant_store_credit(1730, 'kate', 200, 'goodwill') > 0 AS granted;
+SELECT order_mgmt.checkout(1730, '[{"sku": "B", "qty": 2}]', customer_id => 'kate',
+                           store_credit => 100) AS oc \gset
+SELECT order_mgmt.ship(1730, :oc) IS NOT NULL AS shipped;
+SELECT order_mgmt.set_delivery_status(1730, :oc, 'arrived');
+SELECT order_mgmt.request_return(1730, :oc, '[{"sku": "B", "qty": 1}]') AS rc1 \gset
+SELECT order_mgmt.approve_return(1730, :rc1);
+SELECT order_mgmt.receive_return(1730, :rc1);
+SELECT status, payment_status, delivery_status FROM order_mgmt.orders WHERE shop_id = 1730 AND order_id = :oc;
+SELECT order_mgmt.request_return(1730, :oc, '[{"sku": "B", "qty": 1}]') AS rc2 \gset
+SELECT order_mgmt.approve_return(1730, :rc2);
+SELECT order_mgmt.receive_return(1730, :rc2);
+SELECT status, payment_status, delivery_status, paid_amount, refunded_amount, completed_at IS NOT NULL AS closed
+  FROM order_mgmt.orders WHERE shop_id = 1730 AND order_id = :oc;
+SELECT order_mgmt.store_credit_balance(1730, 'kate') AS kate_after_full_return;
 
 -- ---------------------------------------------------------------------------
 -- Rewards in store credit (seed 001: points or 購物金 on completion)

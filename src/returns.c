@@ -779,6 +779,7 @@ om_receive_return(PG_FUNCTION_ARGS)
 		r.state = "received";
 		SetState(&r, "completed", NULL, restock);
 		SyncDelivery(r.shop_id, r.order_id);
+		om_credit_order_returned(r.shop_id, r.order_id);
 	}
 	SPI_finish();
 	PG_RETURN_VOID();

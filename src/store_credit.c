@@ -313,6 +313,29 @@ om_credit_for_return(int64 shop_id, int64 order_id, int64 return_id)
 }
 
 /*
+ * A plain return was received: when it brought the order's last unit back
+ * (delivery returned) and the order was paid with store credit only, all
+ * its credit is back and no money is owed, so its payment is refunded;
+ * the guard then closes the order as it closes any fully returned and
+ * refunded one (SPEC §10, issue 17 item 4).  An order paid partly in money
+ * gets there when refund() returns the money.  Inside SPI.
+ */
+void
+om_credit_order_returned(int64 shop_id, int64 order_id)
+{
+	static SPIPlanPtr plan = NULL;
+
+	if (!om_has_column("orders", "credit_applied"))
+		return;
+	om_exec_for_order(&plan,
+					  "UPDATE order_mgmt.orders SET payment_status = 'refunded'"
+					  " WHERE shop_id = $1 AND order_id = $2"
+					  "   AND payment_status = 'paid' AND delivery_status = 'returned'"
+					  "   AND paid_amount = 0 AND credit_applied > 0",
+					  shop_id, order_id);
+}
+
+/*
  * Check the merchant's amount: not NULL, finite, within range, not zero
  * (nor negative when !signed_ok), with no more decimals than the shop's
  * currency has (22023 otherwise).  Returns it in the currency's scale.

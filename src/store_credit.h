@@ -21,5 +21,6 @@ extern void om_credit_order_cancelled(int64 shop_id, int64 order_id,
 extern void om_credit_order_reactivated(int64 shop_id, int64 order_id,
 										const char *customer_id, Numeric credit);
 extern Numeric om_credit_for_return(int64 shop_id, int64 order_id, int64 return_id);
+extern void om_credit_order_returned(int64 shop_id, int64 order_id);
 
 #endif							/* OM_STORE_CREDIT_H */
