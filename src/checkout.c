@@ -143,8 +143,6 @@ static char *LoadCustomerEmail(int64 shop_id, const char *customer_id);
 static void CheckOrderNoFree(int64 shop_id, const char *order_no);
 static void PriceCheckout(Checkout *co);
 static Numeric ApplyPromoCode(Checkout *co, int digits);
-static void SpreadDiscount(CoLine *lines, int n, Numeric discount, Numeric subtotal,
-						   int digits);
 static void CheckCredit(Checkout *co, int digits);
 static int64 InsertOrder(const Checkout *co);
 static int64 InsertOrderParts(const Checkout *co, Datum *values, const char *nulls);
@@ -438,9 +436,6 @@ PriceCheckout(Checkout *co)
 	}
 	if (co->promo_entered)
 		co->discount = ApplyPromoCode(co, digits);
-	if (co->has_promo && strcmp(co->promo.kind, "free_shipping") != 0 &&
-		om_num_cmp(co->subtotal, zero) > 0)
-		SpreadDiscount(co->lines, co->nlines, co->discount, co->subtotal, digits);
 	co->subtotal = om_num_round(co->subtotal, digits);
 	co->total = om_num_round(om_num_add(om_num_sub(co->subtotal, co->discount), co->shipping_fee), digits);
 	om_check_amount_range("the order's total", co->total);
@@ -488,12 +483,16 @@ CheckCredit(Checkout *co, int digits)
 /*
  * Look up the promo code entered and check it may be used on this
  * subtotal (promo.c; OM002 when there is no such code).  Sets co->promo
- * and co->has_promo, and returns the order's discount rounded to digits.
+ * and co->has_promo, each line's share of the discount, and returns the
+ * order's discount rounded to digits (om_promo_discount()).
  */
 static Numeric
 ApplyPromoCode(Checkout *co, int digits)
 {
 	char	   *key = om_normalize(co->promo_entered, true);
+	OmPromoLine *pl = palloc(sizeof(OmPromoLine) * co->nlines);
+	Numeric		discount;
+	int			i;
 
 	if (key[0] == '\0' || !om_promo_lookup(co->shop_id, key, &co->promo))
 		ereport(ERROR,
@@ -503,36 +502,17 @@ ApplyPromoCode(Checkout *co, int digits)
 	om_promo_validate(&co->promo, co->promo_entered, co->customer_id, co->email_key,
 					  co->subtotal);
 	co->has_promo = true;
-	if (strcmp(co->promo.kind, "percent") == 0)
-		return om_num_round(om_num_div(om_num_mul(co->subtotal, co->promo.value), om_num_int(100)), digits);
-	if (strcmp(co->promo.kind, "amount") == 0)
-		return om_num_round(om_num_min(co->promo.value, co->subtotal), digits);
-	return om_num_round(co->shipping_fee, digits);	/* free_shipping */
-}
-
-/*
- * Spread a line discount over the lines by amount, rounded down to digits;
- * the rounding rest goes to the largest line, which can always take it.
- * subtotal is the sum of the lines' amounts and above 0.
- */
-static void
-SpreadDiscount(CoLine *lines, int n, Numeric discount, Numeric subtotal, int digits)
-{
-	Numeric		allocated = om_num_int(0);
-	int			largest = 0;
-	int			i;
-
-	for (i = 0; i < n; i++)
+	for (i = 0; i < co->nlines; i++)
 	{
-		lines[i].discount =
-			DatumGetNumeric(DirectFunctionCall2(numeric_trunc,
-												NumericGetDatum(om_num_div(om_num_mul(discount, lines[i].amount), subtotal)),
-												Int32GetDatum(digits)));
-		allocated = om_num_add(allocated, lines[i].discount);
-		if (om_num_cmp(lines[i].amount, lines[largest].amount) > 0)
-			largest = i;
+		pl[i].sku = co->lines[i].sku;
+		pl[i].product_id = NULL;
+		pl[i].amount = co->lines[i].amount;
 	}
-	lines[largest].discount = om_num_add(lines[largest].discount, om_num_sub(discount, allocated));
+	discount = om_promo_discount(&co->promo, pl, co->nlines, co->shipping_fee, digits);
+	for (i = 0; i < co->nlines; i++)
+		co->lines[i].discount = pl[i].discount;
+	pfree(pl);
+	return discount;
 }
 
 /*

@@ -184,6 +184,52 @@ om_promo_validate(const OmPromo *p, const char *entered, const char *customer_id
 }
 
 /*
+ * The discount code p gives an order of these lines (checkout, add_lines,
+ * edit_order: one rule for all), rounded to digits: percent of the
+ * subtotal, a fixed amount up to the subtotal, or the shipping fee.  A
+ * line discount is spread over the lines by amount, each share rounded
+ * down, the rounding rest on the largest line, which can always take it
+ * (lines[i].discount; 0 for free shipping or an empty subtotal).
+ */
+Numeric
+om_promo_discount(const OmPromo *p, OmPromoLine *lines, int n, Numeric shipping_fee, int digits)
+{
+	Numeric		zero = om_num_int(0);
+	Numeric		subtotal = zero;
+	Numeric		discount;
+	Numeric		allocated = zero;
+	int			largest = 0;
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		lines[i].discount = zero;
+		subtotal = om_num_add(subtotal, lines[i].amount);
+	}
+	if (strcmp(p->kind, "percent") == 0)
+		discount = om_num_round(om_num_div(om_num_mul(subtotal, p->value), om_num_int(100)), digits);
+	else if (strcmp(p->kind, "amount") == 0)
+		discount = om_num_round(om_num_min(p->value, subtotal), digits);
+	else
+		return om_num_round(shipping_fee, digits);	/* free_shipping */
+	if (n == 0 || om_num_cmp(subtotal, zero) <= 0)
+		return discount;
+
+	for (i = 0; i < n; i++)
+	{
+		lines[i].discount =
+			DatumGetNumeric(DirectFunctionCall2(numeric_trunc,
+												NumericGetDatum(om_num_div(om_num_mul(discount, lines[i].amount), subtotal)),
+												Int32GetDatum(digits)));
+		allocated = om_num_add(allocated, lines[i].discount);
+		if (om_num_cmp(lines[i].amount, lines[largest].amount) > 0)
+			largest = i;
+	}
+	lines[largest].discount = om_num_add(lines[largest].discount, om_num_sub(discount, allocated));
+	return discount;
+}
+
+/*
  * Claim the code for an order (or re-claim it on reactivation): OM003 when
  * the code is used up, OM004 when the customer's limit is reached.
  *

@@ -31,7 +31,18 @@ typedef struct OmPromo
 	bool		active;
 } OmPromo;
 
+/* A line as a promo code's discount sees it (om_promo_discount()). */
+typedef struct OmPromoLine
+{
+	const char *sku;
+	const char *product_id;		/* NULL when the SKU belongs to no product */
+	Numeric		amount;			/* unit price * qty */
+	Numeric		discount;		/* out: its share of the order's discount */
+} OmPromoLine;
+
 extern bool om_promo_lookup(int64 shop_id, const char *code_key, OmPromo *p);
+extern Numeric om_promo_discount(const OmPromo *p, OmPromoLine *lines, int n,
+								 Numeric shipping_fee, int digits);
 extern void om_promo_validate(const OmPromo *p, const char *entered,
 							  const char *customer_id, const char *email_key,
 							  Numeric subtotal);
