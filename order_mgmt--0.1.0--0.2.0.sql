@@ -1718,3 +1718,30 @@ END
 $$;
 COMMENT ON FUNCTION order_mgmt.report_stuck(bigint, interval) IS
 	'Live orders waiting longer than older_than for payment, or paid and not (or only partly) shipped, with the reason (seed 004)';
+
+-- ---------------------------------------------------------------------------
+-- Issue 18, editing an order after checkout: edit_order() changes a line's
+-- quantity (0 removes it: order_line.qty may now be 0, lines are never
+-- deleted), swaps a line to another variant, adds lines, sets a line's
+-- price (admin) and applies or removes a promo code, in one call; each edit
+-- is one event of the new kind 'edit'.
+-- ---------------------------------------------------------------------------
+ALTER TYPE order_mgmt.event_kind ADD VALUE IF NOT EXISTS 'edit';
+ALTER TABLE order_mgmt.order_line DROP CONSTRAINT order_line_qty_check;
+ALTER TABLE order_mgmt.order_line ADD CONSTRAINT order_line_qty_check CHECK (qty >= 0);
+COMMENT ON COLUMN order_mgmt.order_line.qty IS 'Units bought; 0 when edit_order removed the line (lines are never deleted)';
+COMMENT ON COLUMN order_mgmt.order_line.unit_price IS 'Price per unit at checkout, or as edit_order set it';
+COMMENT ON VIEW order_mgmt.transitions IS
+	'Every allowed status move (SPEC §3; the payment moves via edit_order are made only by edit_order()); anything else fails with OM005';
+
+CREATE FUNCTION order_mgmt.edit_order(shop_id bigint, order_id bigint, changes jsonb, reason text,
+		expected_version bigint DEFAULT NULL)
+	RETURNS bigint
+	AS 'MODULE_PATHNAME', 'om_edit_order'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.edit_order(bigint, bigint, jsonb, text, bigint) IS
+	'Edits an order that has not shipped, atomically (issue 18): set_qty (0 removes a line), swap (another variant of the product), add, set_price (admin), promo (apply or remove); stock re-held, limits re-checked, totals and payment status re-derived, one edit event; returns the new lock_version (OM013 when expected_version is stale)';
+REVOKE ALL ON FUNCTION order_mgmt.edit_order(bigint, bigint, jsonb, text, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION order_mgmt.edit_order(bigint, bigint, jsonb, text, bigint)
+	TO order_mgmt_app, order_mgmt_admin;

@@ -51,6 +51,7 @@
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/guc.h"
+#include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -447,4 +448,18 @@ om_events_flush(OmEventQueue *q)
 	MemoryContextReset(q->cxt);
 	q->max = 1024;
 	q->events = MemoryContextAlloc(q->cxt, sizeof(DeferredEvent) * q->max);
+}
+
+/*
+ * Append ", \"key\": value" to an event detail being built, value as a
+ * JSON string (escaped) or null.
+ */
+void
+om_json_text_field(StringInfo buf, const char *key, const char *value)
+{
+	appendStringInfo(buf, ", \"%s\": ", key);
+	if (value)
+		escape_json(buf, value);
+	else
+		appendStringInfoString(buf, "null");
 }

@@ -8,10 +8,13 @@
 #ifndef OM_EVENTS_H
 #define OM_EVENTS_H
 
+#include "lib/stringinfo.h"
+
 #include "context.h"
 
 extern void om_events_define_gucs(void);
 extern const char *om_actor(void);
+extern void om_json_text_field(StringInfo buf, const char *key, const char *value);
 extern void om_events_forget_channel(void);
 extern void om_event_write(int64 shop_id, int64 order_id, const char *kind,
 						   const char *from_value, const char *to_value,

@@ -98,6 +98,11 @@ static const OmMove moves[] = {
 	{OM_MACHINE_PAYMENT, PS_PARTIALLY_REFUNDED, PS_PARTIALLY_REFUNDED, "refund"},
 	{OM_MACHINE_PAYMENT, PS_PARTIALLY_REFUNDED, PS_REFUNDED, "refund"},
 	{OM_MACHINE_PAYMENT, PS_REFUNDED, PS_REFUNDING, "late or duplicate capture"},
+	{OM_MACHINE_PAYMENT, PS_PAID, PS_UNPAID, "edit_order raises the amount due"},
+	{OM_MACHINE_PAYMENT, PS_PARTIALLY_REFUNDED, PS_UNPAID, "edit_order raises the amount due"},
+	{OM_MACHINE_PAYMENT, PS_REFUNDING, PS_UNPAID, "edit_order raises the amount due"},
+	{OM_MACHINE_PAYMENT, PS_UNPAID, PS_REFUNDING, "edit_order lowers the amount due below what was paid"},
+	{OM_MACHINE_PAYMENT, PS_UNPAID, PS_PARTIALLY_REFUNDED, "edit_order lowers the amount due to what was kept"},
 
 	{OM_MACHINE_DELIVERY, DS_UNFULFILLED, DS_SHIPPING, "set_delivery_status"},
 	{OM_MACHINE_DELIVERY, DS_UNFULFILLED, DS_SHIPPED, "ship, set_delivery_status"},
@@ -291,6 +296,24 @@ om_move_allowed(OmMachine machine, int from, int to)
 	if (!allowed_built)
 		BuildAllowed();
 	return from == to || allowed[machine][from][to];
+}
+
+/*
+ * Whether a move is made only by order_mgmt's own functions, never by a
+ * plain UPDATE: the payment moves an edit of the order's money makes
+ * (edit_order(), issue 18), whose amounts only the edit computes.
+ */
+bool
+om_move_api_only(OmMachine machine, int from, int to)
+{
+	int			i;
+
+	if (from == to)
+		return false;
+	for (i = 0; i < lengthof(moves); i++)
+		if (moves[i].machine == machine && moves[i].from == from && moves[i].to == to)
+			return strncmp(moves[i].via, "edit_order", 10) == 0;
+	return false;
 }
 
 /* SPEC §3.1: the delivery states before shipment, in which cancelling is allowed. */

@@ -60,6 +60,7 @@ extern int	om_state_by_name(OmMachine machine, const char *name);
 extern int	om_state_from_datum(OmMachine machine, Oid enumtype, Datum value);
 extern Datum om_state_to_datum(OmMachine machine, Oid enumtype, int state);
 extern bool om_move_allowed(OmMachine machine, int from, int to);
+extern bool om_move_api_only(OmMachine machine, int from, int to);
 extern bool om_delivery_pre_shipment(int state);
 extern bool om_delivery_unshipped(int state);
 extern bool om_delivery_package_state(int state);

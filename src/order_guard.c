@@ -491,6 +491,14 @@ CheckMachineMoves(const GuardMove *mv)
 		RefuseMove(mv->order_id, OM_MACHINE_ORDER, mv->old_status, mv->new_status);
 	if (!om_move_allowed(OM_MACHINE_PAYMENT, mv->old_pay, mv->new_pay))
 		RefuseMove(mv->order_id, OM_MACHINE_PAYMENT, mv->old_pay, mv->new_pay);
+	if (om_act()->api_depth == 0 && om_move_api_only(OM_MACHINE_PAYMENT, mv->old_pay, mv->new_pay))
+		ereport(ERROR,
+				(errcode(ERRCODE_OM_INVALID_TRANSITION),
+				 errmsg("invalid transition of order " INT64_FORMAT ": payment_status %s to %s", mv->order_id,
+						om_state_name(OM_MACHINE_PAYMENT, mv->old_pay),
+						om_state_name(OM_MACHINE_PAYMENT, mv->new_pay)),
+				 errdetail("Only order_mgmt.edit_order() makes this move, when an edit changes the amount due."),
+				 errhint("Use order_mgmt.edit_order().")));
 	if (!om_move_allowed(OM_MACHINE_DELIVERY, mv->old_del, mv->new_del))
 		RefuseMove(mv->order_id, OM_MACHINE_DELIVERY, mv->old_del, mv->new_del);
 }

@@ -578,6 +578,175 @@ ResolveHeld(int64 shop_id, int64 order_id, int64 return_id, bool fulfil, const c
 	return units;
 }
 
+/*
+ * edit_order(): give back count units of sku that the order (not a return
+ * of it) holds, taking them off its reservations in bucket order: a row
+ * given back whole is released, a row given back in part is released and
+ * its remainder held anew in the same bucket (the ledger keeps every hold
+ * as it was).  The stock rows of the SKU are updated in bucket order (the
+ * lock order).  Appends what went back to released.  Inside SPI.
+ */
+static void
+ReleaseUnits(int64 shop_id, int64 order_id, const char *sku, int32 count, StringInfo released)
+{
+	static SPIPlanPtr rows_plan = NULL;
+	static SPIPlanPtr release_plan = NULL;
+	static SPIPlanPtr keep_plan = NULL;
+	static SPIPlanPtr stock_plan = NULL;
+	static const Oid rows_types[] = {INT8OID, INT8OID, TEXTOID};
+	static const Oid release_types[] = {INT8OID, INT8OID, TIMESTAMPTZOID};
+	static const Oid keep_types[] = {INT8OID, INT8OID, TEXTOID, INT4OID, INT4OID, TIMESTAMPTZOID};
+	static const Oid stock_types[] = {INT8OID, TEXTOID, INT4OID, INT4OID};
+	Datum		values[6];
+	Datum		now = TimestampTzGetDatum(om_now());
+	int64	   *ids;
+	int32	   *buckets;
+	int32	   *qtys;
+	uint64		n;
+	uint64		i;
+	int32		left = count;
+	int32		bucket_units = 0;
+
+	om_plan(&rows_plan,
+			"SELECT reservation_id, bucket, qty FROM order_mgmt.reservation"
+			" WHERE shop_id = $1 AND order_id = $2 AND sku = $3 AND state = 'held' AND return_id IS NULL"
+			" ORDER BY bucket, reservation_id DESC",
+			3, rows_types);
+	om_plan(&release_plan,
+			"UPDATE order_mgmt.reservation SET state = 'released', resolved_at = $3"
+			" WHERE shop_id = $1 AND reservation_id = $2",
+			3, release_types);
+	om_plan(&keep_plan,
+			"INSERT INTO order_mgmt.reservation (shop_id, order_id, sku, bucket, qty, created_at)"
+			" VALUES ($1, $2, $3, $4, $5, $6)",
+			6, keep_types);
+	om_plan(&stock_plan,
+			"UPDATE order_mgmt.stock SET reserved = reserved - $4"
+			" WHERE shop_id = $1 AND sku = $2 AND bucket = $3",
+			4, stock_types);
+
+	values[0] = Int64GetDatum(shop_id);
+	values[1] = Int64GetDatum(order_id);
+	values[2] = CStringGetTextDatum(sku);
+	om_exec(rows_plan, values, NULL, false, 0);
+	n = SPI_processed;
+	ids = palloc(sizeof(int64) * (n + 1));
+	buckets = palloc(sizeof(int32) * (n + 1));
+	qtys = palloc(sizeof(int32) * (n + 1));
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		ids[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+		buckets[i] = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+		qtys[i] = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3, &isnull));
+	}
+
+	for (i = 0; i < n && left > 0; i++)
+	{
+		int32		take = Min(left, qtys[i]);
+
+		values[1] = Int64GetDatum(ids[i]);
+		values[2] = now;
+		om_exec(release_plan, values, NULL, false, 0);
+		if (take < qtys[i])
+		{
+			values[1] = Int64GetDatum(order_id);
+			values[2] = CStringGetTextDatum(sku);
+			values[3] = Int32GetDatum(buckets[i]);
+			values[4] = Int32GetDatum(qtys[i] - take);
+			values[5] = now;
+			om_exec(keep_plan, values, NULL, false, 0);
+		}
+		left -= take;
+		bucket_units += take;
+		/* the bucket's units, once its last row is done */
+		if (left == 0 || i + 1 == n || buckets[i + 1] != buckets[i])
+		{
+			Datum		sv[4];
+
+			sv[0] = Int64GetDatum(shop_id);
+			sv[1] = CStringGetTextDatum(sku);
+			sv[2] = Int32GetDatum(buckets[i]);
+			sv[3] = Int32GetDatum(bucket_units);
+			om_exec(stock_plan, sv, NULL, false, 0);
+			if (SPI_processed != 1)
+				elog(ERROR, "stock row of sku \"%s\" bucket %d is missing", sku, buckets[i]);
+			AppendHold(released, sku, buckets[i], bucket_units);
+			bucket_units = 0;
+		}
+	}
+	if (left > 0)
+		elog(ERROR, "order " INT64_FORMAT " holds %d units of sku \"%s\" fewer than expected",
+			 order_id, left, sku);
+}
+
+/*
+ * edit_order(): make the stock the order holds (not its returns') what
+ * target says, target being the tracked SKUs of its edited lines, summed
+ * per SKU and sorted with strcmp.  Per SKU in lock order, units no longer
+ * wanted go back (ReleaseUnits) and new ones are held as checkout holds
+ * them (om_hold_stock, OM001 when short), so an edit takes stock rows in
+ * the same order as every other path.  Appends the units given back to
+ * released and the new holds to held.  Inside SPI; the order row is
+ * locked by the caller.
+ */
+void
+om_rehold_stock(int64 shop_id, int64 order_id, const OmHold *target, int ntarget,
+				StringInfo released, StringInfo held)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid argtypes[] = {INT8OID, INT8OID};
+	Datum		values[2];
+	char	  **skus;
+	int32	   *have;
+	int			n;
+	int			i = 0;
+	int			j = 0;
+
+	om_plan(&plan,
+			"SELECT sku, sum(qty)::int4 FROM order_mgmt.reservation"
+			" WHERE shop_id = $1 AND order_id = $2 AND state = 'held' AND return_id IS NULL"
+			" GROUP BY sku ORDER BY sku COLLATE \"C\"",
+			2, argtypes);
+	values[0] = Int64GetDatum(shop_id);
+	values[1] = Int64GetDatum(order_id);
+	om_exec(plan, values, NULL, false, 0);
+	n = (int) SPI_processed;
+	skus = palloc(sizeof(char *) * (n + 1));
+	have = palloc(sizeof(int32) * (n + 1));
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		skus[i] = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+		have[i] = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+	}
+
+	/* merge the two sorted lists, one SKU at a time */
+	i = 0;
+	while (i < n || j < ntarget)
+	{
+		int			c = i >= n ? 1 : j >= ntarget ? -1 : strcmp(skus[i], target[j].sku);
+		int32		cur = c <= 0 ? have[i] : 0;
+		int32		want = c >= 0 ? target[j].qty : 0;
+
+		if (want > cur)
+		{
+			OmHold		more = target[j];
+
+			more.qty = want - cur;
+			om_hold_stock(shop_id, order_id, 0, &more, 1, held);
+		}
+		else if (want < cur)
+			ReleaseUnits(shop_id, order_id, skus[i], cur - want, released);
+		if (c <= 0)
+			i++;
+		if (c >= 0)
+			j++;
+	}
+}
+
 /* Cancel: held units go back to available at once (SPEC §4.3). */
 int64
 om_release_stock(int64 shop_id, int64 order_id)

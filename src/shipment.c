@@ -168,15 +168,6 @@ DeriveDelivery(const OmOrder *o)
 				  NULL, false, 0);
 }
 
-static void
-AppendJsonField(StringInfo buf, const char *name, const char *value)
-{
-	appendStringInfo(buf, ", \"%s\": ", name);
-	if (value)
-		escape_json(buf, value);
-	else
-		appendStringInfoString(buf, "null");
-}
 
 /*
  * Check a package's lines against what the order has left to ship, per
@@ -309,9 +300,9 @@ InsertPackage(const OmOrder *o, int status, const OmLineQty *lines, int n, const
 
 	initStringInfo(&detail);
 	appendStringInfo(&detail, "{\"shipment_id\": " INT64_FORMAT, shipment_id);
-	AppendJsonField(&detail, "carrier", parcel->carrier);
-	AppendJsonField(&detail, "tracking_no", parcel->tracking_no);
-	AppendJsonField(&detail, "expected_delivery", parcel->expected);
+	om_json_text_field(&detail, "carrier", parcel->carrier);
+	om_json_text_field(&detail, "tracking_no", parcel->tracking_no);
+	om_json_text_field(&detail, "expected_delivery", parcel->expected);
 	appendStringInfoString(&detail, ", \"lines\": [");
 	for (i = 0; i < (int) SPI_processed; i++)
 	{
@@ -443,8 +434,8 @@ FollowOrder(const OmOrder *o, int to, const Parcel *parcel)
 			continue;
 		initStringInfo(&detail);
 		appendStringInfo(&detail, "{\"shipment_id\": %s", SPI_getvalue(tup, td, 1));
-		AppendJsonField(&detail, "carrier_from", old_carrier);
-		AppendJsonField(&detail, "carrier_to", new_carrier);
+		om_json_text_field(&detail, "carrier_from", old_carrier);
+		om_json_text_field(&detail, "carrier_to", new_carrier);
 		appendStringInfoChar(&detail, '}');
 		om_event_write(o->shop_id, o->order_id, "tracking", old_tracking, new_tracking, detail.data);
 	}
@@ -749,10 +740,10 @@ om_set_tracking(PG_FUNCTION_ARGS)
 
 		initStringInfo(&detail);
 		appendStringInfo(&detail, "{\"shipment_id\": " INT64_FORMAT, p.shipment_id);
-		AppendJsonField(&detail, "carrier_from", p.carrier);
-		AppendJsonField(&detail, "carrier_to", now.carrier);
-		AppendJsonField(&detail, "expected_delivery_from", p.expected);
-		AppendJsonField(&detail, "expected_delivery_to", now.expected);
+		om_json_text_field(&detail, "carrier_from", p.carrier);
+		om_json_text_field(&detail, "carrier_to", now.carrier);
+		om_json_text_field(&detail, "expected_delivery_from", p.expected);
+		om_json_text_field(&detail, "expected_delivery_to", now.expected);
 		appendStringInfoChar(&detail, '}');
 		om_event_write(o.shop_id, o.order_id, "tracking", p.tracking_no, now.tracking_no, detail.data);
 	}

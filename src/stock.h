@@ -21,6 +21,8 @@ typedef struct OmHold
 extern void om_hold_stock(int64 shop_id, int64 order_id, int64 return_id,
 						  const OmHold *lines, int nlines, StringInfo holds);
 extern int64 om_release_stock(int64 shop_id, int64 order_id);
+extern void om_rehold_stock(int64 shop_id, int64 order_id, const OmHold *target, int ntarget,
+							StringInfo released, StringInfo held);
 extern void om_release_stock_set(Datum shops, Datum orders);
 extern int64 om_commit_stock(int64 shop_id, int64 order_id);
 extern int64 om_commit_package_stock(int64 shop_id, int64 order_id, int64 shipment_id);

@@ -251,7 +251,7 @@ CREATE TABLE order_mgmt.order_line (
 	order_id bigint NOT NULL,
 	line_no integer NOT NULL CHECK (line_no > 0),
 	sku text NOT NULL,
-	qty integer NOT NULL CHECK (qty > 0),
+	qty integer NOT NULL CHECK (qty >= 0),
 	unit_price numeric NOT NULL CHECK (unit_price >= 0),
 	discount numeric NOT NULL DEFAULT 0 CHECK (discount >= 0),
 	returned_qty integer NOT NULL DEFAULT 0 CHECK (returned_qty >= 0 AND returned_qty <= qty),
@@ -265,8 +265,8 @@ COMMENT ON COLUMN order_mgmt.order_line.shop_id IS 'Owning shop';
 COMMENT ON COLUMN order_mgmt.order_line.order_id IS 'The order';
 COMMENT ON COLUMN order_mgmt.order_line.line_no IS 'Line number within the order, from 1';
 COMMENT ON COLUMN order_mgmt.order_line.sku IS 'The SKU bought';
-COMMENT ON COLUMN order_mgmt.order_line.qty IS 'Units bought';
-COMMENT ON COLUMN order_mgmt.order_line.unit_price IS 'Price per unit at checkout';
+COMMENT ON COLUMN order_mgmt.order_line.qty IS 'Units bought; 0 when edit_order removed the line (lines are never deleted)';
+COMMENT ON COLUMN order_mgmt.order_line.unit_price IS 'Price per unit at checkout, or as edit_order set it';
 COMMENT ON COLUMN order_mgmt.order_line.discount IS 'Share of the order discount on this line';
 COMMENT ON COLUMN order_mgmt.order_line.returned_qty IS 'Units returned; never above qty';
 COMMENT ON COLUMN order_mgmt.order_line.ordered_at IS 'Creation time of the order (a copy of orders.created_at, filled when omitted), so the variant-mix report reads lines by SKU and time from one index';

@@ -293,6 +293,15 @@ CREATE FUNCTION order_mgmt.add_lines(shop_id bigint, order_id bigint, lines json
 COMMENT ON FUNCTION order_mgmt.add_lines(bigint, bigint, jsonb) IS
 	'Adds lines to a pending, unpaid order during its post-purchase hold, holding their stock (OM013 otherwise)';
 
+CREATE FUNCTION order_mgmt.edit_order(shop_id bigint, order_id bigint, changes jsonb, reason text,
+		expected_version bigint DEFAULT NULL)
+	RETURNS bigint
+	AS 'MODULE_PATHNAME', 'om_edit_order'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.edit_order(bigint, bigint, jsonb, text, bigint) IS
+	'Edits an order that has not shipped, atomically (issue 18): set_qty (0 removes a line), swap (another variant of the product), add, set_price (admin), promo (apply or remove); stock re-held, limits re-checked, totals and payment status re-derived, one edit event; returns the new lock_version (OM013 when expected_version is stale)';
+
 -- Returns and exchanges (SPEC §11)
 
 CREATE FUNCTION order_mgmt.request_return(shop_id bigint, order_id bigint, lines jsonb, reason text DEFAULT NULL,

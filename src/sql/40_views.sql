@@ -4,7 +4,7 @@
 CREATE VIEW order_mgmt.transitions AS
 	SELECT machine, from_value, to_value, via FROM order_mgmt.transition_table();
 COMMENT ON VIEW order_mgmt.transitions IS
-	'Every allowed status move (SPEC §3: 7 order, 17 payment, 21 delivery); anything else fails with OM005';
+	'Every allowed status move (SPEC §3; the payment moves via edit_order are made only by edit_order()); anything else fails with OM005';
 COMMENT ON COLUMN order_mgmt.transitions.machine IS 'order_status, payment_status or delivery_status';
 COMMENT ON COLUMN order_mgmt.transitions.from_value IS 'Status before the move';
 COMMENT ON COLUMN order_mgmt.transitions.to_value IS 'Status after the move';

@@ -101,6 +101,7 @@ GRANT EXECUTE ON FUNCTION
 	order_mgmt.can_customer_cancel(bigint, bigint, text),
 	order_mgmt.record_feedback(bigint, bigint, order_mgmt.cancel_reason, text, integer),
 	order_mgmt.add_lines(bigint, bigint, jsonb),
+	order_mgmt.edit_order(bigint, bigint, jsonb, text, bigint),
 	order_mgmt.request_return(bigint, bigint, jsonb, text, boolean, order_mgmt.return_method, text, text),
 	order_mgmt.request_exchange(bigint, bigint, text, text, integer, boolean, order_mgmt.return_method, text, text),
 	order_mgmt.set_return_tracking(bigint, bigint, text, text, order_mgmt.return_method),
