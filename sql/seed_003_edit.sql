@@ -192,6 +192,12 @@ SELECT order_mgmt.edit_order(1760, :o5, '[{"op": "set_qty", "line": 1, "qty": 2}
 SELECT * FROM pg_temp.lines(:o5);
 SELECT detail->'held' AS held FROM order_mgmt.order_event WHERE order_id = :o5 AND kind = 'edit';
 
+-- a removed line stays (qty 0) but is not among a cancelled order's products
+SELECT order_mgmt.checkout(1760, '[{"sku": "CAP", "qty": 1}, {"sku": "TEE-L", "qty": 1}]') AS o6 \gset
+SELECT order_mgmt.edit_order(1760, :o6, '[{"op": "set_qty", "line": 1, "qty": 0}]', 'no cap') IS NOT NULL AS edited;
+SELECT order_mgmt.cancel(1760, :o6, 'changed_mind');
+SELECT products, total FROM order_mgmt.report_cancellations(1760, '2026-12-10', '2026-12-10') WHERE order_id = :o6;
+
 SELECT * FROM pg_temp.stock(1760);
 SELECT * FROM order_mgmt.verify(1760);
 DROP ROLE om_edit_app;

@@ -433,7 +433,7 @@ BEGIN
 	FROM (SELECT (o.cancelled_at AT TIME ZONE r.tz)::date AS day, o.cancelled_at, o.order_id, o.order_no,
 				 o.customer_id, o.email, o.total, o.cancel_reason, o.cancel_source, o.cancel_note,
 				 f.comment, f.score,
-				 string_agg(l.qty || ' x ' || coalesce(k.title, l.sku), ', ') OVER w AS products,
+				 string_agg(l.qty || ' x ' || coalesce(k.title, l.sku), ', ') FILTER (WHERE l.qty > 0) OVER w AS products,
 				 row_number() OVER w AS n
 		  FROM order_mgmt.orders o
 		  JOIN order_mgmt.order_line l ON l.shop_id = o.shop_id AND l.order_id = o.order_id
