@@ -229,6 +229,54 @@ om_promo_discount(const OmPromo *p, OmPromoLine *lines, int n, Numeric shipping_
 	return discount;
 }
 
+static void
+CodeUsedUp(const OmPromo *p)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OM_PROMO_CODE_EXHAUSTED),
+			 errmsg("promo code \"%s\" has been used up", p->code),
+			 errdetail("Its usage limit of %d is reached.", p->usage_limit)));
+}
+
+/*
+ * The claim on Citus, as single-table statements Citus routes to the
+ * shop's shard: the code's count (a limited code only), then the
+ * redemption.  The one statement's data-modifying CTE, whose UPDATE a
+ * false $6 prunes to no shard, fails there ("could not find valid entry
+ * for shard 0") for a code without a usage limit.  values as in
+ * om_promo_claim().
+ */
+static void
+ClaimParts(const OmPromo *p, Datum *values, const char *nulls)
+{
+	static SPIPlanPtr count_plan = NULL;
+	static SPIPlanPtr redeem_plan = NULL;
+	static const Oid count_types[] = {INT8OID, TEXTOID};
+	static const Oid redeem_types[] = {INT8OID, TEXTOID, INT8OID, TEXTOID, TEXTOID, BOOLOID,
+	TIMESTAMPTZOID, TEXTOID};
+
+	if (p->limited)
+	{
+		om_plan(&count_plan,
+				"UPDATE order_mgmt.promo_code SET used = used + 1"
+				" WHERE shop_id = $1 AND code_key = $2 AND used < usage_limit",
+				2, count_types);
+		om_exec(count_plan, values, NULL, false, 0);
+		if (SPI_processed != 1)
+			CodeUsedUp(p);
+	}
+	om_plan(&redeem_plan,
+			"INSERT INTO order_mgmt.promo_redemption"
+			"    (shop_id, code_key, order_id, customer_id, email_key, state, limited, who, claimed_at)"
+			" VALUES ($1, $2, $3, $4, $5, 'active', $6, $8, $7)"
+			" ON CONFLICT (shop_id, code_key, order_id) DO UPDATE"
+			"    SET state = 'active', claimed_at = EXCLUDED.claimed_at, released_at = NULL,"
+			"        customer_id = EXCLUDED.customer_id, email_key = EXCLUDED.email_key,"
+			"        limited = EXCLUDED.limited, who = EXCLUDED.who",
+			8, redeem_types);
+	om_exec(redeem_plan, values, nulls, false, 0);
+}
+
 /*
  * Claim the code for an order (or re-claim it on reactivation): OM003 when
  * the code is used up, OM004 when the customer's limit is reached.
@@ -288,23 +336,25 @@ om_promo_claim(int64 shop_id, int64 order_id, const OmPromo *p,
 		nulls[7] = 'n';
 
 	/* the code's row first (lock order), then the ledger */
-	om_plan(&claim_plan,
-			"WITH u AS (UPDATE order_mgmt.promo_code SET used = used + 1"
-			"    WHERE $6 AND shop_id = $1 AND code_key = $2 AND used < usage_limit RETURNING 1)"
-			" INSERT INTO order_mgmt.promo_redemption"
-			"    (shop_id, code_key, order_id, customer_id, email_key, state, limited, who, claimed_at)"
-			" SELECT $1, $2, $3, $4, $5, 'active', $6, $8, $7 WHERE NOT $6 OR EXISTS (SELECT FROM u)"
-			" ON CONFLICT (shop_id, code_key, order_id) DO UPDATE"
-			"    SET state = 'active', claimed_at = EXCLUDED.claimed_at, released_at = NULL,"
-			"        customer_id = EXCLUDED.customer_id, email_key = EXCLUDED.email_key,"
-			"        limited = EXCLUDED.limited, who = EXCLUDED.who",
-			8, claim_types);
-	om_exec(claim_plan, values, nulls, false, 0);
-	if (SPI_processed != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_OM_PROMO_CODE_EXHAUSTED),
-				 errmsg("promo code \"%s\" has been used up", p->code),
-				 errdetail("Its usage limit of %d is reached.", p->usage_limit)));
+	if (om_on_citus())
+		ClaimParts(p, values, nulls);
+	else
+	{
+		om_plan(&claim_plan,
+				"WITH u AS (UPDATE order_mgmt.promo_code SET used = used + 1"
+				"    WHERE $6 AND shop_id = $1 AND code_key = $2 AND used < usage_limit RETURNING 1)"
+				" INSERT INTO order_mgmt.promo_redemption"
+				"    (shop_id, code_key, order_id, customer_id, email_key, state, limited, who, claimed_at)"
+				" SELECT $1, $2, $3, $4, $5, 'active', $6, $8, $7 WHERE NOT $6 OR EXISTS (SELECT FROM u)"
+				" ON CONFLICT (shop_id, code_key, order_id) DO UPDATE"
+				"    SET state = 'active', claimed_at = EXCLUDED.claimed_at, released_at = NULL,"
+				"        customer_id = EXCLUDED.customer_id, email_key = EXCLUDED.email_key,"
+				"        limited = EXCLUDED.limited, who = EXCLUDED.who",
+				8, claim_types);
+		om_exec(claim_plan, values, nulls, false, 0);
+		if (SPI_processed != 1)
+			CodeUsedUp(p);
+	}
 
 	if (who)
 	{
