@@ -212,7 +212,7 @@ SELECT event_id, at::time AS at, actor, kind, from_value, to_value, left(detail:
 FROM order_mgmt.order_event WHERE order_id = :mary ORDER BY event_id;
 
 \echo
-\echo '== 9. The rules the C guard holds: 51 allowed moves over the three status machines'
+\echo '== 9. The rules the C guard holds: 56 allowed moves over the three status machines'
 SELECT machine, count(*) AS "allowed moves" FROM order_mgmt.transitions GROUP BY machine ORDER BY machine;
 \echo '-- The order machine in full (any other move fails with OM005, as in section 6):'
 SELECT from_value, string_agg(to_value, ', ' ORDER BY to_value) AS may_move_to
@@ -340,6 +340,32 @@ SELECT order_mgmt.add_note(1, :john5_id, 'admin', 'return refused: after the win
 \o
 SELECT order_no, status, payment_status, delivery_status FROM order_mgmt.orders
 WHERE order_id IN (:mary5_id, :john5_id) ORDER BY 1;
+
+\echo
+\echo '== 10d. Seed 003: an edit instead of a cancellation'
+\echo '-- Mary ordered a tea-farm T-shirt in L (TT-7001) and writes that she will cancel: L is too big.'
+\echo '-- Support offers M instead (seed 003: offer another size or colour rather than lose the order).'
+\echo '-- Set-up, not shown: shirts in M and L, 3 of each.'
+\o /dev/null
+SET order_mgmt.clock = '2026-12-02 10:00+08';
+SELECT order_mgmt.upsert_sku(1, 'TEE-M', 590, product_id => 'TEE', title => 'Tea-farm T-shirt M', attrs => '{"size": "M"}');
+SELECT order_mgmt.upsert_sku(1, 'TEE-L', 590, product_id => 'TEE', title => 'Tea-farm T-shirt L', attrs => '{"size": "L"}');
+SELECT order_mgmt.set_stock(1, 'TEE-M', 3);
+SELECT order_mgmt.set_stock(1, 'TEE-L', 3);
+\o
+SELECT order_mgmt.checkout(1, '[{"sku": "TEE-L", "qty": 1}]', customer_id => 'mary', order_no => 'TT-7001') AS tee \gset
+SELECT lock_version AS tee_v FROM order_mgmt.orders WHERE order_id = :tee \gset
+\echo '-- Before: the order holds an L'
+SELECT sku, available, reserved FROM order_mgmt.stock_level WHERE shop_id = 1 AND sku LIKE 'TEE-%' ORDER BY sku;
+\echo '-- The agent swaps line 1 to M, passing the version read (another agent''s stale edit would be OM013):'
+SELECT order_mgmt.edit_order(1, :tee, '[{"op": "swap", "line": 1, "sku": "TEE-M"}]',
+							 'L too big: size M instead', expected_version => :tee_v) AS "new version";
+\echo '-- After: the hold moved from L to M, the total is unchanged'
+SELECT sku, available, reserved FROM order_mgmt.stock_level WHERE shop_id = 1 AND sku LIKE 'TEE-%' ORDER BY sku;
+SELECT order_no, total, payment_status FROM order_mgmt.orders WHERE order_id = :tee;
+\echo '-- One event records it, each line before and after:'
+SELECT detail->'lines' AS lines, detail->'total' AS total, detail->>'reason' AS reason
+FROM order_mgmt.order_event WHERE order_id = :tee AND kind = 'edit';
 
 \echo
 \echo '== 11. verify() checks every invariant (stock against holds, promo use, money, the event log):'
