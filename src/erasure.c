@@ -47,6 +47,7 @@
 #include "catalog/pg_type.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
 
 #include "clock.h"
 #include "events.h"
@@ -55,9 +56,6 @@
 #include "shop.h"
 #include "spi_util.h"
 
-/* A one-way digest of a normalized e-mail, in SQL */
-#define DIGEST(x) \
-	"('sha256:' || pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(" x ", 'UTF8')), 'hex'))"
 
 /* What an erasure blanked of one order, for its event */
 typedef struct Erased
@@ -74,7 +72,11 @@ static Datum LockOrders(int64 shop_id, const char *customer_id, const char *emai
 static Erased *FindErased(Erased *e, int n, int64 order_id);
 static void MarkErased(SPIPlanPtr *slot, const char *sql, Datum *values, Erased *e, int n,
 					   int what);
+static void DigestClaims(Datum *values, Erased *e, int n);
+static char *Digest(const char *email_key);
 static void DigestGuestKey(int64 shop_id, const char *email_key);
+static void KeyAndDigest(SPIPlanPtr *slot, const char *sql, int64 shop_id,
+						 const char *email_key, const char *digest);
 
 /*
  * erase_customer(shop_id, customer_id) -> integer
@@ -194,8 +196,7 @@ EraseOrders(int64 shop_id, const char *customer_id, const char *email_key)
 {
 	static SPIPlanPtr email_plan = NULL;
 	static SPIPlanPtr address_plan = NULL;
-	static SPIPlanPtr promo_plan = NULL;
-	Datum		values[3];
+	Datum		values[5];
 	Erased	   *erased;
 	int			n;
 	int			changed = 0;
@@ -204,6 +205,7 @@ EraseOrders(int64 shop_id, const char *customer_id, const char *email_key)
 	values[0] = Int64GetDatum(shop_id);
 	values[1] = LockOrders(shop_id, customer_id, email_key, &n);
 	values[2] = TimestampTzGetDatum(om_now());
+	values[3] = values[4] = (Datum) 0;	/* DigestClaims() sets them */
 	erased = palloc0(sizeof(Erased) * (n + 1));
 	if (n > 0)
 	{
@@ -225,11 +227,7 @@ EraseOrders(int64 shop_id, const char *customer_id, const char *email_key)
 				   " WHERE shop_id = $1 AND order_id = ANY ($2) AND address IS NOT NULL"
 				   " RETURNING order_id",
 				   values, erased, n, ERASED_ADDRESS);
-		MarkErased(&promo_plan,
-				   "UPDATE order_mgmt.promo_redemption SET email_key = " DIGEST("email_key")
-				   " WHERE shop_id = $1 AND order_id = ANY ($2) AND email_key NOT LIKE 'sha256:%'"
-				   " RETURNING order_id",
-				   values, erased, n, ERASED_PROMO);
+		DigestClaims(values, erased, n);
 	}
 	if (email_key)
 		DigestGuestKey(shop_id, email_key);
@@ -303,18 +301,23 @@ FindErased(Erased *e, int n, int64 order_id)
 }
 
 /*
- * Run one erasing UPDATE ($1 shop, $2 the orders, $3 now) that returns
- * the order_id of each row it changed, and mark what it erased of them.
+ * Run one erasing UPDATE ($1 shop, $2 the orders, $3 now, $4 an e-mail key
+ * and $5 its digest) that returns the order_id of each row it changed, and
+ * mark what it erased of them.
  */
 static void
 MarkErased(SPIPlanPtr *slot, const char *sql, Datum *values, Erased *e, int n, int what)
 {
-	static const Oid argtypes[] = {INT8OID, INT8ARRAYOID, TIMESTAMPTZOID};
+	static const Oid argtypes[] = {INT8OID, INT8ARRAYOID, TIMESTAMPTZOID, TEXTOID, TEXTOID};
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
 	bool		isnull;
 	uint64		i;
 
-	om_plan(slot, sql, 3, argtypes);
-	om_exec(*slot, values, NULL, false, 0);
+	/* no key yet: NULLs (Citus sends every parameter, used or not) */
+	if (values[3] == (Datum) 0)
+		nulls[3] = nulls[4] = 'n';
+	om_plan(slot, sql, 5, argtypes);
+	om_exec(*slot, values, nulls, false, 0);
 	for (i = 0; i < SPI_processed; i++)
 	{
 		Erased	   *x = FindErased(e, n,
@@ -333,6 +336,58 @@ MarkErased(SPIPlanPtr *slot, const char *sql, Datum *values, Erased *e, int n, i
 }
 
 /*
+ * The e-mail keys the orders' promo claims recorded take their digests,
+ * one UPDATE per key (an order or two's claims, most often of one key).
+ * values are EraseOrders()'s; $4 and $5 are set here.
+ */
+static void
+DigestClaims(Datum *values, Erased *e, int n)
+{
+	static SPIPlanPtr keys_plan = NULL;
+	static SPIPlanPtr digest_plan = NULL;
+	static const Oid argtypes[] = {INT8OID, INT8ARRAYOID};
+	List	   *keys = NIL;
+	ListCell   *lc;
+	bool		isnull;
+	uint64		i;
+
+	om_plan(&keys_plan,
+			"SELECT DISTINCT email_key FROM order_mgmt.promo_redemption"
+			" WHERE shop_id = $1 AND order_id = ANY ($2) AND email_key NOT LIKE 'sha256:%'",
+			2, argtypes);
+	om_exec(keys_plan, values, NULL, false, 0);
+	for (i = 0; i < SPI_processed; i++)
+		keys = lappend(keys, TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[i],
+															   SPI_tuptable->tupdesc, 1, &isnull)));
+	foreach(lc, keys)
+	{
+		values[3] = CStringGetTextDatum((char *) lfirst(lc));
+		values[4] = CStringGetTextDatum(Digest((char *) lfirst(lc)));
+		MarkErased(&digest_plan,
+				   "UPDATE order_mgmt.promo_redemption SET email_key = $5"
+				   " WHERE shop_id = $1 AND order_id = ANY ($2) AND email_key = $4"
+				   " RETURNING order_id",
+				   values, e, n, ERASED_PROMO);
+	}
+}
+
+/* "sha256:" and the hex SHA-256 of a normalized e-mail (its bytes) */
+static char *
+Digest(const char *email_key)
+{
+	bytea	   *hash = DatumGetByteaPP(DirectFunctionCall1(sha256_bytea,
+														   PointerGetDatum(cstring_to_text(email_key))));
+	StringInfoData s;
+	int			i;
+
+	initStringInfo(&s);
+	appendStringInfoString(&s, "sha256:");
+	for (i = 0; i < VARSIZE_ANY_EXHDR(hash); i++)
+		appendStringInfo(&s, "%02x", (unsigned char) VARDATA_ANY(hash)[i]);
+	return s.data;
+}
+
+/*
  * A guest's e-mail key where promo codes keep it: the guest's claims
  * counted per e-mail ("email:<key>") and its win-back codes take the
  * digest.  The codes first, then the counts, as checkout locks them; the
@@ -346,22 +401,38 @@ DigestGuestKey(int64 shop_id, const char *email_key)
 	static SPIPlanPtr claim_plan = NULL;
 	static SPIPlanPtr move_plan = NULL;
 	static SPIPlanPtr drop_plan = NULL;
+	char	   *digest = Digest(email_key);
 
-	om_exec_for_key(&code_plan,
-					"UPDATE order_mgmt.promo_code SET email_key = " DIGEST("email_key")
-					" WHERE shop_id = $1 AND email_key = $2",
-					shop_id, email_key, false, 0);
-	om_exec_for_key(&claim_plan,
-					"UPDATE order_mgmt.promo_redemption SET who = 'email:' || " DIGEST("$2")
-					" WHERE shop_id = $1 AND who = 'email:' || $2",
-					shop_id, email_key, false, 0);
-	om_exec_for_key(&move_plan,
-					"INSERT INTO order_mgmt.promo_customer_use AS c (shop_id, code_key, who, used)"
-					" SELECT shop_id, code_key, 'email:' || " DIGEST("$2") ", used"
-					" FROM order_mgmt.promo_customer_use WHERE shop_id = $1 AND who = 'email:' || $2"
-					" ON CONFLICT (shop_id, code_key, who) DO UPDATE SET used = c.used + EXCLUDED.used",
-					shop_id, email_key, false, 0);
-	om_exec_for_key(&drop_plan,
-					"DELETE FROM order_mgmt.promo_customer_use WHERE shop_id = $1 AND who = 'email:' || $2",
-					shop_id, email_key, false, 0);
+	KeyAndDigest(&code_plan,
+				 "UPDATE order_mgmt.promo_code SET email_key = $3"
+				 " WHERE shop_id = $1 AND email_key = $2",
+				 shop_id, email_key, digest);
+	KeyAndDigest(&claim_plan,
+				 "UPDATE order_mgmt.promo_redemption SET who = 'email:' || $3"
+				 " WHERE shop_id = $1 AND who = 'email:' || $2",
+				 shop_id, email_key, digest);
+	KeyAndDigest(&move_plan,
+				 "INSERT INTO order_mgmt.promo_customer_use AS c (shop_id, code_key, who, used)"
+				 " SELECT shop_id, code_key, 'email:' || $3, used"
+				 " FROM order_mgmt.promo_customer_use WHERE shop_id = $1 AND who = 'email:' || $2"
+				 " ON CONFLICT (shop_id, code_key, who) DO UPDATE SET used = c.used + EXCLUDED.used",
+				 shop_id, email_key, digest);
+	KeyAndDigest(&drop_plan,
+				 "DELETE FROM order_mgmt.promo_customer_use WHERE shop_id = $1 AND who = 'email:' || $2",
+				 shop_id, email_key, digest);
+}
+
+/* Run a statement of DigestGuestKey(): $1 shop, $2 the e-mail key, $3 its digest. */
+static void
+KeyAndDigest(SPIPlanPtr *slot, const char *sql, int64 shop_id, const char *email_key,
+			 const char *digest)
+{
+	static const Oid argtypes[] = {INT8OID, TEXTOID, TEXTOID};
+	Datum		values[3];
+
+	om_plan(slot, sql, 3, argtypes);
+	values[0] = Int64GetDatum(shop_id);
+	values[1] = CStringGetTextDatum(email_key);
+	values[2] = CStringGetTextDatum(digest);
+	om_exec_quiet(*slot, values, NULL, false, 0);
 }
