@@ -1746,12 +1746,256 @@ REVOKE ALL ON FUNCTION order_mgmt.edit_order(bigint, bigint, jsonb, text, bigint
 GRANT EXECUTE ON FUNCTION order_mgmt.edit_order(bigint, bigint, jsonb, text, bigint)
 	TO order_mgmt_app, order_mgmt_admin;
 
--- report_cancellations lists a cancelled order's products without the lines
--- an edit removed (qty 0).
-CREATE OR REPLACE FUNCTION order_mgmt.report_cancellations(shop_id bigint, from_day date, to_day date)
+-- ---------------------------------------------------------------------------
+-- Issue 18, shipping and billing addresses and GDPR erasure (seed 003's
+-- guest checkout with an address): addresses live in their own versioned
+-- table order_address, set at checkout (two new last arguments, so
+-- checkout is dropped and created again, with its grants) and by
+-- set_address() until the order ships, each change an address event that
+-- names fields, not values; erase_customer() and erase_guest() blank names,
+-- e-mails and addresses and keep money and history (src/address.c,
+-- src/erasure.c); report_followups, report_stuck and report_cancellations
+-- get a ship_to column (a new result column: dropped and created again).
+-- ---------------------------------------------------------------------------
+ALTER TYPE order_mgmt.event_kind ADD VALUE IF NOT EXISTS 'address';
+ALTER TYPE order_mgmt.event_kind ADD VALUE IF NOT EXISTS 'erasure';
+COMMENT ON TYPE order_mgmt.event_kind IS
+	'Kinds of order_event rows (SPEC §12): a status machine for a transition, else a side effect; shipment: a package shipped or moved, tracking: its carrier, tracking number or expected delivery changed; address: a shipping or billing address was set (which fields, not their values); erasure: the customer''s personal data on the order was erased';
+
+CREATE TABLE order_mgmt.order_address (
+	shop_id bigint NOT NULL,
+	order_id bigint NOT NULL,
+	kind text NOT NULL CHECK (kind IN ('shipping', 'billing')),
+	version integer NOT NULL CHECK (version > 0),
+	address jsonb CHECK (jsonb_typeof(address) = 'object'),
+	set_at timestamptz NOT NULL,
+	actor text NOT NULL,
+	erased_at timestamptz,
+	PRIMARY KEY (shop_id, order_id, kind, version),
+	FOREIGN KEY (shop_id, order_id) REFERENCES order_mgmt.orders,
+	CHECK (erased_at IS NULL OR address IS NULL)
+);
+COMMENT ON TABLE order_mgmt.order_address IS 'Shipping and billing addresses of orders, versioned: a change adds a version, the newest is the current one; erase_customer blanks every version (issue 18)';
+COMMENT ON COLUMN order_mgmt.order_address.shop_id IS 'Owning shop';
+COMMENT ON COLUMN order_mgmt.order_address.order_id IS 'The order';
+COMMENT ON COLUMN order_mgmt.order_address.kind IS 'shipping or billing';
+COMMENT ON COLUMN order_mgmt.order_address.version IS 'Version of this kind of address of the order, from 1 (set at checkout or by the first set_address)';
+COMMENT ON COLUMN order_mgmt.order_address.address IS 'The address: an object with keys name, line1, line2, city, region, postal_code, country (ISO 3166-1 alpha-2), phone; NULL when removed or erased';
+COMMENT ON COLUMN order_mgmt.order_address.set_at IS 'When this version was set (order_mgmt.now())';
+COMMENT ON COLUMN order_mgmt.order_address.actor IS 'Calling role that set it (as order_event.actor)';
+COMMENT ON COLUMN order_mgmt.order_address.erased_at IS 'When erase_customer or erase_guest blanked it; NULL if never erased';
+
+CREATE TRIGGER order_address_no_delete BEFORE DELETE ON order_mgmt.order_address
+	FOR EACH ROW EXECUTE FUNCTION order_mgmt.forbid_change();
+CREATE TRIGGER order_address_no_truncate BEFORE TRUNCATE ON order_mgmt.order_address
+	FOR EACH STATEMENT EXECUTE FUNCTION order_mgmt.forbid_change();
+COMMENT ON TRIGGER order_address_no_delete ON order_mgmt.order_address IS 'Address versions are never deleted, only blanked by an erasure (OM009)';
+COMMENT ON TRIGGER order_address_no_truncate ON order_mgmt.order_address IS 'Address versions are never deleted, only blanked by an erasure (OM009)';
+GRANT SELECT ON order_mgmt.order_address TO order_mgmt_report, order_mgmt_admin;
+SELECT pg_catalog.pg_extension_config_dump('order_mgmt.order_address', '');
+
+DROP FUNCTION order_mgmt.checkout(bigint, jsonb, text, text, text, text, order_mgmt.logistics_kind, numeric, text, interval, interval, text, numeric);
+CREATE FUNCTION order_mgmt.checkout(shop_id bigint, lines jsonb, customer_id text DEFAULT NULL,
+		email text DEFAULT NULL, promo_code text DEFAULT NULL,
+		payment_method text DEFAULT 'credit_card',
+		logistics order_mgmt.logistics_kind DEFAULT 'standard',
+		shipping_fee numeric DEFAULT 0, order_no text DEFAULT NULL,
+		payment_timeout interval DEFAULT NULL, hold interval DEFAULT NULL,
+		idempotency_key text DEFAULT NULL, store_credit numeric DEFAULT 0,
+		shipping_address jsonb DEFAULT NULL, billing_address jsonb DEFAULT NULL)
+	RETURNS bigint
+	AS 'MODULE_PATHNAME', 'om_checkout'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.checkout(bigint, jsonb, text, text, text, text, order_mgmt.logistics_kind, numeric, text, interval, interval, text, numeric, jsonb, jsonb) IS
+	'Creates an order from lines [{"sku":"A","qty":2}, ...], holds its stock, claims its promo code, spends store_credit of the customer''s balance and records its shipping and billing addresses, all or nothing; returns order_id';
+CREATE FUNCTION order_mgmt.set_address(shop_id bigint, order_id bigint, kind text, address jsonb)
+	RETURNS integer
+	AS 'MODULE_PATHNAME', 'om_set_address'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.set_address(bigint, bigint, text, jsonb) IS
+	'Sets the order''s shipping or billing address (NULL removes it) until it ships: a new version and an address event naming the fields that changed; unchanged, nothing happens; returns the current version (0: never set)';
+
+CREATE FUNCTION order_mgmt.erase_customer(shop_id bigint, customer_id text)
+	RETURNS integer
+	AS 'MODULE_PATHNAME', 'om_erase_customer'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.erase_customer(bigint, text) IS
+	'GDPR erasure: blanks the customer''s name, e-mail and phone and the e-mails and addresses of their orders and of guest orders with their e-mail, keeping money, statuses, lines and events; an erasure event per order changed; returns how many orders changed (0 the second time)';
+
+CREATE FUNCTION order_mgmt.erase_guest(shop_id bigint, email text)
+	RETURNS integer
+	AS 'MODULE_PATHNAME', 'om_erase_guest'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.erase_guest(bigint, text) IS
+	'GDPR erasure for a guest: blanks the e-mails and addresses of the guest orders (no customer_id) with this e-mail (normalize_email), as erase_customer does; returns how many orders changed';
+
+REVOKE ALL ON FUNCTION order_mgmt.checkout(bigint, jsonb, text, text, text, text, order_mgmt.logistics_kind, numeric, text, interval, interval, text, numeric, jsonb, jsonb),
+	order_mgmt.set_address(bigint, bigint, text, jsonb),
+	order_mgmt.erase_customer(bigint, text),
+	order_mgmt.erase_guest(bigint, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+	order_mgmt.erase_customer(bigint, text),
+	order_mgmt.erase_guest(bigint, text)
+	TO order_mgmt_admin;
+GRANT EXECUTE ON FUNCTION
+	order_mgmt.checkout(bigint, jsonb, text, text, text, text, order_mgmt.logistics_kind, numeric, text, interval, interval, text, numeric, jsonb, jsonb),
+	order_mgmt.set_address(bigint, bigint, text, jsonb)
+	TO order_mgmt_app, order_mgmt_admin;
+
+DROP FUNCTION order_mgmt.report_followups(bigint);
+CREATE FUNCTION order_mgmt.report_followups(shop_id bigint)
+	RETURNS TABLE (order_id bigint, order_no text, customer_id text, email text, total numeric,
+				   payment_status order_mgmt.payment_status, created_at timestamptz, channel text, why text,
+				   followup text, time_left interval, ship_to text)
+	LANGUAGE plpgsql STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp
+	SET jit = off
+	SET plan_cache_mode = force_custom_plan
+AS $$
+#variable_conflict use_column
+DECLARE
+	s order_mgmt.shop;
+	now_ timestamptz := order_mgmt.now();
+	recent_since timestamptz;
+	today record;
+BEGIN
+	SELECT * INTO s FROM order_mgmt.shop x WHERE x.shop_id = report_followups.shop_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'shop % does not exist', report_followups.shop_id USING ERRCODE = 'OM014';
+	END IF;
+	recent_since := now_ - s.followup_window;
+	today := order_mgmt.shop_day_range(s.shop_id, (now_ AT TIME ZONE s.timezone)::date,
+									   (now_ AT TIME ZONE s.timezone)::date);
+	-- The groups of seed 002's follow-ups, each order in one:
+	--   closing:     open and unpaid, with time left before its payment
+	--                deadline (or, failed, before its auto-cancel);
+	--   unpaid:      open and unpaid or failed, with no such time left;
+	--   lost:        closed before payment (cancelled, never paid) today,
+	--                in the shop's time zone;
+	--   unconfirmed: paid and arrived or collected, not completed.
+	-- Each takes its channel by the same rules: phone for returning,
+	-- high-value or noted customers, SMS for orders younger than
+	-- followup_window, else a message.
+	RETURN QUERY
+	WITH c AS (
+		SELECT o.order_id, o.order_no, o.customer_id, o.email, o.total, o.payment_status, o.created_at,
+			   o.customer_note,
+			   CASE WHEN o.payment_status NOT IN ('unpaid', 'pending', 'failed') THEN 'unconfirmed'
+					WHEN o.payment_due_at > now_ OR d.due_at > now_ THEN 'closing'
+					ELSE 'unpaid' END AS followup,
+			   CASE WHEN o.payment_status IN ('unpaid', 'pending', 'failed')
+						 AND greatest(o.payment_due_at, d.due_at) > now_
+					THEN greatest(o.payment_due_at, d.due_at) - now_ END AS time_left
+		FROM order_mgmt.orders o
+		LEFT JOIN order_mgmt.due_action d
+			   ON d.shop_id = o.shop_id AND d.order_id = o.order_id AND d.action = 'auto_cancel'
+			  AND o.payment_status = 'failed'
+		-- open orders only: a completed order (a cod order whose shop
+		-- records remittances itself) is not chased
+		WHERE o.shop_id = report_followups.shop_id AND o.status IN ('pending', 'confirmed')
+		  AND (o.payment_status IN ('unpaid', 'pending', 'failed')
+			   OR (o.payment_status IN ('paid', 'partially_refunded')
+				   AND o.delivery_status IN ('arrived', 'collected')))
+		UNION ALL
+		SELECT o.order_id, o.order_no, o.customer_id, o.email, o.total, o.payment_status, o.created_at,
+			   o.customer_note, 'lost', NULL::interval
+		FROM order_mgmt.orders o
+		WHERE o.shop_id = report_followups.shop_id AND o.cancelled_at >= today.lo AND o.cancelled_at < today.hi
+		  AND o.status = 'cancelled' AND o.paid_at IS NULL AND o.paid_amount = 0
+	)
+	SELECT c.order_id, c.order_no, c.customer_id, c.email, c.total, c.payment_status, c.created_at,
+		   CASE WHEN f.returning OR f.high_value OR f.noted THEN 'phone'
+				WHEN c.created_at > recent_since THEN 'sms'
+				ELSE 'message' END,
+		   concat_ws(', ',
+					 CASE WHEN f.returning THEN 'returning customer' END,
+					 CASE WHEN f.high_value THEN 'high value' END,
+					 CASE WHEN f.noted THEN 'customer note' END,
+					 CASE WHEN NOT (f.returning OR f.high_value OR f.noted)
+						  AND c.created_at > recent_since THEN 'recent' END),
+		   c.followup, c.time_left,
+		   NULLIF(concat_ws(', ', sa.address ->> 'name', sa.address ->> 'line1', sa.address ->> 'line2',
+							NULLIF(concat_ws(' ', sa.address ->> 'postal_code', sa.address ->> 'city'), ''),
+							sa.address ->> 'region', sa.address ->> 'country', sa.address ->> 'phone'), '')
+	FROM c
+	-- the current shipping address (issue 18): the newest version
+	LEFT JOIN LATERAL (SELECT a.address FROM order_mgmt.order_address a
+			   WHERE a.shop_id = report_followups.shop_id AND a.order_id = c.order_id AND a.kind = 'shipping'
+			   ORDER BY a.version DESC LIMIT 1) sa ON true
+	-- each customer's first paid order, once, rather than a probe per order
+	LEFT JOIN (SELECT p.customer_id, min(p.created_at) AS first_paid
+			   FROM order_mgmt.orders p
+			   WHERE p.shop_id = report_followups.shop_id AND p.paid_at IS NOT NULL
+				 AND p.customer_id IS NOT NULL
+			   GROUP BY p.customer_id) fp ON fp.customer_id = c.customer_id
+	CROSS JOIN LATERAL (SELECT
+		coalesce(fp.first_paid < c.created_at, false) AS returning,
+		s.high_value_threshold IS NOT NULL AND c.total >= s.high_value_threshold AS high_value,
+		c.customer_note IS NOT NULL AS noted) f
+	ORDER BY array_position(ARRAY['closing', 'unpaid', 'lost', 'unconfirmed'], c.followup),
+			 c.total DESC, c.created_at, c.order_id;
+END
+$$;
+COMMENT ON FUNCTION order_mgmt.report_followups(bigint) IS
+	'Orders to follow up (seed 002), by group (followup): closing (unpaid, time_left before the payment deadline or auto-cancel), unpaid (open, unpaid or failed), lost (closed before payment today), unconfirmed (arrived or collected, not completed); most valuable first; channel phone for returning, high-value or noted customers, SMS within followup_window, else a message; ship_to is the current shipping address on one line';
+DROP FUNCTION order_mgmt.report_stuck(bigint, interval);
+CREATE FUNCTION order_mgmt.report_stuck(shop_id bigint, older_than interval)
+	RETURNS TABLE (order_id bigint, order_no text, status order_mgmt.order_status,
+				   payment_status order_mgmt.payment_status, delivery_status order_mgmt.delivery_status,
+				   since timestamptz, waiting interval, reason text, ship_to text)
+	LANGUAGE plpgsql STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp
+	SET jit = off
+	SET plan_cache_mode = force_custom_plan
+AS $$
+#variable_conflict use_column
+DECLARE
+	-- once, rather than for each order the scan filters
+	now_ timestamptz := order_mgmt.now();
+BEGIN
+	IF older_than IS NULL OR older_than < interval '0' THEN
+		RAISE EXCEPTION 'older_than must be a non-negative interval' USING ERRCODE = '22023';
+	END IF;
+	PERFORM FROM order_mgmt.shop s WHERE s.shop_id = report_stuck.shop_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'shop % does not exist', report_stuck.shop_id USING ERRCODE = 'OM014';
+	END IF;
+	RETURN QUERY
+	SELECT o.order_id, o.order_no, o.status, o.payment_status, o.delivery_status, x.since,
+		   now_ - x.since, x.reason, NULLIF(concat_ws(', ', sa.address ->> 'city', sa.address ->> 'country'), '')
+	FROM order_mgmt.orders o
+	CROSS JOIN LATERAL (SELECT
+		CASE WHEN o.payment_status IN ('unpaid', 'pending', 'failed') THEN o.created_at ELSE o.paid_at END AS since,
+		CASE o.payment_status
+			WHEN 'unpaid' THEN 'not paid'
+			WHEN 'pending' THEN 'payment still pending'
+			WHEN 'failed' THEN 'payment failed'
+			ELSE CASE WHEN o.delivery_status = 'partially_shipped' THEN 'paid, only partly shipped'
+					  ELSE 'paid but not shipped' END END AS reason) x
+	-- the current shipping address (issue 18): the newest version
+	LEFT JOIN LATERAL (SELECT a.address FROM order_mgmt.order_address a
+			   WHERE a.shop_id = o.shop_id AND a.order_id = o.order_id AND a.kind = 'shipping'
+			   ORDER BY a.version DESC LIMIT 1) sa ON true
+	WHERE o.shop_id = report_stuck.shop_id AND o.status NOT IN ('cancelled', 'completed')
+	  AND (o.payment_status IN ('unpaid', 'pending', 'failed')
+		   OR (o.payment_status = 'paid'
+			   AND o.delivery_status IN ('unfulfilled', 'not_executed', 'shipment_cancelled', 'shipping_overdue',
+										 'partially_shipped')))
+	  AND x.since < now_ - older_than
+	ORDER BY x.since, o.order_id;
+END
+$$;
+COMMENT ON FUNCTION order_mgmt.report_stuck(bigint, interval) IS
+	'Live orders waiting longer than older_than for payment, or paid and not (or only partly) shipped, with the reason and where they ship to (city, country) (seed 004)';
+DROP FUNCTION order_mgmt.report_cancellations(bigint, date, date);
+CREATE FUNCTION order_mgmt.report_cancellations(shop_id bigint, from_day date, to_day date)
 	RETURNS TABLE (day date, order_id bigint, order_no text, customer_id text, email text,
 				   products text, total numeric, reason order_mgmt.cancel_reason,
-				   source order_mgmt.cancel_source, note text, feedback text, score integer)
+				   source order_mgmt.cancel_source, note text, feedback text, score integer, ship_to text)
 	LANGUAGE plpgsql STABLE SECURITY DEFINER
 	SET search_path = pg_catalog, order_mgmt, pg_temp
 	SET jit = off
@@ -1774,7 +2018,7 @@ BEGIN
 	-- on its own).
 	RETURN QUERY
 	SELECT x.day, x.order_id, x.order_no, x.customer_id, x.email, x.products, x.total,
-		   x.cancel_reason, x.cancel_source, x.cancel_note, x.comment, x.score
+		   x.cancel_reason, x.cancel_source, x.cancel_note, x.comment, x.score, NULLIF(concat_ws(', ', sa.address ->> 'city', sa.address ->> 'country'), '')
 	FROM (SELECT (o.cancelled_at AT TIME ZONE r.tz)::date AS day, o.cancelled_at, o.order_id, o.order_no,
 				 o.customer_id, o.email, o.total, o.cancel_reason, o.cancel_source, o.cancel_note,
 				 f.comment, f.score,
@@ -1791,9 +2035,20 @@ BEGIN
 		  WHERE o.shop_id = report_cancellations.shop_id AND o.cancelled_at >= r.lo AND o.cancelled_at < r.hi
 		  WINDOW w AS (PARTITION BY o.cancelled_at, o.order_id ORDER BY l.line_no
 					   ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)) x
+	-- the current shipping address (issue 18): the newest version
+	LEFT JOIN LATERAL (SELECT a.address FROM order_mgmt.order_address a
+			   WHERE a.shop_id = report_cancellations.shop_id AND a.order_id = x.order_id AND a.kind = 'shipping'
+			   ORDER BY a.version DESC LIMIT 1) sa ON true
 	WHERE x.n = 1
 	ORDER BY x.cancelled_at, x.order_id;
 END
 $$;
 COMMENT ON FUNCTION order_mgmt.report_cancellations(bigint, date, date) IS
-	'Cancelled orders by shop-local cancel day: customer, products, reason, source and the latest feedback (seed 003)';
+	'Cancelled orders by shop-local cancel day: customer, products, reason, source, the latest feedback and where it was to ship (city, country) (seed 003)';
+REVOKE ALL ON FUNCTION order_mgmt.report_followups(bigint),
+	order_mgmt.report_stuck(bigint, interval),
+	order_mgmt.report_cancellations(bigint, date, date) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION order_mgmt.report_followups(bigint),
+	order_mgmt.report_stuck(bigint, interval),
+	order_mgmt.report_cancellations(bigint, date, date)
+	TO order_mgmt_report, order_mgmt_admin;

@@ -153,7 +153,11 @@ FULL JOIN (SELECT row_number() OVER (ORDER BY o.cancelled_at, o.order_id) AS i,
 					  (SELECT string_agg(l.qty || ' x ' || coalesce(k.title, l.sku), ', ' ORDER BY l.line_no)
 					   FROM order_mgmt.order_line l JOIN order_mgmt.sku k USING (shop_id, sku)
 					   WHERE l.shop_id = o.shop_id AND l.order_id = o.order_id),
-					  o.total, o.cancel_reason, o.cancel_source, o.cancel_note, f.comment, f.score)::record AS p
+					  o.total, o.cancel_reason, o.cancel_source, o.cancel_note, f.comment, f.score,
+					  (SELECT NULLIF(concat_ws(', ', a.address ->> 'city', a.address ->> 'country'), '')
+					   FROM order_mgmt.order_address a
+					   WHERE a.shop_id = o.shop_id AND a.order_id = o.order_id AND a.kind = 'shipping'
+					   ORDER BY a.version DESC LIMIT 1))::record AS p
 		   FROM order_mgmt.orders o LEFT JOIN order_mgmt.cancel_feedback f USING (shop_id, order_id)
 		   WHERE o.shop_id = 160 AND o.cancelled_at IS NOT NULL) b USING (i);
 -- every report plans each call for its arguments (see 70_reports.sql)

@@ -18,16 +18,20 @@
  *	   order instead) and, when the checkout spends store credit, takes it
  *	   from the customer's balance with a conditional UPDATE and writes its
  *	   ledger entry (store_credit.c; OM015 when the balance is short);
+ *	   then, when the checkout gives a shipping or billing address, one
+ *	   INSERT ... VALUES writes their first versions (address.c);
  *	2. the promo code is claimed (promo.c);
  *	3. stock is held line by line in SKU order (HoldLines, reservation.c);
  *	4. one checkout event records the lines and the holds
  *	   (StartCheckoutEvent, WriteCheckoutEvent), and the credit spent;
  *	5. an order whose store credit covers its total is paid (PaidByCredit).
  *
- * Lock order: the new order row, the customer's store credit balance row
- * (in step 1), the promo code row, then stock rows by SKU.  A checkout
- * without store credit runs the statement it ran before credit existed:
- * no extra statement (docs/performance.md).
+ * Lock order: the customer row FOR SHARE while its e-mail is read (so an
+ * erasure of the customer waits for the checkout, erasure.c), the new
+ * order row, the customer's store credit balance row (in step 1), the
+ * promo code row, then stock rows by SKU.  A checkout without store credit
+ * or addresses runs the statement it ran before they existed: no extra
+ * statement (docs/performance.md).
  *
  * Any failure raises an error, which rolls back the whole call: nothing is
  * held, claimed or written.
@@ -53,6 +57,7 @@
 #include "utils/json.h"
 #include "utils/jsonb.h"
 
+#include "address.h"
 #include "clock.h"
 #include "events.h"
 #include "icu.h"
@@ -108,6 +113,8 @@ typedef struct Checkout
 	Interval   *hold;			/* post-purchase hold, or NULL */
 	char	   *idempotency_key;	/* or NULL */
 	Numeric		credit;			/* store credit to spend; 0: none */
+	Jsonb	   *shipping_address;	/* or NULL */
+	Jsonb	   *billing_address;	/* or NULL */
 	TimestampTz now;			/* om_now(): the order's created_at */
 
 	/* LoadCheckout() */
@@ -176,7 +183,8 @@ static void HoldLines(int64 shop_id, int64 order_id, CoLine *lines, int n,
 /*
  * checkout(shop_id, lines, customer_id, email, promo_code, payment_method,
  *			logistics, shipping_fee, order_no, payment_timeout, hold,
- *			idempotency_key) -> bigint order_id
+ *			idempotency_key, store_credit, shipping_address,
+ *			billing_address) -> bigint order_id
  *
  * The steps the file header lists, in that order.
  */
@@ -218,6 +226,11 @@ om_checkout(PG_FUNCTION_ARGS)
 		SPI_finish();
 		PG_RETURN_INT64(co.order_id);
 	}
+
+	/* 1b. its addresses, new rows of the new order */
+	if (co.shipping_address || co.billing_address)
+		om_address_insert_first(co.shop_id, co.order_id, co.shipping_address,
+								co.billing_address, co.now);
 
 	/* 2. the promo code, before any stock row (lock order) */
 	if (co.has_promo)
@@ -300,6 +313,20 @@ ReadCheckoutArgs(FunctionCallInfo fcinfo, Checkout *co)
 					 errmsg("store_credit must be a finite amount of at least 0"),
 					 errdetail("Got %s.", om_num_text(co->credit))));
 		om_check_amount_range("store_credit", co->credit);
+	}
+	/* the addresses (issue 18): only 0.2.0's checkout() has them */
+	if (PG_NARGS() > 14)
+	{
+		if (!PG_ARGISNULL(13))
+		{
+			co->shipping_address = PG_GETARG_JSONB_P(13);
+			om_address_check("shipping_address", co->shipping_address);
+		}
+		if (!PG_ARGISNULL(14))
+		{
+			co->billing_address = PG_GETARG_JSONB_P(14);
+			om_address_check("billing_address", co->billing_address);
+		}
 	}
 }
 
@@ -384,11 +411,13 @@ LoadCustomerEmail(int64 shop_id, const char *customer_id)
 	bool		isnull;
 	Datum		d;
 
-	om_plan(&plan, "SELECT email FROM order_mgmt.customer WHERE shop_id = $1 AND customer_id = $2",
+	/* FOR SHARE: an erasure of the customer waits for this checkout (erasure.c) */
+	om_plan(&plan, "SELECT email FROM order_mgmt.customer WHERE shop_id = $1 AND customer_id = $2"
+			" FOR SHARE",
 			2, argtypes);
 	values[0] = Int64GetDatum(shop_id);
 	values[1] = CStringGetTextDatum(customer_id);
-	om_exec(plan, values, NULL, true, 1);
+	om_exec(plan, values, NULL, false, 1);
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -834,6 +863,12 @@ WriteCheckoutEvent(const Checkout *co, StringInfo detail)
 		appendStringInfoString(detail, "null");
 	if (om_num_cmp(co->credit, om_num_int(0)) > 0)
 		appendStringInfo(detail, ", \"store_credit\": %s", om_num_text(co->credit));
+	/* which addresses it has, never what they say (erasure.c) */
+	if (co->shipping_address || co->billing_address)
+		appendStringInfo(detail, ", \"addresses\": [%s%s%s]",
+						 co->shipping_address ? "\"shipping\"" : "",
+						 co->shipping_address && co->billing_address ? ", " : "",
+						 co->billing_address ? "\"billing\"" : "");
 	appendStringInfoChar(detail, '}');
 	om_event_write(co->shop_id, co->order_id, "checkout", NULL, NULL, detail->data);
 }

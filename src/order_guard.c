@@ -237,13 +237,17 @@ CheckApiOnlyColumns(HeapTuple oldtup, HeapTuple newtup, TupleDesc td, int64 orde
 	}
 }
 
-/* Columns an archived order may still change (SPEC §10: notes). */
+/*
+ * Columns an archived order may still change (SPEC §10: notes), and the
+ * e-mail blanked by an erasure (issue 18: erase_customer, erase_guest).
+ */
 static bool
-ChangeableWhileArchived(AttrNumber attnum)
+ChangeableWhileArchived(HeapTuple newtup, TupleDesc td, AttrNumber attnum)
 {
 	return attnum == cols->updated_at || attnum == cols->admin_note ||
 		attnum == cols->shipping_note || attnum == cols->customer_note ||
-		attnum == cols->consulted_support || attnum == cols->archived_at;
+		attnum == cols->consulted_support || attnum == cols->archived_at ||
+		((attnum == cols->email || attnum == cols->email_key) && IsNull(newtup, td, attnum));
 }
 
 
@@ -351,7 +355,7 @@ CheckArchivedOrder(const GuardMove *mv)
 		return;
 	for (i = 1; i <= td->natts; i++)
 	{
-		if (TupleDescAttr(td, i - 1)->attisdropped || ChangeableWhileArchived(i))
+		if (TupleDescAttr(td, i - 1)->attisdropped || ChangeableWhileArchived(mv->newtup, td, i))
 			continue;
 		if (ColumnChanged(mv->oldtup, mv->newtup, td, i))
 			ereport(ERROR,

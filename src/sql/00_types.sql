@@ -70,9 +70,11 @@ CREATE TYPE order_mgmt.event_kind AS ENUM
 	 -- issue 17 item 11, added by 0.2.0
 	 'store_credit',
 	 -- issue 18, added by 0.2.0
-	 'edit');
+	 'edit',
+	 -- issue 18 (addresses and erasure), added by 0.2.0
+	 'address', 'erasure');
 COMMENT ON TYPE order_mgmt.event_kind IS
-	'Kinds of order_event rows (SPEC §12): a status machine for a transition, else a side effect; shipment: a package shipped or moved, tracking: its carrier, tracking number or expected delivery changed';
+	'Kinds of order_event rows (SPEC §12): a status machine for a transition, else a side effect; shipment: a package shipped or moved, tracking: its carrier, tracking number or expected delivery changed; address: a shipping or billing address was set (which fields, not their values); erasure: the customer''s personal data on the order was erased';
 
 CREATE TYPE order_mgmt.note_kind AS ENUM ('admin', 'shipping', 'customer', 'support');
 COMMENT ON TYPE order_mgmt.note_kind IS

@@ -245,3 +245,28 @@ COMMENT ON COLUMN order_mgmt.return_line.sku IS 'SKU coming back';
 COMMENT ON COLUMN order_mgmt.return_line.qty IS 'Units coming back';
 COMMENT ON COLUMN order_mgmt.return_line.exchange_sku IS 'SKU sent instead (exchange), held at request';
 COMMENT ON COLUMN order_mgmt.return_line.refund_amount IS 'What these units were paid, after discounts';
+
+-- Addresses (issue 18): the personal data of an order lives here, apart from
+-- its money and history, so that erase_customer() can blank it.
+CREATE TABLE order_mgmt.order_address (
+	shop_id bigint NOT NULL,
+	order_id bigint NOT NULL,
+	kind text NOT NULL CHECK (kind IN ('shipping', 'billing')),
+	version integer NOT NULL CHECK (version > 0),
+	address jsonb CHECK (jsonb_typeof(address) = 'object'),
+	set_at timestamptz NOT NULL,
+	actor text NOT NULL,
+	erased_at timestamptz,
+	PRIMARY KEY (shop_id, order_id, kind, version),
+	FOREIGN KEY (shop_id, order_id) REFERENCES order_mgmt.orders,
+	CHECK (erased_at IS NULL OR address IS NULL)
+);
+COMMENT ON TABLE order_mgmt.order_address IS 'Shipping and billing addresses of orders, versioned: a change adds a version, the newest is the current one; erase_customer blanks every version (issue 18)';
+COMMENT ON COLUMN order_mgmt.order_address.shop_id IS 'Owning shop';
+COMMENT ON COLUMN order_mgmt.order_address.order_id IS 'The order';
+COMMENT ON COLUMN order_mgmt.order_address.kind IS 'shipping or billing';
+COMMENT ON COLUMN order_mgmt.order_address.version IS 'Version of this kind of address of the order, from 1 (set at checkout or by the first set_address)';
+COMMENT ON COLUMN order_mgmt.order_address.address IS 'The address: an object with keys name, line1, line2, city, region, postal_code, country (ISO 3166-1 alpha-2), phone; NULL when removed or erased';
+COMMENT ON COLUMN order_mgmt.order_address.set_at IS 'When this version was set (order_mgmt.now())';
+COMMENT ON COLUMN order_mgmt.order_address.actor IS 'Calling role that set it (as order_event.actor)';
+COMMENT ON COLUMN order_mgmt.order_address.erased_at IS 'When erase_customer or erase_guest blanked it; NULL if never erased';

@@ -8,13 +8,14 @@ CREATE FUNCTION order_mgmt.checkout(shop_id bigint, lines jsonb, customer_id tex
 		logistics order_mgmt.logistics_kind DEFAULT 'standard',
 		shipping_fee numeric DEFAULT 0, order_no text DEFAULT NULL,
 		payment_timeout interval DEFAULT NULL, hold interval DEFAULT NULL,
-		idempotency_key text DEFAULT NULL, store_credit numeric DEFAULT 0)
+		idempotency_key text DEFAULT NULL, store_credit numeric DEFAULT 0,
+		shipping_address jsonb DEFAULT NULL, billing_address jsonb DEFAULT NULL)
 	RETURNS bigint
 	AS 'MODULE_PATHNAME', 'om_checkout'
 	LANGUAGE C VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, order_mgmt, pg_temp;
-COMMENT ON FUNCTION order_mgmt.checkout(bigint, jsonb, text, text, text, text, order_mgmt.logistics_kind, numeric, text, interval, interval, text, numeric) IS
-	'Creates an order from lines [{"sku":"A","qty":2}, ...], holds its stock, claims its promo code and spends store_credit of the customer''s balance, all or nothing; returns order_id';
+COMMENT ON FUNCTION order_mgmt.checkout(bigint, jsonb, text, text, text, text, order_mgmt.logistics_kind, numeric, text, interval, interval, text, numeric, jsonb, jsonb) IS
+	'Creates an order from lines [{"sku":"A","qty":2}, ...], holds its stock, claims its promo code, spends store_credit of the customer''s balance and records its shipping and billing addresses, all or nothing; returns order_id';
 
 CREATE FUNCTION order_mgmt.create_promo(shop_id bigint, code text, kind order_mgmt.promo_kind,
 		value numeric, usage_limit integer DEFAULT NULL, per_customer_limit integer DEFAULT NULL,
@@ -408,3 +409,29 @@ CREATE FUNCTION order_mgmt.store_credit_balance(shop_id bigint, customer_id text
 	SET search_path = pg_catalog, order_mgmt, pg_temp;
 COMMENT ON FUNCTION order_mgmt.store_credit_balance(bigint, text) IS
 	'A customer''s store credit balance (0 when none); the movements are in store_credit_ledger';
+
+-- Addresses and erasure (issue 18, src/address.c, src/erasure.c)
+
+CREATE FUNCTION order_mgmt.set_address(shop_id bigint, order_id bigint, kind text, address jsonb)
+	RETURNS integer
+	AS 'MODULE_PATHNAME', 'om_set_address'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.set_address(bigint, bigint, text, jsonb) IS
+	'Sets the order''s shipping or billing address (NULL removes it) until it ships: a new version and an address event naming the fields that changed; unchanged, nothing happens; returns the current version (0: never set)';
+
+CREATE FUNCTION order_mgmt.erase_customer(shop_id bigint, customer_id text)
+	RETURNS integer
+	AS 'MODULE_PATHNAME', 'om_erase_customer'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.erase_customer(bigint, text) IS
+	'GDPR erasure: blanks the customer''s name, e-mail and phone and the e-mails and addresses of their orders and of guest orders with their e-mail, keeping money, statuses, lines and events; an erasure event per order changed; returns how many orders changed (0 the second time)';
+
+CREATE FUNCTION order_mgmt.erase_guest(shop_id bigint, email text)
+	RETURNS integer
+	AS 'MODULE_PATHNAME', 'om_erase_guest'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.erase_guest(bigint, text) IS
+	'GDPR erasure for a guest: blanks the e-mails and addresses of the guest orders (no customer_id) with this e-mail (normalize_email), as erase_customer does; returns how many orders changed';

@@ -98,3 +98,9 @@ CREATE TRIGGER store_credit_ledger_no_truncate BEFORE TRUNCATE ON order_mgmt.sto
 	FOR EACH STATEMENT EXECUTE FUNCTION order_mgmt.forbid_change();
 COMMENT ON TRIGGER store_credit_ledger_append_only ON order_mgmt.store_credit_ledger IS 'The store credit ledger is append-only (OM009)';
 COMMENT ON TRIGGER store_credit_ledger_no_truncate ON order_mgmt.store_credit_ledger IS 'The store credit ledger is append-only (OM009)';
+CREATE TRIGGER order_address_no_delete BEFORE DELETE ON order_mgmt.order_address
+	FOR EACH ROW EXECUTE FUNCTION order_mgmt.forbid_change();
+CREATE TRIGGER order_address_no_truncate BEFORE TRUNCATE ON order_mgmt.order_address
+	FOR EACH STATEMENT EXECUTE FUNCTION order_mgmt.forbid_change();
+COMMENT ON TRIGGER order_address_no_delete ON order_mgmt.order_address IS 'Address versions are never deleted, only blanked by an erasure (OM009)';
+COMMENT ON TRIGGER order_address_no_truncate ON order_mgmt.order_address IS 'Address versions are never deleted, only blanked by an erasure (OM009)';

@@ -165,7 +165,7 @@ COMMENT ON FUNCTION order_mgmt.report_cancel_reasons(bigint, date, date) IS
 CREATE FUNCTION order_mgmt.report_followups(shop_id bigint)
 	RETURNS TABLE (order_id bigint, order_no text, customer_id text, email text, total numeric,
 				   payment_status order_mgmt.payment_status, created_at timestamptz, channel text, why text,
-				   followup text, time_left interval)
+				   followup text, time_left interval, ship_to text)
 	LANGUAGE plpgsql STABLE SECURITY DEFINER
 	SET search_path = pg_catalog, order_mgmt, pg_temp
 	SET jit = off
@@ -232,8 +232,15 @@ BEGIN
 					 CASE WHEN f.noted THEN 'customer note' END,
 					 CASE WHEN NOT (f.returning OR f.high_value OR f.noted)
 						  AND c.created_at > recent_since THEN 'recent' END),
-		   c.followup, c.time_left
+		   c.followup, c.time_left,
+		   NULLIF(concat_ws(', ', sa.address ->> 'name', sa.address ->> 'line1', sa.address ->> 'line2',
+							NULLIF(concat_ws(' ', sa.address ->> 'postal_code', sa.address ->> 'city'), ''),
+							sa.address ->> 'region', sa.address ->> 'country', sa.address ->> 'phone'), '')
 	FROM c
+	-- the current shipping address (issue 18): the newest version
+	LEFT JOIN LATERAL (SELECT a.address FROM order_mgmt.order_address a
+			   WHERE a.shop_id = report_followups.shop_id AND a.order_id = c.order_id AND a.kind = 'shipping'
+			   ORDER BY a.version DESC LIMIT 1) sa ON true
 	-- each customer's first paid order, once, rather than a probe per order
 	LEFT JOIN (SELECT p.customer_id, min(p.created_at) AS first_paid
 			   FROM order_mgmt.orders p
@@ -249,7 +256,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION order_mgmt.report_followups(bigint) IS
-	'Orders to follow up (seed 002), by group (followup): closing (unpaid, time_left before the payment deadline or auto-cancel), unpaid (open, unpaid or failed), lost (closed before payment today), unconfirmed (arrived or collected, not completed); most valuable first; channel phone for returning, high-value or noted customers, SMS within followup_window, else a message';
+	'Orders to follow up (seed 002), by group (followup): closing (unpaid, time_left before the payment deadline or auto-cancel), unpaid (open, unpaid or failed), lost (closed before payment today), unconfirmed (arrived or collected, not completed); most valuable first; channel phone for returning, high-value or noted customers, SMS within followup_window, else a message; ship_to is the current shipping address on one line';
 
 CREATE FUNCTION order_mgmt.report_recovery(shop_id bigint, from_day date, to_day date)
 	RETURNS TABLE (day date, failed_or_cancelled bigint, recovered bigint, recovery_rate numeric)
@@ -361,7 +368,7 @@ COMMENT ON FUNCTION order_mgmt.report_variant_mix(bigint, text, date, date, inte
 CREATE FUNCTION order_mgmt.report_stuck(shop_id bigint, older_than interval)
 	RETURNS TABLE (order_id bigint, order_no text, status order_mgmt.order_status,
 				   payment_status order_mgmt.payment_status, delivery_status order_mgmt.delivery_status,
-				   since timestamptz, waiting interval, reason text)
+				   since timestamptz, waiting interval, reason text, ship_to text)
 	LANGUAGE plpgsql STABLE SECURITY DEFINER
 	SET search_path = pg_catalog, order_mgmt, pg_temp
 	SET jit = off
@@ -381,7 +388,7 @@ BEGIN
 	END IF;
 	RETURN QUERY
 	SELECT o.order_id, o.order_no, o.status, o.payment_status, o.delivery_status, x.since,
-		   now_ - x.since, x.reason
+		   now_ - x.since, x.reason, NULLIF(concat_ws(', ', sa.address ->> 'city', sa.address ->> 'country'), '')
 	FROM order_mgmt.orders o
 	CROSS JOIN LATERAL (SELECT
 		CASE WHEN o.payment_status IN ('unpaid', 'pending', 'failed') THEN o.created_at ELSE o.paid_at END AS since,
@@ -391,6 +398,10 @@ BEGIN
 			WHEN 'failed' THEN 'payment failed'
 			ELSE CASE WHEN o.delivery_status = 'partially_shipped' THEN 'paid, only partly shipped'
 					  ELSE 'paid but not shipped' END END AS reason) x
+	-- the current shipping address (issue 18): the newest version
+	LEFT JOIN LATERAL (SELECT a.address FROM order_mgmt.order_address a
+			   WHERE a.shop_id = o.shop_id AND a.order_id = o.order_id AND a.kind = 'shipping'
+			   ORDER BY a.version DESC LIMIT 1) sa ON true
 	WHERE o.shop_id = report_stuck.shop_id AND o.status NOT IN ('cancelled', 'completed')
 	  AND (o.payment_status IN ('unpaid', 'pending', 'failed')
 		   OR (o.payment_status = 'paid'
@@ -401,12 +412,12 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION order_mgmt.report_stuck(bigint, interval) IS
-	'Live orders waiting longer than older_than for payment, or paid and not (or only partly) shipped, with the reason (seed 004)';
+	'Live orders waiting longer than older_than for payment, or paid and not (or only partly) shipped, with the reason and where they ship to (city, country) (seed 004)';
 
 CREATE FUNCTION order_mgmt.report_cancellations(shop_id bigint, from_day date, to_day date)
 	RETURNS TABLE (day date, order_id bigint, order_no text, customer_id text, email text,
 				   products text, total numeric, reason order_mgmt.cancel_reason,
-				   source order_mgmt.cancel_source, note text, feedback text, score integer)
+				   source order_mgmt.cancel_source, note text, feedback text, score integer, ship_to text)
 	LANGUAGE plpgsql STABLE SECURITY DEFINER
 	SET search_path = pg_catalog, order_mgmt, pg_temp
 	SET jit = off
@@ -429,7 +440,7 @@ BEGIN
 	-- on its own).
 	RETURN QUERY
 	SELECT x.day, x.order_id, x.order_no, x.customer_id, x.email, x.products, x.total,
-		   x.cancel_reason, x.cancel_source, x.cancel_note, x.comment, x.score
+		   x.cancel_reason, x.cancel_source, x.cancel_note, x.comment, x.score, NULLIF(concat_ws(', ', sa.address ->> 'city', sa.address ->> 'country'), '')
 	FROM (SELECT (o.cancelled_at AT TIME ZONE r.tz)::date AS day, o.cancelled_at, o.order_id, o.order_no,
 				 o.customer_id, o.email, o.total, o.cancel_reason, o.cancel_source, o.cancel_note,
 				 f.comment, f.score,
@@ -446,9 +457,13 @@ BEGIN
 		  WHERE o.shop_id = report_cancellations.shop_id AND o.cancelled_at >= r.lo AND o.cancelled_at < r.hi
 		  WINDOW w AS (PARTITION BY o.cancelled_at, o.order_id ORDER BY l.line_no
 					   ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)) x
+	-- the current shipping address (issue 18): the newest version
+	LEFT JOIN LATERAL (SELECT a.address FROM order_mgmt.order_address a
+			   WHERE a.shop_id = report_cancellations.shop_id AND a.order_id = x.order_id AND a.kind = 'shipping'
+			   ORDER BY a.version DESC LIMIT 1) sa ON true
 	WHERE x.n = 1
 	ORDER BY x.cancelled_at, x.order_id;
 END
 $$;
 COMMENT ON FUNCTION order_mgmt.report_cancellations(bigint, date, date) IS
-	'Cancelled orders by shop-local cancel day: customer, products, reason, source and the latest feedback (seed 003)';
+	'Cancelled orders by shop-local cancel day: customer, products, reason, source, the latest feedback and where it was to ship (city, country) (seed 003)';

@@ -81,14 +81,17 @@ GRANT EXECUTE ON FUNCTION
 	order_mgmt.ship_exchange(bigint, bigint, text, text),
 	order_mgmt.credit_note(bigint, bigint),
 	order_mgmt.grant_store_credit(bigint, text, numeric, text),
-	order_mgmt.adjust_store_credit(bigint, text, numeric, text)
+	order_mgmt.adjust_store_credit(bigint, text, numeric, text),
+	order_mgmt.erase_customer(bigint, text),
+	order_mgmt.erase_guest(bigint, text)
 	TO order_mgmt_admin;
 
 -- the shop backend: what a storefront and a payment callback do
 GRANT EXECUTE ON FUNCTION
 	order_mgmt.upsert_customer(bigint, text, text, boolean, text, text),
-	order_mgmt.checkout(bigint, jsonb, text, text, text, text, order_mgmt.logistics_kind, numeric, text, interval, interval, text, numeric),
+	order_mgmt.checkout(bigint, jsonb, text, text, text, text, order_mgmt.logistics_kind, numeric, text, interval, interval, text, numeric, jsonb, jsonb),
 	order_mgmt.store_credit_balance(bigint, text),
+	order_mgmt.set_address(bigint, bigint, text, jsonb),
 	order_mgmt.cancel(bigint, bigint, order_mgmt.cancel_reason, text, order_mgmt.cancel_source),
 	order_mgmt.payment_started(bigint, bigint, text),
 	order_mgmt.payment_succeeded(bigint, bigint, numeric, text, text),
@@ -133,6 +136,7 @@ SELECT pg_catalog.pg_extension_config_dump('order_mgmt.store_credit_balance', ''
 SELECT pg_catalog.pg_extension_config_dump('order_mgmt.store_credit_ledger', '');
 SELECT pg_catalog.pg_extension_config_dump('order_mgmt.store_credit_entry_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('order_mgmt.cancel_feedback', '');
+SELECT pg_catalog.pg_extension_config_dump('order_mgmt.order_address', '');
 SELECT pg_catalog.pg_extension_config_dump('order_mgmt.return_request', '');
 SELECT pg_catalog.pg_extension_config_dump('order_mgmt.return_line', '');
 SELECT pg_catalog.pg_extension_config_dump('order_mgmt.return_id_seq', '');

@@ -331,6 +331,29 @@ SELECT order_mgmt.checkout(110, '[{"sku": "TEE-L", "qty": 1}]', promo_code => 'E
 SELECT (CASE WHEN discount = 40 THEN 'ok' ELSE 'not ok' END) || ' - checkout with a code that has no usage limit'
 FROM order_mgmt.orders WHERE shop_id = 110 AND order_id = :unlimited;
 
+-- issue 18 on Citus: a guest checkout with a shipping address (one more
+-- INSERT ... VALUES on the shop's worker), set_address, the report's
+-- ship_to, and the erasures (single-shard UPDATEs, FOR SHARE/UPDATE reads)
+SELECT order_mgmt.checkout(110, '[{"sku": "A", "qty": 1}]', email => 'guest@example.com',
+	shipping_address => '{"line1": "99 Sukhumvit Rd", "city": "Bangkok", "country": "TH"}') AS guest \gset
+SELECT order_mgmt.set_address(110, :guest, 'shipping',
+	'{"line1": "99 Sukhumvit Rd", "city": "Nonthaburi", "country": "TH"}') AS version \gset
+SELECT ship_to FROM order_mgmt.report_followups(110) WHERE order_id = :guest \gset
+SELECT (CASE WHEN :version = 2 AND a.address ->> 'city' = 'Nonthaburi'
+	AND :'ship_to' = '99 Sukhumvit Rd, Nonthaburi, TH' THEN 'ok' ELSE 'not ok' END)
+	|| ' - a guest checkout with an address, changed by set_address, in report_followups'
+FROM order_mgmt.order_address a WHERE a.shop_id = 110 AND a.order_id = :guest AND a.version = 2;
+SELECT order_mgmt.erase_customer(110, 'mary') AS erased \gset
+SELECT order_mgmt.erase_guest(110, 'guest@example.com') AS erased_guest \gset
+SELECT order_mgmt.erase_customer(110, 'mary') AS erased_again \gset
+SELECT (CASE WHEN :erased > 0 AND :erased_guest = 1 AND :erased_again = 0
+	AND NOT EXISTS (SELECT FROM order_mgmt.orders o WHERE o.shop_id = 110 AND o.email IS NOT NULL
+					AND (o.customer_id = 'mary' OR o.order_id = :guest))
+	AND NOT EXISTS (SELECT FROM order_mgmt.order_address a WHERE a.shop_id = 110 AND a.address IS NOT NULL)
+	AND NOT EXISTS (SELECT FROM order_mgmt.customer c WHERE c.shop_id = 110 AND c.customer_id = 'mary'
+					AND (c.email IS NOT NULL OR c.name IS NOT NULL))
+	THEN 'ok' ELSE 'not ok' END) || ' - erase_customer and erase_guest blank e-mails and addresses; again, nothing';
+
 -- cross-shop: a report over every shop (Citus distributed execution)
 SELECT (CASE WHEN count(DISTINCT shop_id) = 9 THEN 'ok' ELSE 'not ok' END) || ' - cross-shop query through the coordinator'
 FROM order_mgmt.shop;
