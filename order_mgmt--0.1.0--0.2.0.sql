@@ -1742,6 +1742,8 @@ CREATE FUNCTION order_mgmt.edit_order(shop_id bigint, order_id bigint, changes j
 	SET search_path = pg_catalog, order_mgmt, pg_temp;
 COMMENT ON FUNCTION order_mgmt.edit_order(bigint, bigint, jsonb, text, bigint) IS
 	'Edits an order that has not shipped, atomically (issue 18): set_qty (0 removes a line), swap (another variant of the product), add, set_price (admin), promo (apply or remove); stock re-held, limits re-checked, totals and payment status re-derived, one edit event; returns the new lock_version (OM013 when expected_version is stale)';
+ALTER TABLE order_mgmt.shop ADD COLUMN app_sets_prices boolean NOT NULL DEFAULT false;
+COMMENT ON COLUMN order_mgmt.shop.app_sets_prices IS 'edit_order''s set_price (改價) is open to order_mgmt_app too, not only to order_mgmt_admin (issue 18)';
 REVOKE ALL ON FUNCTION order_mgmt.edit_order(bigint, bigint, jsonb, text, bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION order_mgmt.edit_order(bigint, bigint, jsonb, text, bigint)
 	TO order_mgmt_app, order_mgmt_admin;

@@ -192,6 +192,14 @@ SELECT order_mgmt.edit_order(1760, :o5, '[{"op": "set_qty", "line": 1, "qty": 2}
 SELECT * FROM pg_temp.lines(:o5);
 SELECT detail->'held' AS held FROM order_mgmt.order_event WHERE order_id = :o5 AND kind = 'edit';
 
+-- a shop may open set_price to its app role (app_sets_prices)
+SELECT order_mgmt.update_shop(1760, '{"app_sets_prices": true}');
+SET ROLE om_edit_app;
+SELECT order_mgmt.edit_order(1760, :o5, '[{"op": "set_price", "line": 1, "unit_price": 80}]', 'bundle price') IS NOT NULL AS edited;
+RESET ROLE;
+SELECT order_mgmt.update_shop(1760, '{"app_sets_prices": false}');
+SELECT * FROM pg_temp.lines(:o5);
+
 -- a removed line stays (qty 0) but is not among a cancelled order's products
 SELECT order_mgmt.checkout(1760, '[{"sku": "CAP", "qty": 1}, {"sku": "TEE-L", "qty": 1}]') AS o6 \gset
 SELECT order_mgmt.edit_order(1760, :o6, '[{"op": "set_qty", "line": 1, "qty": 0}]', 'no cap') IS NOT NULL AS edited;

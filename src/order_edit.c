@@ -381,19 +381,38 @@ FindEditLine(Edit *e, int index, int32 line_no)
 	return NULL;				/* keep compiler quiet */
 }
 
-/* Only order_mgmt_admin (or a superuser) sets prices (改價). */
+/*
+ * Only order_mgmt_admin (or a superuser) sets prices (改價), unless the
+ * shop lets its app role do it too (shop.app_sets_prices).
+ */
 static void
-CheckMaySetPrice(int index)
+CheckMaySetPrice(const Edit *e, int index)
 {
+	static SPIPlanPtr plan = NULL;
+	static const Oid argtypes[] = {INT8OID};
+	Datum		values[1];
+	bool		isnull;
 	Oid			admin = get_role_oid("order_mgmt_admin", true);
+	Oid			app = get_role_oid("order_mgmt_app", true);
+	Oid			me = GetOuterUserId();
 
-	if (!superuser_arg(GetOuterUserId()) &&
-		!(OidIsValid(admin) && has_privs_of_role(GetOuterUserId(), admin)))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("changes[%d]: only the merchant may set a line's price", index),
-				 errdetail("set_price needs the privileges of order_mgmt_admin; role \"%s\" does not have them.",
-						   GetUserNameFromId(GetOuterUserId(), false))));
+	if (superuser_arg(me) || (OidIsValid(admin) && has_privs_of_role(me, admin)))
+		return;
+	if (OidIsValid(app) && has_privs_of_role(me, app) && om_has_column("shop", "app_sets_prices"))
+	{
+		values[0] = Int64GetDatum(e->o.shop_id);
+		om_exec(om_plan(&plan, "SELECT app_sets_prices FROM order_mgmt.shop WHERE shop_id = $1",
+						1, argtypes), values, NULL, true, 1);
+		if (SPI_processed == 1 &&
+			DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
+			return;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("changes[%d]: only the merchant may set a line's price", index),
+			 errdetail("set_price needs the privileges of order_mgmt_admin; role \"%s\" does not have them, and shop " INT64_FORMAT " does not open it to order_mgmt_app.",
+					   GetUserNameFromId(me, false), e->o.shop_id),
+			 errhint("Ask a merchant, or set the shop's app_sets_prices with order_mgmt.update_shop().")));
 }
 
 /*
@@ -533,7 +552,7 @@ ApplyChanges(Edit *e, Jsonb *changes)
 
 			REQUIRE(has_line && has_price, "line and unit_price");
 			REFUSE(has_qty || has_sku || has_code, "qty, sku or code");
-			CheckMaySetPrice(index);
+			CheckMaySetPrice(e, index);
 			l = FindEditLine(e, index, line_no);
 			if (!OM_NUMERIC_IS_FINITE(price) || om_num_cmp(price, om_num_int(0)) < 0 ||
 				om_num_cmp(om_num_round(price, e->digits), price) != 0)

@@ -212,6 +212,7 @@ static const ShopSetting shop_settings[] = {
 	{"cod_paid_on_collect", BOOLOID, false, CHECK_NONE},
 	{"return_window", INTERVALOID, true, CHECK_NOT_NEGATIVE},
 	{"reward_unit", TEXTOID, false, CHECK_REWARD_UNIT},
+	{"app_sets_prices", BOOLOID, false, CHECK_NONE},
 };
 
 static const ShopSetting *
@@ -225,7 +226,7 @@ FindSetting(const char *name)
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("unknown shop setting \"%s\"", name),
-			 errhint("The settings are name, currency, locale, timezone, payment_timeout, auto_cancel_failed, auto_cancel_delay, allow_customer_cancel, auto_archive_after, reward_rate, reward_unit, high_value_threshold, followup_window, stock_buckets, admission_queue, notify_channel, payment_timeouts, cod_paid_on_collect and return_window.")));
+			 errhint("The settings are name, currency, locale, timezone, payment_timeout, auto_cancel_failed, auto_cancel_delay, allow_customer_cancel, auto_archive_after, reward_rate, reward_unit, high_value_threshold, followup_window, stock_buckets, admission_queue, notify_channel, payment_timeouts, cod_paid_on_collect, return_window and app_sets_prices.")));
 	return NULL;				/* keep compiler quiet */
 }
 

@@ -24,7 +24,8 @@ CREATE TABLE order_mgmt.shop (
 	payment_timeouts jsonb NOT NULL DEFAULT '{"cod": null}' CHECK (pg_catalog.jsonb_typeof(payment_timeouts) = 'object'),
 	cod_paid_on_collect boolean NOT NULL DEFAULT true,
 	return_window interval CHECK (return_window >= '0'),
-	reward_unit order_mgmt.reward_unit NOT NULL DEFAULT 'points'
+	reward_unit order_mgmt.reward_unit NOT NULL DEFAULT 'points',
+	app_sets_prices boolean NOT NULL DEFAULT false
 );
 COMMENT ON TABLE order_mgmt.shop IS 'A shop (tenant) and its settings; create with create_shop, change with update_shop';
 COMMENT ON COLUMN order_mgmt.shop.shop_id IS 'Tenant key; leads every key in the schema';
@@ -46,6 +47,7 @@ COMMENT ON COLUMN order_mgmt.shop.created_at IS 'When the shop was created (orde
 COMMENT ON COLUMN order_mgmt.shop.updated_at IS 'When the shop was last changed (order_mgmt.now())';
 COMMENT ON COLUMN order_mgmt.shop.notify_channel IS 'NOTIFY channel woken (empty payload) after a commit that wrote this shop''s events; NULL = none; set with enable_notify()';
 COMMENT ON COLUMN order_mgmt.shop.payment_timeouts IS 'Payment timeout per payment method, overriding payment_timeout: {"method": interval or null (no deadline)}; a cod order is method cod (SPEC §6)';
+COMMENT ON COLUMN order_mgmt.shop.app_sets_prices IS 'edit_order''s set_price (改價) is open to order_mgmt_app too, not only to order_mgmt_admin (issue 18)';
 COMMENT ON COLUMN order_mgmt.shop.reward_unit IS 'What rewards are paid in (seed 001): points (reward_rate points per currency unit) or store_credit (reward_rate credit per currency unit, rounded to the currency, e.g. 0.05 = 5% back)';
 COMMENT ON COLUMN order_mgmt.shop.cod_paid_on_collect IS 'A cod order collected by its customer is paid: the carrier''s payment of what is left to pay is recorded (SPEC §6); false when the shop records COD remittances itself';
 COMMENT ON COLUMN order_mgmt.shop.return_window IS 'How long after delivery (orders.delivered_at) a return may be requested; later requests need the merchant''s override (OM012), and automation completes an order only once it has passed (SPEC §11); NULL = no window';
