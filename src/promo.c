@@ -374,6 +374,13 @@ om_promo_order_lines(int64 shop_id, int64 order_id, int extra, int *n)
 	return lines;
 }
 
+/* A re-claim (reactivate) makes the order's redemption active again. */
+#define CLAIM_CONFLICT \
+	" ON CONFLICT (shop_id, code_key, order_id) DO UPDATE" \
+	"    SET state = 'active', claimed_at = EXCLUDED.claimed_at, released_at = NULL," \
+	"        customer_id = EXCLUDED.customer_id, email_key = EXCLUDED.email_key," \
+	"        limited = EXCLUDED.limited, who = EXCLUDED.who"
+
 /*
  * Claim the code for an order (or re-claim it on reactivation): OM003 when
  * the code is used up, OM004 when the customer's limit is reached.
@@ -392,6 +399,7 @@ om_promo_claim(int64 shop_id, int64 order_id, const OmPromo *p,
 			   const char *customer_id, const char *email_key)
 {
 	static SPIPlanPtr claim_plan = NULL;
+	static SPIPlanPtr unlimited_plan = NULL;
 	static SPIPlanPtr customer_plan = NULL;
 	static const Oid claim_types[] = {INT8OID, TEXTOID, INT8OID, TEXTOID, TEXTOID, BOOLOID,
 	TIMESTAMPTZOID, TEXTOID};
@@ -432,19 +440,33 @@ om_promo_claim(int64 shop_id, int64 order_id, const OmPromo *p,
 	else
 		nulls[7] = 'n';
 
-	/* the code's row first (lock order), then the ledger */
-	om_plan(&claim_plan,
-			"WITH u AS (UPDATE order_mgmt.promo_code SET used = used + 1"
-			"    WHERE $6 AND shop_id = $1 AND code_key = $2 AND used < usage_limit RETURNING 1)"
-			" INSERT INTO order_mgmt.promo_redemption"
-			"    (shop_id, code_key, order_id, customer_id, email_key, state, limited, who, claimed_at)"
-			" SELECT $1, $2, $3, $4, $5, 'active', $6, $8, $7 WHERE NOT $6 OR EXISTS (SELECT FROM u)"
-			" ON CONFLICT (shop_id, code_key, order_id) DO UPDATE"
-			"    SET state = 'active', claimed_at = EXCLUDED.claimed_at, released_at = NULL,"
-			"        customer_id = EXCLUDED.customer_id, email_key = EXCLUDED.email_key,"
-			"        limited = EXCLUDED.limited, who = EXCLUDED.who",
-			8, claim_types);
-	om_exec(claim_plan, values, nulls, false, 0);
+	/*
+	 * A limited code: its row first (lock order), then the ledger.  An
+	 * unlimited one: the ledger alone, in a statement of its own, as Citus
+	 * cannot route an UPDATE the planner proved empty ("WHERE false").
+	 */
+	if (p->limited)
+	{
+		om_plan(&claim_plan,
+				"WITH u AS (UPDATE order_mgmt.promo_code SET used = used + 1"
+				"    WHERE shop_id = $1 AND code_key = $2 AND used < usage_limit RETURNING 1)"
+				" INSERT INTO order_mgmt.promo_redemption"
+				"    (shop_id, code_key, order_id, customer_id, email_key, state, limited, who, claimed_at)"
+				" SELECT $1, $2, $3, $4, $5, 'active', $6, $8, $7 WHERE EXISTS (SELECT FROM u)"
+				CLAIM_CONFLICT,
+				8, claim_types);
+		om_exec(claim_plan, values, nulls, false, 0);
+	}
+	else
+	{
+		om_plan(&unlimited_plan,
+				"INSERT INTO order_mgmt.promo_redemption"
+				"    (shop_id, code_key, order_id, customer_id, email_key, state, limited, who, claimed_at)"
+				" VALUES ($1, $2, $3, $4, $5, 'active', $6, $8, $7)"
+				CLAIM_CONFLICT,
+				8, claim_types);
+		om_exec(unlimited_plan, values, nulls, false, 0);
+	}
 	if (SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_OM_PROMO_CODE_EXHAUSTED),
