@@ -128,7 +128,8 @@ SELECT subtotal, discount, total FROM order_mgmt.orders WHERE order_id = :held;
 SELECT order_mgmt.add_lines(1740, :held, '[{"sku": "CAP", "qty": 1}, {"sku": "TEE-M", "qty": 2}]');
 SELECT subtotal, discount, total FROM order_mgmt.orders WHERE order_id = :held;
 SELECT line_no, sku, qty, discount FROM order_mgmt.order_line WHERE order_id = :held ORDER BY line_no;
-SELECT detail->'subtotal' AS subtotal, detail->'discount' AS discount FROM order_mgmt.order_event
+SELECT detail->'subtotal' AS subtotal, detail->'discount' AS discount, detail->'line_discounts' AS line_discounts
+FROM order_mgmt.order_event
 WHERE shop_id = 1740 AND order_id = :held AND kind = 'reserve' AND detail ? 'added';
 -- an amount code capped by the lines in scope grows with them
 SELECT order_mgmt.checkout(1740, '[{"sku": "MUG-RED", "qty": 1}, {"sku": "CAP", "qty": 1}]', promo_code => 'MUG50',

@@ -163,6 +163,8 @@ static void PriceAddedLines(int64 shop_id, int64 order_id, CoLine *lines, int n,
 							OrderTotals *totals);
 static void RespreadDiscount(int64 shop_id, int64 order_id, CoLine *lines, int n,
 							 OrderTotals *totals, int digits);
+static void AppendLineDiscounts(StringInfo detail, const OrderTotals *totals, const CoLine *lines,
+								int n);
 static void InsertAddedLines(int64 shop_id, int64 order_id, CoLine *lines, int n,
 							 const OrderTotals *totals);
 
@@ -886,8 +888,11 @@ om_add_lines(PG_FUNCTION_ARGS)
 	initStringInfo(&detail);
 	appendStringInfoString(&detail, "{\"added\": true, \"holds\": [");
 	HoldLines(shop_id, order_id, lines, nlines, &detail);
-	appendStringInfo(&detail, "], \"subtotal\": %s, \"discount\": %s}",
+	appendStringInfo(&detail, "], \"subtotal\": %s, \"discount\": %s",
 					 om_num_text(totals.subtotal), om_num_text(totals.discount));
+	if (totals.old_lines)
+		AppendLineDiscounts(&detail, &totals, lines, nlines);
+	appendStringInfoChar(&detail, '}');
 	om_event_write(shop_id, order_id, "reserve", NULL, NULL, detail.data);
 	SPI_finish();
 	PG_RETURN_VOID();
@@ -998,6 +1003,27 @@ RespreadDiscount(int64 shop_id, int64 order_id, CoLine *lines, int n, OrderTotal
 		lines[i].discount = all[nold + i].discount;
 	totals->old_lines = all;
 	totals->nold = nold;
+}
+
+/*
+ * Append to an add_lines event's detail every line's share of the discount
+ * the order's promo code gave anew (RespreadDiscount): "line_discounts",
+ * by line_no, the new lines numbered after the old ones as
+ * InsertAddedLines() numbers them.
+ */
+static void
+AppendLineDiscounts(StringInfo detail, const OrderTotals *totals, const CoLine *lines, int n)
+{
+	int32		last = totals->nold > 0 ? totals->old_lines[totals->nold - 1].line_no : 0;
+	int			i;
+
+	appendStringInfoString(detail, ", \"line_discounts\": [");
+	for (i = 0; i < totals->nold + n; i++)
+		appendStringInfo(detail, "%s{\"line_no\": %d, \"discount\": %s}", i > 0 ? ", " : "",
+						 i < totals->nold ? totals->old_lines[i].line_no : last + i - totals->nold + 1,
+						 om_num_text(i < totals->nold ? totals->old_lines[i].discount :
+									 lines[i - totals->nold].discount));
+	appendStringInfoChar(detail, ']');
 }
 
 /*
