@@ -2054,3 +2054,47 @@ GRANT EXECUTE ON FUNCTION order_mgmt.report_followups(bigint),
 	order_mgmt.report_stuck(bigint, interval),
 	order_mgmt.report_cancellations(bigint, date, date)
 	TO order_mgmt_report, order_mgmt_admin;
+
+-- ---------------------------------------------------------------------------
+-- Issue 18, product-scoped promo codes (seed 003: a coupon for the products
+-- the customer first chose): a code may be limited to products or SKUs
+-- (promo_code.scope_products, scope_skus), so it discounts only those lines
+-- and its minimum is judged on them; create_promo gets the new arguments
+-- products and skus (dropped and created again, with its grants), and
+-- promo_usage shows the rule (scope).
+-- ---------------------------------------------------------------------------
+ALTER TABLE order_mgmt.promo_code ADD COLUMN scope_products text[] CHECK (pg_catalog.cardinality(scope_products) > 0);
+ALTER TABLE order_mgmt.promo_code ADD COLUMN scope_skus text[] CHECK (pg_catalog.cardinality(scope_skus) > 0);
+COMMENT ON COLUMN order_mgmt.promo_code.scope_products IS 'Products (sku.product_id) the code applies to; with scope_skus NULL too, the whole order';
+COMMENT ON COLUMN order_mgmt.promo_code.scope_skus IS 'SKUs the code applies to (besides those of scope_products); with scope_products NULL too, the whole order';
+
+DROP FUNCTION order_mgmt.create_promo(bigint, text, order_mgmt.promo_kind, numeric, integer, integer, numeric, timestamptz, timestamptz, text);
+CREATE FUNCTION order_mgmt.create_promo(shop_id bigint, code text, kind order_mgmt.promo_kind,
+		value numeric, usage_limit integer DEFAULT NULL, per_customer_limit integer DEFAULT NULL,
+		min_subtotal numeric DEFAULT 0, starts_at timestamptz DEFAULT NULL,
+		ends_at timestamptz DEFAULT NULL, customer_id text DEFAULT NULL,
+		products text[] DEFAULT NULL, skus text[] DEFAULT NULL)
+	RETURNS text
+	AS 'MODULE_PATHNAME', 'om_create_promo'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.create_promo(bigint, text, order_mgmt.promo_kind, numeric, integer, integer, numeric, timestamptz, timestamptz, text, text[], text[]) IS
+	'Creates a promo code, for the whole order or only for the lines of products or skus; returns its key normalize_code(code)';
+REVOKE ALL ON FUNCTION order_mgmt.create_promo(bigint, text, order_mgmt.promo_kind, numeric, integer, integer, numeric, timestamptz, timestamptz, text, text[], text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+	order_mgmt.create_promo(bigint, text, order_mgmt.promo_kind, numeric, integer, integer, numeric, timestamptz, timestamptz, text, text[], text[])
+	TO order_mgmt_admin;
+
+CREATE OR REPLACE VIEW order_mgmt.promo_usage AS
+	SELECT p.shop_id, p.code_key, p.code, p.kind, p.usage_limit,
+		   count(r.order_id) FILTER (WHERE r.state = 'active') AS used,
+		   count(r.order_id) FILTER (WHERE r.state = 'released') AS released,
+		   CASE WHEN p.scope_products IS NULL AND p.scope_skus IS NULL THEN 'all'
+				ELSE pg_catalog.concat_ws('; ',
+										  'products: ' || pg_catalog.array_to_string(p.scope_products, ', '),
+										  'skus: ' || pg_catalog.array_to_string(p.scope_skus, ', '))
+		   END AS scope
+	FROM order_mgmt.promo_code p
+	LEFT JOIN order_mgmt.promo_redemption r ON r.shop_id = p.shop_id AND r.code_key = p.code_key
+	GROUP BY p.shop_id, p.code_key;
+COMMENT ON COLUMN order_mgmt.promo_usage.scope IS 'What the code applies to: all (the whole order), or products: P1, P2; skus: S1 (issue 18)';

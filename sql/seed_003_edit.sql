@@ -192,6 +192,16 @@ SELECT order_mgmt.edit_order(1760, :o5, '[{"op": "set_qty", "line": 1, "qty": 2}
 SELECT * FROM pg_temp.lines(:o5);
 SELECT detail->'held' AS held FROM order_mgmt.order_event WHERE order_id = :o5 AND kind = 'edit';
 
+-- a code limited to a product (seed 003: a coupon for the products the
+-- customer first chose) discounts only its lines, and an edit that leaves
+-- none of them is refused while the code stays
+SELECT order_mgmt.create_promo(1760, 'TEE20', 'percent', 20, products => ARRAY['TEE']);
+SELECT order_mgmt.edit_order(1760, :o3, '[{"op": "promo", "code": "TEE20"}]', 'coupon for the tee') IS NOT NULL AS edited;
+SELECT * FROM pg_temp.lines(:o3);
+SELECT subtotal, discount, total, promo_code FROM order_mgmt.orders WHERE order_id = :o3;
+SELECT order_mgmt.edit_order(1760, :o3, '[{"op": "set_qty", "line": 2, "qty": 0}, {"op": "add", "sku": "MUG", "qty": 1}]', 'no tee');
+\echo :LAST_ERROR_SQLSTATE
+
 -- a shop may open set_price to its app role (app_sets_prices)
 SELECT order_mgmt.update_shop(1760, '{"app_sets_prices": true}');
 SET ROLE om_edit_app;

@@ -83,6 +83,7 @@ typedef struct CoLine
 	char	   *sku;
 	int32		qty;
 	bool		found;			/* the shop sells the SKU */
+	char	   *product_id;		/* the SKU's product, or NULL */
 	Numeric		price;			/* unit price */
 	bool		tracked;		/* stock is held for it */
 	int32		buckets;		/* stock buckets of the SKU */
@@ -138,7 +139,11 @@ typedef struct OrderTotals
 {
 	Numeric		subtotal;
 	Numeric		discount;
+	Numeric		shipping_fee;
 	char	   *promo_key;		/* the promo code it claimed, or NULL */
+	/* the discounts of the lines it had, spread anew over all (a code only) */
+	OmPromoLine *old_lines;
+	int			nold;
 } OrderTotals;
 
 /* checkout()'s steps, in the order they run */
@@ -161,7 +166,12 @@ static void WriteCheckoutEvent(const Checkout *co, StringInfo detail);
 /* add_lines()'s steps */
 static void LoadAddableOrder(int64 shop_id, int64 order_id, const OmOrder *o,
 							 OrderTotals *totals);
-static void PriceAddedLines(int64 shop_id, CoLine *lines, int n, OrderTotals *totals);
+static void PriceAddedLines(int64 shop_id, int64 order_id, CoLine *lines, int n,
+							OrderTotals *totals);
+static void RespreadDiscount(int64 shop_id, int64 order_id, CoLine *lines, int n,
+							 OrderTotals *totals, int digits);
+static void AppendLineDiscounts(StringInfo detail, const OrderTotals *totals, const CoLine *lines,
+								int n);
 static void InsertAddedLines(int64 shop_id, int64 order_id, CoLine *lines, int n,
 							 const OrderTotals *totals);
 
@@ -170,6 +180,7 @@ static CoLine *ParseLines(Jsonb *jb, int *nlines);
 static int	CompareLine(const void *a, const void *b);
 static char *LoadShopAndSkusParts(int64 shop_id, CoLine *lines, int n, const char *method,
 								  Interval **timeout);
+static char *NullableText(HeapTuple tup, TupleDesc td, int col);
 static CoLine *FindLine(CoLine *lines, int n, Datum sku);
 static void CheckSkusFound(int64 shop_id, const CoLine *lines, int n);
 static char *LoadShopAndSkus(int64 shop_id, CoLine *lines, int n, const char *method,
@@ -533,8 +544,9 @@ ApplyPromoCode(Checkout *co, int digits)
 	co->has_promo = true;
 	for (i = 0; i < co->nlines; i++)
 	{
+		pl[i].line_no = i + 1;
 		pl[i].sku = co->lines[i].sku;
-		pl[i].product_id = NULL;
+		pl[i].product_id = co->lines[i].product_id;
 		pl[i].amount = co->lines[i].amount;
 	}
 	discount = om_promo_discount(&co->promo, pl, co->nlines, co->shipping_fee, digits);
@@ -878,8 +890,9 @@ WriteCheckoutEvent(const Checkout *co, StringInfo detail)
  *
  * During a post-purchase hold (SPEC §9, seed 004) the customer may add
  * lines to a pending, unpaid order: their stock is held at once (or
- * OM001), and the totals grow; a percent promo code's discount follows
- * the new subtotal.  Outside a hold, or on an order that is no longer
+ * OM001), and the totals grow; the order's promo code prices all its
+ * lines again (its scope and kind as at checkout), spreading its discount
+ * over them.  Outside a hold, or on an order that is no longer
  * pending and unpaid: OM013.
  */
 PG_FUNCTION_INFO_V1(om_add_lines);
@@ -903,15 +916,18 @@ om_add_lines(PG_FUNCTION_ARGS)
 
 	om_enter_order(shop_id, order_id, &o);
 	LoadAddableOrder(shop_id, order_id, &o, &totals);
-	PriceAddedLines(shop_id, lines, nlines, &totals);
+	PriceAddedLines(shop_id, order_id, lines, nlines, &totals);
 
 	/* the new lines and the new totals, then the stock */
 	InsertAddedLines(shop_id, order_id, lines, nlines, &totals);
 	initStringInfo(&detail);
 	appendStringInfoString(&detail, "{\"added\": true, \"holds\": [");
 	HoldLines(shop_id, order_id, lines, nlines, &detail);
-	appendStringInfo(&detail, "], \"subtotal\": %s, \"discount\": %s}",
+	appendStringInfo(&detail, "], \"subtotal\": %s, \"discount\": %s",
 					 om_num_text(totals.subtotal), om_num_text(totals.discount));
+	if (totals.old_lines)
+		AppendLineDiscounts(&detail, &totals, lines, nlines);
+	appendStringInfoChar(&detail, '}');
 	om_event_write(shop_id, order_id, "reserve", NULL, NULL, detail.data);
 	SPI_finish();
 	PG_RETURN_VOID();
@@ -934,7 +950,8 @@ LoadAddableOrder(int64 shop_id, int64 order_id, const OmOrder *o, OrderTotals *t
 	bool		on_hold;
 
 	om_plan(&plan,
-			"SELECT coalesce(hold_until > order_mgmt.now(), false), subtotal, discount, promo_key"
+			"SELECT coalesce(hold_until > order_mgmt.now(), false), subtotal, discount, promo_key,"
+			" shipping_fee"
 			" FROM order_mgmt.orders WHERE shop_id = $1 AND order_id = $2",
 			2, argtypes);
 	values[0] = Int64GetDatum(shop_id);
@@ -945,7 +962,10 @@ LoadAddableOrder(int64 shop_id, int64 order_id, const OmOrder *o, OrderTotals *t
 	on_hold = DatumGetBool(SPI_getbinval(tup, td, 1, &isnull));
 	totals->subtotal = DatumGetNumericCopy(SPI_getbinval(tup, td, 2, &isnull));
 	totals->discount = DatumGetNumericCopy(SPI_getbinval(tup, td, 3, &isnull));
+	totals->shipping_fee = DatumGetNumericCopy(SPI_getbinval(tup, td, 5, &isnull));
 	totals->promo_key = NULL;
+	totals->old_lines = NULL;
+	totals->nold = 0;
 	if (!heap_attisnull(tup, 4, td))
 		totals->promo_key = TextDatumGetCString(SPI_getbinval(tup, td, 4, &isnull));
 	if (!on_hold || o->status != OS_PENDING || o->payment != PS_UNPAID)
@@ -961,10 +981,11 @@ LoadAddableOrder(int64 shop_id, int64 order_id, const OmOrder *o, OrderTotals *t
 /*
  * Price the new lines (the shop and every SKU must exist) and grow the
  * totals: the subtotal by their amounts, rounded to the currency's minor
- * units, and a percent promo code's discount with the new subtotal.
+ * units, and the discount of the order's promo code as it prices all the
+ * lines, old and new (RespreadDiscount).
  */
 static void
-PriceAddedLines(int64 shop_id, CoLine *lines, int n, OrderTotals *totals)
+PriceAddedLines(int64 shop_id, int64 order_id, CoLine *lines, int n, OrderTotals *totals)
 {
 	Interval   *unused;
 	char	   *currency;
@@ -975,22 +996,76 @@ PriceAddedLines(int64 shop_id, CoLine *lines, int n, OrderTotals *totals)
 	currency = LoadShopAndSkus(shop_id, lines, n, NULL, &unused);
 	digits = om_currency_digits(currency);
 	for (i = 0; i < n; i++)
-		added = om_num_add(added, om_num_mul(lines[i].price, om_num_int(lines[i].qty)));
+	{
+		lines[i].amount = om_num_mul(lines[i].price, om_num_int(lines[i].qty));
+		lines[i].discount = om_num_int(0);
+		added = om_num_add(added, lines[i].amount);
+	}
 	totals->subtotal = om_num_round(om_num_add(totals->subtotal, added), digits);
 	om_check_amount_range("the order's subtotal", totals->subtotal);
 	if (totals->promo_key)
-	{
-		OmPromo		promo;
+		RespreadDiscount(shop_id, order_id, lines, n, totals, digits);
+}
 
-		if (om_promo_lookup(shop_id, totals->promo_key, &promo) && strcmp(promo.kind, "percent") == 0)
-			totals->discount = om_num_round(om_num_div(om_num_mul(totals->subtotal, promo.value), om_num_int(100)), digits);
+/*
+ * The order's promo code prices the order's lines and the new ones
+ * together (om_promo_discount(): its scope, kind and rounding, as at
+ * checkout), which sets the order's discount and every line's share: the
+ * new lines' in lines, the old ones' in totals->old_lines.  The lines only
+ * grow, so a code that applied still does.  A code whose row is gone
+ * keeps the discount it gave, on the lines that had it.
+ */
+static void
+RespreadDiscount(int64 shop_id, int64 order_id, CoLine *lines, int n, OrderTotals *totals,
+				 int digits)
+{
+	OmPromo		promo;
+	OmPromoLine *all;
+	int			nold;
+	int			i;
+
+	if (!om_promo_lookup(shop_id, totals->promo_key, &promo))
+		return;
+	all = om_promo_order_lines(shop_id, order_id, n, &nold);
+	for (i = 0; i < n; i++)
+	{
+		all[nold + i].sku = lines[i].sku;
+		all[nold + i].product_id = lines[i].product_id;
+		all[nold + i].amount = lines[i].amount;
 	}
+	totals->discount = om_promo_discount(&promo, all, nold + n, totals->shipping_fee, digits);
+	for (i = 0; i < n; i++)
+		lines[i].discount = all[nold + i].discount;
+	totals->old_lines = all;
+	totals->nold = nold;
+}
+
+/*
+ * Append to an add_lines event's detail every line's share of the discount
+ * the order's promo code gave anew (RespreadDiscount): "line_discounts",
+ * by line_no, the new lines numbered after the old ones as
+ * InsertAddedLines() numbers them.
+ */
+static void
+AppendLineDiscounts(StringInfo detail, const OrderTotals *totals, const CoLine *lines, int n)
+{
+	int32		last = totals->nold > 0 ? totals->old_lines[totals->nold - 1].line_no : 0;
+	int			i;
+
+	appendStringInfoString(detail, ", \"line_discounts\": [");
+	for (i = 0; i < totals->nold + n; i++)
+		appendStringInfo(detail, "%s{\"line_no\": %d, \"discount\": %s}", i > 0 ? ", " : "",
+						 i < totals->nold ? totals->old_lines[i].line_no : last + i - totals->nold + 1,
+						 om_num_text(i < totals->nold ? totals->old_lines[i].discount :
+									 lines[i - totals->nold].discount));
+	appendStringInfoChar(detail, ']');
 }
 
 /*
  * In one statement, insert the new lines after the order's last line
- * (ordered at the order's created_at) and write the new totals to the
- * order.
+ * (ordered at the order's created_at) with their discounts, set the old
+ * lines' new discounts (when the order has a promo code), and write the
+ * new totals to the order.
  */
 static void
 InsertAddedLines(int64 shop_id, int64 order_id, CoLine *lines, int n,
@@ -998,28 +1073,41 @@ InsertAddedLines(int64 shop_id, int64 order_id, CoLine *lines, int n,
 {
 	static SPIPlanPtr plan = NULL;
 	static const Oid argtypes[] = {INT8OID, INT8OID, TEXTARRAYOID, INT4ARRAYOID, NUMERICARRAYOID,
-	NUMERICOID, NUMERICOID};
-	Datum		values[7];
+	NUMERICOID, NUMERICOID, NUMERICARRAYOID, INT4ARRAYOID, NUMERICARRAYOID};
+	Datum		values[10];
+	Datum	   *old_no = palloc(sizeof(Datum) * (totals->nold + 1));
+	Datum	   *old_discount = palloc(sizeof(Datum) * (totals->nold + 1));
+	int			i;
 
 	values[0] = Int64GetDatum(shop_id);
 	values[1] = Int64GetDatum(order_id);
-	LineArrays(lines, n, &values[2], &values[3], &values[4], NULL);
+	LineArrays(lines, n, &values[2], &values[3], &values[4], &values[7]);
 	values[5] = NumericGetDatum(totals->subtotal);
 	values[6] = NumericGetDatum(totals->discount);
+	for (i = 0; i < totals->nold; i++)
+	{
+		old_no[i] = Int32GetDatum(totals->old_lines[i].line_no);
+		old_discount[i] = NumericGetDatum(totals->old_lines[i].discount);
+	}
+	values[8] = PointerGetDatum(construct_array(old_no, totals->nold, INT4OID, 4, true, TYPALIGN_INT));
+	values[9] = PointerGetDatum(construct_array(old_discount, totals->nold, NUMERICOID, -1, false,
+												TYPALIGN_INT));
 
 	om_plan(&plan,
 			"WITH l AS (INSERT INTO order_mgmt.order_line (shop_id, order_id, line_no, sku, qty, unit_price,"
-			"    ordered_at)"
-			"  SELECT $1, $2, m.last + u.n, u.sku, u.qty, u.price, m.ordered_at"
+			"    discount, ordered_at)"
+			"  SELECT $1, $2, m.last + u.n, u.sku, u.qty, u.price, u.discount, m.ordered_at"
 			"  FROM (SELECT max(line_no) AS last, (SELECT o.created_at FROM order_mgmt.orders o"
 			"      WHERE o.shop_id = $1 AND o.order_id = $2) AS ordered_at"
 			"    FROM order_mgmt.order_line WHERE shop_id = $1 AND order_id = $2) m,"
-			"  ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5))"
-			"    WITH ORDINALITY AS u(sku, qty, price, n))"
+			"  ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5),"
+			"    pg_catalog.unnest($8)) WITH ORDINALITY AS u(sku, qty, price, discount, n)),"
+			" d AS (UPDATE order_mgmt.order_line SET discount = $10[pg_catalog.array_position($9, line_no)]"
+			"  WHERE shop_id = $1 AND order_id = $2 AND line_no = ANY ($9))"
 			" UPDATE order_mgmt.orders SET subtotal = $6, discount = $7,"
 			"  total = $6 - $7 + shipping_fee"
 			" WHERE shop_id = $1 AND order_id = $2",
-			7, argtypes);
+			10, argtypes);
 	om_exec_quiet(plan, values, NULL, false, 0);
 }
 
@@ -1051,7 +1139,8 @@ CompareLine(const void *a, const void *b)
 
 /*
  * Read the shop and the lines' SKUs in one statement and fill in what the
- * lines need of them (price, stock buckets, admission queue, tracked).
+ * lines need of them (price, stock buckets, admission queue, tracked, and
+ * the product a promo code's scope may name).
  * An error when there is no such shop, and 22023 for a SKU the shop does
  * not have.  Returns the shop's currency and sets *timeout to its payment
  * timeout for the payment method (shop.payment_timeouts overrides
@@ -1078,12 +1167,14 @@ LoadShopAndSkus(int64 shop_id, CoLine *lines, int n, const char *method, Interva
 			"SELECT s.currency, CASE WHEN s.payment_timeouts ? $3"
 			" THEN (s.payment_timeouts ->> $3)::interval ELSE s.payment_timeout END, k.sku, k.price,"
 			" coalesce(k.stock_buckets, s.stock_buckets), coalesce(k.admission_queue, s.admission_queue),"
-			" NOT k.digital OR EXISTS (SELECT FROM order_mgmt.stock t WHERE t.shop_id = $1 AND t.sku = k.sku)"
+			" NOT k.digital OR EXISTS (SELECT FROM order_mgmt.stock t WHERE t.shop_id = $1 AND t.sku = k.sku),"
+			" k.product_id"
 			" FROM order_mgmt.shop s LEFT JOIN order_mgmt.sku k ON k.shop_id = s.shop_id AND k.sku = ANY ($2)"
 			" WHERE s.shop_id = $1" :
 			"SELECT s.currency, s.payment_timeout, k.sku, k.price,"
 			" coalesce(k.stock_buckets, s.stock_buckets), coalesce(k.admission_queue, s.admission_queue),"
-			" NOT k.digital OR EXISTS (SELECT FROM order_mgmt.stock t WHERE t.shop_id = $1 AND t.sku = k.sku)"
+			" NOT k.digital OR EXISTS (SELECT FROM order_mgmt.stock t WHERE t.shop_id = $1 AND t.sku = k.sku),"
+			" k.product_id"
 			" FROM order_mgmt.shop s LEFT JOIN order_mgmt.sku k ON k.shop_id = s.shop_id AND k.sku = ANY ($2)"
 			" WHERE s.shop_id = $1",
 			3, argtypes);
@@ -1120,6 +1211,7 @@ LoadShopAndSkus(int64 shop_id, CoLine *lines, int n, const char *method, Interva
 		line->buckets = DatumGetInt32(SPI_getbinval(tup, td, 5, &isnull));
 		line->queue = DatumGetBool(SPI_getbinval(tup, td, 6, &isnull));
 		line->tracked = DatumGetBool(SPI_getbinval(tup, td, 7, &isnull));
+		line->product_id = NullableText(tup, td, 8);
 	}
 	CheckSkusFound(shop_id, lines, n);
 	return currency;
@@ -1172,7 +1264,7 @@ LoadShopAndSkusParts(int64 shop_id, CoLine *lines, int n, const char *method,
 	shop_queue = DatumGetBool(SPI_getbinval(tup, td, 4, &isnull));
 
 	om_plan(&sku_plan,
-			"SELECT sku, price, stock_buckets, admission_queue, digital"
+			"SELECT sku, price, stock_buckets, admission_queue, digital, product_id"
 			" FROM order_mgmt.sku WHERE shop_id = $1 AND sku = ANY ($2)",
 			2, sku_types);
 	values[1] = TextArray(lines, n);
@@ -1193,6 +1285,7 @@ LoadShopAndSkusParts(int64 shop_id, CoLine *lines, int n, const char *method,
 		d = SPI_getbinval(tup, td, 4, &isnull);
 		line->queue = isnull ? shop_queue : DatumGetBool(d);
 		line->tracked = !DatumGetBool(SPI_getbinval(tup, td, 5, &isnull));
+		line->product_id = NullableText(tup, td, 6);
 		digital |= !line->tracked;
 	}
 	CheckSkusFound(shop_id, lines, n);
@@ -1213,6 +1306,16 @@ LoadShopAndSkusParts(int64 shop_id, CoLine *lines, int n, const char *method,
 			line->tracked = true;
 	}
 	return currency;
+}
+
+/* Column col of tup as a C string, or NULL. */
+static char *
+NullableText(HeapTuple tup, TupleDesc td, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, td, col, &isnull);
+
+	return isnull ? NULL : TextDatumGetCString(d);
 }
 
 /* The line (lines are sorted by SKU) of the SKU given as a text Datum, or NULL. */

@@ -660,7 +660,9 @@ LoadSkus(Edit *e)
  * discount spread over the lines (om_promo_discount), totals rounded to
  * the currency.  A code applied now is checked as at checkout
  * (om_promo_validate); a code kept must still reach its minimum subtotal
- * (OM002).  At least one line must keep a unit (22023: cancel instead).
+ * (OM002; a code limited to products judges its minimum, and that it
+ * applies to a line at all, on the lines in its scope, in
+ * om_promo_discount).  At least one line must keep a unit (22023: cancel instead).
  */
 static void
 Reprice(Edit *e, OmPromo *promo, bool *has_promo)
@@ -680,6 +682,7 @@ Reprice(Edit *e, OmPromo *promo, bool *has_promo)
 		l->discount = zero;
 		if (l->qty == 0)
 			continue;
+		pl[n].line_no = l->line_no;
 		pl[n].sku = l->sku;
 		pl[n].product_id = l->product_id;
 		pl[n].amount = om_num_mul(l->price, om_num_int(l->qty));
@@ -708,7 +711,7 @@ Reprice(Edit *e, OmPromo *promo, bool *has_promo)
 			e->promo_changed = false;	/* the same code again: kept */
 		if (e->promo_changed)
 			om_promo_validate(promo, e->new_code, e->customer_id, e->email_key, e->subtotal);
-		else if (om_num_cmp(e->subtotal, promo->min_subtotal) < 0)
+		else if (!OM_PROMO_SCOPED(promo) && om_num_cmp(e->subtotal, promo->min_subtotal) < 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_OM_PROMO_CODE_INVALID),
 					 errmsg("promo code \"%s\" needs a subtotal of at least %s", e->promo_code,

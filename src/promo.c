@@ -23,6 +23,7 @@
 
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/json.h"
@@ -58,10 +59,31 @@ GetText(HeapTuple tup, TupleDesc td, int col)
 	return isnull ? NULL : TextDatumGetCString(d);
 }
 
+/* The elements of a text[] Datum, or NULL with *n = 0 when null. */
+static char **
+TextArrayStrings(Datum d, bool isnull, int *n)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	char	  **out;
+	int			i;
+
+	*n = 0;
+	if (isnull)
+		return NULL;
+	deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, &nulls, n);
+	out = palloc(sizeof(char *) * (*n + 1));
+	for (i = 0; i < *n; i++)
+		out[i] = nulls[i] ? NULL : TextDatumGetCString(elems[i]);
+	return out;
+}
+
 /*
  * Read a promo code; false if there is none.  Inside SPI.  A schema of
- * 0.1.0 (before ALTER EXTENSION UPDATE) has no promo_code.email_key: its
- * codes are personal to a customer or to nobody.
+ * 0.1.0 (before ALTER EXTENSION UPDATE) has no promo_code.email_key and no
+ * scope: its codes are personal to a customer or to nobody, and apply to
+ * the whole order.
  */
 bool
 om_promo_lookup(int64 shop_id, const char *code_key, OmPromo *p)
@@ -76,11 +98,11 @@ om_promo_lookup(int64 shop_id, const char *code_key, OmPromo *p)
 	Datum		d;
 	SPIPlanPtr	use;
 
-	if (om_has_column("promo_code", "email_key"))
+	if (om_has_column("promo_code", "scope_skus"))
 	{
 		om_plan(&plan,
 				"SELECT code, kind::text, value, min_subtotal, usage_limit, per_customer_limit,"
-				" customer_id, starts_at, ends_at, active, email_key"
+				" customer_id, starts_at, ends_at, active, email_key, scope_products, scope_skus"
 				" FROM order_mgmt.promo_code WHERE shop_id = $1 AND code_key = $2",
 				2, argtypes);
 		use = plan;
@@ -89,7 +111,8 @@ om_promo_lookup(int64 shop_id, const char *code_key, OmPromo *p)
 	{
 		om_plan(&plan_010,
 				"SELECT code, kind::text, value, min_subtotal, usage_limit, per_customer_limit,"
-				" customer_id, starts_at, ends_at, active, NULL::text AS email_key"
+				" customer_id, starts_at, ends_at, active, NULL::text AS email_key,"
+				" NULL::text[] AS scope_products, NULL::text[] AS scope_skus"
 				" FROM order_mgmt.promo_code WHERE shop_id = $1 AND code_key = $2",
 				2, argtypes);
 		use = plan_010;
@@ -123,6 +146,10 @@ om_promo_lookup(int64 shop_id, const char *code_key, OmPromo *p)
 	p->ends_at = isnull ? 0 : DatumGetTimestampTz(d);
 	p->active = DatumGetBool(SPI_getbinval(tup, td, 10, &isnull));
 	p->email_key = GetText(tup, td, 11);
+	d = SPI_getbinval(tup, td, 12, &isnull);
+	p->products = TextArrayStrings(d, isnull, &p->nproducts);
+	d = SPI_getbinval(tup, td, 13, &isnull);
+	p->skus = TextArrayStrings(d, isnull, &p->nskus);
 	return true;
 }
 
@@ -138,7 +165,9 @@ NumericText(Numeric n)
  * (the order's e-mail normalized) say who checks out.  A personal code
  * belongs to a customer (customer_id) or, issued for a guest order, to an
  * e-mail address (email_key): then any order with that e-mail may use it,
- * a guest's or a member's who joined with it since (seed 003).
+ * a guest's or a member's who joined with it since (seed 003).  The
+ * minimum subtotal of a code scoped to products or SKUs is judged on the
+ * lines in its scope, by om_promo_discount().
  */
 void
 om_promo_validate(const OmPromo *p, const char *entered, const char *customer_id,
@@ -174,7 +203,8 @@ om_promo_validate(const OmPromo *p, const char *entered, const char *customer_id
 				 errdetail("It is a personal code for an e-mail address%s.",
 						   email_key ? " other than the order's" : " and the order has no e-mail"),
 				 errhint("Check out with the e-mail address the code was sent to.")));
-	if (DatumGetBool(DirectFunctionCall2(numeric_lt, NumericGetDatum(subtotal),
+	if (!OM_PROMO_SCOPED(p) &&
+		DatumGetBool(DirectFunctionCall2(numeric_lt, NumericGetDatum(subtotal),
 										 NumericGetDatum(p->min_subtotal))))
 		ereport(ERROR,
 				(errcode(ERRCODE_OM_PROMO_CODE_INVALID),
@@ -183,47 +213,123 @@ om_promo_validate(const OmPromo *p, const char *entered, const char *customer_id
 				 errdetail("The subtotal is %s.", NumericText(subtotal))));
 }
 
+/* Whether line l is in the scope of code p (a code without one: every line). */
+static bool
+InScope(const OmPromo *p, const OmPromoLine *l)
+{
+	int			i;
+
+	if (!OM_PROMO_SCOPED(p))
+		return true;
+	for (i = 0; i < p->nskus; i++)
+		if (strcmp(l->sku, p->skus[i]) == 0)
+			return true;
+	if (l->product_id != NULL)
+		for (i = 0; i < p->nproducts; i++)
+			if (strcmp(l->product_id, p->products[i]) == 0)
+				return true;
+	return false;
+}
+
+static void
+AppendList(StringInfo buf, char **items, int n)
+{
+	int			i;
+
+	for (i = 0; i < n; i++)
+		appendStringInfo(buf, "%s%s", i > 0 ? ", " : "", items[i]);
+}
+
+/*
+ * The scope of code p as promo_usage shows it: "all", "products: MUG, TEE",
+ * "skus: MUG-RED" or "products: MUG; skus: TEE-M".
+ */
+char *
+om_promo_scope_text(const OmPromo *p)
+{
+	StringInfoData buf;
+
+	if (!OM_PROMO_SCOPED(p))
+		return pstrdup("all");
+	initStringInfo(&buf);
+	if (p->nproducts > 0)
+	{
+		appendStringInfoString(&buf, "products: ");
+		AppendList(&buf, p->products, p->nproducts);
+	}
+	if (p->nskus > 0)
+	{
+		appendStringInfoString(&buf, p->nproducts > 0 ? "; skus: " : "skus: ");
+		AppendList(&buf, p->skus, p->nskus);
+	}
+	return buf.data;
+}
+
 /*
  * The discount code p gives an order of these lines (checkout, add_lines,
- * edit_order: one rule for all), rounded to digits: percent of the
- * subtotal, a fixed amount up to the subtotal, or the shipping fee.  A
- * line discount is spread over the lines by amount, each share rounded
- * down, the rounding rest on the largest line, which can always take it
- * (lines[i].discount; 0 for free shipping or an empty subtotal).
+ * edit_order: one rule for all), rounded to digits.  The code applies to
+ * the lines in its scope (every line, or those whose SKU or product it
+ * names): percent of their amount, a fixed amount up to their amount, or
+ * the shipping fee.  A line discount is spread over the lines in scope by
+ * amount, each share rounded down, the rounding rest on the largest of
+ * them, which can always take it (lines[i].discount; 0 out of scope, for
+ * free shipping or when the lines in scope come to 0).
+ *
+ * A scoped code must find a line in its scope, and the lines in scope
+ * must reach its min_subtotal (om_promo_validate() judges a whole-order
+ * code's minimum on the subtotal): OM002 otherwise, naming the scope.
  */
 Numeric
 om_promo_discount(const OmPromo *p, OmPromoLine *lines, int n, Numeric shipping_fee, int digits)
 {
 	Numeric		zero = om_num_int(0);
-	Numeric		subtotal = zero;
+	Numeric		base = zero;
 	Numeric		discount;
 	Numeric		allocated = zero;
-	int			largest = 0;
+	int			largest = -1;
 	int			i;
 
 	for (i = 0; i < n; i++)
 	{
 		lines[i].discount = zero;
-		subtotal = om_num_add(subtotal, lines[i].amount);
+		if (!InScope(p, &lines[i]))
+			continue;
+		base = om_num_add(base, lines[i].amount);
+		if (largest < 0 || om_num_cmp(lines[i].amount, lines[largest].amount) > 0)
+			largest = i;
 	}
+	if (OM_PROMO_SCOPED(p) && largest < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OM_PROMO_CODE_INVALID),
+				 errmsg("promo code \"%s\" applies to none of the order's lines", p->code),
+				 errdetail("It applies only to %s.", om_promo_scope_text(p)),
+				 errhint("Order one of them, or leave the code out.")));
+	if (OM_PROMO_SCOPED(p) && om_num_cmp(base, p->min_subtotal) < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OM_PROMO_CODE_INVALID),
+				 errmsg("promo code \"%s\" needs a subtotal of at least %s on the lines it applies to",
+						p->code, NumericText(p->min_subtotal)),
+				 errdetail("The lines in its scope (%s) come to %s.", om_promo_scope_text(p),
+						   NumericText(base))));
+
 	if (strcmp(p->kind, "percent") == 0)
-		discount = om_num_round(om_num_div(om_num_mul(subtotal, p->value), om_num_int(100)), digits);
+		discount = om_num_round(om_num_div(om_num_mul(base, p->value), om_num_int(100)), digits);
 	else if (strcmp(p->kind, "amount") == 0)
-		discount = om_num_round(om_num_min(p->value, subtotal), digits);
+		discount = om_num_round(om_num_min(p->value, base), digits);
 	else
 		return om_num_round(shipping_fee, digits);	/* free_shipping */
-	if (n == 0 || om_num_cmp(subtotal, zero) <= 0)
+	if (largest < 0 || om_num_cmp(base, zero) <= 0)
 		return discount;
 
 	for (i = 0; i < n; i++)
 	{
+		if (!InScope(p, &lines[i]))
+			continue;
 		lines[i].discount =
 			DatumGetNumeric(DirectFunctionCall2(numeric_trunc,
-												NumericGetDatum(om_num_div(om_num_mul(discount, lines[i].amount), subtotal)),
+												NumericGetDatum(om_num_div(om_num_mul(discount, lines[i].amount), base)),
 												Int32GetDatum(digits)));
 		allocated = om_num_add(allocated, lines[i].discount);
-		if (om_num_cmp(lines[i].amount, lines[largest].amount) > 0)
-			largest = i;
 	}
 	lines[largest].discount = om_num_add(lines[largest].discount, om_num_sub(discount, allocated));
 	return discount;
@@ -239,43 +345,50 @@ CodeUsedUp(const OmPromo *p)
 }
 
 /*
- * The claim on Citus, as single-table statements Citus routes to the
- * shop's shard: the code's count (a limited code only), then the
- * redemption.  The one statement's data-modifying CTE, whose UPDATE a
- * false $6 prunes to no shard, fails there ("could not find valid entry
- * for shard 0") for a code without a usage limit.  values as in
- * om_promo_claim().
+ * The lines of an order as a promo code sees them, in line order, with
+ * their SKUs' product_id as it is now; room is left for extra more lines
+ * after them (add_lines' new ones).  Inside SPI.
  */
-static void
-ClaimParts(const OmPromo *p, Datum *values, const char *nulls)
+OmPromoLine *
+om_promo_order_lines(int64 shop_id, int64 order_id, int extra, int *n)
 {
-	static SPIPlanPtr count_plan = NULL;
-	static SPIPlanPtr redeem_plan = NULL;
-	static const Oid count_types[] = {INT8OID, TEXTOID};
-	static const Oid redeem_types[] = {INT8OID, TEXTOID, INT8OID, TEXTOID, TEXTOID, BOOLOID,
-	TIMESTAMPTZOID, TEXTOID};
+	static SPIPlanPtr plan = NULL;
+	static const Oid argtypes[] = {INT8OID, INT8OID};
+	Datum		values[2];
+	OmPromoLine *lines;
+	uint64		i;
 
-	if (p->limited)
+	om_plan(&plan,
+			"SELECT l.line_no, l.sku, l.unit_price * l.qty, k.product_id"
+			" FROM order_mgmt.order_line l"
+			" LEFT JOIN order_mgmt.sku k ON k.shop_id = l.shop_id AND k.sku = l.sku"
+			" WHERE l.shop_id = $1 AND l.order_id = $2 ORDER BY l.line_no",
+			2, argtypes);
+	values[0] = Int64GetDatum(shop_id);
+	values[1] = Int64GetDatum(order_id);
+	om_exec(plan, values, NULL, true, 0);
+	*n = (int) SPI_processed;
+	lines = palloc0(sizeof(OmPromoLine) * (*n + extra + 1));
+	for (i = 0; i < SPI_processed; i++)
 	{
-		om_plan(&count_plan,
-				"UPDATE order_mgmt.promo_code SET used = used + 1"
-				" WHERE shop_id = $1 AND code_key = $2 AND used < usage_limit",
-				2, count_types);
-		om_exec(count_plan, values, NULL, false, 0);
-		if (SPI_processed != 1)
-			CodeUsedUp(p);
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	td = SPI_tuptable->tupdesc;
+		bool		isnull;
+
+		lines[i].line_no = DatumGetInt32(SPI_getbinval(tup, td, 1, &isnull));
+		lines[i].sku = GetText(tup, td, 2);
+		lines[i].amount = GetNumeric(tup, td, 3, &isnull);
+		lines[i].product_id = GetText(tup, td, 4);
 	}
-	om_plan(&redeem_plan,
-			"INSERT INTO order_mgmt.promo_redemption"
-			"    (shop_id, code_key, order_id, customer_id, email_key, state, limited, who, claimed_at)"
-			" VALUES ($1, $2, $3, $4, $5, 'active', $6, $8, $7)"
-			" ON CONFLICT (shop_id, code_key, order_id) DO UPDATE"
-			"    SET state = 'active', claimed_at = EXCLUDED.claimed_at, released_at = NULL,"
-			"        customer_id = EXCLUDED.customer_id, email_key = EXCLUDED.email_key,"
-			"        limited = EXCLUDED.limited, who = EXCLUDED.who",
-			8, redeem_types);
-	om_exec(redeem_plan, values, nulls, false, 0);
+	return lines;
 }
+
+/* A re-claim (reactivate) makes the order's redemption active again. */
+#define CLAIM_CONFLICT \
+	" ON CONFLICT (shop_id, code_key, order_id) DO UPDATE" \
+	"    SET state = 'active', claimed_at = EXCLUDED.claimed_at, released_at = NULL," \
+	"        customer_id = EXCLUDED.customer_id, email_key = EXCLUDED.email_key," \
+	"        limited = EXCLUDED.limited, who = EXCLUDED.who"
 
 /*
  * Claim the code for an order (or re-claim it on reactivation): OM003 when
@@ -295,6 +408,8 @@ om_promo_claim(int64 shop_id, int64 order_id, const OmPromo *p,
 			   const char *customer_id, const char *email_key)
 {
 	static SPIPlanPtr claim_plan = NULL;
+	static SPIPlanPtr unlimited_plan = NULL;
+	static SPIPlanPtr count_plan = NULL;
 	static SPIPlanPtr customer_plan = NULL;
 	static const Oid claim_types[] = {INT8OID, TEXTOID, INT8OID, TEXTOID, TEXTOID, BOOLOID,
 	TIMESTAMPTZOID, TEXTOID};
@@ -335,26 +450,47 @@ om_promo_claim(int64 shop_id, int64 order_id, const OmPromo *p,
 	else
 		nulls[7] = 'n';
 
-	/* the code's row first (lock order), then the ledger */
-	if (om_on_citus())
-		ClaimParts(p, values, nulls);
-	else
+	/*
+	 * A limited code: its row first (lock order), then the ledger, in one
+	 * statement.  An unlimited one: the ledger alone, as Citus cannot route
+	 * an UPDATE the planner proved empty ("WHERE false").  On Citus a
+	 * limited code's count is a statement of its own too: a data-modifying
+	 * CTE feeding another is sent to every node there.
+	 */
+	if (p->limited && !om_on_citus())
 	{
 		om_plan(&claim_plan,
 				"WITH u AS (UPDATE order_mgmt.promo_code SET used = used + 1"
-				"    WHERE $6 AND shop_id = $1 AND code_key = $2 AND used < usage_limit RETURNING 1)"
+				"    WHERE shop_id = $1 AND code_key = $2 AND used < usage_limit RETURNING 1)"
 				" INSERT INTO order_mgmt.promo_redemption"
 				"    (shop_id, code_key, order_id, customer_id, email_key, state, limited, who, claimed_at)"
-				" SELECT $1, $2, $3, $4, $5, 'active', $6, $8, $7 WHERE NOT $6 OR EXISTS (SELECT FROM u)"
-				" ON CONFLICT (shop_id, code_key, order_id) DO UPDATE"
-				"    SET state = 'active', claimed_at = EXCLUDED.claimed_at, released_at = NULL,"
-				"        customer_id = EXCLUDED.customer_id, email_key = EXCLUDED.email_key,"
-				"        limited = EXCLUDED.limited, who = EXCLUDED.who",
+				" SELECT $1, $2, $3, $4, $5, 'active', $6, $8, $7 WHERE EXISTS (SELECT FROM u)"
+				CLAIM_CONFLICT,
 				8, claim_types);
 		om_exec(claim_plan, values, nulls, false, 0);
-		if (SPI_processed != 1)
-			CodeUsedUp(p);
 	}
+	else
+	{
+		if (p->limited)
+		{
+			om_plan(&count_plan,
+					"UPDATE order_mgmt.promo_code SET used = used + 1"
+					" WHERE shop_id = $1 AND code_key = $2 AND used < usage_limit",
+					2, claim_types);
+			om_exec(count_plan, values, NULL, false, 0);
+			if (SPI_processed != 1)
+				CodeUsedUp(p);
+		}
+		om_plan(&unlimited_plan,
+				"INSERT INTO order_mgmt.promo_redemption"
+				"    (shop_id, code_key, order_id, customer_id, email_key, state, limited, who, claimed_at)"
+				" VALUES ($1, $2, $3, $4, $5, 'active', $6, $8, $7)"
+				CLAIM_CONFLICT,
+				8, claim_types);
+		om_exec(unlimited_plan, values, nulls, false, 0);
+	}
+	if (SPI_processed != 1)
+		CodeUsedUp(p);
 
 	if (who)
 	{
@@ -509,20 +645,24 @@ CheckPromoValue(const char *kind, Numeric value)
 
 /*
  * Insert a promo code; 23505 if the normalized key exists.  Inside SPI.
+ * products and skus are its scope as text[] (0: none).  email_key and a
+ * scope need a 0.2.0 schema; a 0.1.0 one gets neither (its create_promo
+ * has no scope arguments, and a win-back code for a guest asks first).
  */
 static void
 InsertPromo(int64 shop_id, const char *code_key, const char *code, const char *kind,
 			Numeric value, Datum usage_limit, bool limit_null,
 			Datum per_customer_limit, bool per_customer_null, Numeric min_subtotal,
 			Datum starts_at, bool starts_null, Datum ends_at, bool ends_null,
-			const char *customer_id, const char *email_key)
+			const char *customer_id, const char *email_key, Datum products, Datum skus)
 {
 	static SPIPlanPtr plan = NULL;
-	static SPIPlanPtr email_plan = NULL;
+	static SPIPlanPtr plan_010 = NULL;
 	static const Oid argtypes[] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, NUMERICOID, INT4OID,
-	INT4OID, NUMERICOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, TIMESTAMPTZOID, TEXTOID};
-	Datum		values[13];
-	char		nulls[13] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+		INT4OID, NUMERICOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, TIMESTAMPTZOID, TEXTOID,
+	TEXTARRAYOID, TEXTARRAYOID};
+	Datum		values[15];
+	char		nulls[15] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 
 	values[0] = Int64GetDatum(shop_id);
 	values[1] = CStringGetTextDatum(code_key);
@@ -538,33 +678,35 @@ InsertPromo(int64 shop_id, const char *code_key, const char *code, const char *k
 	nulls[8] = starts_null ? 'n' : ' ';
 	values[9] = ends_at;
 	nulls[9] = ends_null ? 'n' : ' ';
-	if (customer_id)
-		values[10] = CStringGetTextDatum(customer_id);
-	else
-		nulls[10] = 'n';
+	om_text_param(values, nulls, 10, customer_id);
 	values[11] = TimestampTzGetDatum(om_now());
-	if (email_key)
+	om_text_param(values, nulls, 12, email_key);
+	values[13] = products;
+	nulls[13] = products ? ' ' : 'n';
+	values[14] = skus;
+	nulls[14] = skus ? ' ' : 'n';
+	if (om_has_column("promo_code", "scope_skus"))
 	{
-		/* only a guest's win-back code has one, and only on a 0.2.0 schema */
-		values[12] = CStringGetTextDatum(email_key);
-		om_plan(&email_plan,
+		om_plan(&plan,
 				"INSERT INTO order_mgmt.promo_code (shop_id, code_key, code, kind, value, usage_limit,"
 				" per_customer_limit, min_subtotal, starts_at, ends_at, customer_id, created_at,"
-				" email_key)"
-				" VALUES ($1, $2, $3, $4::order_mgmt.promo_kind, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+				" email_key, scope_products, scope_skus)"
+				" VALUES ($1, $2, $3, $4::order_mgmt.promo_kind, $5, $6, $7, $8, $9, $10, $11, $12,"
+				" $13, $14, $15)"
 				" ON CONFLICT (shop_id, code_key) DO NOTHING",
-				13, argtypes);
-		om_exec(email_plan, values, nulls, false, 0);
+				15, argtypes);
+		om_exec(plan, values, nulls, false, 0);
 	}
 	else
 	{
-		om_plan(&plan,
+		Assert(email_key == NULL && products == 0 && skus == 0);
+		om_plan(&plan_010,
 				"INSERT INTO order_mgmt.promo_code (shop_id, code_key, code, kind, value, usage_limit,"
 				" per_customer_limit, min_subtotal, starts_at, ends_at, customer_id, created_at)"
 				" VALUES ($1, $2, $3, $4::order_mgmt.promo_kind, $5, $6, $7, $8, $9, $10, $11, $12)"
 				" ON CONFLICT (shop_id, code_key) DO NOTHING",
 				12, argtypes);
-		om_exec(plan, values, nulls, false, 0);
+		om_exec(plan_010, values, nulls, false, 0);
 	}
 	if (SPI_processed == 0)
 		ereport(ERROR,
@@ -573,9 +715,123 @@ InsertPromo(int64 shop_id, const char *code_key, const char *code, const char *k
 				 errdetail("Codes match on their normalized form \"%s\".", code_key)));
 }
 
+/* At most this many products, and as many SKUs, in a code's scope. */
+#define MAX_SCOPE	100
+
+/*
+ * A scope argument of create_promo (products or skus): NULL for none, or
+ * a one-dimensional text[] of 1 .. MAX_SCOPE distinct identifiers, each
+ * an element (product or sku) as om_check_identifier() wants it (22023
+ * otherwise).  Returns the elements and sets *n.
+ */
+static char **
+ScopeArg(FunctionCallInfo fcinfo, int argno, const char *name, const char *element, int *n)
+{
+	ArrayType  *arr;
+	char	  **items;
+	int			i;
+	int			j;
+
+	*n = 0;
+	if (PG_NARGS() <= argno || PG_ARGISNULL(argno))
+		return NULL;
+	arr = PG_GETARG_ARRAYTYPE_P(argno);
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a one-dimensional array", name)));
+	items = TextArrayStrings(PointerGetDatum(arr), false, n);
+	if (*n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be empty", name),
+				 errhint("Pass NULL (leave it out) for a code that applies to the whole order.")));
+	if (*n > MAX_SCOPE)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s has too many entries", name),
+				 errdetail("It has %d; at most %d are allowed.", *n, MAX_SCOPE)));
+	for (i = 0; i < *n; i++)
+	{
+		if (items[i] == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s must not contain NULL", name),
+					 errdetail("Element %d is NULL.", i + 1)));
+		om_check_identifier(element, items[i]);
+		for (j = 0; j < i; j++)
+			if (strcmp(items[i], items[j]) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("%s lists \"%s\" twice", name, items[i]),
+						 errdetail("Elements %d and %d are the same.", j + 1, i + 1)));
+	}
+	return items;
+}
+
+/*
+ * Every SKU and product of a scope must be in the shop's catalogue (22023
+ * otherwise): a product is known when a SKU of the shop has its
+ * product_id.  A typo would otherwise make a code that never applies.
+ * Inside SPI.
+ */
+static void
+CheckScopeKnown(int64 shop_id, Datum products, char **product_items, int nproducts,
+				Datum skus, char **sku_items, int nskus)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid argtypes[] = {INT8OID, TEXTARRAYOID, TEXTARRAYOID};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
+	bool	   *product_found = palloc0(sizeof(bool) * (nproducts + 1));
+	bool	   *sku_found = palloc0(sizeof(bool) * (nskus + 1));
+	uint64		r;
+	int			i;
+
+	om_plan(&plan,
+			"SELECT sku, product_id FROM order_mgmt.sku"
+			" WHERE shop_id = $1 AND (sku = ANY ($2) OR product_id = ANY ($3))",
+			3, argtypes);
+	values[0] = Int64GetDatum(shop_id);
+	values[1] = skus;
+	nulls[1] = skus ? ' ' : 'n';
+	values[2] = products;
+	nulls[2] = products ? ' ' : 'n';
+	om_exec(plan, values, nulls, true, 0);
+	for (r = 0; r < SPI_processed; r++)
+	{
+		char	   *sku = GetText(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1);
+		char	   *product = GetText(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2);
+
+		for (i = 0; i < nskus; i++)
+			sku_found[i] |= strcmp(sku, sku_items[i]) == 0;
+		for (i = 0; product && i < nproducts; i++)
+			product_found[i] |= strcmp(product, product_items[i]) == 0;
+	}
+	for (i = 0; i < nskus; i++)
+		if (!sku_found[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown sku \"%s\"", sku_items[i]),
+					 errdetail("Shop " INT64_FORMAT " has no SKU \"%s\".", shop_id, sku_items[i]),
+					 errhint("Create it with order_mgmt.upsert_sku() before the code that names it.")));
+	for (i = 0; i < nproducts; i++)
+		if (!product_found[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown product \"%s\"", product_items[i]),
+					 errdetail("No SKU of shop " INT64_FORMAT " has product_id \"%s\".", shop_id,
+							   product_items[i]),
+					 errhint("Give a SKU this product_id with order_mgmt.upsert_sku() before the code that names it.")));
+}
+
 /*
  * create_promo(shop_id, code, kind, value, usage_limit, per_customer_limit,
- *				min_subtotal, starts_at, ends_at, customer_id) -> text code_key
+ *				min_subtotal, starts_at, ends_at, customer_id, products, skus)
+ *	-> text code_key
+ *
+ * products and skus (0.2.0) limit the code to the lines of those products
+ * or SKUs (either list); NULL for both: the whole order.
  */
 PG_FUNCTION_INFO_V1(om_create_promo);
 Datum
@@ -589,6 +845,10 @@ om_create_promo(PG_FUNCTION_ARGS)
 	Numeric		min_subtotal;
 	Datum		zero = DirectFunctionCall1(int4_numeric, Int32GetDatum(0));
 	char	   *customer_id = NULL;
+	char	  **products;
+	char	  **skus;
+	int			nproducts;
+	int			nskus;
 
 	OM_ARG_NOT_NULL(0, "shop_id");
 	OM_ARG_NOT_NULL(1, "code");
@@ -618,19 +878,27 @@ om_create_promo(PG_FUNCTION_ARGS)
 				 errmsg("ends_at must be after starts_at")));
 	if (!PG_ARGISNULL(9))
 		customer_id = text_to_cstring(PG_GETARG_TEXT_PP(9));
+	/* a 0.1.0 install's create_promo has no scope arguments */
+	products = ScopeArg(fcinfo, 10, "products", "product", &nproducts);
+	skus = ScopeArg(fcinfo, 11, "skus", "sku", &nskus);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	om_require_shop(shop_id);
 	if (customer_id)
 		om_require_customer(shop_id, customer_id);
+	if (products || skus)
+		CheckScopeKnown(shop_id, products ? PG_GETARG_DATUM(10) : (Datum) 0, products, nproducts,
+						skus ? PG_GETARG_DATUM(11) : (Datum) 0, skus, nskus);
 	InsertPromo(shop_id, code_key, code, kind, value,
 				PG_ARGISNULL(4) ? (Datum) 0 : PG_GETARG_DATUM(4), PG_ARGISNULL(4),
 				PG_ARGISNULL(5) ? (Datum) 0 : PG_GETARG_DATUM(5), PG_ARGISNULL(5),
 				min_subtotal,
 				PG_ARGISNULL(7) ? (Datum) 0 : PG_GETARG_DATUM(7), PG_ARGISNULL(7),
 				PG_ARGISNULL(8) ? (Datum) 0 : PG_GETARG_DATUM(8), PG_ARGISNULL(8),
-				customer_id, NULL);
+				customer_id, NULL,
+				products ? PG_GETARG_DATUM(10) : (Datum) 0,
+				skus ? PG_GETARG_DATUM(11) : (Datum) 0);
 	SPI_finish();
 	PG_RETURN_TEXT_P(cstring_to_text(code_key));
 }
@@ -727,7 +995,7 @@ om_issue_winback_code(PG_FUNCTION_ARGS)
 					TimestampTzGetDatum(now), false,
 					DirectFunctionCall2(timestamptz_pl_interval, TimestampTzGetDatum(now),
 										IntervalPGetDatum(valid_for)), false,
-					customer_id, email_key);
+					customer_id, email_key, (Datum) 0, (Datum) 0);
 	result = om_spi_text(code_key);	/* code_key lives in SPI's memory */
 	SPI_finish();
 	PG_RETURN_TEXT_P(result);

@@ -320,6 +320,8 @@ CREATE TABLE order_mgmt.promo_code (
 	active boolean NOT NULL DEFAULT true,
 	created_at timestamptz NOT NULL,
 	email_key text,
+	scope_products text[] CHECK (pg_catalog.cardinality(scope_products) > 0),
+	scope_skus text[] CHECK (pg_catalog.cardinality(scope_skus) > 0),
 	PRIMARY KEY (shop_id, code_key),
 	FOREIGN KEY (shop_id, customer_id) REFERENCES order_mgmt.customer,
 	CONSTRAINT promo_never_over_redeemed CHECK (usage_limit IS NULL OR used <= usage_limit),
@@ -342,6 +344,8 @@ COMMENT ON COLUMN order_mgmt.promo_code.ends_at IS 'Valid until (exclusive); NUL
 COMMENT ON COLUMN order_mgmt.promo_code.active IS 'Switched on';
 COMMENT ON COLUMN order_mgmt.promo_code.created_at IS 'When the code was created';
 COMMENT ON COLUMN order_mgmt.promo_code.email_key IS 'Personal code of a guest order''s e-mail (normalize_email): only orders with this e-mail may use it (win-back, seed 003)';
+COMMENT ON COLUMN order_mgmt.promo_code.scope_products IS 'Products (sku.product_id) the code applies to; with scope_skus NULL too, the whole order';
+COMMENT ON COLUMN order_mgmt.promo_code.scope_skus IS 'SKUs the code applies to (besides those of scope_products); with scope_products NULL too, the whole order';
 
 CREATE TABLE order_mgmt.promo_redemption (
 	shop_id bigint NOT NULL,

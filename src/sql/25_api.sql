@@ -20,13 +20,14 @@ COMMENT ON FUNCTION order_mgmt.checkout(bigint, jsonb, text, text, text, text, o
 CREATE FUNCTION order_mgmt.create_promo(shop_id bigint, code text, kind order_mgmt.promo_kind,
 		value numeric, usage_limit integer DEFAULT NULL, per_customer_limit integer DEFAULT NULL,
 		min_subtotal numeric DEFAULT 0, starts_at timestamptz DEFAULT NULL,
-		ends_at timestamptz DEFAULT NULL, customer_id text DEFAULT NULL)
+		ends_at timestamptz DEFAULT NULL, customer_id text DEFAULT NULL,
+		products text[] DEFAULT NULL, skus text[] DEFAULT NULL)
 	RETURNS text
 	AS 'MODULE_PATHNAME', 'om_create_promo'
 	LANGUAGE C VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, order_mgmt, pg_temp;
-COMMENT ON FUNCTION order_mgmt.create_promo(bigint, text, order_mgmt.promo_kind, numeric, integer, integer, numeric, timestamptz, timestamptz, text) IS
-	'Creates a promo code; returns its key normalize_code(code)';
+COMMENT ON FUNCTION order_mgmt.create_promo(bigint, text, order_mgmt.promo_kind, numeric, integer, integer, numeric, timestamptz, timestamptz, text, text[], text[]) IS
+	'Creates a promo code, for the whole order or only for the lines of products or skus; returns its key normalize_code(code)';
 
 CREATE FUNCTION order_mgmt.issue_winback_code(shop_id bigint, order_id bigint,
 		kind order_mgmt.promo_kind DEFAULT 'percent', value numeric DEFAULT 10,

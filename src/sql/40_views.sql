@@ -27,7 +27,12 @@ COMMENT ON COLUMN order_mgmt.stock_level.available IS 'on_hand - reserved: units
 CREATE VIEW order_mgmt.promo_usage AS
 	SELECT p.shop_id, p.code_key, p.code, p.kind, p.usage_limit,
 		   count(r.order_id) FILTER (WHERE r.state = 'active') AS used,
-		   count(r.order_id) FILTER (WHERE r.state = 'released') AS released
+		   count(r.order_id) FILTER (WHERE r.state = 'released') AS released,
+		   CASE WHEN p.scope_products IS NULL AND p.scope_skus IS NULL THEN 'all'
+				ELSE pg_catalog.concat_ws('; ',
+										  'products: ' || pg_catalog.array_to_string(p.scope_products, ', '),
+										  'skus: ' || pg_catalog.array_to_string(p.scope_skus, ', '))
+		   END AS scope
 	FROM order_mgmt.promo_code p
 	LEFT JOIN order_mgmt.promo_redemption r ON r.shop_id = p.shop_id AND r.code_key = p.code_key
 	GROUP BY p.shop_id, p.code_key;
@@ -39,3 +44,4 @@ COMMENT ON COLUMN order_mgmt.promo_usage.kind IS 'percent, amount or free_shippi
 COMMENT ON COLUMN order_mgmt.promo_usage.usage_limit IS 'Live redemptions allowed; NULL = unlimited';
 COMMENT ON COLUMN order_mgmt.promo_usage.used IS 'Active redemptions';
 COMMENT ON COLUMN order_mgmt.promo_usage.released IS 'Redemptions given back by cancelled orders';
+COMMENT ON COLUMN order_mgmt.promo_usage.scope IS 'What the code applies to: all (the whole order), or products: P1, P2; skus: S1 (issue 18)';

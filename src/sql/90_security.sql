@@ -57,7 +57,7 @@ GRANT UPDATE ON order_mgmt.orders TO order_mgmt_admin;
 GRANT INSERT, UPDATE, DELETE ON order_mgmt.status_label TO order_mgmt_admin;
 
 GRANT EXECUTE ON FUNCTION
-	order_mgmt.create_promo(bigint, text, order_mgmt.promo_kind, numeric, integer, integer, numeric, timestamptz, timestamptz, text),
+	order_mgmt.create_promo(bigint, text, order_mgmt.promo_kind, numeric, integer, integer, numeric, timestamptz, timestamptz, text, text[], text[]),
 	order_mgmt.issue_winback_code(bigint, bigint, order_mgmt.promo_kind, numeric, interval),
 	order_mgmt.confirm(bigint, bigint),
 	order_mgmt.reactivate(bigint, bigint, order_mgmt.order_status),

@@ -86,6 +86,33 @@ SELECT order_mgmt.reactivate(110, :mary2);
 \o
 SELECT (CASE WHEN :'LAST_ERROR_SQLSTATE' = 'OM003' THEN 'ok' ELSE 'not ok' END) || ' - reactivate with the code used up: OM003';
 
+-- a product-scoped code (issue 18) through the coordinator: it discounts
+-- only the lines of its product, at checkout and when add_lines grows the
+-- order, and refuses an order without them
+\o /dev/null
+SELECT order_mgmt.upsert_sku(110, 'C', 200, product_id => 'CUP');
+SELECT order_mgmt.set_stock(110, 'C', 20);
+SELECT order_mgmt.create_promo(110, 'CUP10', 'percent', 10, products => ARRAY['CUP']);
+SELECT order_mgmt.checkout(110, '[{"sku": "B", "qty": 1}, {"sku": "C", "qty": 2}]', promo_code => 'cup10',
+	hold => '15 minutes') AS cup \gset
+\o
+SELECT (CASE WHEN o.discount = 40 AND o.total = 660 AND sum(l.discount) FILTER (WHERE l.sku = 'C') = 40
+	AND sum(l.discount) FILTER (WHERE l.sku = 'B') = 0
+	THEN 'ok' ELSE 'not ok' END) || ' - scoped promo code: discount on the lines of its product only'
+FROM order_mgmt.orders o JOIN order_mgmt.order_line l ON l.shop_id = o.shop_id AND l.order_id = o.order_id
+WHERE o.shop_id = 110 AND o.order_id = :cup GROUP BY o.shop_id, o.order_id;
+\o /dev/null
+SELECT order_mgmt.add_lines(110, :cup, '[{"sku": "C", "qty": 1}]');
+\o
+SELECT (CASE WHEN o.discount = 60 AND sum(l.discount) = 60 AND o.total = 840 THEN 'ok' ELSE 'not ok' END)
+	|| ' - add_lines: the scoped code prices all the lines again, shares on the lines'
+FROM order_mgmt.orders o JOIN order_mgmt.order_line l ON l.shop_id = o.shop_id AND l.order_id = o.order_id
+WHERE o.shop_id = 110 AND o.order_id = :cup GROUP BY o.shop_id, o.order_id;
+\o /dev/null
+SELECT order_mgmt.checkout(110, '[{"sku": "B", "qty": 1}]', promo_code => 'CUP10');
+\o
+SELECT (CASE WHEN :'LAST_ERROR_SQLSTATE' = 'OM002' THEN 'ok' ELSE 'not ok' END) || ' - scoped code on an order without its product: OM002';
+
 -- a direct UPDATE through the coordinator: the guard trigger runs on the shard
 UPDATE order_mgmt.orders SET status = 'cancelled', cancel_reason = 'changed_mind', cancel_source = 'customer'
 WHERE shop_id = 110 AND order_id = :john2;
