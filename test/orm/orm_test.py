@@ -249,6 +249,34 @@ with Session(engine) as s:
               "SQLAlchemy: merge() of a stale unversioned object is refused by the guard (%s)" % sqlstate(e))
 check(order_state(oid) == state, "SQLAlchemy: the cancellation and the refund owed stay")
 
+# issue 18: support edits the order (edit_order) while an admin tool holds it
+# in an object; the stale object's save must not undo the refund the edit owes
+oid = new_paid_order(902, "sa-3")
+with Session(engine) as s:
+    detached = s.get(SaOrder, (902, oid))
+    s.expunge(detached)
+version = sql("SELECT order_mgmt.edit_order(902, %s, '[{\"op\": \"set_price\", \"line\": 1, \"unit_price\": 80}]',"
+              " 'price matched', %s)", oid, detached.lock_version)[0][0]
+state = order_state(oid)
+check(state[1] == "refunding" and state[7] == version,
+      "edit_order through psycopg2: a paid order's lower price is a refund owed (%s)" % state[1])
+detached.admin_note = "stale"
+with Session(engine) as s:
+    try:
+        s.merge(detached)
+        s.commit()
+        check(False, "SQLAlchemy: a save of the object read before the edit is refused")
+    except (StaleDataError, sa.exc.DBAPIError) as e:
+        check(True, "SQLAlchemy: a save of the object read before the edit is refused (%s)"
+              % (type(e).__name__ if isinstance(e, StaleDataError) else sqlstate(e)))
+check(order_state(oid) == state, "SQLAlchemy: the refund the edit owes stays")
+try:
+    sql("SELECT order_mgmt.edit_order(902, %s, '[{\"op\": \"set_qty\", \"line\": 1, \"qty\": 2}]',"
+        " 'second agent', %s)", oid, detached.lock_version)
+    check(False, "edit_order with the version read before the first edit is refused")
+except psycopg2.Error as e:
+    check(e.pgcode == "OM013", "edit_order with the version read before the first edit is refused (%s)" % e.pgcode)
+
 rows = sql("SELECT count(*) FROM order_mgmt.verify()")[0][0]
 check(rows == 0, "verify() finds nothing")
 print("orm: %d passed, %d failed" % (checks - failures, failures))
