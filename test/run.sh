@@ -46,6 +46,10 @@ run_as_postgres make -C "$work" installcheck REGRESS= ISOLATION= >"$work/tap.log
 # stale ones are refused and change nothing.
 echo "== ORM"
 run_as_postgres pg_virtualenv /usr/bin/python3 "$work/test/orm/orm_test.py" >"$work/orm.log" 2>&1
+# The reference shop backend (examples/backend): 50 customers at once over
+# HTTP; the database is checked afterwards.
+echo "== backend"
+run_as_postgres pg_virtualenv /usr/bin/python3 "$work/examples/backend/test_backend.py" >"$work/backend.log" 2>&1
 # A short stress run (mixed operations, 16 clients) that must end with
 # verify() empty; test/stress/stress.sh 60 16 is the full one.
 echo "== stress (${OM_STRESS_SECONDS:=10} s)"
@@ -115,6 +119,16 @@ f=$(grep -cE '^not ok ' "$work/orm.log")
 if ! grep -qE '^orm: [0-9]+ passed, 0 failed$' "$work/orm.log"; then
 	[ "$f" -eq 0 ] && f=1
 	tail -30 "$work/orm.log"
+fi
+passed=$((passed + p))
+failed=$((failed + f))
+# the backend checks: one test each
+grep -E '^(ok|not ok) ' "$work/backend.log" | sed 's/^/  backend: /'
+p=$(grep -cE '^ok ' "$work/backend.log")
+f=$(grep -cE '^not ok ' "$work/backend.log")
+if ! grep -qE '^backend: [0-9]+ passed, 0 failed$' "$work/backend.log"; then
+	[ "$f" -eq 0 ] && f=1
+	tail -30 "$work/backend.log"
 fi
 passed=$((passed + p))
 failed=$((failed + f))
