@@ -129,8 +129,14 @@ out_dir = keep or tmp
 os.makedirs(out_dir, exist_ok=True)
 page = os.path.join(out_dir, "report.html")
 env = dict(os.environ, PGOPTIONS=(os.environ.get("PGOPTIONS", "") + " -c order_mgmt.clock=" + NOW))
-r = subprocess.run([sys.executable, os.path.join(HERE, "report_page.py"), str(SHOP), FROM.isoformat(),
-                    TO.isoformat(), "-o", page], env=env, capture_output=True, text=True)
+
+
+def report_page(shop, to_day, out):
+    return subprocess.run([sys.executable, os.path.join(HERE, "report_page.py"), str(shop), FROM.isoformat(),
+                           to_day.isoformat(), "-o", out], env=env, capture_output=True, text=True)
+
+
+r = report_page(SHOP, TO, page)
 if not check(r.returncode == 0, "report_page.py wrote the page"):
     print(r.stdout + r.stderr)
     tap.finish()
@@ -140,11 +146,11 @@ check("<script src" not in source.lower() and "<link" not in source.lower() and 
 check("Chart.js v" in source, "Chart.js is inlined (%d bytes of page)" % len(source))
 
 
-def chromium(*args):
+def chromium(*args, url=page):
     profile = tempfile.mkdtemp(prefix="chromium-", dir=tmp)
     cmd = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
            "--disable-dev-shm-usage", "--user-data-dir=" + profile, "--hide-scrollbars",
-           "--virtual-time-budget=5000", "--window-size=1200,2400", *args, "file://" + page]
+           "--virtual-time-budget=5000", "--window-size=1200,2400", *args, "file://" + url]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120,
                           env=dict(os.environ, HOME=profile))
 
@@ -340,6 +346,25 @@ if check(r.returncode == 0 and os.path.exists(shot), "chromium took a screenshot
     non_white = sum(n for c, n in colours.items() if c != b"\xff\xff\xff")
     check(len(seen) == 6 and non_white > 20000,
           "the screenshot shows the chart: %d non-white pixels, %d of 6 bucket colours" % (non_white, len(seen)))
+
+# --- a shop without orders: an empty page that still draws; no shop: an error
+sql("SELECT order_mgmt.create_shop(%s, 'Empty shop')", SHOP + 1)
+empty = os.path.join(out_dir, "empty.html")
+r = report_page(SHOP + 1, FROM, empty)
+e = Page()
+e.feed(chromium("--dump-dom", url=empty).stdout if r.returncode == 0 else "")
+check(e.root.get("data-rendered") == "yes" and "data-error" not in e.root and "reasons-chart" not in e.canvases
+      and int(e.canvases.get("daily", {}).get("data-painted", "0")) > 0
+      and e.rows.get(("daily", FROM.isoformat()), {}).get("orders", [""])[0] == "0"
+      and not any(k[0] != "daily" for k in e.rows),
+      "a shop without orders: the page draws its empty day, no cancel reasons, no follow-ups")
+missing = os.path.join(out_dir, "missing.html")
+r = report_page(SHOP + 9, FROM, missing)
+check(r.returncode != 0 and "shop %d does not exist" % (SHOP + 9) in r.stderr and not os.path.exists(missing),
+      "a shop that does not exist: an error, and no page")
+r = report_page(SHOP, FROM - datetime.timedelta(days=1), missing)
+check(r.returncode != 0 and "to_day must not be before from_day" in r.stderr and not os.path.exists(missing),
+      "to_day before from_day: an error, and no page")
 
 check(sql("SELECT * FROM order_mgmt.verify(%s)", SHOP) == [], "verify() is empty")
 tap.finish()
