@@ -50,6 +50,11 @@ run_as_postgres pg_virtualenv /usr/bin/python3 "$work/test/orm/orm_test.py" >"$w
 # HTTP; the database is checked afterwards.
 echo "== backend"
 run_as_postgres pg_virtualenv /usr/bin/python3 "$work/examples/backend/test_backend.py" >"$work/backend.log" 2>&1
+# The daily report page (examples/report): a shop's reports as one HTML page
+# with Chart.js inlined, opened in headless Chromium; the charts drew and
+# the page's numbers are the report's.
+echo "== report page"
+run_as_postgres pg_virtualenv /usr/bin/python3 "$work/examples/report/test_report.py" >"$work/report.log" 2>&1
 # A short stress run (mixed operations, 16 clients) that must end with
 # verify() empty; test/stress/stress.sh 60 16 is the full one.
 echo "== stress (${OM_STRESS_SECONDS:=10} s)"
@@ -112,26 +117,23 @@ count_one() {			# ok(0/1) log pattern
 		tail -40 "$2"
 	fi
 }
-# the ORM checks: one test each
-grep -E '^(ok|not ok) ' "$work/orm.log" | sed 's/^/  orm: /'
-p=$(grep -cE '^ok ' "$work/orm.log")
-f=$(grep -cE '^not ok ' "$work/orm.log")
-if ! grep -qE '^orm: [0-9]+ passed, 0 failed$' "$work/orm.log"; then
-	[ "$f" -eq 0 ] && f=1
-	tail -30 "$work/orm.log"
-fi
-passed=$((passed + p))
-failed=$((failed + f))
-# the backend checks: one test each
-grep -E '^(ok|not ok) ' "$work/backend.log" | sed 's/^/  backend: /'
-p=$(grep -cE '^ok ' "$work/backend.log")
-f=$(grep -cE '^not ok ' "$work/backend.log")
-if ! grep -qE '^backend: [0-9]+ passed, 0 failed$' "$work/backend.log"; then
-	[ "$f" -eq 0 ] && f=1
-	tail -30 "$work/backend.log"
-fi
-passed=$((passed + p))
-failed=$((failed + f))
+# a TAP-printing script: one test per check; its log's tail unless it
+# closed on "NAME: N passed, 0 failed"
+count_checks() {		# name (its log is $work/name.log)
+	local log="$work/$1.log" p f
+	grep -E '^(ok|not ok) ' "$log" | sed "s/^/  $1: /"
+	p=$(grep -cE '^ok ' "$log")
+	f=$(grep -cE '^not ok ' "$log")
+	if ! grep -qE "^$1: [0-9]+ passed, 0 failed\$" "$log"; then
+		[ "$f" -eq 0 ] && f=1
+		tail -30 "$log"
+	fi
+	passed=$((passed + p))
+	failed=$((failed + f))
+}
+count_checks orm
+count_checks backend
+count_checks report
 
 mv "/tmp/order_mgmt-layers.$$.log" "$work/layers.log"
 count_one "$layers_ok" "$work/layers.log" '^layers:'

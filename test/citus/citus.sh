@@ -13,7 +13,7 @@ set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 install=${OM_CITUS_INSTALL:-$top/../shared/citus/install.sh}
 port=${1:-57400}
-plan=46
+plan=47
 if [ ! -f "$install" ]; then
 	echo "citus: skipped: no $install (Citus 13.2.2 beside the repository);"
 	echo "citus: run it with OM_CITUS_INSTALL=/path/to/citus/install.sh bash test/citus/citus.sh"
@@ -35,6 +35,20 @@ if ! as_pg bash "$work/cluster.sh" start "$work/c" "$port" >"$work/start.log" 2>
 fi
 as_pg "$(dirname "$PG_CONFIG")/psql" -h "$work/c" -p "$port" -d om -X -f "$work/citus.sql" >"$work/out.log" 2>"$work/err.log"
 as_pg bash "$work/sellout.sh" "$work/c" "$port" >>"$work/out.log" 2>>"$work/err.log"
+# the report page (examples/report) through the coordinator: written, one
+# row per day, the days' orders adding up to report_daily_breakdown's
+days=("$(date -u -d '-1 day' +%F)" "$(date -u -d '+1 day' +%F)")
+if as_pg env PGHOST="$work/c" PGPORT="$port" PGDATABASE=om /usr/bin/python3 "$top/examples/report/report_page.py" \
+		110 "${days[@]}" -o "$work/report.html" >/dev/null 2>>"$work/err.log"; then
+	want=$(as_pg "$(dirname "$PG_CONFIG")/psql" -h "$work/c" -p "$port" -d om -XAtc \
+		"SELECT sum(orders) FROM order_mgmt.report_daily_breakdown(110, '${days[0]}', '${days[1]}')")
+	got=$(grep 'data-table="daily"' "$work/report.html" | grep -o 'data-key="orders" data-value="[0-9]*"' |
+		grep -o '[0-9]*"$' | tr -d '"' | awk '{ n++; s += $1 } END { print n " " s }')
+	[ "$got" = "3 $want" ] && r=ok || r="not ok"
+	echo "$r - report_page.py through the coordinator: 3 days, $want orders (page: $got)" >>"$work/out.log"
+else
+	echo "not ok - report_page.py through the coordinator" >>"$work/out.log"
+fi
 # on a worker: memory stays flat over many calls (memory.sql)
 as_pg "$(dirname "$PG_CONFIG")/psql" -h "$work/c" -p "$((port + 1))" -d om -X -f "$work/memory.sql" >>"$work/out.log" 2>>"$work/err.log"
 grep -E '^(ok|not ok) - ' "$work/out.log" | sed 's/^/  citus: /'
