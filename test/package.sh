@@ -17,6 +17,7 @@ pgmajor=$("$PG_CONFIG" --version | sed 's/^PostgreSQL \([0-9]*\).*/\1/')
 version=$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$top/order_mgmt.control")
 package=postgresql-$pgmajor-order-mgmt
 work=$(mktemp -d /tmp/order_mgmt-package.XXXXXX)
+chmod 755 "$work"			# the tests run as postgres
 trap 'rm -rf "$work"' EXIT
 
 n=0 passed=0 failed=0
