@@ -105,3 +105,17 @@ bench:
 	bash test/bench/bench.sh
 bench-smoke:
 	bash test/bench/bench.sh --smoke
+
+# PGXN (docs/packaging.md): META.json is made from the control file,
+# debian/pgversions and CHANGELOG.md by tools/meta_json.sh and committed;
+# "make dist" zips the committed tree (git archive) for PGXN, and refuses
+# when META.json is not what the sources say.
+META.json: $(EXTENSION).control debian/pgversions CHANGELOG.md tools/meta_json.sh
+	sh tools/meta_json.sh > $@.tmp && mv $@.tmp $@
+	sh tools/check_meta.sh $@
+
+DISTDIR ?= .
+.PHONY: dist
+dist: META.json
+	@git diff --quiet HEAD -- META.json || { echo "META.json is not what is committed: commit it, then make dist" >&2; exit 1; }
+	git archive --format zip --prefix=$(EXTENSION)-$(EXTVERSION)/ -o $(DISTDIR)/$(EXTENSION)-$(EXTVERSION).zip HEAD

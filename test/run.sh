@@ -75,11 +75,21 @@ run_as_postgres pg_virtualenv bash "$work/examples/consumer/test_winback.sh" "$O
 # memory growth); its figures are not judged.
 echo "== bench smoke"
 run_as_postgres pg_virtualenv env SMOKE=1 bash "$work/test/bench/suite.sh" >"$work/smoke.log" 2>&1
+# A shop's own tests with pgTAP and the test clock (examples/pgtap), run
+# with pg_prove.
+echo "== pgTAP"
+run_as_postgres pg_virtualenv bash "$work/examples/pgtap/run.sh" >"$work/pgtap.log" 2>&1
 # Citus: a coordinator and two workers on loopback, the API through the
 # coordinator (test/citus/citus.sh, docs/citus.md); skipped with a message
 # when ../shared/citus (Citus 13.2.2) is not beside the repository.
 echo "== citus"
 OM_CITUS_INSTALL="$top/../shared/citus/install.sh" bash "$work/test/citus/citus.sh" >"$work/citus.log" 2>&1
+
+# The Debian package (built, installed, installcheck'd against, removed,
+# the shared install directory put back) and PGXN's META.json and zip:
+# last, as it installs into the directories the tests above use.
+echo "== package"
+bash "$top/test/package.sh" >"$work/package.log" 2>&1
 
 for log in regress isolation; do
 	grep -E '\.\.\. (ok|FAILED|failed)' "$work/$log.log" | sed 's/^/  /'
@@ -117,19 +127,23 @@ count_one() {			# ok(0/1) log pattern
 		tail -40 "$2"
 	fi
 }
-# a TAP-printing script: one test per check; its log's tail unless it
-# closed on "NAME: N passed, 0 failed"
-count_checks() {		# name (its log is $work/name.log)
-	local log="$work/$1.log" p f
-	grep -E '^(ok|not ok) ' "$log" | sed "s/^/  $1: /"
-	p=$(grep -cE '^ok ' "$log")
-	f=$(grep -cE '^not ok ' "$log")
-	if ! grep -qE "^$1: [0-9]+ passed, 0 failed\$" "$log"; then
+# a log of "ok ..." / "not ok ..." lines: one test each; a failure too
+# when the log lacks its line of success
+count_tap() {			# log label success-pattern
+	grep -E '^(ok|not ok) ' "$1" | sed "s/^/  $2: /"
+	local p f
+	p=$(grep -cE '^ok ' "$1")
+	f=$(grep -cE '^not ok ' "$1")
+	if ! grep -qE "$3" "$1"; then
 		[ "$f" -eq 0 ] && f=1
-		tail -30 "$log"
+		tail -30 "$1"
 	fi
 	passed=$((passed + p))
 	failed=$((failed + f))
+}
+# a TAP-printing script that closes on "NAME: N passed, 0 failed"
+count_checks() {		# name (its log is $work/name.log)
+	count_tap "$work/$1.log" "$1" "^$1: [0-9]+ passed, 0 failed\$"
 }
 count_checks orm
 count_checks backend
@@ -166,6 +180,10 @@ else
 	tail -40 "$work/citus.log"
 	failed=$((failed + 1))
 fi
+
+# pgTAP (one test per assertion) and packaging (one per check)
+count_tap "$work/pgtap.log" pgtap '^Result: PASS'
+count_tap "$work/package.log" package '^package: [0-9]+ passed, 0 failed$'
 
 [ "$failed" -gt 0 ] && status=1
 echo "$passed passed, $failed failed"

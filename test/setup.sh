@@ -11,7 +11,9 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 packages=(postgresql-15 postgresql-server-dev-15 libicu-dev pkg-config make gcc libipc-run-perl
-	python3-django python3-sqlalchemy python3-psycopg2 python3-psycopg chromium)
+	python3-django python3-sqlalchemy python3-psycopg2 python3-psycopg
+	postgresql-15-cron postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
+	postgresql-server-dev-all debhelper dpkg-dev build-essential jq git chromium)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

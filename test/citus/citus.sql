@@ -381,6 +381,32 @@ SELECT (CASE WHEN :erased > 0 AND :erased_guest = 1 AND :erased_again = 0
 					AND (c.email IS NOT NULL OR c.name IS NOT NULL))
 	THEN 'ok' ELSE 'not ok' END) || ' - erase_customer and erase_guest blank e-mails and addresses; again, nothing';
 
+-- issue 20, pg_cron on Citus (docs/reference.md, "Scheduling with
+-- pg_cron"): a job "SELECT order_mgmt.run_due()" cannot sweep there (it is
+-- refused and changes nothing, so cron.job_run_details would show it
+-- failing); a job per shop, "SELECT order_mgmt.run_due_shop(2)", a
+-- top-level statement as pg_cron runs it, sweeps the shop on its worker
+SELECT order_mgmt.checkout(2, '[{"sku": "D", "qty": 1}]', order_no => 'CRON') AS cron_order \gset
+\o /dev/null
+SELECT pg_sleep(1.2);
+CREATE TEMP TABLE cron_probe (refused bool);
+DO $$
+BEGIN
+	PERFORM order_mgmt.run_due();
+	INSERT INTO cron_probe VALUES (false);
+EXCEPTION WHEN OTHERS THEN
+	INSERT INTO cron_probe VALUES (true);
+END
+$$;
+\o
+SELECT (CASE WHEN (SELECT bool_and(refused) FROM cron_probe) AND o.payment_status = 'unpaid'
+	THEN 'ok' ELSE 'not ok' END) || ' - a pg_cron job of run_due() is refused on Citus and sweeps nothing'
+FROM order_mgmt.orders o WHERE o.shop_id = 2 AND o.order_id = :cron_order;
+SELECT order_mgmt.run_due_shop(2) AS cron_swept \gset
+SELECT (CASE WHEN :cron_swept >= 1 AND o.payment_status = 'failed' THEN 'ok' ELSE 'not ok' END)
+	|| ' - the per-shop job run_due_shop(2) sweeps the overdue order on its worker'
+FROM order_mgmt.orders o WHERE o.shop_id = 2 AND o.order_id = :cron_order;
+
 -- cross-shop: a report over every shop (Citus distributed execution)
 SELECT (CASE WHEN count(DISTINCT shop_id) = 9 THEN 'ok' ELSE 'not ok' END) || ' - cross-shop query through the coordinator'
 FROM order_mgmt.shop;
