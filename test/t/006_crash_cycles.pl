@@ -30,8 +30,9 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use IPC::Open2 ();
 use IPC::Run;
+use lib 'test/t/lib';
+use OmSession;
 use POSIX ();
 use Time::HiRes qw(sleep time);
 
@@ -43,8 +44,6 @@ srand($seed);
 note("CRASH_CYCLES=$cycles CRASH_LOAD_SECONDS=$maxload CRASH_SEED=$seed");
 my $started = time();
 my $parent = $$;
-# psql sessions die with the server: writing to them must not kill us
-$SIG{PIPE} = 'IGNORE';
 
 my $db = 'shop';
 my $node = PostgreSQL::Test::Cluster->new('crash_cycles');
@@ -76,57 +75,6 @@ my $connstr = $node->connstr($db) . ' connect_timeout=5';
 
 # ---------------------------------------------------------------- clients
 
-# One call in the client's own psql session: BEGIN; <call>; the event ids
-# this transaction wrote; COMMIT; then a marker.  Returns the result and
-# the event ids (acknowledged: COMMIT returned), or the refusal's SQLSTATE
-# (the call failed before COMMIT: nothing was done), or 'down' (no server
-# to connect to: nothing was sent), or 'doubt' (the session died on the way:
-# the call may or may not have committed).  psql without a terminal exits
-# when it loses its connection, so a marker means the server answered all.
-my ($psql, $to_psql, $from_psql, $fresh);
-sub call
-{
-	my ($sql) = @_;
-	if (!$psql)
-	{
-		$psql = IPC::Open2::open2($from_psql, $to_psql, 'sh', '-c',
-			'exec psql -X -q -A -t -v VERBOSITY=sqlstate -d "$0" -f - 2>&1', $connstr);
-		$to_psql->autoflush(1);
-		$fresh = 1;
-	}
-	print $to_psql "BEGIN;\n$sql;\n",
-	  q{SELECT 'EV:' || coalesce(string_agg(event_id::text, ',' ORDER BY event_id), '-')
-		FROM order_mgmt.order_event WHERE shop_id = 1 AND xid = pg_current_xact_id();}, "\n",
-	  "COMMIT;\n\\echo \@\@END\@\@\n";
-	my ($out, $done) = ('', 0);
-	while (my $l = readline($from_psql))
-	{
-		if ($l eq "\@\@END\@\@\n") { $done = 1; last; }
-		$out .= $l;
-	}
-	if (!$done)
-	{
-		close $to_psql;
-		close $from_psql;
-		waitpid($psql, 0);
-		$psql = undef;
-		return ('down', '') if $fresh && $out =~ /connection to server .* failed/;
-		return ('doubt', $out =~ s/\n/ | /gr);
-	}
-	$fresh = 0;
-	if ($out =~ /^(?:psql:\S* )?ERROR:\s+(\w{5})/m)
-	{
-		my $state = $1;
-		return ('refused', $state) if $state =~ /^(?:OM\d{3}|22023|55P03|40P01|40001)$/;
-		return ('bug', $out =~ s/\n/ | /gr);
-	}
-	my ($res) = $out =~ /\A(.*)$/m;
-	my ($ev) = $out =~ /^EV:(.*)$/m;
-	return ('bug', "no event line: $out") unless defined $ev;
-	$res = '' if !defined $res || $res =~ /^EV:/;
-	return ('ack', $res, $ev);
-}
-
 # One client: until $stop exists, picks an operation, calls it, and appends
 # one line per call to its log:
 #   ack checkout <order_no> <order_id> <promo|-> <skus> <event ids>
@@ -139,6 +87,7 @@ sub client
 	srand($seed + 1000 * $cycle + $c);
 	open my $log, '>>', "$work/client$c.log" or die;
 	$log->autoflush(1);
+	my $session = OmSession->new($connstr);
 	my @mine;    # acknowledged order ids, newest last
 	my $n = 0;
 	# until told to stop, or the test is gone
@@ -157,7 +106,7 @@ sub client
 			my $cust = 'c' . (1 + int(rand(100)));
 			my $sql = sprintf(q{SELECT order_mgmt.checkout(1, '%s', customer_id => '%s', promo_code => %s, order_no => '%s')},
 				$lines, $cust, defined $promo ? "'$promo'" : 'NULL', $no);
-			my ($st, $res, $ev) = call($sql);
+			my ($st, $res, $ev) = $session->call($sql);
 			if ($st eq 'ack')
 			{
 				print $log "ack checkout $no $res " . ($promo // '-') . ' ' . join(',', map { "S$_" } @skus) . " $ev\n";
@@ -166,7 +115,8 @@ sub client
 			}
 			elsif ($st eq 'down') { sleep(0.2); }
 			elsif ($st eq 'doubt') { print $log "doubt checkout $no\n"; sleep(0.2); }
-			else { print $log "$st checkout $res\n"; }
+			elsif ($st eq 'refused') { print $log "refused checkout $res\n"; }
+			else { print $log "bug checkout $ev\n"; }
 			next;
 		}
 		my $o = $mine[ int(rand(@mine)) ];
@@ -184,13 +134,14 @@ sub client
 		);
 		my ($op, $sql) = @{ $ops[ int(rand(@ops)) ] };
 		$n++;
-		my ($st, $res, $ev) = call($sql);
-		if ($st eq 'ack') { $res = '-' if $res eq ''; print $log "ack $op $o $res $ev\n"; }
+		my ($st, $res, $ev) = $session->call($sql);
+		if ($st eq 'ack') { print $log "ack $op $o $res $ev\n"; }
 		elsif ($st eq 'down') { sleep(0.2); }
 		elsif ($st eq 'doubt') { print $log "doubt $op $o\n"; sleep(0.2); }
-		else { print $log "$st $op $res\n"; }
+		elsif ($st eq 'refused') { print $log "refused $op $res\n"; }
+		else { print $log "bug $op $ev\n"; }
 	}
-	if ($psql) { close $to_psql; close $from_psql; waitpid($psql, 0); }
+	$session->close;
 	close $log;
 }
 
