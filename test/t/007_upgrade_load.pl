@@ -105,6 +105,9 @@ for my $c (1 .. $nclients)
 }
 
 sleep($secs);
+# the backup docs/reference.md "Upgrades" asks for, taken under load
+my $backup = $node->basedir . '/before_update.dump';
+$node->command_ok([ 'pg_dump', '-Fc', '-f', $backup, '-d', $connstr ], 'a backup before the update, under load');
 my $t0 = time();
 $node->safe_psql($db, 'ALTER EXTENSION order_mgmt UPDATE');
 my $t1 = time();
@@ -180,6 +183,20 @@ is($node->safe_psql($db, qq{
 }), join("\n", 'acknowledged checkouts lost 0', 'acknowledged events lost 0',
 		'orders nobody was told about 0', 'verify 0'),
 	'nothing acknowledged was lost, nothing else is there, verify() is empty after the update');
+
+# Going back (docs/reference.md "Upgrades"): the backup restored into a
+# database that has the 0.1.0 schema, served by the installed library.
+$node->safe_psql($db, 'CREATE DATABASE restored');
+$node->safe_psql('restored', q{CREATE EXTENSION order_mgmt VERSION '0.1.0'});
+$node->command_ok([ 'pg_restore', '--data-only', '-d', $node->connstr('restored'), $backup ],
+	'the backup restores into a 0.1.0 schema');
+is($node->safe_psql('restored', q{
+	SELECT extversion FROM pg_extension WHERE extname = 'order_mgmt';
+	SELECT count(*) > 0 FROM order_mgmt.orders;
+	SELECT count(*) FROM order_mgmt.verify();
+	SELECT order_mgmt.checkout(1, '[{"sku": "S1", "qty": 1}]') > max(order_id) FROM order_mgmt.orders;
+	SELECT count(*) FROM order_mgmt.verify();
+}), "0.1.0\nt\n0\nt\n0", 'the restored 0.1.0 shop has its orders, verify() empty, and takes a new checkout');
 
 $node->stop;
 done_testing();
