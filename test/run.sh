@@ -39,7 +39,9 @@ run_as_postgres pg_virtualenv -o "max_prepared_transactions=10" \
 echo "== isolation"
 run_as_postgres pg_virtualenv -o "max_prepared_transactions=10" \
 	make -C "$work" installcheck REGRESS= TAP_TESTS= >"$work/isolation.log" 2>&1 || status=1
-# TAP tests start their own clusters (PostgreSQL::Test::Cluster).
+# TAP tests start their own clusters (PostgreSQL::Test::Cluster).  Those
+# under load run short here: CRASH_CYCLES=10 (006, default 2) and
+# UPGRADE_LOAD_SECONDS (007, default 2) make the full runs.
 echo "== TAP"
 run_as_postgres make -C "$work" installcheck REGRESS= ISOLATION= >"$work/tap.log" 2>&1 || status=1
 # Full-row saves from real ORMs (Django, SQLAlchemy): fresh ones go through,
