@@ -2150,3 +2150,9 @@ BEGIN
 END
 $$;
 
+-- ---------------------------------------------------------------------------
+-- Issue 19, order_line_stamp pins its search_path: the trigger's SPI query
+-- ran with the caller's, so a superuser importing lines with search_path =
+-- public, pg_catalog resolved its = from public.
+-- ---------------------------------------------------------------------------
+ALTER FUNCTION order_mgmt.order_line_stamp() SET search_path = pg_catalog, order_mgmt, pg_temp;
