@@ -2098,3 +2098,61 @@ CREATE OR REPLACE VIEW order_mgmt.promo_usage AS
 	LEFT JOIN order_mgmt.promo_redemption r ON r.shop_id = p.shop_id AND r.code_key = p.code_key
 	GROUP BY p.shop_id, p.code_key;
 COMMENT ON COLUMN order_mgmt.promo_usage.scope IS 'What the code applies to: all (the whole order), or products: P1, P2; skus: S1 (issue 18)';
+
+-- ---------------------------------------------------------------------------
+-- Issue 19, roles are not reused blindly: the roles order_mgmt_app, _admin
+-- and _report must be as harmless as the install script creates them
+-- (NOLOGIN, no SUPERUSER, CREATEROLE, CREATEDB, REPLICATION or BYPASSRLS, a
+-- member of no role), or the update stops (55000) with the role and
+-- attribute named, as a fresh install does (src/sql/90_security.sql).
+-- ---------------------------------------------------------------------------
+DO $$
+DECLARE
+	r record;
+BEGIN
+	FOR r IN
+		SELECT a.rolname,
+			   pg_catalog.string_agg(f.attr, ', ' ORDER BY f.n) FILTER (WHERE f.has) AS attrs,
+			   pg_catalog.string_agg('NO' || f.attr, ' ' ORDER BY f.n) FILTER (WHERE f.has) AS remedy,
+			   (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(g.rolname), ', ' ORDER BY g.rolname)
+				FROM pg_catalog.pg_auth_members m
+				JOIN pg_catalog.pg_roles g ON g.oid = m.roleid
+				WHERE m.member = a.oid) AS member_of
+		FROM pg_catalog.pg_roles a
+		CROSS JOIN LATERAL (VALUES (1, 'LOGIN', a.rolcanlogin), (2, 'SUPERUSER', a.rolsuper),
+								   (3, 'CREATEROLE', a.rolcreaterole), (4, 'CREATEDB', a.rolcreatedb),
+								   (5, 'REPLICATION', a.rolreplication), (6, 'BYPASSRLS', a.rolbypassrls))
+			AS f(n, attr, has)
+		WHERE a.rolname IN ('order_mgmt_app', 'order_mgmt_admin', 'order_mgmt_report')
+		GROUP BY a.oid, a.rolname
+		ORDER BY a.rolname
+	LOOP
+		IF r.attrs IS NOT NULL THEN
+			RAISE EXCEPTION 'cannot update order_mgmt: role "%" already exists with %', r.rolname, r.attrs
+				USING ERRCODE = '55000',
+					DETAIL = pg_catalog.format('Role %I has %s. Roles are shared by every database of the cluster, '
+											   'and the extension grants its rights to an existing role of this name: '
+											   'a role that can log in or holds such attributes must not receive them.',
+											   r.rolname, r.attrs),
+					HINT = pg_catalog.format('Drop or rename the role, or remove the attributes (ALTER ROLE %I %s), then retry.',
+											 r.rolname, r.remedy);
+		END IF;
+		IF r.member_of IS NOT NULL THEN
+			RAISE EXCEPTION 'cannot update order_mgmt: role "%" is a member of %', r.rolname, r.member_of
+				USING ERRCODE = '55000',
+					DETAIL = pg_catalog.format('Role %I is a member of %s. Every role granted %I, in any database of '
+											   'the cluster, would also get the rights of %s.',
+											   r.rolname, r.member_of, r.rolname, r.member_of),
+					HINT = pg_catalog.format('Drop or rename the role, or REVOKE %s FROM %I, then retry.',
+											 r.member_of, r.rolname);
+		END IF;
+	END LOOP;
+END
+$$;
+
+-- ---------------------------------------------------------------------------
+-- Issue 19, order_line_stamp pins its search_path: the trigger's SPI query
+-- ran with the caller's, so a superuser importing lines with search_path =
+-- public, pg_catalog resolved its = from public.
+-- ---------------------------------------------------------------------------
+ALTER FUNCTION order_mgmt.order_line_stamp() SET search_path = pg_catalog, order_mgmt, pg_temp;

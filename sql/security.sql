@@ -59,4 +59,50 @@ DROP TABLE public.orders, public.stock;
 REVOKE CREATE ON SCHEMA public FROM om_sec_app;
 DROP OWNED BY om_sec_app, om_sec_report;
 DROP ROLE om_sec_app, om_sec_report;
+
+-- Triggers pin their search_path too (issue 19).  A superuser imports an
+-- order with public first in the path, where look-alikes of = and unnest
+-- raise when called: nothing the extension runs may resolve to them --
+-- not order_line_stamp (filling ordered_at), not the guard and effects
+-- triggers (a move made by hand).
+SELECT order_mgmt.create_shop(1780, 'Import shop');
+SELECT order_mgmt.upsert_sku(1780, 'IMP', 10);
+SELECT order_mgmt.set_stock(1780, 'IMP', 5);
+CREATE FUNCTION public.om_planted_eq(bigint, bigint) RETURNS boolean
+	LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'planted = called'; END $$;
+CREATE OPERATOR public.= (LEFTARG = bigint, RIGHTARG = bigint, FUNCTION = public.om_planted_eq);
+CREATE FUNCTION public.unnest(anyarray) RETURNS SETOF anyelement
+	LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'planted unnest called'; END $$;
+SET search_path = public, pg_catalog;
+-- the look-alikes are live for a statement of the caller's own
+SELECT 1::bigint = 1::bigint;
+SELECT unnest(ARRAY[1]);
+-- the import: an order, a line without ordered_at, its hold
+INSERT INTO order_mgmt.orders (shop_id, order_id, currency) VALUES (1780, 17800001, 'TWD');
+INSERT INTO order_mgmt.order_line (shop_id, order_id, line_no, sku, qty, unit_price)
+VALUES (1780, 17800001, 1, 'IMP', 2, 0);
+INSERT INTO order_mgmt.reservation (shop_id, order_id, sku, qty, created_at)
+VALUES (1780, 17800001, 'IMP', 2, now());
+UPDATE order_mgmt.stock SET reserved = 2 WHERE shop_id OPERATOR(pg_catalog.=) 1780;
+-- a move by hand: the guard judges it, the effects release the hold
+UPDATE order_mgmt.orders SET status = 'cancelled'
+WHERE shop_id OPERATOR(pg_catalog.=) 1780 AND order_id OPERATOR(pg_catalog.=) 17800001;
+RESET search_path;
+SELECT l.ordered_at = o.created_at AS line_stamped, o.status
+FROM order_mgmt.order_line l JOIN order_mgmt.orders o USING (shop_id, order_id)
+WHERE l.shop_id = 1780;
+SELECT on_hand, reserved FROM order_mgmt.stock WHERE shop_id = 1780;
+SELECT kind, from_value, to_value FROM order_mgmt.order_event WHERE shop_id = 1780 ORDER BY event_id;
+DROP OPERATOR public.= (bigint, bigint);
+DROP FUNCTION public.om_planted_eq(bigint, bigint), public.unnest(anyarray);
+
+-- Every function of the extension pins search_path except these, which
+-- run no SQL (a new function that runs SPI belongs in neither list).
+SELECT p.proname, l.lanname, p.prorettype = 'trigger'::regtype AS is_trigger
+FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+WHERE p.pronamespace = 'order_mgmt'::regnamespace
+  AND NOT coalesce(array_to_string(p.proconfig, ' ') LIKE '%search_path=pg_catalog, order_mgmt, pg_temp%', false)
+ORDER BY 1;
+SELECT * FROM order_mgmt.verify(1780);
+
 SELECT * FROM order_mgmt.verify();

@@ -63,7 +63,26 @@ typedef struct ReturnRow
 	char	   *state;
 } ReturnRow;
 
-/* Lock the request's order (applying its deadlines), then the request. */
+/*
+ * The error for a return id the shop does not have (22023, as for an
+ * unknown SKU); detail, when not NULL, says why.
+ */
+static void ReturnNotFound(int64 shop_id, int64 return_id, const char *detail) pg_attribute_noreturn();
+
+static void
+ReturnNotFound(int64 shop_id, int64 return_id, const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("return " INT64_FORMAT " does not exist in shop " INT64_FORMAT, return_id, shop_id),
+			 detail ? errdetail("%s", detail) : 0));
+}
+
+/*
+ * Lock the request's order (applying its deadlines), then the request;
+ * 22023 when the shop has no such request, also when it vanished while we
+ * waited for the order.
+ */
 static void
 LockReturn(int64 shop_id, int64 return_id, ReturnRow *r)
 {
@@ -80,9 +99,7 @@ LockReturn(int64 shop_id, int64 return_id, ReturnRow *r)
 			2, argtypes);
 	om_exec(find_plan, values, NULL, false, 1);
 	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("return " INT64_FORMAT " does not exist in shop " INT64_FORMAT, return_id, shop_id)));
+		ReturnNotFound(shop_id, return_id, NULL);
 	r->order_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	om_lock_order(shop_id, r->order_id, &o);
 
@@ -91,6 +108,11 @@ LockReturn(int64 shop_id, int64 return_id, ReturnRow *r)
 			" WHERE shop_id = $1 AND return_id = $2 FOR UPDATE",
 			2, argtypes);
 	om_exec(lock_plan, values, NULL, false, 1);
+	/* deleted by hand (nothing forbids it) while we waited for its order */
+	if (SPI_processed == 0)
+		ReturnNotFound(shop_id, return_id,
+					   psprintf("The request was deleted while this call waited for order " INT64_FORMAT ".",
+								r->order_id));
 	r->shop_id = shop_id;
 	r->return_id = return_id;
 	r->exchange = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));

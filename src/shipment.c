@@ -591,6 +591,18 @@ typedef struct Package
 	char	   *expected;
 } Package;
 
+/* The error for a shipment id the shop does not have (22023); detail may be NULL. */
+static void ShipmentNotFound(int64 shop_id, int64 shipment_id, const char *detail) pg_attribute_noreturn();
+
+static void
+ShipmentNotFound(int64 shop_id, int64 shipment_id, const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("shipment " INT64_FORMAT " does not exist in shop " INT64_FORMAT, shipment_id, shop_id),
+			 detail ? errdetail("%s", detail) : 0));
+}
+
 /*
  * Take a package: find its order, lock that (applying its deadlines), then
  * read the package; 22023 if there is none, OM008 if its order is archived.
@@ -621,10 +633,7 @@ EnterPackage(FunctionCallInfo fcinfo, OmOrder *o, Package *p)
 			2, argtypes);
 	om_exec(find_plan, values, NULL, false, 1);
 	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("shipment " INT64_FORMAT " does not exist in shop " INT64_FORMAT,
-						p->shipment_id, shop_id)));
+		ShipmentNotFound(shop_id, p->shipment_id, NULL);
 	om_lock_order(shop_id, DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)), o);
 
 	om_plan(&read_plan,
@@ -633,6 +642,9 @@ EnterPackage(FunctionCallInfo fcinfo, OmOrder *o, Package *p)
 			" FROM order_mgmt.shipment WHERE shop_id = $1 AND shipment_id = $2",
 			2, argtypes);
 	om_exec(read_plan, values, NULL, false, 1);
+	/* shipments are never deleted, unless by hand with the triggers off */
+	if (SPI_processed == 0)
+		ShipmentNotFound(shop_id, p->shipment_id, "The package was deleted while this call waited for its order.");
 	tup = SPI_tuptable->vals[0];
 	td = SPI_tuptable->tupdesc;
 	p->status = om_state_by_name(OM_MACHINE_DELIVERY, SPI_getvalue(tup, td, 1));

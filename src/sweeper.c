@@ -14,6 +14,10 @@
  * On Citus each node's sweeper sweeps the shops whose shards it holds
  * (CITUS_SWEEP_SQL, docs/citus.md).
  *
+ * Each batch pins search_path to pg_catalog (issue 19): the worker runs as
+ * a superuser, and its Citus query must not resolve an operator that a
+ * user planted in a schema the database's search_path lists first.
+ *
  * The sweeper never waits behind a user's lock (issue 15): run_due() waits
  * on no row, and each batch runs with lock_timeout set to
  * order_mgmt.sweep_lock_timeout, so a table lock someone holds (LOCK TABLE,
@@ -137,6 +141,13 @@ SweepOnce(void)
 	StartTransactionCommand();
 	snprintf(timeout, sizeof(timeout), "%d", sweep_lock_timeout);
 	(void) set_config_option("lock_timeout", timeout, PGC_SUSET, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
+	/*
+	 * The worker is a superuser session with the database's search_path
+	 * (ALTER DATABASE ... SET search_path may put public first): its own
+	 * statements resolve names and operators in pg_catalog only (issue 19).
+	 */
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_SESSION,
 							 GUC_ACTION_LOCAL, true, 0, false);
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "order_mgmt.run_due()");

@@ -23,9 +23,15 @@ CREATE FUNCTION order_mgmt.forbid_change() RETURNS trigger
 COMMENT ON FUNCTION order_mgmt.forbid_change() IS
 	'Refuses DELETE and TRUNCATE of orders and their history, and UPDATE of the event log (OM009)';
 
+-- Its SPI query runs with the pinned search_path, not the importer's
+-- (issue 19): a superuser's "SET search_path = public, pg_catalog" must not
+-- let an operator planted in public decide which order a line belongs to.
+-- checkout() and add_lines() fill ordered_at themselves, so the trigger
+-- (and the cost of the SET) is only paid by hand-written lines.
 CREATE FUNCTION order_mgmt.order_line_stamp() RETURNS trigger
 	AS 'MODULE_PATHNAME', 'om_order_line_stamp'
-	LANGUAGE C;
+	LANGUAGE C
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
 COMMENT ON FUNCTION order_mgmt.order_line_stamp() IS
 	'Fills order_line.ordered_at from the order''s created_at when an INSERT leaves it out';
 

@@ -1,6 +1,62 @@
 
 -- Roles and privileges (SPEC §17).  Roles are created when absent; they are
 -- cluster-wide and outlive the extension.
+--
+-- A role of one of these names that already exists is reused only if it is
+-- as harmless as the one this script would create: NOLOGIN, without
+-- SUPERUSER, CREATEROLE, CREATEDB, REPLICATION or BYPASSRLS, and a member
+-- of no other role.  Anything else stops the install (55000) before a role
+-- is created or a right granted: the role may belong to someone who
+-- created it to receive the grants, and whoever is granted it would also
+-- get what it holds.  Members of the role are not checked: they are the
+-- role's purpose (granted by an administrator in another database, or
+-- before a reinstall).  The same check runs again on ALTER EXTENSION
+-- UPDATE (the upgrade script's issue 19 section).  docs/reference.md,
+-- "Roles".
+
+DO $$
+DECLARE
+	r record;
+BEGIN
+	FOR r IN
+		SELECT a.rolname,
+			   pg_catalog.string_agg(f.attr, ', ' ORDER BY f.n) FILTER (WHERE f.has) AS attrs,
+			   pg_catalog.string_agg('NO' || f.attr, ' ' ORDER BY f.n) FILTER (WHERE f.has) AS remedy,
+			   (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(g.rolname), ', ' ORDER BY g.rolname)
+				FROM pg_catalog.pg_auth_members m
+				JOIN pg_catalog.pg_roles g ON g.oid = m.roleid
+				WHERE m.member = a.oid) AS member_of
+		FROM pg_catalog.pg_roles a
+		CROSS JOIN LATERAL (VALUES (1, 'LOGIN', a.rolcanlogin), (2, 'SUPERUSER', a.rolsuper),
+								   (3, 'CREATEROLE', a.rolcreaterole), (4, 'CREATEDB', a.rolcreatedb),
+								   (5, 'REPLICATION', a.rolreplication), (6, 'BYPASSRLS', a.rolbypassrls))
+			AS f(n, attr, has)
+		WHERE a.rolname IN ('order_mgmt_app', 'order_mgmt_admin', 'order_mgmt_report')
+		GROUP BY a.oid, a.rolname
+		ORDER BY a.rolname
+	LOOP
+		IF r.attrs IS NOT NULL THEN
+			RAISE EXCEPTION 'cannot install order_mgmt: role "%" already exists with %', r.rolname, r.attrs
+				USING ERRCODE = '55000',
+					DETAIL = pg_catalog.format('Role %I has %s. Roles are shared by every database of the cluster, '
+											   'and the extension grants its rights to an existing role of this name: '
+											   'a role that can log in or holds such attributes must not receive them.',
+											   r.rolname, r.attrs),
+					HINT = pg_catalog.format('Drop or rename the role, or remove the attributes (ALTER ROLE %I %s), then retry.',
+											 r.rolname, r.remedy);
+		END IF;
+		IF r.member_of IS NOT NULL THEN
+			RAISE EXCEPTION 'cannot install order_mgmt: role "%" is a member of %', r.rolname, r.member_of
+				USING ERRCODE = '55000',
+					DETAIL = pg_catalog.format('Role %I is a member of %s. Every role granted %I, in any database of '
+											   'the cluster, would also get the rights of %s.',
+											   r.rolname, r.member_of, r.rolname, r.member_of),
+					HINT = pg_catalog.format('Drop or rename the role, or REVOKE %s FROM %I, then retry.',
+											 r.member_of, r.rolname);
+		END IF;
+	END LOOP;
+END
+$$;
 
 DO $$
 DECLARE

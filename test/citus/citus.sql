@@ -407,6 +407,20 @@ SELECT (CASE WHEN :cron_swept >= 1 AND o.payment_status = 'failed' THEN 'ok' ELS
 	|| ' - the per-shop job run_due_shop(2) sweeps the overdue order on its worker'
 FROM order_mgmt.orders o WHERE o.shop_id = 2 AND o.order_id = :cron_order;
 
+-- issue 19 on Citus: every node's roles are as the install script makes
+-- them (NOLOGIN, no attribute, a member of nothing), and every node's
+-- order_line_stamp runs with the pinned search_path
+SELECT (CASE WHEN bool_and(result = '3') AND count(*) = 3 THEN 'ok' ELSE 'not ok' END)
+	|| ' - order_mgmt_app/admin/report harmless on every node'
+FROM run_command_on_all_nodes($$SELECT count(*) FROM pg_catalog.pg_roles r
+	WHERE r.rolname IN ('order_mgmt_app', 'order_mgmt_admin', 'order_mgmt_report')
+	  AND NOT (r.rolcanlogin OR r.rolsuper OR r.rolcreaterole OR r.rolcreatedb OR r.rolreplication OR r.rolbypassrls)
+	  AND NOT EXISTS (SELECT FROM pg_catalog.pg_auth_members m WHERE m.member = r.oid)$$);
+SELECT (CASE WHEN bool_and(result = 'search_path=pg_catalog, order_mgmt, pg_temp') AND count(*) = 3
+	THEN 'ok' ELSE 'not ok' END) || ' - order_line_stamp pins search_path on every node'
+FROM run_command_on_all_nodes($$SELECT pg_catalog.array_to_string(proconfig, ' ') FROM pg_catalog.pg_proc
+	WHERE oid = 'order_mgmt.order_line_stamp()'::pg_catalog.regprocedure$$);
+
 -- cross-shop: a report over every shop (Citus distributed execution)
 SELECT (CASE WHEN count(DISTINCT shop_id) = 9 THEN 'ok' ELSE 'not ok' END) || ' - cross-shop query through the coordinator'
 FROM order_mgmt.shop;
