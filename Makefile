@@ -105,3 +105,11 @@ bench:
 	bash test/bench/bench.sh
 bench-smoke:
 	bash test/bench/bench.sh --smoke
+
+# The regression and isolation suites once under valgrind's memcheck, on a
+# throwaway cluster (test/valgrind.sh, docs/testing.md): about half an hour
+# on 2 cores, not in CI.  Installs into PG_CONFIG's tree first: point
+# PG_CONFIG at a private copy of PostgreSQL on a shared machine.
+.PHONY: valgrind
+valgrind: install
+	PG_CONFIG=$(PG_CONFIG) REGRESS="$(REGRESS)" ISOLATION="$(ISOLATION)" bash test/valgrind.sh
