@@ -119,3 +119,11 @@ DISTDIR ?= .
 dist: META.json
 	@git diff --quiet HEAD -- META.json || { echo "META.json is not what is committed: commit it, then make dist" >&2; exit 1; }
 	git archive --format zip --prefix=$(EXTENSION)-$(EXTVERSION)/ -o $(DISTDIR)/$(EXTENSION)-$(EXTVERSION).zip HEAD
+
+# The regression and isolation suites once under valgrind's memcheck, on a
+# throwaway cluster (test/valgrind.sh, docs/testing.md): about half an hour
+# on 2 cores, not in CI.  Installs into PG_CONFIG's tree first: point
+# PG_CONFIG at a private copy of PostgreSQL on a shared machine.
+.PHONY: valgrind
+valgrind: install
+	PG_CONFIG=$(PG_CONFIG) REGRESS="$(REGRESS)" ISOLATION="$(ISOLATION)" bash test/valgrind.sh
