@@ -199,8 +199,9 @@ BEGIN
 	--   paid_at once payment has reached paid (paid, partially_refunded,
 	--   refunding, refunded: none is reached without passing paid), and
 	--   kept when an edit_order that raised the total makes a paid order
-	--   owe money again (unpaid, then maybe pending or failed: paid_amount
-	--   > 0; issue 19); shipped_at once delivery has left pre-shipment;
+	--   owe money again (unpaid, then maybe pending or failed: the order
+	--   has an edit event; issue 19); shipped_at once delivery has left
+	--   pre-shipment;
 	--   completed_at while completed.
 	-- payment_status: agrees with the money as payment.c sets it, net =
 	--   paid_amount - refunded_amount, due = total - credit_applied (store
@@ -312,7 +313,10 @@ BEGIN
 			   END AS b_cancel,
 			   CASE WHEN k.payment_status IN ('paid', 'partially_refunded', 'refunding', 'refunded')
 					THEN k.paid_at IS NULL
-					ELSE k.paid_at IS NOT NULL AND k.paid_amount = 0 END AS b_paid_at,
+					ELSE k.paid_at IS NOT NULL
+						 AND NOT EXISTS (SELECT FROM order_mgmt.order_event e
+										 WHERE e.shop_id = k.shop_id AND e.order_id = k.order_id
+										   AND e.kind = 'edit') END AS b_paid_at,
 			   (NOT k.pre_shipment) <> (k.shipped_at IS NOT NULL) AS b_shipped_at,
 			   (k.status = 'completed') <> (k.completed_at IS NOT NULL) AS b_completed_at,
 			   k.refunded_amount > k.paid_amount OR CASE k.payment_status
@@ -2144,7 +2148,7 @@ $$;
 -- Issue 19, the fuzzer: verify()'s order_stamps check let paid_at exist only
 -- while the payment status is paid or after; edit_order (issue 18) may make
 -- a paid order owe money again (unpaid), keeping paid_at, which the check
--- now accepts when money was paid (paid_amount > 0).  check_invariants() is
+-- now accepts on an order that has an edit event.  check_invariants() is
 -- changed in the section "Issue 14, verify() complete" above, which creates
 -- it as src/sql/60_verify.sql has it: one body, not one per change.
 -- ---------------------------------------------------------------------------
