@@ -36,6 +36,13 @@ import time
 import psycopg2
 import psycopg2.extensions
 
+# Dates, times and intervals come back as text: Python's datetime cannot
+# hold BC years or PostgreSQL's infinities, which the functions may return.
+psycopg2.extensions.register_type(psycopg2.extensions.new_type(
+	(1082, 1083, 1114, 1184, 1186, 1266), 'OM_FUZZ_TEXT', lambda value, cur: value))
+psycopg2.extensions.register_type(psycopg2.extensions.new_array_type(
+	(1182, 1183, 1115, 1185, 1187, 1270), 'OM_FUZZ_TEXT[]', psycopg2.STRING))
+
 SEED = int(os.environ.get('FUZZ_SEED', '19'))
 CALLS = int(os.environ.get('FUZZ_CALLS', '3000'))
 VERIFY_EVERY = int(os.environ.get('FUZZ_VERIFY_EVERY', '500'))
