@@ -197,8 +197,11 @@ BEGIN
 	--   there exactly when the status says so: cancelled_at, cancel_source
 	--   and cancel_reason while cancelled (a reactivation clears them);
 	--   paid_at once payment has reached paid (paid, partially_refunded,
-	--   refunding, refunded: none is reached without passing paid, and none
-	--   goes back); shipped_at once delivery has left pre-shipment;
+	--   refunding, refunded: none is reached without passing paid), and
+	--   kept when an edit_order that raised the total makes a paid order
+	--   owe money again (unpaid, then maybe pending or failed: the order
+	--   has an edit event; issue 19); shipped_at once delivery has left
+	--   pre-shipment;
 	--   completed_at while completed.
 	-- payment_status: agrees with the money as payment.c sets it, net =
 	--   paid_amount - refunded_amount, due = total - credit_applied (store
@@ -308,8 +311,12 @@ BEGIN
 					THEN k.cancelled_at IS NULL OR k.cancel_source IS NULL OR k.cancel_reason IS NULL
 					ELSE k.cancelled_at IS NOT NULL OR k.cancel_source IS NOT NULL OR k.cancel_reason IS NOT NULL
 			   END AS b_cancel,
-			   (k.payment_status IN ('paid', 'partially_refunded', 'refunding', 'refunded'))
-				   <> (k.paid_at IS NOT NULL) AS b_paid_at,
+			   CASE WHEN k.payment_status IN ('paid', 'partially_refunded', 'refunding', 'refunded')
+					THEN k.paid_at IS NULL
+					ELSE k.paid_at IS NOT NULL
+						 AND NOT EXISTS (SELECT FROM order_mgmt.order_event e
+										 WHERE e.shop_id = k.shop_id AND e.order_id = k.order_id
+										   AND e.kind = 'edit') END AS b_paid_at,
 			   (NOT k.pre_shipment) <> (k.shipped_at IS NOT NULL) AS b_shipped_at,
 			   (k.status = 'completed') <> (k.completed_at IS NOT NULL) AS b_completed_at,
 			   k.refunded_amount > k.paid_amount OR CASE k.payment_status
@@ -2156,3 +2163,50 @@ $$;
 -- public, pg_catalog resolved its = from public.
 -- ---------------------------------------------------------------------------
 ALTER FUNCTION order_mgmt.order_line_stamp() SET search_path = pg_catalog, order_mgmt, pg_temp;
+
+-- ---------------------------------------------------------------------------
+-- Issue 19, the fuzzer: the reports refuse an infinite date range, or one
+-- longer than ten years (3660 days), with 22023: they have a row or an
+-- index scan per day, and ran until statement_timeout.
+-- ---------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION order_mgmt.shop_day_range(p_shop bigint, from_day date, to_day date,
+		OUT tz text, OUT lo timestamptz, OUT hi timestamptz)
+	LANGUAGE plpgsql STABLE
+	SET search_path = pg_catalog, order_mgmt, pg_temp
+AS $$
+BEGIN
+	SELECT s.timezone INTO tz FROM order_mgmt.shop s WHERE s.shop_id = p_shop;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'shop % does not exist', p_shop USING ERRCODE = 'OM014',
+			HINT = 'Create it with order_mgmt.create_shop().';
+	END IF;
+	IF from_day IS NULL OR to_day IS NULL THEN
+		RAISE EXCEPTION 'from_day and to_day must not be null' USING ERRCODE = '22023';
+	END IF;
+	IF NOT isfinite(from_day) OR NOT isfinite(to_day) THEN
+		RAISE EXCEPTION 'from_day and to_day must be finite dates'
+			USING ERRCODE = '22023', DETAIL = format('Got %s to %s.', from_day, to_day);
+	END IF;
+	IF to_day < from_day THEN
+		RAISE EXCEPTION 'to_day must not be before from_day'
+			USING ERRCODE = '22023', DETAIL = format('Got %s to %s.', from_day, to_day);
+	END IF;
+	-- the reports have a row or an index scan per day: ten years at most
+	IF to_day - from_day >= 3660 THEN
+		RAISE EXCEPTION 'the range from % to % is too long', from_day, to_day
+			USING ERRCODE = '22023', DETAIL = format('It has %s days; at most 3660 are allowed.', to_day - from_day + 1),
+			HINT = 'Ask for ten years or less at a time.';
+	END IF;
+	lo := from_day::timestamp AT TIME ZONE tz;
+	hi := (to_day + 1)::timestamp AT TIME ZONE tz;
+END
+$$;
+
+-- ---------------------------------------------------------------------------
+-- Issue 19, the fuzzer: verify()'s order_stamps check let paid_at exist only
+-- while the payment status is paid or after; edit_order (issue 18) may make
+-- a paid order owe money again (unpaid), keeping paid_at, which the check
+-- now accepts on an order that has an edit event.  check_invariants() is
+-- changed in the section "Issue 14, verify() complete" above, which creates
+-- it as src/sql/60_verify.sql has it: one body, not one per change.
+-- ---------------------------------------------------------------------------

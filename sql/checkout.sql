@@ -139,5 +139,17 @@ SELECT order_mgmt.checkout(70, '[{"sku": "HOT", "qty": 3}]') AS o7 \gset
 SELECT count(*) AS reservations, sum(qty) AS units FROM order_mgmt.reservation WHERE order_id = :o7;
 SELECT on_hand, reserved, available FROM order_mgmt.stock_level WHERE shop_id = 70 AND sku = 'HOT';
 
+-- issue 19 (the fuzzer): idempotency_key is a key of a unique index, so it
+-- is checked as an identifier: a 1 MB one is 22023, not the index's 54000
+SELECT order_mgmt.create_shop(1791, 'Fuzz checkout');
+SELECT order_mgmt.upsert_sku(1791, 'A', 100);
+SELECT order_mgmt.set_stock(1791, 'A', 10);
+SELECT order_mgmt.checkout(1791, '[{"sku": "A", "qty": 1}]', idempotency_key => repeat('k', 1048576));
+\echo :LAST_ERROR_SQLSTATE
+SELECT order_mgmt.checkout(1791, '[{"sku": "A", "qty": 1}]', idempotency_key => E'cart\u200B1');
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) AS orders FROM order_mgmt.orders WHERE shop_id = 1791;
+SELECT reserved FROM order_mgmt.stock WHERE shop_id = 1791;
+
 RESET order_mgmt.clock;
 SELECT * FROM order_mgmt.verify();

@@ -59,4 +59,9 @@ SELECT order_mgmt.normalize_code(c) FROM unnest(ARRAY['ＳＡＬＥ１０', ' sa
 	E'\u3000SALE10\u3000', 'ｓａｌｅ１０', 'ŞALE10', '']) c;
 SELECT order_mgmt.normalize_email(e) FROM unnest(ARRAY['  Mary@Example.COM ', 'ＭＡＲＹ＠ＥＸＡＭＰＬＥ．ＣＯＭ']) e;
 SELECT order_mgmt.normalize_code(NULL), order_mgmt.normalize_email(NULL);
+-- issue 19 (the fuzzer): an amount longer than ICU's first buffer
+-- (U_BUFFER_OVERFLOW_ERROR, 38000) is formatted in a bigger one
+SELECT length(order_mgmt.format_money(1e300, 'JPY', 'th-TH')) > 301 AS formatted,
+	   order_mgmt.format_money(1e300, 'JPY', 'th-TH') LIKE '%000,000' AS grouped;
+
 SELECT * FROM order_mgmt.verify();

@@ -102,5 +102,23 @@ SELECT status, payment_status, paid_amount, refunded_amount FROM order_mgmt.orde
 SELECT kind, from_value, to_value, detail FROM order_mgmt.order_event
 WHERE order_id = :o5 AND kind IN ('payment_status', 'refund_owed') ORDER BY event_id;
 
+-- issue 19 (the fuzzer): provider_ref is a key of a unique index, so it is
+-- checked as an identifier: a 1 MB one is 22023, not the index's 54000
+SELECT order_mgmt.create_shop(1790, 'Fuzz payments');
+SELECT order_mgmt.upsert_sku(1790, 'A', 100);
+SELECT order_mgmt.set_stock(1790, 'A', 10);
+SELECT order_mgmt.checkout(1790, '[{"sku": "A", "qty": 1}]') AS f1 \gset
+SELECT order_mgmt.payment_succeeded(1790, :f1, 100, repeat('x', 1048576));
+\echo :LAST_ERROR_SQLSTATE
+SELECT order_mgmt.payment_failed(1790, :f1, 'declined', repeat('y', 201));
+\echo :LAST_ERROR_SQLSTATE
+SELECT order_mgmt.payment_started(1790, :f1, '');
+\echo :LAST_ERROR_SQLSTATE
+SELECT order_mgmt.payment_succeeded(1790, :f1, 100, repeat('p', 200));
+SELECT order_mgmt.refund(1790, :f1, 1, repeat('z', 1048576));
+\echo :LAST_ERROR_SQLSTATE
+SELECT payment_status, paid_amount, refunded_amount FROM order_mgmt.orders WHERE shop_id = 1790;
+SELECT kind, status, length(provider_ref) FROM order_mgmt.payment WHERE shop_id = 1790;
+
 RESET order_mgmt.clock;
 SELECT * FROM order_mgmt.verify();

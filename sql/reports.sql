@@ -167,6 +167,17 @@ WHERE p.pronamespace = 'order_mgmt'::regnamespace AND p.proname LIKE 'report\_%'
   AND NOT coalesce('plan_cache_mode=force_custom_plan' = ANY (p.proconfig), false)
 ORDER BY 1;
 
+-- issue 19 (the fuzzer): a report over an infinite or a very long range
+-- ran until statement_timeout (a row or a scan per day); now 22023
+SELECT order_mgmt.create_shop(1792, 'Fuzz reports');
+SELECT * FROM order_mgmt.report_daily_breakdown(1792, '-infinity', '2026-01-01');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM order_mgmt.report_lost_orders(1792, '2026-01-01', 'infinity');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM order_mgmt.report_recovery(1792, '4713-01-01 BC', '2026-01-01');
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) AS days FROM order_mgmt.report_lost_orders(1792, '2016-01-02', '2026-01-01');
+
 RESET order_mgmt.clock;
 DROP FUNCTION rpt_order(timestamptz, text, int, text);
 SELECT * FROM order_mgmt.verify();

@@ -180,4 +180,21 @@ SET LOCAL session_replication_role = replica;
 UPDATE order_mgmt.shipment_line SET qty = qty + 5 WHERE shop_id = 1710 AND shipment_id = :p2;
 SELECT check_name, detail FROM order_mgmt.verify(1710);
 ROLLBACK;
+-- issue 19 (the fuzzer): set_delivery_status could move an order to
+-- partially_shipped with no package at all; only ship_package() may (OM005)
+SELECT order_mgmt.create_shop(1793, 'Fuzz packages');
+SELECT order_mgmt.upsert_sku(1793, 'A', 100);
+SELECT order_mgmt.set_stock(1793, 'A', 10);
+SELECT order_mgmt.checkout(1793, '[{"sku": "A", "qty": 2}]') AS fp \gset
+SELECT order_mgmt.mark_paid(1793, :fp);
+SELECT order_mgmt.set_delivery_status(1793, :fp, 'partially_shipped');
+\echo :LAST_ERROR_SQLSTATE
+SELECT delivery_status FROM order_mgmt.orders WHERE shop_id = 1793;
+SELECT count(*) AS packages FROM order_mgmt.shipment WHERE shop_id = 1793;
+-- a partial package, then the same call again is no move: accepted
+SELECT order_mgmt.ship_package(1793, :fp, '[{"sku": "A", "qty": 1}]') > 0 AS package;
+SELECT order_mgmt.set_delivery_status(1793, :fp, 'partially_shipped');
+SELECT delivery_status FROM order_mgmt.orders WHERE shop_id = 1793;
+SELECT * FROM order_mgmt.verify(1793);
+
 RESET order_mgmt.clock;

@@ -219,4 +219,19 @@ SELECT products, total FROM order_mgmt.report_cancellations(1760, '2026-12-10', 
 SELECT * FROM pg_temp.stock(1760);
 SELECT * FROM order_mgmt.verify(1760);
 DROP ROLE om_edit_app;
+-- issue 19 (the fuzzer): an edit that raises a paid order's total makes it
+-- owe money again (unpaid); it keeps paid_at, and verify() accepts that
+SELECT order_mgmt.create_shop(1794, 'Fuzz edit');
+SELECT order_mgmt.upsert_sku(1794, 'A', 100);
+SELECT order_mgmt.set_stock(1794, 'A', 10);
+SELECT order_mgmt.checkout(1794, '[{"sku": "A", "qty": 1}]') AS fe \gset
+SELECT order_mgmt.payment_succeeded(1794, :fe, 100, 'fz-e1');
+SELECT order_mgmt.edit_order(1794, :fe, '[{"op": "set_qty", "line": 1, "qty": 2}]', 'one more') > 0 AS edited;
+SELECT payment_status, paid_amount, total, paid_at IS NOT NULL AS has_paid_at FROM order_mgmt.orders WHERE shop_id = 1794;
+SELECT order_mgmt.payment_failed(1794, :fe, 'declined', 'fz-e2');
+SELECT * FROM order_mgmt.verify(1794);
+SELECT order_mgmt.payment_succeeded(1794, :fe, 100, 'fz-e3');
+SELECT payment_status, paid_amount FROM order_mgmt.orders WHERE shop_id = 1794;
+SELECT * FROM order_mgmt.verify(1794);
+
 RESET order_mgmt.clock;

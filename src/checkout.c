@@ -307,10 +307,8 @@ ReadCheckoutArgs(FunctionCallInfo fcinfo, Checkout *co)
 	if (!PG_ARGISNULL(11))
 	{
 		co->idempotency_key = text_to_cstring(PG_GETARG_TEXT_PP(11));
-		if (co->idempotency_key[0] == '\0')
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("idempotency_key must not be empty")));
+		/* a key of a unique index: not empty, at most OM_MAX_IDENT characters */
+		om_check_identifier("idempotency_key", co->idempotency_key);
 	}
 	/* store_credit: a 0.1.0 install's checkout() has no such argument */
 	co->credit = om_num_int(0);

@@ -205,7 +205,8 @@ om_format_money(PG_FUNCTION_ARGS)
 	char	   *locale;
 	char	   *digits;
 	UNumberFormat *fmt;
-	UChar		buf[128];
+	UChar		local[128];
+	UChar	   *buf = local;
 	int32_t		len;
 	UErrorCode	status = U_ZERO_ERROR;
 	char	   *out;
@@ -225,7 +226,14 @@ om_format_money(PG_FUNCTION_ARGS)
 
 	fmt = CurrencyFormat(locale, currency);
 	digits = om_num_text(om_num_round(amount, om_currency_digits(currency)));
-	len = unum_formatDecimal(fmt, digits, (int32_t) strlen(digits), buf, lengthof(buf), NULL, &status);
+	len = unum_formatDecimal(fmt, digits, (int32_t) strlen(digits), buf, lengthof(local), NULL, &status);
+	if (status == U_BUFFER_OVERFLOW_ERROR)
+	{
+		/* a long amount (numeric has up to 131072 digits): len is its size */
+		status = U_ZERO_ERROR;
+		buf = palloc((len + 1) * sizeof(UChar));
+		len = unum_formatDecimal(fmt, digits, (int32_t) strlen(digits), buf, len + 1, NULL, &status);
+	}
 	om_check_icu(status, "format money");
 
 	status = U_ZERO_ERROR;

@@ -25,6 +25,7 @@
 
 #include "clock.h"
 #include "events.h"
+#include "icu.h"
 #include "machines.h"
 #include "money.h"
 #include "om_args.h"
@@ -223,6 +224,21 @@ OptText(FunctionCallInfo fcinfo, int n)
 	return PG_ARGISNULL(n) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(n));
 }
 
+/*
+ * provider_ref, or NULL: a key of a unique index, so an identifier (22023
+ * when empty, longer than OM_MAX_IDENT characters or with invisible
+ * characters) rather than a value the index cannot hold (54000).
+ */
+static char *
+OptRef(FunctionCallInfo fcinfo, int n)
+{
+	char	   *ref = OptText(fcinfo, n);
+
+	if (ref)
+		om_check_identifier("provider_ref", ref);
+	return ref;
+}
+
 /* The payment_status enum value to return (the function's result type). */
 static Datum
 StatusResult(FunctionCallInfo fcinfo, int payment)
@@ -250,7 +266,7 @@ Datum
 om_payment_started(PG_FUNCTION_ARGS)
 {
 	OmOrder		o;
-	char	   *ref = OptText(fcinfo, 2);
+	char	   *ref = OptRef(fcinfo, 2);
 	char	   *status;
 	char	   *kind;
 
@@ -303,7 +319,7 @@ om_payment_succeeded(PG_FUNCTION_ARGS)
 	ERRCODE_OM_PROMO_CUSTOMER_LIMIT, ERRCODE_OM_INSUFFICIENT_STORE_CREDIT};
 	OmOrder		o;
 	Numeric		amount;
-	char	   *ref = OptText(fcinfo, 3);
+	char	   *ref = OptRef(fcinfo, 3);
 	char	   *method = OptText(fcinfo, 4);
 	char	   *status;
 	char	   *kind;
@@ -380,7 +396,7 @@ om_payment_failed(PG_FUNCTION_ARGS)
 {
 	OmOrder		o;
 	char	   *reason;
-	char	   *ref = OptText(fcinfo, 3);
+	char	   *ref = OptRef(fcinfo, 3);
 	char	   *status;
 	char	   *kind;
 	int			payment;
@@ -490,7 +506,7 @@ om_refund(PG_FUNCTION_ARGS)
 {
 	OmOrder		o;
 	Numeric		amount;
-	char	   *ref = OptText(fcinfo, 3);
+	char	   *ref = OptRef(fcinfo, 3);
 	char	   *status;
 	char	   *kind;
 	Numeric		refundable;

@@ -554,6 +554,18 @@ om_set_delivery_status(PG_FUNCTION_ARGS)
 	to = om_state_by_name(OM_MACHINE_DELIVERY,
 						  DatumGetCString(DirectFunctionCall1(enum_out, PG_GETARG_DATUM(2))));
 	EnterOrder(fcinfo, &o);
+	/*
+	 * partially_shipped says which lines went out in which package: only
+	 * ship_package() records that (issue 19: the fuzzer found an order
+	 * moved there by this function with no package at all).
+	 */
+	if (to == DS_PARTIALLY_SHIPPED && o.delivery != DS_PARTIALLY_SHIPPED)
+		ereport(ERROR,
+				(errcode(ERRCODE_OM_INVALID_TRANSITION),
+				 errmsg("cannot move delivery of order " INT64_FORMAT " to partially_shipped with set_delivery_status",
+						o.order_id),
+				 errdetail("An order is partially shipped when some of its lines went out in a package; the package records which."),
+				 errhint("Use order_mgmt.ship_package().")));
 	if (!HasPackages())
 	{
 		MoveOrder(&o, to);

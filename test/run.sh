@@ -67,6 +67,13 @@ run_as_postgres pg_virtualenv bash "$work/test/stress/stress.sh" "$OM_STRESS_SEC
 echo "== outbox stress (${OM_OUTBOX_SECONDS:=10} s)"
 outbox_ok=0
 run_as_postgres pg_virtualenv bash "$work/test/stress/outbox.sh" "$OM_OUTBOX_SECONDS" 16 >"$work/outbox.log" 2>&1 && outbox_ok=1
+# The fuzzer (test/fuzz): every function with generated arguments, from a
+# fixed seed; no crash, no SQLSTATE outside SPEC §16 and classes 22, 23, 40,
+# 42, 55, P0, verify() empty.  OM_FUZZ_CALLS=100000 is the full run.
+echo "== fuzz (${OM_FUZZ_CALLS:=3000} calls, seed ${OM_FUZZ_SEED:=19})"
+fuzz_ok=0
+run_as_postgres pg_virtualenv env FUZZ_CALLS="$OM_FUZZ_CALLS" FUZZ_SEED="$OM_FUZZ_SEED" \
+	bash "$work/test/fuzz/run.sh" >"$work/fuzz.log" 2>&1 && fuzz_ok=1
 # The example consumer (examples/consumer): exactly one win-back follow-up
 # per cancelled order, though it is killed with SIGKILL again and again.
 echo "== winback consumer (${OM_WINBACK_SECONDS:=15} s)"
@@ -156,6 +163,7 @@ count_one "$layers_ok" "$work/layers.log" '^layers:'
 count_one "$stress_ok" "$work/stress.log" '^ *(tps|stress:)'
 count_one "$outbox_ok" "$work/outbox.log" '^ *(shop [12]:|next_events:|events_since:|outbox:)'
 count_one "$winback_ok" "$work/winback.log" '^ *(tps|follow-ups before|winback:)'
+count_one "$fuzz_ok" "$work/fuzz.log" '^(fuzz: [0-9]|SQLSTATEs:|never reached:|VIOLATION)'
 # the bench smoke: one test per benchmark script
 grep -E '^(######## |sell-out:|run_due:|memory:|  sync|  hot|verify)' "$work/smoke.log" | sed 's/^/  bench: /'
 if grep -qE '^bench: [0-9]+ passed, [0-9]+ failed$' "$work/smoke.log"; then

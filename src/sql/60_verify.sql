@@ -151,8 +151,11 @@ BEGIN
 	--   there exactly when the status says so: cancelled_at, cancel_source
 	--   and cancel_reason while cancelled (a reactivation clears them);
 	--   paid_at once payment has reached paid (paid, partially_refunded,
-	--   refunding, refunded: none is reached without passing paid, and none
-	--   goes back); shipped_at once delivery has left pre-shipment;
+	--   refunding, refunded: none is reached without passing paid), and
+	--   kept when an edit_order that raised the total makes a paid order
+	--   owe money again (unpaid, then maybe pending or failed: the order
+	--   has an edit event; issue 19); shipped_at once delivery has left
+	--   pre-shipment;
 	--   completed_at while completed.
 	-- payment_status: agrees with the money as payment.c sets it, net =
 	--   paid_amount - refunded_amount, due = total - credit_applied (store
@@ -262,8 +265,12 @@ BEGIN
 					THEN k.cancelled_at IS NULL OR k.cancel_source IS NULL OR k.cancel_reason IS NULL
 					ELSE k.cancelled_at IS NOT NULL OR k.cancel_source IS NOT NULL OR k.cancel_reason IS NOT NULL
 			   END AS b_cancel,
-			   (k.payment_status IN ('paid', 'partially_refunded', 'refunding', 'refunded'))
-				   <> (k.paid_at IS NOT NULL) AS b_paid_at,
+			   CASE WHEN k.payment_status IN ('paid', 'partially_refunded', 'refunding', 'refunded')
+					THEN k.paid_at IS NULL
+					ELSE k.paid_at IS NOT NULL
+						 AND NOT EXISTS (SELECT FROM order_mgmt.order_event e
+										 WHERE e.shop_id = k.shop_id AND e.order_id = k.order_id
+										   AND e.kind = 'edit') END AS b_paid_at,
 			   (NOT k.pre_shipment) <> (k.shipped_at IS NOT NULL) AS b_shipped_at,
 			   (k.status = 'completed') <> (k.completed_at IS NOT NULL) AS b_completed_at,
 			   k.refunded_amount > k.paid_amount OR CASE k.payment_status

@@ -41,9 +41,19 @@ BEGIN
 	IF from_day IS NULL OR to_day IS NULL THEN
 		RAISE EXCEPTION 'from_day and to_day must not be null' USING ERRCODE = '22023';
 	END IF;
+	IF NOT isfinite(from_day) OR NOT isfinite(to_day) THEN
+		RAISE EXCEPTION 'from_day and to_day must be finite dates'
+			USING ERRCODE = '22023', DETAIL = format('Got %s to %s.', from_day, to_day);
+	END IF;
 	IF to_day < from_day THEN
 		RAISE EXCEPTION 'to_day must not be before from_day'
 			USING ERRCODE = '22023', DETAIL = format('Got %s to %s.', from_day, to_day);
+	END IF;
+	-- the reports have a row or an index scan per day: ten years at most
+	IF to_day - from_day >= 3660 THEN
+		RAISE EXCEPTION 'the range from % to % is too long', from_day, to_day
+			USING ERRCODE = '22023', DETAIL = format('It has %s days; at most 3660 are allowed.', to_day - from_day + 1),
+			HINT = 'Ask for ten years or less at a time.';
 	END IF;
 	lo := from_day::timestamp AT TIME ZONE tz;
 	hi := (to_day + 1)::timestamp AT TIME ZONE tz;

@@ -421,6 +421,15 @@ SELECT (CASE WHEN bool_and(result = 'search_path=pg_catalog, order_mgmt, pg_temp
 FROM run_command_on_all_nodes($$SELECT pg_catalog.array_to_string(proconfig, ' ') FROM pg_catalog.pg_proc
 	WHERE oid = 'order_mgmt.order_line_stamp()'::pg_catalog.regprocedure$$);
 
+-- issue 19 on Citus (what the fuzzer found): the new refusals are raised
+-- on the shop's worker as on one node, before anything is written
+SELECT order_mgmt.set_delivery_status(110, :guest, 'partially_shipped');
+SELECT (CASE WHEN :'LAST_ERROR_SQLSTATE' = 'OM005' THEN 'ok' ELSE 'not ok' END)
+	|| ' - set_delivery_status to partially_shipped without a package: OM005';
+SELECT order_mgmt.payment_started(110, :guest, repeat('x', 1048576));
+SELECT (CASE WHEN :'LAST_ERROR_SQLSTATE' = '22023' THEN 'ok' ELSE 'not ok' END)
+	|| ' - a 1 MB provider_ref: 22023, not the index''s 54000';
+
 -- cross-shop: a report over every shop (Citus distributed execution)
 SELECT (CASE WHEN count(DISTINCT shop_id) = 9 THEN 'ok' ELSE 'not ok' END) || ' - cross-shop query through the coordinator'
 FROM order_mgmt.shop;
