@@ -398,5 +398,5 @@ SELECT (CASE WHEN :'LAST_ERROR_SQLSTATE' = '0A000'
 SELECT order_mgmt.grant_shop_access(110, current_user) AS granted \gset
 SELECT order_mgmt.check_shop_access(110);
 SELECT order_mgmt.revoke_shop_access(110, current_user) AS revoked \gset
-SELECT (CASE WHEN :granted AND :revoked AND :'LAST_ERROR_SQLSTATE' = '0A000'
+SELECT (CASE WHEN :'granted' = 't' AND :'revoked' = 't' AND :'LAST_ERROR_SQLSTATE' = '0A000'
 	THEN 'ok' ELSE 'not ok' END) || ' - grant_shop_access, check_shop_access, revoke_shop_access on the shop''s worker';
