@@ -2210,3 +2210,505 @@ $$;
 -- changed in the section "Issue 14, verify() complete" above, which creates
 -- it as src/sql/60_verify.sql has it: one body, not one per change.
 -- ---------------------------------------------------------------------------
+
+-- ---------------------------------------------------------------------------
+-- Issue 19, row-level security by shop: the table shop_access (which roles
+-- may use which shops), rls_shops() that the policies compare shop_id with,
+-- check_shop_access() that every API call and report makes first,
+-- enable_rls() / disable_rls() that put the policy shop_isolation on every
+-- shop table and take it off, grant_shop_access() / revoke_shop_access();
+-- the reports check the caller's shop first (created again, same text as
+-- src/sql/70_reports.sql).  Off until enable_rls() is called.
+-- ---------------------------------------------------------------------------
+CREATE TABLE order_mgmt.shop_access (
+	shop_id bigint NOT NULL CHECK (shop_id > 0),
+	role_name name NOT NULL,
+	PRIMARY KEY (shop_id, role_name)
+);
+COMMENT ON TABLE order_mgmt.shop_access IS 'Which roles may use which shops when row-level security is on: a role may use a shop if it has the privileges of a role mapped to it (grant_shop_access); no row, no access';
+COMMENT ON COLUMN order_mgmt.shop_access.shop_id IS 'The shop (it may be mapped before create_shop creates it)';
+COMMENT ON COLUMN order_mgmt.shop_access.role_name IS 'A role; its members use the shop too.  A renamed or dropped role maps nothing';
+
+CREATE FUNCTION order_mgmt.rls_shops()
+	RETURNS bigint[]
+	AS 'MODULE_PATHNAME', 'om_rls_shops'
+	LANGUAGE C STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.rls_shops() IS
+	'The shops the calling role may use under row-level security: those shop_access maps it (or a role it has the privileges of) to, narrowed to order_mgmt.shop_id when that is set; what the policies compare shop_id with';
+
+CREATE FUNCTION order_mgmt.check_shop_access(shop_id bigint)
+	RETURNS void
+	AS 'MODULE_PATHNAME', 'om_check_shop_access'
+	LANGUAGE C STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.check_shop_access(bigint) IS
+	'Raises 42501 when row-level security is on and the calling role may not use the shop (the check every API call and report makes first); nothing otherwise';
+
+CREATE FUNCTION order_mgmt.enable_rls()
+	RETURNS integer
+	AS 'MODULE_PATHNAME', 'om_enable_rls'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.enable_rls() IS
+	'Turns row-level security by shop on: the policy shop_isolation on every table with a shop_id, the views read as their caller; returns how many tables; idempotent; superuser or order_mgmt_admin; refused on Citus';
+
+CREATE FUNCTION order_mgmt.disable_rls()
+	RETURNS integer
+	AS 'MODULE_PATHNAME', 'om_disable_rls'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.disable_rls() IS
+	'Turns row-level security by shop off (drops the policies); returns how many tables; idempotent; a superuser, or an order_mgmt_admin it does not restrict';
+
+CREATE FUNCTION order_mgmt.grant_shop_access(shop_id bigint, role_name name)
+	RETURNS boolean
+	AS 'MODULE_PATHNAME', 'om_grant_shop_access'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.grant_shop_access(bigint, name) IS
+	'Lets role_name (and the roles that have its privileges) use the shop under row-level security; true if it was not mapped yet; a superuser, or an order_mgmt_admin row-level security does not restrict';
+
+CREATE FUNCTION order_mgmt.revoke_shop_access(shop_id bigint, role_name name)
+	RETURNS boolean
+	AS 'MODULE_PATHNAME', 'om_revoke_shop_access'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.revoke_shop_access(bigint, name) IS
+	'Unmaps role_name from the shop; true if it was mapped; as grant_shop_access';
+
+REVOKE ALL ON FUNCTION order_mgmt.rls_shops(), order_mgmt.check_shop_access(bigint),
+	order_mgmt.enable_rls(), order_mgmt.disable_rls(),
+	order_mgmt.grant_shop_access(bigint, name), order_mgmt.revoke_shop_access(bigint, name)
+	FROM PUBLIC;
+GRANT SELECT ON order_mgmt.shop_access TO order_mgmt_report, order_mgmt_admin;
+GRANT EXECUTE ON FUNCTION order_mgmt.rls_shops() TO PUBLIC;
+GRANT EXECUTE ON FUNCTION order_mgmt.check_shop_access(bigint)
+	TO order_mgmt_app, order_mgmt_admin, order_mgmt_report;
+GRANT EXECUTE ON FUNCTION order_mgmt.enable_rls(), order_mgmt.disable_rls(),
+	order_mgmt.grant_shop_access(bigint, name), order_mgmt.revoke_shop_access(bigint, name)
+	TO order_mgmt_admin;
+SELECT pg_catalog.pg_extension_config_dump('order_mgmt.shop_access', '');
+
+CREATE OR REPLACE FUNCTION order_mgmt.report_daily_breakdown(shop_id bigint, from_day date, to_day date)
+	RETURNS TABLE (day date, orders bigint, total numeric, unpaid numeric, paid_unshipped numeric,
+				   shipped numeric, settled numeric, closed_unpaid numeric, refunded numeric)
+	LANGUAGE plpgsql STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp
+	SET jit = off
+	SET plan_cache_mode = force_custom_plan
+AS $$
+#variable_conflict use_column
+DECLARE
+	r record;
+BEGIN
+	-- row-level security by shop (issue 19): the caller's shop first
+	PERFORM order_mgmt.check_shop_access(report_daily_breakdown.shop_id);
+	r := order_mgmt.shop_day_range(report_daily_breakdown.shop_id, from_day, to_day);
+	RETURN QUERY
+	-- one index range scan per shop-local day: 90 days, 90 groups.  Each
+	-- order gets its bucket once and is summed into (day, bucket): cheaper
+	-- than evaluating one FILTER per bucket on every row (1M orders 0.59 s
+	-- -> 0.39 s).
+	WITH o AS (
+		SELECT d.day,
+			   CASE WHEN o.status = 'cancelled' THEN 5			-- closed_unpaid
+					WHEN o.status = 'completed' THEN 4			-- settled
+					WHEN o.payment_status IN ('unpaid', 'pending', 'failed') THEN 1
+					WHEN o.delivery_status IN ('unfulfilled', 'not_executed', 'shipment_cancelled',
+											   'shipping_overdue') THEN 2	-- paid_unshipped
+					ELSE 3 END AS bucket,						-- shipped
+			   o.total,
+			   -- money returned or owed back: all of a cancelled order that got money
+			   CASE WHEN o.status = 'cancelled' AND o.paid_amount > 0 THEN o.total
+					ELSE least(o.refunded_amount, o.total) END AS back
+		FROM (SELECT g::date AS day FROM generate_series(from_day, to_day, interval '1 day') g) d
+		JOIN order_mgmt.orders o
+		  ON o.shop_id = report_daily_breakdown.shop_id
+		 AND o.created_at >= d.day::timestamp AT TIME ZONE r.tz
+		 AND o.created_at < (d.day + 1)::timestamp AT TIME ZONE r.tz
+	), b AS (
+		SELECT o.day, o.bucket, count(*) AS n, sum(o.total) AS total, sum(o.back) AS back
+		FROM o GROUP BY o.day, o.bucket
+	)
+	SELECT b.day, sum(b.n)::bigint, sum(b.total),
+		   coalesce(sum(b.total - b.back) FILTER (WHERE b.bucket = 1), 0),
+		   coalesce(sum(b.total - b.back) FILTER (WHERE b.bucket = 2), 0),
+		   coalesce(sum(b.total - b.back) FILTER (WHERE b.bucket = 3), 0),
+		   coalesce(sum(b.total - b.back) FILTER (WHERE b.bucket = 4), 0),
+		   coalesce(sum(b.total - b.back) FILTER (WHERE b.bucket = 5), 0),
+		   coalesce(sum(b.back), 0)
+	FROM b GROUP BY b.day ORDER BY b.day;
+END
+$$;
+
+
+CREATE OR REPLACE FUNCTION order_mgmt.report_lost_orders(shop_id bigint, from_day date, to_day date)
+	RETURNS TABLE (day date, orders bigint, closed bigint, lost_rate numeric,
+				   closed_after_support bigint, closed_self_service bigint)
+	LANGUAGE plpgsql STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp
+	SET jit = off
+	SET plan_cache_mode = force_custom_plan
+AS $$
+#variable_conflict use_column
+DECLARE
+	r record;
+BEGIN
+	-- row-level security by shop (issue 19): the caller's shop first
+	PERFORM order_mgmt.check_shop_access(report_lost_orders.shop_id);
+	r := order_mgmt.shop_day_range(report_lost_orders.shop_id, from_day, to_day);
+	RETURN QUERY
+	WITH o AS (
+		SELECT d.day, o.status = 'cancelled' AND o.paid_at IS NULL AND o.paid_amount = 0 AS lost,
+			   o.consulted_support
+		FROM (SELECT g::date AS day FROM generate_series(from_day, to_day, interval '1 day') g) d
+		JOIN order_mgmt.orders o
+		  ON o.shop_id = report_lost_orders.shop_id
+		 AND o.created_at >= d.day::timestamp AT TIME ZONE r.tz
+		 AND o.created_at < (d.day + 1)::timestamp AT TIME ZONE r.tz
+	)
+	SELECT o.day, count(*), count(*) FILTER (WHERE o.lost),
+		   round(count(*) FILTER (WHERE o.lost)::numeric / count(*), 4),
+		   count(*) FILTER (WHERE o.lost AND o.consulted_support),
+		   count(*) FILTER (WHERE o.lost AND NOT o.consulted_support)
+	FROM o GROUP BY o.day ORDER BY o.day;
+END
+$$;
+
+
+CREATE OR REPLACE FUNCTION order_mgmt.report_cancel_reasons(shop_id bigint, from_day date, to_day date)
+	RETURNS TABLE (reason order_mgmt.cancel_reason, source order_mgmt.cancel_source, orders bigint,
+				   amount numeric, share numeric)
+	LANGUAGE plpgsql STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp
+	SET jit = off
+	SET plan_cache_mode = force_custom_plan
+AS $$
+#variable_conflict use_column
+DECLARE
+	r record;
+BEGIN
+	-- row-level security by shop (issue 19): the caller's shop first
+	PERFORM order_mgmt.check_shop_access(report_cancel_reasons.shop_id);
+	r := order_mgmt.shop_day_range(report_cancel_reasons.shop_id, from_day, to_day);
+	RETURN QUERY
+	SELECT o.cancel_reason, o.cancel_source, count(*), sum(o.total),
+		   round(count(*)::numeric / sum(count(*)) OVER (), 4)
+	FROM order_mgmt.orders o
+	WHERE o.shop_id = report_cancel_reasons.shop_id AND o.cancelled_at >= r.lo AND o.cancelled_at < r.hi
+	GROUP BY o.cancel_reason, o.cancel_source
+	ORDER BY count(*) DESC, o.cancel_reason, o.cancel_source;
+END
+$$;
+
+
+CREATE OR REPLACE FUNCTION order_mgmt.report_followups(shop_id bigint)
+	RETURNS TABLE (order_id bigint, order_no text, customer_id text, email text, total numeric,
+				   payment_status order_mgmt.payment_status, created_at timestamptz, channel text, why text,
+				   followup text, time_left interval, ship_to text)
+	LANGUAGE plpgsql STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp
+	SET jit = off
+	SET plan_cache_mode = force_custom_plan
+AS $$
+#variable_conflict use_column
+DECLARE
+	s order_mgmt.shop;
+	now_ timestamptz := order_mgmt.now();
+	recent_since timestamptz;
+	today record;
+BEGIN
+	-- row-level security by shop (issue 19): the caller's shop first
+	PERFORM order_mgmt.check_shop_access(report_followups.shop_id);
+	SELECT * INTO s FROM order_mgmt.shop x WHERE x.shop_id = report_followups.shop_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'shop % does not exist', report_followups.shop_id USING ERRCODE = 'OM014';
+	END IF;
+	recent_since := now_ - s.followup_window;
+	today := order_mgmt.shop_day_range(s.shop_id, (now_ AT TIME ZONE s.timezone)::date,
+									   (now_ AT TIME ZONE s.timezone)::date);
+	-- The groups of seed 002's follow-ups, each order in one:
+	--   closing:     open and unpaid, with time left before its payment
+	--                deadline (or, failed, before its auto-cancel);
+	--   unpaid:      open and unpaid or failed, with no such time left;
+	--   lost:        closed before payment (cancelled, never paid) today,
+	--                in the shop's time zone;
+	--   unconfirmed: paid and arrived or collected, not completed.
+	-- Each takes its channel by the same rules: phone for returning,
+	-- high-value or noted customers, SMS for orders younger than
+	-- followup_window, else a message.
+	RETURN QUERY
+	WITH c AS (
+		SELECT o.order_id, o.order_no, o.customer_id, o.email, o.total, o.payment_status, o.created_at,
+			   o.customer_note,
+			   CASE WHEN o.payment_status NOT IN ('unpaid', 'pending', 'failed') THEN 'unconfirmed'
+					WHEN o.payment_due_at > now_ OR d.due_at > now_ THEN 'closing'
+					ELSE 'unpaid' END AS followup,
+			   CASE WHEN o.payment_status IN ('unpaid', 'pending', 'failed')
+						 AND greatest(o.payment_due_at, d.due_at) > now_
+					THEN greatest(o.payment_due_at, d.due_at) - now_ END AS time_left
+		FROM order_mgmt.orders o
+		LEFT JOIN order_mgmt.due_action d
+			   ON d.shop_id = o.shop_id AND d.order_id = o.order_id AND d.action = 'auto_cancel'
+			  AND o.payment_status = 'failed'
+		-- open orders only: a completed order (a cod order whose shop
+		-- records remittances itself) is not chased
+		WHERE o.shop_id = report_followups.shop_id AND o.status IN ('pending', 'confirmed')
+		  AND (o.payment_status IN ('unpaid', 'pending', 'failed')
+			   OR (o.payment_status IN ('paid', 'partially_refunded')
+				   AND o.delivery_status IN ('arrived', 'collected')))
+		UNION ALL
+		SELECT o.order_id, o.order_no, o.customer_id, o.email, o.total, o.payment_status, o.created_at,
+			   o.customer_note, 'lost', NULL::interval
+		FROM order_mgmt.orders o
+		WHERE o.shop_id = report_followups.shop_id AND o.cancelled_at >= today.lo AND o.cancelled_at < today.hi
+		  AND o.status = 'cancelled' AND o.paid_at IS NULL AND o.paid_amount = 0
+	)
+	SELECT c.order_id, c.order_no, c.customer_id, c.email, c.total, c.payment_status, c.created_at,
+		   CASE WHEN f.returning OR f.high_value OR f.noted THEN 'phone'
+				WHEN c.created_at > recent_since THEN 'sms'
+				ELSE 'message' END,
+		   concat_ws(', ',
+					 CASE WHEN f.returning THEN 'returning customer' END,
+					 CASE WHEN f.high_value THEN 'high value' END,
+					 CASE WHEN f.noted THEN 'customer note' END,
+					 CASE WHEN NOT (f.returning OR f.high_value OR f.noted)
+						  AND c.created_at > recent_since THEN 'recent' END),
+		   c.followup, c.time_left,
+		   NULLIF(concat_ws(', ', sa.address ->> 'name', sa.address ->> 'line1', sa.address ->> 'line2',
+							NULLIF(concat_ws(' ', sa.address ->> 'postal_code', sa.address ->> 'city'), ''),
+							sa.address ->> 'region', sa.address ->> 'country', sa.address ->> 'phone'), '')
+	FROM c
+	-- the current shipping address (issue 18): the newest version
+	LEFT JOIN LATERAL (SELECT a.address FROM order_mgmt.order_address a
+			   WHERE a.shop_id = report_followups.shop_id AND a.order_id = c.order_id AND a.kind = 'shipping'
+			   ORDER BY a.version DESC LIMIT 1) sa ON true
+	-- each customer's first paid order, once, rather than a probe per order
+	LEFT JOIN (SELECT p.customer_id, min(p.created_at) AS first_paid
+			   FROM order_mgmt.orders p
+			   WHERE p.shop_id = report_followups.shop_id AND p.paid_at IS NOT NULL
+				 AND p.customer_id IS NOT NULL
+			   GROUP BY p.customer_id) fp ON fp.customer_id = c.customer_id
+	CROSS JOIN LATERAL (SELECT
+		coalesce(fp.first_paid < c.created_at, false) AS returning,
+		s.high_value_threshold IS NOT NULL AND c.total >= s.high_value_threshold AS high_value,
+		c.customer_note IS NOT NULL AS noted) f
+	ORDER BY array_position(ARRAY['closing', 'unpaid', 'lost', 'unconfirmed'], c.followup),
+			 c.total DESC, c.created_at, c.order_id;
+END
+$$;
+
+
+CREATE OR REPLACE FUNCTION order_mgmt.report_recovery(shop_id bigint, from_day date, to_day date)
+	RETURNS TABLE (day date, failed_or_cancelled bigint, recovered bigint, recovery_rate numeric)
+	LANGUAGE plpgsql STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp
+	SET jit = off
+	SET plan_cache_mode = force_custom_plan
+AS $$
+#variable_conflict use_column
+DECLARE
+	r record;
+BEGIN
+	-- row-level security by shop (issue 19): the caller's shop first
+	PERFORM order_mgmt.check_shop_access(report_recovery.shop_id);
+	r := order_mgmt.shop_day_range(report_recovery.shop_id, from_day, to_day);
+	RETURN QUERY
+	WITH x AS (
+		-- the failures, cancellations, reactivations and payments of the
+		-- shop's orders, once
+		SELECT e.order_id,
+			   min(e.event_id) FILTER (WHERE (e.kind = 'payment_status' AND e.to_value = 'failed')
+										OR (e.kind = 'order_status' AND e.to_value = 'cancelled')) AS lost_at,
+			   max(e.event_id) FILTER (WHERE e.kind = 'payment_status' AND e.to_value = 'paid') AS paid_after,
+			   max(e.event_id) FILTER (WHERE e.kind = 'order_status' AND e.to_value = 'cancelled') AS cancelled_at,
+			   max(e.event_id) FILTER (WHERE e.kind = 'order_status' AND e.from_value = 'cancelled') AS revived_at
+		FROM order_mgmt.order_event e
+		WHERE e.shop_id = report_recovery.shop_id AND e.kind IN ('payment_status', 'order_status')
+		  AND (e.to_value IN ('failed', 'cancelled', 'paid') OR e.from_value = 'cancelled') AND e.at >= r.lo
+		GROUP BY e.order_id
+	), o AS (
+		-- only the orders that failed or were cancelled, found by key;
+		-- recovered: paid after the loss, and its last cancellation, if any,
+		-- undone by a reactivation before that payment (a late payment that
+		-- could not revive the order, money owed back, is no recovery)
+		SELECT (o.created_at AT TIME ZONE r.tz)::date AS day, x.lost_at,
+			   x.paid_after > x.lost_at
+			   AND (x.cancelled_at IS NULL OR (x.revived_at > x.cancelled_at AND x.paid_after > x.revived_at))
+				   AS recovered
+		FROM x JOIN order_mgmt.orders o ON o.shop_id = report_recovery.shop_id AND o.order_id = x.order_id
+		WHERE x.lost_at IS NOT NULL AND o.created_at >= r.lo AND o.created_at < r.hi
+	)
+	SELECT o.day, count(*) FILTER (WHERE o.lost_at IS NOT NULL),
+		   count(*) FILTER (WHERE o.recovered),
+		   CASE WHEN count(*) FILTER (WHERE o.lost_at IS NOT NULL) > 0
+				THEN round(count(*) FILTER (WHERE o.recovered)::numeric
+						   / count(*) FILTER (WHERE o.lost_at IS NOT NULL), 4) END
+	FROM o GROUP BY o.day ORDER BY o.day;
+END
+$$;
+
+
+CREATE OR REPLACE FUNCTION order_mgmt.report_variant_mix(shop_id bigint, product_id text, from_day date, to_day date,
+		restock_qty integer DEFAULT NULL)
+	RETURNS TABLE (attribute text, value text, qty bigint, share numeric, restock integer)
+	LANGUAGE plpgsql STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp
+	SET jit = off
+	SET plan_cache_mode = force_custom_plan
+	-- The planner sizes the product's lines from the SKU filter and the
+	-- range as a few thousand when it can be every line of the shop, and then
+	-- sorts them all for a merge anti join (spilling 40 MB at a million
+	-- lines).  Hashing the cancelled orders and probing with the lines does
+	-- not depend on that estimate: 350 ms instead of 520 ms at 1M orders.
+	SET enable_mergejoin = off
+AS $$
+#variable_conflict use_column
+DECLARE
+	r record;
+BEGIN
+	-- row-level security by shop (issue 19): the caller's shop first
+	PERFORM order_mgmt.check_shop_access(report_variant_mix.shop_id);
+	r := order_mgmt.shop_day_range(report_variant_mix.shop_id, from_day, to_day);
+	IF restock_qty < 0 THEN
+		RAISE EXCEPTION 'restock_qty must not be negative' USING ERRCODE = '22023';
+	END IF;
+	RETURN QUERY
+	-- the product's lines by SKU and order time, read from one index; the
+	-- cancelled orders created in the range, from theirs, are left out with
+	-- one hash or merge.  (Given the plain NOT EXISTS, the planner, misjudging the
+	-- product's share of the lines, sometimes probed each line's order: 4 s
+	-- instead of 0.4 s at a million lines.)  enable_mergejoin = off above
+	-- makes that one a hash.
+	WITH gone AS MATERIALIZED (
+		SELECT c.order_id FROM order_mgmt.orders c
+		WHERE c.shop_id = report_variant_mix.shop_id AND c.status = 'cancelled'
+		  AND c.created_at >= r.lo AND c.created_at < r.hi
+	), per_sku AS (
+		SELECT l.sku, sum(l.qty - l.returned_qty) AS qty
+		FROM order_mgmt.sku k
+		JOIN order_mgmt.order_line l ON l.shop_id = k.shop_id AND l.sku = k.sku
+		WHERE k.shop_id = report_variant_mix.shop_id AND k.product_id = report_variant_mix.product_id
+		  AND l.ordered_at >= r.lo AND l.ordered_at < r.hi
+		  AND NOT EXISTS (SELECT FROM gone g WHERE g.order_id = l.order_id)
+		GROUP BY l.sku
+	), sold AS (
+		SELECT a.key AS attribute, a.value #>> '{}' AS value, sum(p.qty)::bigint AS qty
+		FROM per_sku p
+		JOIN order_mgmt.sku k ON k.shop_id = report_variant_mix.shop_id AND k.sku = p.sku
+		CROSS JOIN LATERAL jsonb_each(k.attrs) a
+		GROUP BY 1, 2
+	)
+	SELECT s.attribute, s.value, s.qty,
+		   round(s.qty::numeric / nullif(sum(s.qty) OVER (PARTITION BY s.attribute), 0), 4),
+		   CASE WHEN restock_qty IS NOT NULL
+				THEN round(restock_qty * s.qty::numeric / nullif(sum(s.qty) OVER (PARTITION BY s.attribute), 0))::int END
+	FROM sold s ORDER BY s.attribute, s.qty DESC, s.value;
+END
+$$;
+
+
+CREATE OR REPLACE FUNCTION order_mgmt.report_stuck(shop_id bigint, older_than interval)
+	RETURNS TABLE (order_id bigint, order_no text, status order_mgmt.order_status,
+				   payment_status order_mgmt.payment_status, delivery_status order_mgmt.delivery_status,
+				   since timestamptz, waiting interval, reason text, ship_to text)
+	LANGUAGE plpgsql STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp
+	SET jit = off
+	SET plan_cache_mode = force_custom_plan
+AS $$
+#variable_conflict use_column
+DECLARE
+	-- once, rather than for each order the scan filters
+	now_ timestamptz := order_mgmt.now();
+BEGIN
+	-- row-level security by shop (issue 19): the caller's shop first
+	PERFORM order_mgmt.check_shop_access(report_stuck.shop_id);
+	IF older_than IS NULL OR older_than < interval '0' THEN
+		RAISE EXCEPTION 'older_than must be a non-negative interval' USING ERRCODE = '22023';
+	END IF;
+	PERFORM FROM order_mgmt.shop s WHERE s.shop_id = report_stuck.shop_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'shop % does not exist', report_stuck.shop_id USING ERRCODE = 'OM014';
+	END IF;
+	RETURN QUERY
+	SELECT o.order_id, o.order_no, o.status, o.payment_status, o.delivery_status, x.since,
+		   now_ - x.since, x.reason, NULLIF(concat_ws(', ', sa.address ->> 'city', sa.address ->> 'country'), '')
+	FROM order_mgmt.orders o
+	CROSS JOIN LATERAL (SELECT
+		CASE WHEN o.payment_status IN ('unpaid', 'pending', 'failed') THEN o.created_at ELSE o.paid_at END AS since,
+		CASE o.payment_status
+			WHEN 'unpaid' THEN 'not paid'
+			WHEN 'pending' THEN 'payment still pending'
+			WHEN 'failed' THEN 'payment failed'
+			ELSE CASE WHEN o.delivery_status = 'partially_shipped' THEN 'paid, only partly shipped'
+					  ELSE 'paid but not shipped' END END AS reason) x
+	-- the current shipping address (issue 18): the newest version
+	LEFT JOIN LATERAL (SELECT a.address FROM order_mgmt.order_address a
+			   WHERE a.shop_id = o.shop_id AND a.order_id = o.order_id AND a.kind = 'shipping'
+			   ORDER BY a.version DESC LIMIT 1) sa ON true
+	WHERE o.shop_id = report_stuck.shop_id AND o.status NOT IN ('cancelled', 'completed')
+	  AND (o.payment_status IN ('unpaid', 'pending', 'failed')
+		   OR (o.payment_status = 'paid'
+			   AND o.delivery_status IN ('unfulfilled', 'not_executed', 'shipment_cancelled', 'shipping_overdue',
+										 'partially_shipped')))
+	  AND x.since < now_ - older_than
+	ORDER BY x.since, o.order_id;
+END
+$$;
+
+
+CREATE OR REPLACE FUNCTION order_mgmt.report_cancellations(shop_id bigint, from_day date, to_day date)
+	RETURNS TABLE (day date, order_id bigint, order_no text, customer_id text, email text,
+				   products text, total numeric, reason order_mgmt.cancel_reason,
+				   source order_mgmt.cancel_source, note text, feedback text, score integer, ship_to text)
+	LANGUAGE plpgsql STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp
+	SET jit = off
+	SET plan_cache_mode = force_custom_plan
+AS $$
+#variable_conflict use_column
+DECLARE
+	r record;
+BEGIN
+	-- row-level security by shop (issue 19): the caller's shop first
+	PERFORM order_mgmt.check_shop_access(report_cancellations.shop_id);
+	r := order_mgmt.shop_day_range(report_cancellations.shop_id, from_day, to_day);
+	-- One pass over the cancelled orders joined to their lines.  The products
+	-- list is a window aggregate over each order's lines in line_no order (a
+	-- ROWS frame feeds the aggregate in the window's order); the first line's
+	-- row carries the whole frame and stands for the order.  Partitioning by
+	-- (cancelled_at, order_id), which is the same partition as by order_id,
+	-- makes the window's sort also the report's order, so nothing is sorted
+	-- twice and orders is read once.  It replaced a string_agg(... ORDER BY)
+	-- grouped by order and joined back to orders: 600 -> 470 ms over 150,000
+	-- cancelled orders (PostgreSQL 15 sorts each group of an ordered aggregate
+	-- on its own).
+	RETURN QUERY
+	SELECT x.day, x.order_id, x.order_no, x.customer_id, x.email, x.products, x.total,
+		   x.cancel_reason, x.cancel_source, x.cancel_note, x.comment, x.score, NULLIF(concat_ws(', ', sa.address ->> 'city', sa.address ->> 'country'), '')
+	FROM (SELECT (o.cancelled_at AT TIME ZONE r.tz)::date AS day, o.cancelled_at, o.order_id, o.order_no,
+				 o.customer_id, o.email, o.total, o.cancel_reason, o.cancel_source, o.cancel_note,
+				 f.comment, f.score,
+				 string_agg(l.qty || ' x ' || coalesce(k.title, l.sku), ', ') FILTER (WHERE l.qty > 0) OVER w AS products,
+				 row_number() OVER w AS n
+		  FROM order_mgmt.orders o
+		  JOIN order_mgmt.order_line l ON l.shop_id = o.shop_id AND l.order_id = o.order_id
+		  JOIN order_mgmt.sku k ON k.shop_id = l.shop_id AND k.sku = l.sku
+		  -- the current feedback: the latest (no later feedback_no)
+		  LEFT JOIN order_mgmt.cancel_feedback f ON f.shop_id = o.shop_id AND f.order_id = o.order_id
+			   AND NOT EXISTS (SELECT FROM order_mgmt.cancel_feedback g
+							   WHERE g.shop_id = f.shop_id AND g.order_id = f.order_id
+								 AND g.feedback_no > f.feedback_no)
+		  WHERE o.shop_id = report_cancellations.shop_id AND o.cancelled_at >= r.lo AND o.cancelled_at < r.hi
+		  WINDOW w AS (PARTITION BY o.cancelled_at, o.order_id ORDER BY l.line_no
+					   ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)) x
+	-- the current shipping address (issue 18): the newest version
+	LEFT JOIN LATERAL (SELECT a.address FROM order_mgmt.order_address a
+			   WHERE a.shop_id = report_cancellations.shop_id AND a.order_id = x.order_id AND a.kind = 'shipping'
+			   ORDER BY a.version DESC LIMIT 1) sa ON true
+	WHERE x.n = 1
+	ORDER BY x.cancelled_at, x.order_id;
+END
+$$;

@@ -42,6 +42,7 @@
 #include "om_args.h"
 #include "om_errcodes.h"
 #include "order_lock.h"
+#include "rls.h"
 #include "spi_util.h"
 
 /* The keys of an address, with the longest value each takes (characters). */
@@ -261,7 +262,7 @@ om_set_address(PG_FUNCTION_ARGS)
 	int			nchanged = 0;
 	int			i;
 
-	OM_ARG_NOT_NULL(0, "shop_id");
+	OM_SHOP_ARG(0);
 	OM_ARG_NOT_NULL(1, "order_id");
 	OM_ARG_NOT_NULL(2, "kind");
 	kind = text_to_cstring(PG_GETARG_TEXT_PP(2));

@@ -43,6 +43,7 @@
 #include "events.h"
 #include "money.h"
 #include "om_args.h"
+#include "rls.h"
 #include "shop.h"
 #include "spi_util.h"
 
@@ -307,7 +308,7 @@ om_create_rule(PG_FUNCTION_ARGS)
 	bool		isnull;
 	int64		rule_id;
 
-	OM_ARG_NOT_NULL(0, "shop_id");
+	OM_SHOP_ARG(0);
 	OM_ARG_NOT_NULL(1, "name");
 	OM_ARG_NOT_NULL(2, "payment_in");
 	OM_ARG_NOT_NULL(3, "delivery_in");

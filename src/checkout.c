@@ -68,6 +68,7 @@
 #include "om_errcodes.h"
 #include "order_lock.h"
 #include "promo.h"
+#include "rls.h"
 #include "shop.h"
 #include "spi_util.h"
 #include "stock.h"
@@ -272,7 +273,7 @@ ReadCheckoutArgs(FunctionCallInfo fcinfo, Checkout *co)
 {
 	memset(co, 0, sizeof(Checkout));
 	co->now = om_now();
-	OM_ARG_NOT_NULL(0, "shop_id");
+	OM_SHOP_ARG(0);
 	OM_ARG_NOT_NULL(1, "lines");
 	OM_ARG_NOT_NULL(5, "payment_method");
 	OM_ARG_NOT_NULL(6, "logistics");
@@ -905,7 +906,7 @@ om_add_lines(PG_FUNCTION_ARGS)
 	OrderTotals totals;
 	StringInfoData detail;
 
-	OM_ARG_NOT_NULL(0, "shop_id");
+	OM_SHOP_ARG(0);
 	OM_ARG_NOT_NULL(1, "order_id");
 	OM_ARG_NOT_NULL(2, "lines");
 	shop_id = PG_GETARG_INT64(0);

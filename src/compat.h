@@ -53,4 +53,7 @@
 #define OM_NUMERIC_IS_FINITE(n) (!numeric_is_nan(n))
 #endif
 
+/* views that read as their caller (security_invoker): row-level security by shop */
+#define OM_HAS_SECURITY_INVOKER_VIEWS (PG_VERSION_NUM >= 150000)
+
 #endif							/* OM_COMPAT_H */

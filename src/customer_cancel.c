@@ -31,6 +31,7 @@
 #include "om_args.h"
 #include "om_errcodes.h"
 #include "order_lock.h"
+#include "rls.h"
 #include "spi_util.h"
 
 /*
@@ -113,7 +114,7 @@ om_can_customer_cancel(PG_FUNCTION_ARGS)
 	bool		nulls[2] = {false, false};
 	char	   *why;
 
-	OM_ARG_NOT_NULL(0, "shop_id");
+	OM_SHOP_ARG(0);
 	OM_ARG_NOT_NULL(1, "order_id");
 	OM_ARG_NOT_NULL(2, "customer_id");
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
@@ -143,7 +144,7 @@ om_customer_cancel(PG_FUNCTION_ARGS)
 	char	   *why;
 	OmOrder		o;
 
-	OM_ARG_NOT_NULL(0, "shop_id");
+	OM_SHOP_ARG(0);
 	OM_ARG_NOT_NULL(1, "order_id");
 	OM_ARG_NOT_NULL(2, "customer_id");
 	OM_ARG_NOT_NULL(3, "reason");

@@ -53,6 +53,7 @@
 #include "events.h"
 #include "icu.h"
 #include "om_args.h"
+#include "rls.h"
 #include "shop.h"
 #include "spi_util.h"
 
@@ -94,7 +95,7 @@ om_erase_customer(PG_FUNCTION_ARGS)
 	char	   *email_key;
 	int			n;
 
-	OM_ARG_NOT_NULL(0, "shop_id");
+	OM_SHOP_ARG(0);
 	OM_ARG_NOT_NULL(1, "customer_id");
 	shop_id = PG_GETARG_INT64(0);
 	customer_id = text_to_cstring(PG_GETARG_TEXT_PP(1));
@@ -122,7 +123,7 @@ om_erase_guest(PG_FUNCTION_ARGS)
 	char	   *email_key;
 	int			n;
 
-	OM_ARG_NOT_NULL(0, "shop_id");
+	OM_SHOP_ARG(0);
 	OM_ARG_NOT_NULL(1, "email");
 	shop_id = PG_GETARG_INT64(0);
 	email_key = om_normalize(text_to_cstring(PG_GETARG_TEXT_PP(1)), true);

@@ -24,12 +24,13 @@
 #include "om_args.h"
 #include "om_errcodes.h"
 #include "order_lock.h"
+#include "rls.h"
 #include "spi_util.h"
 
 static void
 Enter(FunctionCallInfo fcinfo, OmOrder *o)
 {
-	OM_ARG_NOT_NULL(0, "shop_id");
+	OM_SHOP_ARG(0);
 	OM_ARG_NOT_NULL(1, "order_id");
 	om_enter_order(PG_GETARG_INT64(0), PG_GETARG_INT64(1), o);
 }
@@ -123,6 +124,7 @@ om_add_note(PG_FUNCTION_ARGS)
 	char	   *body;
 	StringInfoData detail;
 
+	OM_SHOP_ARG(0);			/* before the other arguments are judged */
 	OM_ARG_NOT_NULL(2, "kind");
 	OM_ARG_NOT_NULL(3, "body");
 	kind = DatumGetCString(DirectFunctionCall1(enum_out, PG_GETARG_DATUM(2)));
@@ -172,6 +174,7 @@ om_record_feedback(PG_FUNCTION_ARGS)
 	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
 	SPIPlanPtr	use;
 
+	OM_SHOP_ARG(0);			/* before the other arguments are judged */
 	OM_ARG_NOT_NULL(2, "reason");
 	if (!PG_ARGISNULL(4) && (PG_GETARG_INT32(4) < 1 || PG_GETARG_INT32(4) > 5))
 		ereport(ERROR,

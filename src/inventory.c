@@ -28,6 +28,7 @@
 #include "money.h"
 #include "om_args.h"
 #include "om_errcodes.h"
+#include "rls.h"
 #include "shop.h"
 #include "spi_util.h"
 
@@ -50,7 +51,7 @@ typedef struct SkuArgs
 static void
 CheckSkuArgs(FunctionCallInfo fcinfo, SkuArgs *a)
 {
-	OM_ARG_NOT_NULL(0, "shop_id");
+	OM_SHOP_ARG(0);
 	OM_ARG_NOT_NULL(1, "sku");
 	OM_ARG_NOT_NULL(2, "price");
 	OM_ARG_NOT_NULL(6, "digital");
@@ -474,7 +475,7 @@ om_set_stock(PG_FUNCTION_ARGS)
 	char	   *sku;
 	int32		on_hand;
 
-	OM_ARG_NOT_NULL(0, "shop_id");
+	OM_SHOP_ARG(0);
 	OM_ARG_NOT_NULL(1, "sku");
 	OM_ARG_NOT_NULL(2, "on_hand");
 	shop_id = PG_GETARG_INT64(0);
@@ -504,7 +505,7 @@ om_adjust_stock(PG_FUNCTION_ARGS)
 	char	   *sku;
 	int32		result;
 
-	OM_ARG_NOT_NULL(0, "shop_id");
+	OM_SHOP_ARG(0);
 	OM_ARG_NOT_NULL(1, "sku");
 	OM_ARG_NOT_NULL(2, "delta");
 	shop_id = PG_GETARG_INT64(0);

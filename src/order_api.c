@@ -26,6 +26,7 @@
 #include "om_args.h"
 #include "om_errcodes.h"
 #include "order_lock.h"
+#include "rls.h"
 
 static char *
 EnumArg(FunctionCallInfo fcinfo, int n)
@@ -68,7 +69,7 @@ om_cancel(PG_FUNCTION_ARGS)
 	int64		order_id;
 	OmOrder		order;
 
-	OM_ARG_NOT_NULL(0, "shop_id");
+	OM_SHOP_ARG(0);
 	OM_ARG_NOT_NULL(1, "order_id");
 	OM_ARG_NOT_NULL(2, "reason");
 	OM_ARG_NOT_NULL(4, "source");
@@ -97,7 +98,7 @@ om_confirm(PG_FUNCTION_ARGS)
 	int64		order_id;
 	OmOrder		order;
 
-	OM_ARG_NOT_NULL(0, "shop_id");
+	OM_SHOP_ARG(0);
 	OM_ARG_NOT_NULL(1, "order_id");
 	shop_id = PG_GETARG_INT64(0);
 	order_id = PG_GETARG_INT64(1);
@@ -133,7 +134,7 @@ om_reactivate(PG_FUNCTION_ARGS)
 	char	   *to_status;
 	OmOrder		order;
 
-	OM_ARG_NOT_NULL(0, "shop_id");
+	OM_SHOP_ARG(0);
 	OM_ARG_NOT_NULL(1, "order_id");
 	OM_ARG_NOT_NULL(2, "to_status");
 	shop_id = PG_GETARG_INT64(0);

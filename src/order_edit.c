@@ -42,6 +42,7 @@
 #include "om_errcodes.h"
 #include "order_lock.h"
 #include "promo.h"
+#include "rls.h"
 #include "spi_util.h"
 #include "stock.h"
 #include "store_credit.h"
@@ -148,7 +149,7 @@ om_edit_order(PG_FUNCTION_ARGS)
 	StringInfoData held;
 	int64		version;
 
-	OM_ARG_NOT_NULL(0, "shop_id");
+	OM_SHOP_ARG(0);
 	OM_ARG_NOT_NULL(1, "order_id");
 	OM_ARG_NOT_NULL(2, "changes");
 	OM_ARG_NOT_NULL(3, "reason");

@@ -24,7 +24,8 @@
  *	records		events.c (appending events, NOTIFY wake-ups)
  *	utilities	context.c (the acting context), machines.c (the status
  *				machines), spi_plans.c (kept plans), clock.c, money.c,
- *				icu.c (ICU), sort_merge.c
+ *				icu.c (ICU), sort_merge.c, rls.c (row-level security
+ *				by shop)
  *
  * docs/architecture.md says more.
  *
@@ -39,6 +40,7 @@
 #include "compat.h"
 #include "context.h"
 #include "events.h"
+#include "rls.h"
 #include "sweep.h"
 
 PG_MODULE_MAGIC;
@@ -51,6 +53,7 @@ _PG_init(void)
 	om_act_init();
 	om_clock_define_guc();
 	om_events_define_gucs();
+	om_rls_define_guc();
 	/* the sweeper's settings exist only where the sweeper can run */
 	if (process_shared_preload_libraries_in_progress)
 	{

@@ -50,6 +50,7 @@
 #include "clock.h"
 #include "events.h"
 #include "om_args.h"
+#include "rls.h"
 #include "shop.h"
 #include "spi_util.h"
 
@@ -182,7 +183,7 @@ om_events_since(PG_FUNCTION_ARGS)
 	bool		isnull;
 	bool		newest_null;
 
-	OM_ARG_NOT_NULL(0, "shop_id");
+	OM_SHOP_ARG(0);
 	OM_ARG_NOT_NULL(1, "after_event_id");
 	shop_id = PG_GETARG_INT64(0);
 	after = PG_GETARG_INT64(1);
@@ -255,7 +256,7 @@ om_register_consumer(PG_FUNCTION_ARGS)
 	bool		from_start;
 	bool		isnull;
 
-	OM_ARG_NOT_NULL(0, "shop_id");
+	OM_SHOP_ARG(0);
 	OM_ARG_NOT_NULL(2, "from_start");
 	shop_id = PG_GETARG_INT64(0);
 	consumer = ConsumerArg(fcinfo, 1);
@@ -308,7 +309,7 @@ om_drop_consumer(PG_FUNCTION_ARGS)
 	Datum		values[2];
 	bool		found;
 
-	OM_ARG_NOT_NULL(0, "shop_id");
+	OM_SHOP_ARG(0);
 	values[0] = PG_GETARG_DATUM(0);
 	values[1] = CStringGetTextDatum(ConsumerArg(fcinfo, 1));
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -466,7 +467,7 @@ om_next_events(PG_FUNCTION_ARGS)
 	int64		after;
 	int			round;
 
-	OM_ARG_NOT_NULL(0, "shop_id");
+	OM_SHOP_ARG(0);
 	shop_id = PG_GETARG_INT64(0);
 	consumer = ConsumerArg(fcinfo, 1);
 	max = MaxArg(fcinfo, 2);
@@ -580,7 +581,7 @@ om_enable_notify(PG_FUNCTION_ARGS)
 	int64		shop_id;
 	int			i;
 
-	OM_ARG_NOT_NULL(0, "shop_id");
+	OM_SHOP_ARG(0);
 	shop_id = PG_GETARG_INT64(0);
 	if (!pg_strong_random(bytes, sizeof(bytes)))
 		ereport(ERROR,

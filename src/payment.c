@@ -31,6 +31,7 @@
 #include "om_args.h"
 #include "om_errcodes.h"
 #include "order_lock.h"
+#include "rls.h"
 #include "spi_util.h"
 #include "store_credit.h"
 
@@ -250,7 +251,7 @@ StatusResult(FunctionCallInfo fcinfo, int payment)
 static void
 Begin(FunctionCallInfo fcinfo, OmOrder *o)
 {
-	OM_ARG_NOT_NULL(0, "shop_id");
+	OM_SHOP_ARG(0);
 	OM_ARG_NOT_NULL(1, "order_id");
 	om_enter_order(PG_GETARG_INT64(0), PG_GETARG_INT64(1), o);
 }
@@ -327,6 +328,7 @@ om_payment_succeeded(PG_FUNCTION_ARGS)
 	Numeric		net;
 	int			payment = -1;
 
+	OM_SHOP_ARG(0);			/* before the other arguments are judged */
 	OM_ARG_NOT_NULL(2, "amount");
 	amount = PG_GETARG_NUMERIC(2);
 	CheckAmount(amount, "payment");
@@ -401,6 +403,7 @@ om_payment_failed(PG_FUNCTION_ARGS)
 	char	   *kind;
 	int			payment;
 
+	OM_SHOP_ARG(0);			/* before the other arguments are judged */
 	OM_ARG_NOT_NULL(2, "reason");
 	reason = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	Begin(fcinfo, &o);
@@ -515,6 +518,7 @@ om_refund(PG_FUNCTION_ARGS)
 	char	   *method = NULL;
 	char	   *credit_to;
 
+	OM_SHOP_ARG(0);			/* before the other arguments are judged */
 	OM_ARG_NOT_NULL(2, "amount");
 	amount = PG_GETARG_NUMERIC(2);
 	CheckAmount(amount, "refund");

@@ -38,6 +38,7 @@
 #include "om_errcodes.h"
 #include "order_lock.h"
 #include "promo.h"
+#include "rls.h"
 #include "shop.h"
 #include "spi_util.h"
 #include "sweep.h"
@@ -850,7 +851,7 @@ om_create_promo(PG_FUNCTION_ARGS)
 	int			nproducts;
 	int			nskus;
 
-	OM_ARG_NOT_NULL(0, "shop_id");
+	OM_SHOP_ARG(0);
 	OM_ARG_NOT_NULL(1, "code");
 	OM_ARG_NOT_NULL(2, "kind");
 	OM_ARG_NOT_NULL(3, "value");
@@ -936,7 +937,7 @@ om_issue_winback_code(PG_FUNCTION_ARGS)
 	OmPromo		existing;
 	text	   *result;
 
-	OM_ARG_NOT_NULL(0, "shop_id");
+	OM_SHOP_ARG(0);
 	OM_ARG_NOT_NULL(1, "order_id");
 	OM_ARG_NOT_NULL(2, "kind");
 	OM_ARG_NOT_NULL(3, "value");

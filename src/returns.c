@@ -50,6 +50,7 @@
 #include "om_args.h"
 #include "om_errcodes.h"
 #include "order_lock.h"
+#include "rls.h"
 #include "spi_util.h"
 #include "stock.h"
 #include "store_credit.h"
@@ -550,7 +551,7 @@ om_request_return(PG_FUNCTION_ARGS)
 	bool		override;
 	bool		late;
 
-	OM_ARG_NOT_NULL(0, "shop_id");
+	OM_SHOP_ARG(0);
 	OM_ARG_NOT_NULL(1, "order_id");
 	OM_ARG_NOT_NULL(2, "lines");
 	shop_id = PG_GETARG_INT64(0);
@@ -597,7 +598,7 @@ om_request_exchange(PG_FUNCTION_ARGS)
 	bool		override;
 	bool		late;
 
-	OM_ARG_NOT_NULL(0, "shop_id");
+	OM_SHOP_ARG(0);
 	OM_ARG_NOT_NULL(1, "order_id");
 	OM_ARG_NOT_NULL(2, "from_sku");
 	OM_ARG_NOT_NULL(3, "to_sku");
@@ -659,7 +660,7 @@ om_request_exchange(PG_FUNCTION_ARGS)
 static void
 EnterReturn(FunctionCallInfo fcinfo, ReturnRow *r)
 {
-	OM_ARG_NOT_NULL(0, "shop_id");
+	OM_SHOP_ARG(0);
 	OM_ARG_NOT_NULL(1, "return_id");
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -730,6 +731,7 @@ om_receive_return(PG_FUNCTION_ARGS)
 	bool		restock;
 	Datum		values[3];
 
+	OM_SHOP_ARG(0);			/* before the other arguments are judged */
 	OM_ARG_NOT_NULL(2, "restock");
 	restock = PG_GETARG_BOOL(2);
 	EnterReturn(fcinfo, &r);

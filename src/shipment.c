@@ -57,6 +57,7 @@
 #include "om_args.h"
 #include "om_errcodes.h"
 #include "order_lock.h"
+#include "rls.h"
 #include "spi_util.h"
 #include "stock.h"
 
@@ -127,7 +128,7 @@ HasPackages(void)
 static void
 EnterOrder(FunctionCallInfo fcinfo, OmOrder *o)
 {
-	OM_ARG_NOT_NULL(0, "shop_id");
+	OM_SHOP_ARG(0);
 	OM_ARG_NOT_NULL(1, "order_id");
 	om_enter_order(PG_GETARG_INT64(0), PG_GETARG_INT64(1), o);
 }
@@ -550,6 +551,7 @@ om_set_delivery_status(PG_FUNCTION_ARGS)
 	int			to;
 	Parcel		parcel = {OptText(fcinfo, 3), OptText(fcinfo, 4), NULL};
 
+	OM_SHOP_ARG(0);			/* before the other arguments are judged */
 	OM_ARG_NOT_NULL(2, "status");
 	to = om_state_by_name(OM_MACHINE_DELIVERY,
 						  DatumGetCString(DirectFunctionCall1(enum_out, PG_GETARG_DATUM(2))));
@@ -632,7 +634,7 @@ EnterPackage(FunctionCallInfo fcinfo, OmOrder *o, Package *p)
 	TupleDesc	td;
 	bool		isnull;
 
-	OM_ARG_NOT_NULL(0, "shop_id");
+	OM_SHOP_ARG(0);
 	OM_ARG_NOT_NULL(1, "shipment_id");
 	om_require_column("shipment", "expected_delivery", "packages");
 	shop_id = PG_GETARG_INT64(0);
@@ -685,6 +687,7 @@ om_set_shipment_status(PG_FUNCTION_ARGS)
 	Package		p;
 	int			to;
 
+	OM_SHOP_ARG(0);			/* before the other arguments are judged */
 	OM_ARG_NOT_NULL(2, "status");
 	to = om_state_by_name(OM_MACHINE_DELIVERY,
 						  DatumGetCString(DirectFunctionCall1(enum_out, PG_GETARG_DATUM(2))));

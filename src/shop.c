@@ -24,6 +24,7 @@
 #include "money.h"
 #include "om_args.h"
 #include "om_errcodes.h"
+#include "rls.h"
 #include "shop.h"
 #include "spi_util.h"
 
@@ -128,7 +129,7 @@ om_create_shop(PG_FUNCTION_ARGS)
 	char	   *timezone;
 	Datum		values[6];
 
-	OM_ARG_NOT_NULL(0, "shop_id");
+	OM_SHOP_ARG(0);
 	OM_ARG_NOT_NULL(1, "name");
 	OM_ARG_NOT_NULL(2, "currency");
 	OM_ARG_NOT_NULL(3, "locale");
@@ -476,7 +477,7 @@ om_update_shop(PG_FUNCTION_ARGS)
 	int			nargs = 2;
 	const ShopSetting *setting = NULL;
 
-	OM_ARG_NOT_NULL(0, "shop_id");
+	OM_SHOP_ARG(0);
 	OM_ARG_NOT_NULL(1, "settings");
 	shop_id = PG_GETARG_INT64(0);
 	settings = PG_GETARG_JSONB_P(1);
@@ -589,7 +590,7 @@ om_upsert_customer(PG_FUNCTION_ARGS)
 	Datum		values[8];
 	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 
-	OM_ARG_NOT_NULL(0, "shop_id");
+	OM_SHOP_ARG(0);
 	OM_ARG_NOT_NULL(1, "customer_id");
 	OM_ARG_NOT_NULL(3, "is_member");
 	shop_id = PG_GETARG_INT64(0);

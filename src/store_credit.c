@@ -45,6 +45,7 @@
 #include "money.h"
 #include "om_args.h"
 #include "om_errcodes.h"
+#include "rls.h"
 #include "shop.h"
 #include "spi_util.h"
 #include "store_credit.h"
@@ -395,7 +396,7 @@ MerchantMove(FunctionCallInfo fcinfo, const char *kind, const char *amount_name,
 	Numeric		balance;
 	Datum		result;
 
-	OM_ARG_NOT_NULL(0, "shop_id");
+	OM_SHOP_ARG(0);
 	OM_ARG_NOT_NULL(1, "customer_id");
 	OM_ARG_NOT_NULL(2, amount_name);
 	OM_ARG_NOT_NULL(3, "reason");
@@ -448,7 +449,7 @@ om_store_credit_balance(PG_FUNCTION_ARGS)
 	char	   *customer_id;
 	Datum		result;
 
-	OM_ARG_NOT_NULL(0, "shop_id");
+	OM_SHOP_ARG(0);
 	OM_ARG_NOT_NULL(1, "customer_id");
 	shop_id = PG_GETARG_INT64(0);
 	customer_id = text_to_cstring(PG_GETARG_TEXT_PP(1));

@@ -72,6 +72,7 @@
 #include "events.h"
 #include "machines.h"
 #include "om_args.h"
+#include "rls.h"
 #include "spi_util.h"
 #include "sweep.h"
 
@@ -731,6 +732,7 @@ MaxActions(FunctionCallInfo fcinfo, int argno)
  * run_due(max_actions) -> int: performs up to max_actions due actions of
  * any shop, skipping what other sessions hold, and returns how many it
  * performed.  Safe to run from several sessions at once and from pg_cron.
+ * Every shop: 42501 for a role row-level security restricts.
  */
 PG_FUNCTION_INFO_V1(om_run_due);
 Datum
@@ -738,6 +740,7 @@ om_run_due(PG_FUNCTION_ARGS)
 {
 	int32		max_actions = MaxActions(fcinfo, 0);
 
+	(void) om_rls_check_all_shops("run_due()", false);
 	PG_RETURN_INT32(RunDue(NULL, max_actions, true));
 }
 
@@ -755,7 +758,7 @@ om_run_due_shop(PG_FUNCTION_ARGS)
 	int64		shop_id;
 	int32		max_actions;
 
-	OM_ARG_NOT_NULL(0, "shop_id");
+	OM_SHOP_ARG(0);
 	shop_id = PG_GETARG_INT64(0);
 	max_actions = MaxActions(fcinfo, 1);
 	PG_RETURN_INT32(RunDue(&shop_id, max_actions,

@@ -74,6 +74,8 @@ AS $$
 DECLARE
 	r record;
 BEGIN
+	-- row-level security by shop (issue 19): the caller's shop first
+	PERFORM order_mgmt.check_shop_access(report_daily_breakdown.shop_id);
 	r := order_mgmt.shop_day_range(report_daily_breakdown.shop_id, from_day, to_day);
 	RETURN QUERY
 	-- one index range scan per shop-local day: 90 days, 90 groups.  Each
@@ -126,6 +128,8 @@ AS $$
 DECLARE
 	r record;
 BEGIN
+	-- row-level security by shop (issue 19): the caller's shop first
+	PERFORM order_mgmt.check_shop_access(report_lost_orders.shop_id);
 	r := order_mgmt.shop_day_range(report_lost_orders.shop_id, from_day, to_day);
 	RETURN QUERY
 	WITH o AS (
@@ -159,6 +163,8 @@ AS $$
 DECLARE
 	r record;
 BEGIN
+	-- row-level security by shop (issue 19): the caller's shop first
+	PERFORM order_mgmt.check_shop_access(report_cancel_reasons.shop_id);
 	r := order_mgmt.shop_day_range(report_cancel_reasons.shop_id, from_day, to_day);
 	RETURN QUERY
 	SELECT o.cancel_reason, o.cancel_source, count(*), sum(o.total),
@@ -188,6 +194,8 @@ DECLARE
 	recent_since timestamptz;
 	today record;
 BEGIN
+	-- row-level security by shop (issue 19): the caller's shop first
+	PERFORM order_mgmt.check_shop_access(report_followups.shop_id);
 	SELECT * INTO s FROM order_mgmt.shop x WHERE x.shop_id = report_followups.shop_id;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'shop % does not exist', report_followups.shop_id USING ERRCODE = 'OM014';
@@ -279,6 +287,8 @@ AS $$
 DECLARE
 	r record;
 BEGIN
+	-- row-level security by shop (issue 19): the caller's shop first
+	PERFORM order_mgmt.check_shop_access(report_recovery.shop_id);
 	r := order_mgmt.shop_day_range(report_recovery.shop_id, from_day, to_day);
 	RETURN QUERY
 	WITH x AS (
@@ -335,6 +345,8 @@ AS $$
 DECLARE
 	r record;
 BEGIN
+	-- row-level security by shop (issue 19): the caller's shop first
+	PERFORM order_mgmt.check_shop_access(report_variant_mix.shop_id);
 	r := order_mgmt.shop_day_range(report_variant_mix.shop_id, from_day, to_day);
 	IF restock_qty < 0 THEN
 		RAISE EXCEPTION 'restock_qty must not be negative' USING ERRCODE = '22023';
@@ -389,6 +401,8 @@ DECLARE
 	-- once, rather than for each order the scan filters
 	now_ timestamptz := order_mgmt.now();
 BEGIN
+	-- row-level security by shop (issue 19): the caller's shop first
+	PERFORM order_mgmt.check_shop_access(report_stuck.shop_id);
 	IF older_than IS NULL OR older_than < interval '0' THEN
 		RAISE EXCEPTION 'older_than must be a non-negative interval' USING ERRCODE = '22023';
 	END IF;
@@ -437,6 +451,8 @@ AS $$
 DECLARE
 	r record;
 BEGIN
+	-- row-level security by shop (issue 19): the caller's shop first
+	PERFORM order_mgmt.check_shop_access(report_cancellations.shop_id);
 	r := order_mgmt.shop_day_range(report_cancellations.shop_id, from_day, to_day);
 	-- One pass over the cancelled orders joined to their lines.  The products
 	-- list is a window aggregate over each order's lines in line_no order (a

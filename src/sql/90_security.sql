@@ -97,6 +97,15 @@ GRANT EXECUTE ON FUNCTION order_mgmt.verify(bigint),
 	TO order_mgmt_report, order_mgmt_admin;
 REVOKE ALL ON FUNCTION order_mgmt.check_invariants(bigint) FROM PUBLIC;
 
+-- row-level security by shop (issue 19): the policies call rls_shops() as
+-- the querying role, which learns only its own shops
+GRANT EXECUTE ON FUNCTION order_mgmt.rls_shops() TO PUBLIC;
+GRANT EXECUTE ON FUNCTION order_mgmt.check_shop_access(bigint)
+	TO order_mgmt_app, order_mgmt_admin, order_mgmt_report;
+GRANT EXECUTE ON FUNCTION order_mgmt.enable_rls(), order_mgmt.disable_rls(),
+	order_mgmt.grant_shop_access(bigint, name), order_mgmt.revoke_shop_access(bigint, name)
+	TO order_mgmt_admin;
+
 -- merchant operations and settings
 GRANT EXECUTE ON FUNCTION
 	order_mgmt.create_shop(bigint, text, text, text, text),
@@ -193,6 +202,7 @@ SELECT pg_catalog.pg_extension_config_dump('order_mgmt.store_credit_ledger', '')
 SELECT pg_catalog.pg_extension_config_dump('order_mgmt.store_credit_entry_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('order_mgmt.cancel_feedback', '');
 SELECT pg_catalog.pg_extension_config_dump('order_mgmt.order_address', '');
+SELECT pg_catalog.pg_extension_config_dump('order_mgmt.shop_access', '');
 SELECT pg_catalog.pg_extension_config_dump('order_mgmt.return_request', '');
 SELECT pg_catalog.pg_extension_config_dump('order_mgmt.return_line', '');
 SELECT pg_catalog.pg_extension_config_dump('order_mgmt.return_id_seq', '');
