@@ -126,6 +126,17 @@ SELECT order_mgmt.grant_shop_access(1772, 'om_rls_admin');
 SELECT order_mgmt.run_due();
 \echo :LAST_ERROR_SQLSTATE
 SELECT order_mgmt.run_due_shop(1771) >= 0 AS own_shop_swept;
+-- its own shop's orders it may still write by hand, through the guard
+-- (an admin tool's plain UPDATE of a note, and of a status)
+WITH u AS (UPDATE order_mgmt.orders SET admin_note = 'checked by hand'
+		   WHERE shop_id = 1771 AND status IN ('pending', 'confirmed') RETURNING 1)
+SELECT count(*) > 0 AS own_notes_updated FROM u;
+WITH u AS (UPDATE order_mgmt.orders SET status = 'cancelled', cancel_reason = 'other'
+		   WHERE shop_id = 1771 AND order_id = (SELECT min(order_id) FROM order_mgmt.orders
+												WHERE shop_id = 1771 AND status = 'pending'
+												  AND delivery_status IN ('unfulfilled', 'not_executed'))
+		   RETURNING status)
+SELECT status AS own_order FROM u;
 -- every API function that takes a shop refuses shop 1772 (42501), before
 -- it reads its other arguments
 DO $$
