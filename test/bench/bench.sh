@@ -6,6 +6,8 @@
 #                 commit floor, 3 distributions, 1/8/32 clients,
 #                 synchronous_commit on and off; the hot SKU at K = 1/4/16
 #                 and with the admission queue
+#   wal.sh        WAL bytes per one-line checkout against the minimal floor,
+#                 and order_mgmt's WAL per relation (pg_walinspect)
 #   sellout.sh    10,000 units, 100,000 attempts at 32 clients
 #   run_due.sh    100,000 overdue orders swept, checkouts beside
 #   reports       every report over 1,000,000 orders (median of 3)

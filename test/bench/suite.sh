@@ -65,6 +65,7 @@ if [ "${SMOKE:-0}" = 1 ]; then
 	export BENCH_CLIENTS=${BENCH_CLIENTS:-8} BENCH_DISTS=${BENCH_DISTS:-uniform zipfian hot}
 	export BENCH_HOT_K=${BENCH_HOT_K-1 16} BENCH_HOT_CLIENTS=${BENCH_HOT_CLIENTS:-8}
 	step checkout bash "$here/checkout.sh"
+	step wal bash "$here/wal.sh" 200
 	step sellout bash "$here/sellout.sh" 500 2000 16 4
 	step run_due bash "$here/run_due.sh" 2000 2 2
 	step reports reports 5000
@@ -72,6 +73,7 @@ if [ "${SMOKE:-0}" = 1 ]; then
 	step memory bash "$here/memory.sh" 3000
 else
 	step checkout bash "$here/checkout.sh"
+	step wal bash "$here/wal.sh" 2000
 	step sellout bash "$here/sellout.sh" 10000 100000 32 16
 	step run_due bash "$here/run_due.sh" 100000 2 4
 	step reports reports 1000000
