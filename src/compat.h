@@ -11,6 +11,15 @@
 
 #include "utils/datetime.h"
 
+/*
+ * A function that does not return: pg_noreturn, before the declaration,
+ * from PostgreSQL 18 (C11 _Noreturn), which dropped the trailing
+ * pg_attribute_noreturn() of earlier versions.
+ */
+#ifndef pg_noreturn
+#define pg_noreturn pg_attribute_noreturn()
+#endif
+
 /* DecodeDateTime grew a DateTimeErrorExtra argument in PostgreSQL 16. */
 #if PG_VERSION_NUM >= 160000
 #define OM_DECODE_DATETIME(field, ftype, nf, dtype, tm, fsec, tzp) \
