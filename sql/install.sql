@@ -38,6 +38,7 @@ WHERE n.nspname = 'order_mgmt' AND p.prosecdef
 SELECT rolname FROM pg_roles WHERE rolname LIKE 'order_mgmt_%' ORDER BY 1;
 
 -- the GUCs are reserved: a typo is an error, not a silent placeholder
+-- (PostgreSQL 15+; 13 and 14 have no reserved prefixes: install_1.out)
 SET order_mgmt.clokc = '2026-01-01';
 \echo :LAST_ERROR_SQLSTATE
 

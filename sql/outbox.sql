@@ -140,7 +140,7 @@ $$;
 SET client_min_messages = warning;  -- its NOTICE counts every test's events
 SELECT order_mgmt.rebase_events() > 0 AS rebased;
 RESET client_min_messages;
-SELECT count(DISTINCT xid) AS xids, min(xid) AS xid FROM order_mgmt.order_event;
+SELECT count(DISTINCT xid) AS xids, min(xid::text::bigint) AS xid FROM order_mgmt.order_event;  -- min(xid8): PostgreSQL 15+
 SELECT count(*) > 0 AS readable FROM order_mgmt.events_since(250, 0);
 SELECT order_mgmt.checkout(250, '[{"sku": "A", "qty": 1}]') > 0 AS bought;
 SELECT kind FROM order_mgmt.next_events(250, 'all');

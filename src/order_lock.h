@@ -10,6 +10,8 @@
 
 #include "utils/numeric.h"
 
+#include "compat.h"
+
 typedef struct OmOrder
 {
 	int64		shop_id;
@@ -25,7 +27,7 @@ typedef struct OmOrder
 	Numeric		refunded_amount;
 } OmOrder;
 
-extern void om_order_not_found(int64 shop_id, int64 order_id) pg_attribute_noreturn();
+pg_noreturn extern void om_order_not_found(int64 shop_id, int64 order_id);
 extern void om_lock_order(int64 shop_id, int64 order_id, OmOrder *order);
 extern void om_enter_order(int64 shop_id, int64 order_id, OmOrder *order);
 extern void om_move_status(int64 shop_id, int64 order_id, const char *status,

@@ -48,6 +48,7 @@
 #include "utils/xid8.h"
 
 #include "clock.h"
+#include "compat.h"
 #include "events.h"
 #include "om_args.h"
 #include "rls.h"
@@ -202,7 +203,7 @@ om_events_since(PG_FUNCTION_ARGS)
 			"SELECT pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot()),"
 			" CASE WHEN $2 = 0 THEN '0'::pg_catalog.xid8 ELSE"
 			"  (SELECT e.xid FROM order_mgmt.order_event e WHERE e.shop_id = $1 AND e.event_id = $2) END,"
-			" (SELECT max(e.xid) FROM order_mgmt.order_event e WHERE e.shop_id = $1)",
+			" " OM_SHOP_MAX_EVENT_XID_SQL,
 			2, start_types);
 	values[0] = Int64GetDatum(shop_id);
 	values[1] = Int64GetDatum(after);
@@ -354,7 +355,7 @@ LockConsumer(int64 shop_id, const char *consumer, Datum *snapshot, Datum *batch,
 
 	om_plan(&lock_plan,
 			"SELECT c.snapshot, c.batch_snapshot, c.batch_after,"
-			" (SELECT max(e.xid) FROM order_mgmt.order_event e WHERE e.shop_id = $1),"
+			" " OM_SHOP_MAX_EVENT_XID_SQL ","
 			" GREATEST(pg_catalog.pg_snapshot_xmax(c.snapshot),"
 			"          pg_catalog.pg_snapshot_xmax(c.batch_snapshot))"
 			" FROM order_mgmt.event_consumer c"

@@ -42,6 +42,7 @@
 #include "utils/json.h"
 
 #include "clock.h"
+#include "compat.h"
 #include "events.h"
 #include "icu.h"
 #include "lines.h"
@@ -68,7 +69,7 @@ typedef struct ReturnRow
  * The error for a return id the shop does not have (22023, as for an
  * unknown SKU); detail, when not NULL, says why.
  */
-static void ReturnNotFound(int64 shop_id, int64 return_id, const char *detail) pg_attribute_noreturn();
+pg_noreturn static void ReturnNotFound(int64 shop_id, int64 return_id, const char *detail);
 
 static void
 ReturnNotFound(int64 shop_id, int64 return_id, const char *detail)

@@ -200,7 +200,7 @@ om_rls_check_shop(int64 shop_id)
 				 errdetail("Row-level security is on and this session's order_mgmt.shop_id is " INT64_FORMAT ".",
 						   setting),
 				 errhint("Set order_mgmt.shop_id to the shop to act for, or reset it.")));
-	if (let_in.lxid == MyProc->lxid && let_in.role == me && let_in.shop_id == shop_id)
+	if (let_in.lxid == OM_MY_LXID() && let_in.role == me && let_in.shop_id == shop_id)
 		return;
 	if (AllowedShops(me, shop_id, NULL) == 0)
 		ereport(ERROR,
@@ -209,7 +209,7 @@ om_rls_check_shop(int64 shop_id)
 				 errdetail("Row-level security is on and role \"%s\" is not mapped to shop " INT64_FORMAT " in order_mgmt.shop_access.",
 						   GetUserNameFromId(me, false), shop_id),
 				 errhint("A role that bypasses row-level security maps it with order_mgmt.grant_shop_access().")));
-	let_in.lxid = MyProc->lxid;
+	let_in.lxid = OM_MY_LXID();
 	let_in.role = me;
 	let_in.shop_id = shop_id;
 }

@@ -51,6 +51,7 @@
 #include "utils/jsonb.h"
 
 #include "clock.h"
+#include "compat.h"
 #include "events.h"
 #include "lines.h"
 #include "machines.h"
@@ -606,7 +607,7 @@ typedef struct Package
 } Package;
 
 /* The error for a shipment id the shop does not have (22023); detail may be NULL. */
-static void ShipmentNotFound(int64 shop_id, int64 shipment_id, const char *detail) pg_attribute_noreturn();
+pg_noreturn static void ShipmentNotFound(int64 shop_id, int64 shipment_id, const char *detail);
 
 static void
 ShipmentNotFound(int64 shop_id, int64 shipment_id, const char *detail)

@@ -8,7 +8,9 @@
 #ifndef OM_SHOP_H
 #define OM_SHOP_H
 
-extern void om_shop_not_found(int64 shop_id) pg_attribute_noreturn();
+#include "compat.h"
+
+pg_noreturn extern void om_shop_not_found(int64 shop_id);
 extern void om_require_shop(int64 shop_id);
 extern void om_require_customer(int64 shop_id, const char *customer_id);
 extern void om_check_email(const char *email);

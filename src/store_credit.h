@@ -11,10 +11,12 @@
 
 #include "utils/numeric.h"
 
+#include "compat.h"
+
 extern Numeric om_credit_move(int64 shop_id, const char *customer_id, int64 order_id,
 							  const char *kind, Numeric amount, const char *reason);
-extern void om_credit_insufficient(int64 shop_id, const char *customer_id,
-								   Numeric wanted) pg_attribute_noreturn();
+pg_noreturn extern void om_credit_insufficient(int64 shop_id, const char *customer_id,
+											   Numeric wanted);
 extern void om_credit_lock_nowait(int64 shop_id, const char *customer_id);
 extern void om_credit_order_cancelled(int64 shop_id, int64 order_id,
 									  const char *customer_id);
