@@ -563,6 +563,79 @@ BEGIN
 	  AND CASE WHEN x.machine IS NULL THEN m.breaks IS NOT NULL
 			   ELSE x.cur <> coalesce(x.last_to, x.first)
 					OR (x.last_to IS NOT NULL AND x.first_from IS DISTINCT FROM x.first) END;
+
+	-- orphans (issue 21): the rows whose foreign keys were dropped from the
+	-- write path (only order_mgmt's functions write them, for an order they
+	-- locked or just inserted; orders are never deleted, and keep_referenced
+	-- keeps a SKU, shop or promo code that rows refer to): each refers to an
+	-- existing order, SKU, shop or code.  Rows made otherwise (by the owner,
+	-- with the triggers off, or a TRUNCATE on Citus) are found here.
+	RETURN QUERY
+	WITH child AS (
+		SELECT 'order_line' AS t, c.shop_id, c.order_id, format('line %s', c.line_no) AS what
+		FROM order_mgmt.order_line c WHERE p_shop IS NULL OR c.shop_id = p_shop
+		UNION ALL
+		SELECT 'reservation', c.shop_id, c.order_id, format('reservation %s', c.reservation_id)
+		FROM order_mgmt.reservation c WHERE p_shop IS NULL OR c.shop_id = p_shop
+		UNION ALL
+		SELECT 'promo_redemption', c.shop_id, c.order_id, format('redemption of code %s', c.code_key)
+		FROM order_mgmt.promo_redemption c WHERE p_shop IS NULL OR c.shop_id = p_shop
+		UNION ALL
+		SELECT 'payment', c.shop_id, c.order_id, format('payment %s', c.payment_id)
+		FROM order_mgmt.payment c WHERE p_shop IS NULL OR c.shop_id = p_shop
+		UNION ALL
+		SELECT 'order_event', c.shop_id, c.order_id, format('event %s', c.event_id)
+		FROM order_mgmt.order_event c WHERE p_shop IS NULL OR c.shop_id = p_shop
+		UNION ALL
+		SELECT 'due_action', c.shop_id, c.order_id, format('due action %s', c.action)
+		FROM order_mgmt.due_action c WHERE p_shop IS NULL OR c.shop_id = p_shop
+		UNION ALL
+		SELECT 'shipment', c.shop_id, c.order_id, format('shipment %s', c.shipment_id)
+		FROM order_mgmt.shipment c WHERE p_shop IS NULL OR c.shop_id = p_shop
+		UNION ALL
+		SELECT 'reward_ledger', c.shop_id, c.order_id, format('reward entry %s', c.entry_id)
+		FROM order_mgmt.reward_ledger c WHERE p_shop IS NULL OR c.shop_id = p_shop
+		UNION ALL
+		SELECT 'store_credit_ledger', c.shop_id, c.order_id, format('store credit entry %s', c.entry_id)
+		FROM order_mgmt.store_credit_ledger c
+		WHERE c.order_id IS NOT NULL AND (p_shop IS NULL OR c.shop_id = p_shop)
+		UNION ALL
+		SELECT 'cancel_feedback', c.shop_id, c.order_id, format('feedback %s', c.feedback_no)
+		FROM order_mgmt.cancel_feedback c WHERE p_shop IS NULL OR c.shop_id = p_shop
+		UNION ALL
+		SELECT 'return_request', c.shop_id, c.order_id, format('return %s', c.return_id)
+		FROM order_mgmt.return_request c WHERE p_shop IS NULL OR c.shop_id = p_shop
+		UNION ALL
+		SELECT 'order_address', c.shop_id, c.order_id, format('%s address version %s', c.kind, c.version)
+		FROM order_mgmt.order_address c WHERE p_shop IS NULL OR c.shop_id = p_shop
+	)
+	SELECT 'orphan_' || c.t || '_order', c.shop_id,
+		   format('%s of order %s: no such order', c.what, c.order_id)
+	FROM child c
+	WHERE NOT EXISTS (SELECT FROM order_mgmt.orders o WHERE o.shop_id = c.shop_id AND o.order_id = c.order_id)
+	UNION ALL
+	SELECT 'orphan_order_line_sku', l.shop_id,
+		   format('order %s line %s: no sku %s', l.order_id, l.line_no, l.sku)
+	FROM order_mgmt.order_line l
+	WHERE (p_shop IS NULL OR l.shop_id = p_shop)
+	  AND NOT EXISTS (SELECT FROM order_mgmt.sku k WHERE k.shop_id = l.shop_id AND k.sku = l.sku)
+	UNION ALL
+	SELECT 'orphan_orders_shop', o.shop_id, format('order %s: no such shop', o.order_id)
+	FROM order_mgmt.orders o
+	WHERE (p_shop IS NULL OR o.shop_id = p_shop)
+	  AND NOT EXISTS (SELECT FROM order_mgmt.shop s WHERE s.shop_id = o.shop_id)
+	UNION ALL
+	SELECT 'orphan_promo_redemption_code', r.shop_id,
+		   format('redemption of order %s: no code %s', r.order_id, r.code_key)
+	FROM order_mgmt.promo_redemption r
+	WHERE (p_shop IS NULL OR r.shop_id = p_shop)
+	  AND NOT EXISTS (SELECT FROM order_mgmt.promo_code p WHERE p.shop_id = r.shop_id AND p.code_key = r.code_key)
+	UNION ALL
+	SELECT 'orphan_promo_customer_use_code', u.shop_id,
+		   format('counter of %s: no code %s', u.who, u.code_key)
+	FROM order_mgmt.promo_customer_use u
+	WHERE (p_shop IS NULL OR u.shop_id = p_shop)
+	  AND NOT EXISTS (SELECT FROM order_mgmt.promo_code p WHERE p.shop_id = u.shop_id AND p.code_key = u.code_key);
 END
 $$;
 
@@ -2525,3 +2598,61 @@ GRANT EXECUTE ON FUNCTION order_mgmt.report_followups(bigint),
 	order_mgmt.report_stuck(bigint, interval),
 	order_mgmt.report_cancellations(bigint, date, date)
 	TO order_mgmt_report, order_mgmt_admin;
+
+-- ---------------------------------------------------------------------------
+-- Issue 21, lean writes: the foreign keys a checkout and a sweep checked
+-- per row are dropped, where what they guarded is guarded already: every
+-- key to orders (only order_mgmt's functions write those rows, for an order
+-- they locked or just inserted; orders are never deleted and never change
+-- their key), order_line's to sku, orders' to shop, and the promo ledgers'
+-- to promo_code.  Each cost an SPI query and a FOR KEY SHARE row lock of
+-- the parent (a lock record in the WAL; on the shop's row and a campaign
+-- code's, a MultiXact shared by every checkout).  The parent side is kept
+-- by keep_referenced() (a SKU, shop or code that rows refer to is not
+-- deleted, re-keyed or truncated: 23503, as before), and check_invariants()
+-- gets its orphan_* checks in the section "Issue 14, verify() complete"
+-- above.  docs/performance.md "Foreign keys" lists what was kept and why.
+-- ---------------------------------------------------------------------------
+ALTER TABLE order_mgmt.orders DROP CONSTRAINT IF EXISTS orders_shop_id_fkey;
+ALTER TABLE order_mgmt.order_line DROP CONSTRAINT IF EXISTS order_line_shop_id_order_id_fkey;
+ALTER TABLE order_mgmt.order_line DROP CONSTRAINT IF EXISTS order_line_shop_id_sku_fkey;
+ALTER TABLE order_mgmt.reservation DROP CONSTRAINT IF EXISTS reservation_shop_id_order_id_fkey;
+ALTER TABLE order_mgmt.promo_redemption DROP CONSTRAINT IF EXISTS promo_redemption_shop_id_code_key_fkey;
+ALTER TABLE order_mgmt.promo_redemption DROP CONSTRAINT IF EXISTS promo_redemption_shop_id_order_id_fkey;
+ALTER TABLE order_mgmt.promo_customer_use DROP CONSTRAINT IF EXISTS promo_customer_use_shop_id_code_key_fkey;
+ALTER TABLE order_mgmt.payment DROP CONSTRAINT IF EXISTS payment_shop_id_order_id_fkey;
+ALTER TABLE order_mgmt.order_event DROP CONSTRAINT IF EXISTS order_event_shop_id_order_id_fkey;
+ALTER TABLE order_mgmt.due_action DROP CONSTRAINT IF EXISTS due_action_shop_id_order_id_fkey;
+ALTER TABLE order_mgmt.shipment DROP CONSTRAINT IF EXISTS shipment_shop_id_order_id_fkey;
+ALTER TABLE order_mgmt.reward_ledger DROP CONSTRAINT IF EXISTS reward_ledger_shop_id_order_id_fkey;
+ALTER TABLE order_mgmt.store_credit_ledger DROP CONSTRAINT IF EXISTS store_credit_ledger_shop_id_order_id_fkey;
+ALTER TABLE order_mgmt.cancel_feedback DROP CONSTRAINT IF EXISTS cancel_feedback_shop_id_order_id_fkey;
+ALTER TABLE order_mgmt.return_request DROP CONSTRAINT IF EXISTS return_request_shop_id_order_id_fkey;
+ALTER TABLE order_mgmt.order_address DROP CONSTRAINT IF EXISTS order_address_shop_id_order_id_fkey;
+
+CREATE FUNCTION order_mgmt.keep_referenced() RETURNS trigger
+	AS 'MODULE_PATHNAME', 'om_keep_referenced'
+	LANGUAGE C
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.keep_referenced() IS
+	'Refuses (23503) to delete, re-key or truncate a SKU, shop or promo code that order lines, orders or promo ledgers refer to (the parent side of the foreign keys issue 21 dropped); its argument names the parent table';
+
+CREATE TRIGGER sku_referenced BEFORE DELETE OR UPDATE OF shop_id, sku ON order_mgmt.sku
+	FOR EACH ROW EXECUTE FUNCTION order_mgmt.keep_referenced('sku');
+CREATE TRIGGER sku_referenced_truncate BEFORE TRUNCATE ON order_mgmt.sku
+	FOR EACH STATEMENT EXECUTE FUNCTION order_mgmt.keep_referenced('sku');
+CREATE TRIGGER shop_referenced BEFORE DELETE OR UPDATE OF shop_id ON order_mgmt.shop
+	FOR EACH ROW EXECUTE FUNCTION order_mgmt.keep_referenced('shop');
+CREATE TRIGGER shop_referenced_truncate BEFORE TRUNCATE ON order_mgmt.shop
+	FOR EACH STATEMENT EXECUTE FUNCTION order_mgmt.keep_referenced('shop');
+CREATE TRIGGER promo_code_referenced BEFORE DELETE OR UPDATE OF shop_id, code_key ON order_mgmt.promo_code
+	FOR EACH ROW EXECUTE FUNCTION order_mgmt.keep_referenced('promo_code');
+CREATE TRIGGER promo_code_referenced_truncate BEFORE TRUNCATE ON order_mgmt.promo_code
+	FOR EACH STATEMENT EXECUTE FUNCTION order_mgmt.keep_referenced('promo_code');
+COMMENT ON TRIGGER sku_referenced ON order_mgmt.sku IS 'A SKU that order lines refer to is never deleted nor re-keyed (23503)';
+COMMENT ON TRIGGER sku_referenced_truncate ON order_mgmt.sku IS 'No TRUNCATE while order lines exist (23503)';
+COMMENT ON TRIGGER shop_referenced ON order_mgmt.shop IS 'A shop with orders is never deleted nor re-keyed (23503)';
+COMMENT ON TRIGGER shop_referenced_truncate ON order_mgmt.shop IS 'No TRUNCATE while orders exist (23503)';
+COMMENT ON TRIGGER promo_code_referenced ON order_mgmt.promo_code IS 'A promo code that redemptions or per-customer counters refer to is never deleted nor re-keyed (23503)';
+COMMENT ON TRIGGER promo_code_referenced_truncate ON order_mgmt.promo_code IS 'No TRUNCATE while redemptions or per-customer counters exist (23503)';
+REVOKE ALL ON FUNCTION order_mgmt.keep_referenced() FROM PUBLIC;

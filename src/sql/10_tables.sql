@@ -151,7 +151,7 @@ CREATE SEQUENCE order_mgmt.order_id_seq;
 COMMENT ON SEQUENCE order_mgmt.order_id_seq IS 'order_id values, unique over all shops';
 
 CREATE TABLE order_mgmt.orders (
-	shop_id bigint NOT NULL REFERENCES order_mgmt.shop,
+	shop_id bigint NOT NULL,
 	order_id bigint NOT NULL DEFAULT nextval('order_mgmt.order_id_seq'),
 	order_no text NOT NULL,
 	customer_id text,
@@ -258,9 +258,7 @@ CREATE TABLE order_mgmt.order_line (
 	discount numeric NOT NULL DEFAULT 0 CHECK (discount >= 0),
 	returned_qty integer NOT NULL DEFAULT 0 CHECK (returned_qty >= 0 AND returned_qty <= qty),
 	ordered_at timestamptz NOT NULL,
-	PRIMARY KEY (shop_id, order_id, line_no),
-	FOREIGN KEY (shop_id, order_id) REFERENCES order_mgmt.orders,
-	FOREIGN KEY (shop_id, sku) REFERENCES order_mgmt.sku
+	PRIMARY KEY (shop_id, order_id, line_no)
 );
 COMMENT ON TABLE order_mgmt.order_line IS 'Lines of an order; never deleted';
 COMMENT ON COLUMN order_mgmt.order_line.shop_id IS 'Owning shop';
@@ -287,8 +285,7 @@ CREATE TABLE order_mgmt.reservation (
 	state order_mgmt.reservation_state NOT NULL DEFAULT 'held',
 	created_at timestamptz NOT NULL,
 	resolved_at timestamptz,
-	PRIMARY KEY (shop_id, reservation_id),
-	FOREIGN KEY (shop_id, order_id) REFERENCES order_mgmt.orders
+	PRIMARY KEY (shop_id, reservation_id)
 );
 CREATE INDEX reservation_order ON order_mgmt.reservation (shop_id, order_id);
 CREATE INDEX reservation_held ON order_mgmt.reservation (shop_id, sku, bucket) WHERE state = 'held';
@@ -358,9 +355,7 @@ CREATE TABLE order_mgmt.promo_redemption (
 	who text,
 	claimed_at timestamptz NOT NULL,
 	released_at timestamptz,
-	PRIMARY KEY (shop_id, code_key, order_id),
-	FOREIGN KEY (shop_id, code_key) REFERENCES order_mgmt.promo_code,
-	FOREIGN KEY (shop_id, order_id) REFERENCES order_mgmt.orders
+	PRIMARY KEY (shop_id, code_key, order_id)
 );
 CREATE INDEX promo_redemption_order ON order_mgmt.promo_redemption (shop_id, order_id);
 
@@ -369,8 +364,7 @@ CREATE TABLE order_mgmt.promo_customer_use (
 	code_key text NOT NULL,
 	who text NOT NULL,
 	used integer NOT NULL CHECK (used >= 0),
-	PRIMARY KEY (shop_id, code_key, who),
-	FOREIGN KEY (shop_id, code_key) REFERENCES order_mgmt.promo_code
+	PRIMARY KEY (shop_id, code_key, who)
 );
 COMMENT ON TABLE order_mgmt.promo_customer_use IS 'Live claims of a code per customer (or guest e-mail): the row a per-customer limit is enforced on';
 COMMENT ON COLUMN order_mgmt.promo_customer_use.shop_id IS 'Owning shop';
@@ -406,8 +400,7 @@ CREATE TABLE order_mgmt.payment (
 	refund_method order_mgmt.refund_method
 		CONSTRAINT payment_refund_method_check CHECK (refund_method IS NULL OR kind = 'refund'),
 	PRIMARY KEY (shop_id, payment_id),
-	UNIQUE (shop_id, provider_ref),
-	FOREIGN KEY (shop_id, order_id) REFERENCES order_mgmt.orders
+	UNIQUE (shop_id, provider_ref)
 );
 CREATE INDEX payment_order ON order_mgmt.payment (shop_id, order_id);
 COMMENT ON TABLE order_mgmt.payment IS 'Every charge and refund attempt; never deleted';
@@ -437,8 +430,7 @@ CREATE TABLE order_mgmt.order_event (
 	to_value text,
 	detail jsonb,
 	xid xid8 NOT NULL DEFAULT pg_catalog.pg_current_xact_id(),
-	PRIMARY KEY (shop_id, event_id),
-	FOREIGN KEY (shop_id, order_id) REFERENCES order_mgmt.orders
+	PRIMARY KEY (shop_id, event_id)
 );
 CREATE INDEX order_event_order ON order_mgmt.order_event (shop_id, order_id, event_id);
 CREATE INDEX order_event_outbox ON order_mgmt.order_event (shop_id, xid, event_id);
@@ -486,8 +478,7 @@ CREATE TABLE order_mgmt.due_action (
 	attempts integer NOT NULL DEFAULT 0 CHECK (attempts >= 0),
 	last_error text,
 	failed_at timestamptz,
-	PRIMARY KEY (shop_id, order_id, action),
-	FOREIGN KEY (shop_id, order_id) REFERENCES order_mgmt.orders
+	PRIMARY KEY (shop_id, order_id, action)
 );
 CREATE INDEX due_action_due ON order_mgmt.due_action (due_at);
 COMMENT ON TABLE order_mgmt.due_action IS 'Deadlines: what the sweeper (run_due) must do to an order, and when (SPEC §13); rows with attempts > 0 are failing and back off';

@@ -110,3 +110,35 @@ CREATE TRIGGER order_address_no_truncate BEFORE TRUNCATE ON order_mgmt.order_add
 	FOR EACH STATEMENT EXECUTE FUNCTION order_mgmt.forbid_change();
 COMMENT ON TRIGGER order_address_no_delete ON order_mgmt.order_address IS 'Address versions are never deleted, only blanked by an erasure (OM009)';
 COMMENT ON TRIGGER order_address_no_truncate ON order_mgmt.order_address IS 'Address versions are never deleted, only blanked by an erasure (OM009)';
+
+-- Issue 21: the foreign keys to orders, from order_line to sku, from orders
+-- to shop and from the promo ledgers to promo_code are gone from the write
+-- path (each cost every checkout an SPI query and a row lock on the
+-- parent); what they also gave, that the parent cannot go while rows refer
+-- to it, is kept here, at no cost to the writes (src/keep_referenced.c).
+-- Orders themselves are never deleted (forbid_change above).
+CREATE FUNCTION order_mgmt.keep_referenced() RETURNS trigger
+	AS 'MODULE_PATHNAME', 'om_keep_referenced'
+	LANGUAGE C
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.keep_referenced() IS
+	'Refuses (23503) to delete, re-key or truncate a SKU, shop or promo code that order lines, orders or promo ledgers refer to (the parent side of the foreign keys issue 21 dropped); its argument names the parent table';
+
+CREATE TRIGGER sku_referenced BEFORE DELETE OR UPDATE OF shop_id, sku ON order_mgmt.sku
+	FOR EACH ROW EXECUTE FUNCTION order_mgmt.keep_referenced('sku');
+CREATE TRIGGER sku_referenced_truncate BEFORE TRUNCATE ON order_mgmt.sku
+	FOR EACH STATEMENT EXECUTE FUNCTION order_mgmt.keep_referenced('sku');
+CREATE TRIGGER shop_referenced BEFORE DELETE OR UPDATE OF shop_id ON order_mgmt.shop
+	FOR EACH ROW EXECUTE FUNCTION order_mgmt.keep_referenced('shop');
+CREATE TRIGGER shop_referenced_truncate BEFORE TRUNCATE ON order_mgmt.shop
+	FOR EACH STATEMENT EXECUTE FUNCTION order_mgmt.keep_referenced('shop');
+CREATE TRIGGER promo_code_referenced BEFORE DELETE OR UPDATE OF shop_id, code_key ON order_mgmt.promo_code
+	FOR EACH ROW EXECUTE FUNCTION order_mgmt.keep_referenced('promo_code');
+CREATE TRIGGER promo_code_referenced_truncate BEFORE TRUNCATE ON order_mgmt.promo_code
+	FOR EACH STATEMENT EXECUTE FUNCTION order_mgmt.keep_referenced('promo_code');
+COMMENT ON TRIGGER sku_referenced ON order_mgmt.sku IS 'A SKU that order lines refer to is never deleted nor re-keyed (23503)';
+COMMENT ON TRIGGER sku_referenced_truncate ON order_mgmt.sku IS 'No TRUNCATE while order lines exist (23503)';
+COMMENT ON TRIGGER shop_referenced ON order_mgmt.shop IS 'A shop with orders is never deleted nor re-keyed (23503)';
+COMMENT ON TRIGGER shop_referenced_truncate ON order_mgmt.shop IS 'No TRUNCATE while orders exist (23503)';
+COMMENT ON TRIGGER promo_code_referenced ON order_mgmt.promo_code IS 'A promo code that redemptions or per-customer counters refer to is never deleted nor re-keyed (23503)';
+COMMENT ON TRIGGER promo_code_referenced_truncate ON order_mgmt.promo_code IS 'No TRUNCATE while redemptions or per-customer counters exist (23503)';

@@ -430,6 +430,16 @@ SELECT order_mgmt.payment_started(110, :guest, repeat('x', 1048576));
 SELECT (CASE WHEN :'LAST_ERROR_SQLSTATE' = '22023' THEN 'ok' ELSE 'not ok' END)
 	|| ' - a 1 MB provider_ref: 22023, not the index''s 54000';
 
+-- issue 21: no foreign key refers to orders (distribute() took the tables
+-- all the same), and a SKU with sold lines is kept by keep_referenced on
+-- the shop's worker, as on one node (23503), nothing deleted
+SELECT (CASE WHEN count(*) = 0 THEN 'ok' ELSE 'not ok' END) || ' - no foreign key to orders, shop tables distributed'
+FROM pg_constraint WHERE contype = 'f' AND confrelid = 'order_mgmt.orders'::regclass;
+DELETE FROM order_mgmt.sku WHERE shop_id = 110 AND sku = 'A';
+SELECT (CASE WHEN :'LAST_ERROR_SQLSTATE' = '23503'
+	AND EXISTS (SELECT FROM order_mgmt.sku WHERE shop_id = 110 AND sku = 'A')
+	THEN 'ok' ELSE 'not ok' END) || ' - a SKU with sold lines is not deleted (23503)';
+
 -- cross-shop: a report over every shop (Citus distributed execution)
 SELECT (CASE WHEN count(DISTINCT shop_id) = 9 THEN 'ok' ELSE 'not ok' END) || ' - cross-shop query through the coordinator'
 FROM order_mgmt.shop;
