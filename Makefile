@@ -28,6 +28,7 @@ OBJS = \
 	src/cod.o \
 	src/order_guard.o \
 	src/order_effects.o \
+	src/citus_lock_step.o \
 	src/sweep_batch.o \
 	src/sweep_set.o \
 	src/sweep.o \

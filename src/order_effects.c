@@ -107,6 +107,7 @@
 #include "utils/tuplestore.h"
 
 #include "automation.h"
+#include "citus_lock_step.h"
 #include "clock.h"
 #include "cod.h"
 #include "context.h"
@@ -656,9 +657,11 @@ EnterStatement(TriggerData *trigdata)
 	if (statement.left > 0 && statement.new_table == mark.new_table &&
 		statement.xid == mark.xid && statement.subxid == mark.subxid)
 		mark.left = statement.left;
-	else if (mark.new_table == NULL || om_act()->nowait || om_on_citus() ||
+	else if (mark.new_table == NULL || om_act()->nowait ||
 			 tuplestore_tuple_count(mark.new_table) <= 1)
 		mark.left = 1;
+	else if (om_on_citus())
+		mark.left = Max(om_citus_lock_step(trigdata, cols), 1);
 	else
 	{
 		if (SPI_register_trigger_data(trigdata) != SPI_OK_TD_REGISTER)
