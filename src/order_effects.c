@@ -78,11 +78,12 @@
  * the lock step is left out: the sweeper waits for nothing, it locks its
  * set's counters SKIP LOCKED before its UPDATE (sweep.c) and everything
  * else NOWAIT.  A trigger created without transition tables (a 0.1.0
- * install not yet updated) works row by row, as before, and so does a
- * shard's trigger on Citus, which cannot plan the lock step (a join of
- * the transition tables with distributed tables, FOR UPDATE): there a
- * multi-row UPDATE of orders can deadlock with a checkout (40P01; retry it),
- * as docs/citus.md says.
+ * install not yet updated) works row by row, as before.  A shard's trigger
+ * on Citus cannot plan this lock step (a join of the transition tables
+ * with distributed tables, FOR UPDATE): there citus_lock_step.c counts the
+ * row events and takes the same locks from the transition tables read in
+ * C, shop by shop, with single-table statements Citus routes to the local
+ * shards (docs/citus.md).
  *
  * While run_due() updates a set of orders with one statement (sweep.c),
  * the acting context names the set: the trigger then only notes the
@@ -107,6 +108,7 @@
 #include "utils/tuplestore.h"
 
 #include "automation.h"
+#include "citus_lock_step.h"
 #include "clock.h"
 #include "cod.h"
 #include "context.h"
@@ -656,9 +658,11 @@ EnterStatement(TriggerData *trigdata)
 	if (statement.left > 0 && statement.new_table == mark.new_table &&
 		statement.xid == mark.xid && statement.subxid == mark.subxid)
 		mark.left = statement.left;
-	else if (mark.new_table == NULL || om_act()->nowait || om_on_citus() ||
+	else if (mark.new_table == NULL || om_act()->nowait ||
 			 tuplestore_tuple_count(mark.new_table) <= 1)
 		mark.left = 1;
+	else if (om_on_citus())
+		mark.left = Max(om_citus_lock_step(trigdata, cols), 1);
 	else
 	{
 		if (SPI_register_trigger_data(trigdata) != SPI_OK_TD_REGISTER)

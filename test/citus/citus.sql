@@ -459,3 +459,58 @@ SELECT order_mgmt.check_shop_access(110);
 SELECT order_mgmt.revoke_shop_access(110, current_user) AS revoked \gset
 SELECT (CASE WHEN :'granted' = 't' AND :'revoked' = 't' AND :'LAST_ERROR_SQLSTATE' = '0A000'
 	THEN 'ok' ELSE 'not ok' END) || ' - grant_shop_access, check_shop_access, revoke_shop_access on the shop''s worker';
+
+-- issue 16, moving a shop (move_shop, docs/citus.md "Moving shops"): a shop
+-- with events and a consumer in the middle of a batch moves to the other
+-- worker; its events are rebased there, the consumer then reads exactly
+-- the rest, once each, and events_since() goes on from its position
+\o /dev/null
+SELECT order_mgmt.create_shop(2710, 'Moving shop');
+SELECT order_mgmt.upsert_sku(2710, 'M', 100);
+SELECT order_mgmt.set_stock(2710, 'M', 50);
+SELECT order_mgmt.register_consumer(2710, 'mover', true);
+SELECT order_mgmt.checkout(2710, '[{"sku": "M", "qty": 1}]') AS m1 \gset
+SELECT order_mgmt.checkout(2710, '[{"sku": "M", "qty": 2}]') AS m2 \gset
+SELECT order_mgmt.payment_succeeded(2710, :m1, 100, 'move-1');
+SELECT order_mgmt.cancel(2710, :m2, 'other');
+\o
+SELECT string_agg(event_id::text, ',' ORDER BY event_id) AS read1 FROM order_mgmt.next_events(2710, 'mover', 3) \gset
+SELECT max(event_id) AS since_pos FROM order_mgmt.events_since(2710, 0, 4) \gset
+SELECT string_agg(event_id::text, ',' ORDER BY xid, event_id) AS before_all, count(*) AS before_n
+FROM order_mgmt.events_since(2710, 0, 1000) \gset
+SELECT n.nodeport AS from_port, (SELECT m.nodeport FROM pg_dist_node m WHERE m.groupid NOT IN (0, n.groupid)) AS to_port
+FROM pg_dist_placement p JOIN pg_dist_node n ON n.groupid = p.groupid
+WHERE p.shardid = get_shard_id_for_distribution_column('order_mgmt.shop', 2710) \gset
+SELECT order_mgmt.move_shop(2710, '127.0.0.1', :to_port) AS rebased \gset
+SELECT (CASE WHEN :rebased >= :before_n AND n.nodeport = :to_port THEN 'ok' ELSE 'not ok' END)
+	|| ' - move_shop moves the shop''s shard group to the other worker and rebases its events'
+FROM pg_dist_placement p JOIN pg_dist_node n ON n.groupid = p.groupid
+WHERE p.shardid = get_shard_id_for_distribution_column('order_mgmt.shop', 2710);
+\o /dev/null
+SELECT order_mgmt.checkout(2710, '[{"sku": "M", "qty": 3}]') AS m3 \gset
+SELECT order_mgmt.payment_succeeded(2710, :m3, 300, 'move-3');
+\o
+SELECT string_agg(event_id::text, ',' ORDER BY event_id) AS after_all FROM order_mgmt.order_event
+WHERE shop_id = 2710 AND event_id > ALL (string_to_array(:'before_all', ',')::bigint[]) \gset
+SELECT string_agg(event_id::text, ',' ORDER BY event_id) AS read2 FROM order_mgmt.next_events(2710, 'mover', 1000) \gset
+SELECT string_agg(event_id::text, ',' ORDER BY event_id) AS read3 FROM order_mgmt.next_events(2710, 'mover', 1000) \gset
+SELECT count(*) AS read4 FROM order_mgmt.next_events(2710, 'mover', 1000) \gset
+SELECT (CASE WHEN r.ids = b.ids || string_to_array(:'after_all', ',')::bigint[] AND :read4 = 0
+	THEN 'ok' ELSE 'not ok' END)
+	|| ' - after the move the consumer reads exactly the rest, once each, the moved events first: '
+	|| array_length(r.ids, 1) || ' events'
+FROM (SELECT string_to_array(concat_ws(',', :'read1', NULLIF(:'read2', ''), NULLIF(:'read3', '')), ',')::bigint[] AS ids) r,
+	 (SELECT array_agg(x ORDER BY x) AS ids FROM unnest(string_to_array(:'before_all', ',')::bigint[]) x) b;
+SELECT string_agg(event_id::text, ',' ORDER BY xid, event_id) AS since_rest FROM order_mgmt.events_since(2710, :since_pos, 1000) \gset
+SELECT (CASE WHEN :'since_rest' = array_to_string((string_to_array(:'before_all', ','))[5:], ',') || ',' || :'after_all'
+	THEN 'ok' ELSE 'not ok' END) || ' - events_since() goes on from its position: the moved events in their order, then the new ones';
+SELECT order_mgmt.move_shop(2710, '127.0.0.1', :to_port) AS again \gset
+SELECT order_mgmt.move_shop(2710, '127.0.0.1', 1) AS nowhere \gset
+SELECT :'LAST_ERROR_SQLSTATE' AS nowhere_state \gset
+SELECT order_mgmt.move_shop(2799, '127.0.0.1', :from_port) AS unknown \gset
+SELECT (CASE WHEN :again = 0 AND :'nowhere_state' = '22023' AND :'LAST_ERROR_SQLSTATE' = 'OM014'
+	THEN 'ok' ELSE 'not ok' END) || ' - move_shop again moves nothing; an unknown node 22023, an unknown shop OM014';
+SELECT (CASE WHEN count(*) = 0 THEN 'ok' ELSE 'not ok' END) || ' - verify(2710) empty on its new worker'
+FROM order_mgmt.verify(2710);
+SELECT (CASE WHEN bool_and(result = '0') AND count(*) = 2 THEN 'ok' ELSE 'not ok' END) || ' - verify() empty, asked on each worker'
+FROM run_command_on_workers($$SELECT count(*) FROM order_mgmt.verify()$$);
