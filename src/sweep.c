@@ -369,20 +369,31 @@ typedef struct SeenOrders
  * (SKIP LOCKED: the order FOR NO KEY UPDATE, first, then the due row FOR
  * UPDATE) and copied out of SPI.  Passes over the orders of earlier rounds.
  * An order with several due rows gives one row each.
+ *
+ * From 0.2.0 the payment timeouts come from orders too (due_action.h): the
+ * due rows and the orders past payment_due_at, merged by due time, one
+ * index scan each (due_action_due, orders_payment_due).  A union cannot
+ * lock its rows, so there only the order is locked, SKIP LOCKED; that
+ * skips the same rows, as everything that writes an order's due rows
+ * holds the order (API calls, their triggers, run_due() itself), and
+ * SweepOne and the set lock the due rows NOWAIT after it in any case.
  */
 static DueRow *
 LoadBatch(int32 want, const SeenOrders *seen, const int64 *shop, uint64 *nrows)
 {
-	static SPIPlanPtr first_plan = NULL;
-	static SPIPlanPtr more_plan = NULL;
-	static SPIPlanPtr shop_first_plan = NULL;
-	static SPIPlanPtr shop_more_plan = NULL;
+	/* [one shop][later round][payment timeouts on orders] */
+	static SPIPlanPtr plans[2][2][2];
 	static const Oid argtypes[] = {TIMESTAMPTZOID, INT4OID, INT8ARRAYOID, INT8ARRAYOID, INT8OID};
 	Datum		values[5];
 	DueRow	   *rows;
 	uint64		n;
 	uint64		i;
+	int			one_shop = shop != NULL;
+	int			later = seen->n > 0;
+	int			on_orders = om_timeouts_on_orders();
+	SPIPlanPtr *slot = &plans[one_shop][later][on_orders];
 
+	/* 0.1.0: the due rows alone */
 #define OM_BATCH_SELECT \
 	"SELECT d.shop_id, d.order_id, d.action::text, d.reason::text" \
 	" FROM order_mgmt.due_action d" \
@@ -391,41 +402,59 @@ LoadBatch(int32 want, const SeenOrders *seen, const int64 *shop, uint64 *nrows)
 #define OM_BATCH_LOCK \
 	" ORDER BY d.due_at LIMIT $2" \
 	" FOR NO KEY UPDATE OF o SKIP LOCKED FOR UPDATE OF d SKIP LOCKED"
-
-#define OM_BATCH_SEEN \
-	" AND (d.shop_id, d.order_id) NOT IN (SELECT s.shop_id, s.order_id FROM" \
+#define OM_BATCH_SEEN(d) \
+	" AND (" d ".shop_id, " d ".order_id) NOT IN (SELECT s.shop_id, s.order_id FROM" \
 	"   ROWS FROM (pg_catalog.unnest($3::int8[]), pg_catalog.unnest($4::int8[])) AS s(shop_id, order_id))"
-/* one shop's: both tables say shop_id = $5, which Citus routes to its shard */
+/* one shop's: every table says shop_id = $5, which Citus routes to its shard */
 #define OM_BATCH_SHOP " AND d.shop_id = $5 AND o.shop_id = $5"
+#define OM_BATCH_SQL(SEEN, SHOP) OM_BATCH_SELECT SHOP SEEN OM_BATCH_LOCK
+
+	/* 0.2.0: the due rows and the payment timeouts, only the order locked */
+#define OM_UNION_SQL(SEEN, SHOP_D, SHOP_P, SHOP_O) \
+	"SELECT c.shop_id, c.order_id, c.action, c.reason FROM" \
+	" (SELECT d.shop_id, d.order_id, d.action::text AS action, d.reason::text AS reason, d.due_at" \
+	"  FROM order_mgmt.due_action d WHERE d.due_at <= $1" SHOP_D \
+	"  UNION ALL" \
+	"  SELECT p.shop_id, p.order_id, 'payment_timeout', NULL, p.payment_due_at" \
+	"  FROM order_mgmt.orders p WHERE p.payment_due_at <= $1 AND" OM_AWAITING_PAYMENT("p") SHOP_P \
+	"    AND" OM_NO_TIMEOUT_ROW("p") ") c" \
+	" JOIN order_mgmt.orders o ON o.shop_id = c.shop_id AND o.order_id = c.order_id" \
+	" WHERE true" SHOP_O SEEN \
+	" ORDER BY c.due_at LIMIT $2" \
+	" FOR NO KEY UPDATE OF o SKIP LOCKED"
+#define OM_UNION_SHOP(SEEN) \
+	OM_UNION_SQL(SEEN, " AND d.shop_id = $5", " AND p.shop_id = $5", " AND o.shop_id = $5")
 
 	values[0] = TimestampTzGetDatum(om_now());
 	values[1] = Int32GetDatum(want);
 	values[2] = values[3] = values[4] = (Datum) 0;
-	if (seen->n > 0)
+	if (later)
 	{
 		values[2] = om_int8_array(seen->shops, seen->n);
 		values[3] = om_int8_array(seen->orders, seen->n);
 	}
-	if (shop == NULL && seen->n == 0)
-		om_exec(om_plan(&first_plan, OM_BATCH_SELECT OM_BATCH_LOCK, 2, argtypes),
-				values, NULL, false, 0);
-	else if (shop == NULL)
-		om_exec(om_plan(&more_plan, OM_BATCH_SELECT OM_BATCH_SEEN OM_BATCH_LOCK, 4, argtypes),
-				values, NULL, false, 0);
-	else
-	{
+	if (shop)
 		values[4] = Int64GetDatum(*shop);
-		if (seen->n == 0)
-			om_exec(om_plan(&shop_first_plan,
-							OM_BATCH_SELECT OM_BATCH_SHOP OM_BATCH_LOCK,
-							5, argtypes),
-					values, "  nn ", false, 0);	/* $3, $4 unused */
-		else
-			om_exec(om_plan(&shop_more_plan,
-							OM_BATCH_SELECT OM_BATCH_SHOP OM_BATCH_SEEN OM_BATCH_LOCK,
-							5, argtypes),
-					values, NULL, false, 0);
+	if (*slot == NULL)
+	{
+		static const char *const sql[2][2][2] = {
+			{{OM_BATCH_SQL("", ""), OM_UNION_SQL("", "", "", "")},
+			 {OM_BATCH_SQL(OM_BATCH_SEEN("d"), ""), OM_UNION_SQL(OM_BATCH_SEEN("c"), "", "", "")}},
+			{{OM_BATCH_SQL("", OM_BATCH_SHOP), OM_UNION_SHOP("")},
+			 {OM_BATCH_SQL(OM_BATCH_SEEN("d"), OM_BATCH_SHOP), OM_UNION_SHOP(OM_BATCH_SEEN("c"))}},
+		};
+
+		/* $3, $4 unused in a first round, $5 unless one shop's */
+		om_plan(slot, sql[one_shop][later][on_orders], one_shop ? 5 : later ? 4 : 2, argtypes);
 	}
+#undef OM_BATCH_SELECT
+#undef OM_BATCH_LOCK
+#undef OM_BATCH_SEEN
+#undef OM_BATCH_SHOP
+#undef OM_BATCH_SQL
+#undef OM_UNION_SQL
+#undef OM_UNION_SHOP
+	om_exec(*slot, values, (one_shop && !later) ? "  nn " : NULL, false, 0);
 
 	n = SPI_processed;
 	rows = palloc(sizeof(DueRow) * (n + 1));
@@ -486,6 +515,7 @@ HasBackoff(void)
 static void
 BackOff(const DueRow *row, const ErrorData *error)
 {
+	static SPIPlanPtr row_plan = NULL;
 	static SPIPlanPtr next_plan = NULL;
 	static SPIPlanPtr plan = NULL;
 	static const Oid argtypes[] = {INT8OID, INT8OID, TEXTOID, TEXTOID, TIMESTAMPTZOID, INT4OID, TIMESTAMPTZOID};
@@ -502,7 +532,19 @@ BackOff(const DueRow *row, const ErrorData *error)
 		 * The new due_at is computed in a SELECT, and the UPDATE only sets
 		 * values: Citus refuses a STABLE function (timestamptz + interval)
 		 * of a column in an UPDATE.  The batch holds the row.
+		 *
+		 * A payment timeout (0.2.0, due_action.h) has a row only once it
+		 * fails: it is made here, at payment_due_at, if the order still
+		 * awaits payment (the batch holds the order), then backs off as
+		 * any other.  While it exists, it is the order's timeout.
 		 */
+		om_plan(&row_plan,
+				"INSERT INTO order_mgmt.due_action (shop_id, order_id, action, due_at, created_at)"
+				" SELECT o.shop_id, o.order_id, 'payment_timeout', o.payment_due_at, $5"
+				" FROM order_mgmt.orders o"
+				" WHERE o.shop_id = $1 AND o.order_id = $2 AND" OM_AWAITING_PAYMENT("o")
+				" ON CONFLICT (shop_id, order_id, action) DO NOTHING",
+				5, argtypes);
 		om_plan(&next_plan,
 				"SELECT d.attempts + 1,"
 				"   $5 + LEAST(interval '" OM_BACKOFF_FIRST "' * pg_catalog.power(2, LEAST(d.attempts, 16)),"
@@ -519,6 +561,8 @@ BackOff(const DueRow *row, const ErrorData *error)
 		values[2] = CStringGetTextDatum(row->action);
 		values[3] = CStringGetTextDatum(error->message ? error->message : "");
 		values[4] = TimestampTzGetDatum(om_now());
+		if (strcmp(row->action, "payment_timeout") == 0 && om_timeouts_on_orders())
+			om_exec(row_plan, values, NULL, false, 0);
 		om_exec(next_plan, values, NULL, false, 0);
 		/* none if an earlier action of the batch dropped the row */
 		if (SPI_processed > 0)
