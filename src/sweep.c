@@ -49,7 +49,11 @@
  * due_at to now + 1 minute, doubling with each failure up to 1 hour, so
  * one bad row can neither stop the sweeper nor sit at the head of the
  * queue.  A success deletes the row as before.  (On a 0.1.0 schema, which
- * has no such columns, the row is only left, as 0.1.0 did.)  API calls
+ * has no such columns, the row is only left, as 0.1.0 did.)  A payment
+ * timeout, which from 0.2.0 has no row while it has not failed (it is
+ * orders.payment_due_at, due_action.h), gets its row at its first failure
+ * and backs off the same way; while the row exists the batch takes the
+ * timeout from it, not from orders.  API calls
  * apply an order's overdue actions first (om_lock_order, order_lock.c), so
  * correctness never depends on the sweeper being on time; a backed-off row
  * is overdue again for them at its new due_at.
