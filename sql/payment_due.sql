@@ -15,6 +15,7 @@ SELECT indexdef FROM pg_indexes WHERE schemaname = 'order_mgmt' AND indexname = 
 -- a checkout: the deadline is in payment_due_at, no due_action row; the
 -- hold's end still is one
 SELECT order_mgmt.checkout(3000, '[{"sku": "A", "qty": 1}]', order_no => 'P1') AS p1 \gset
+SET order_mgmt.clock = '2020-05-01 10:01+00';
 SELECT order_mgmt.checkout(3000, '[{"sku": "A", "qty": 1}]', order_no => 'P2', hold => '10 minutes') AS p2 \gset
 SELECT order_mgmt.checkout(3000, '[{"sku": "A", "qty": 1}]', order_no => 'PAID') AS paid \gset
 SELECT order_mgmt.checkout(3000, '[{"sku": "A", "qty": 1}]', order_no => 'COD', logistics => 'cod') AS cod \gset
@@ -26,7 +27,7 @@ SELECT order_mgmt.mark_paid(3000, :paid);
 SELECT payment_status, payment_due_at FROM order_mgmt.orders WHERE order_id = :paid;
 
 -- earliest due first across both kinds: a batch of one ends P2's hold
--- (10:10), the next batch of one times out P1 (10:30), found from orders
+-- (10:11), the next batch of one times out P1 (10:30), found from orders
 SET order_mgmt.clock = '2020-05-01 11:00+00';
 SELECT order_mgmt.run_due(1) AS done;
 SELECT order_no, payment_status, hold_until FROM order_mgmt.orders WHERE order_id IN (:p1, :p2) ORDER BY order_id;
