@@ -368,38 +368,117 @@ typedef struct SeenOrders
 } SeenOrders;
 
 /*
- * One round of the batch: up to want due rows, earliest due first, whose
- * order row and due row no other session holds, locked in the selection
- * (SKIP LOCKED: the order FOR NO KEY UPDATE, first, then the due row FOR
- * UPDATE) and copied out of SPI.  Passes over the orders of earlier rounds.
- * An order with several due rows gives one row each.
+ * Where a round's due actions come from: the due rows, or (0.2.0,
+ * due_action.h) the orders past their payment deadline.  Each is a
+ * locking query in due order; the round merges the two by due time.  On
+ * PostgreSQL a source is a cursor fetched a row at a time, so that it
+ * locks only the rows the merge takes (and the one it looks at next); on
+ * Citus, whose cursors run the whole query anyway, it is the query's rows.
+ */
+typedef struct DueSource
+{
+	Portal		portal;			/* the cursor, or NULL (Citus) */
+	SPITupleTable *tt;			/* the current fetch, or all the rows */
+	uint64		n;				/* rows in tt */
+	uint64		next;			/* the next row of tt */
+	HeapTuple	row;			/* the current row; NULL once done */
+} DueSource;
+
+/* Move to the source's next row (row is NULL when there is none). */
+static void
+SourceNext(DueSource *s)
+{
+	if (s->portal)
+	{
+		if (s->tt)
+			SPI_freetuptable(s->tt);
+		SPI_cursor_fetch(s->portal, true, 1);
+		s->tt = SPI_tuptable;
+		s->n = SPI_processed;
+		s->next = 0;
+	}
+	s->row = s->next < s->n ? s->tt->vals[s->next++] : NULL;
+}
+
+static void
+SourceOpen(DueSource *s, SPIPlanPtr plan, Datum *values, const char *nulls)
+{
+	memset(s, 0, sizeof(DueSource));
+	if (om_on_citus())
+	{
+		om_exec(plan, values, nulls, false, 0);
+		s->tt = SPI_tuptable;
+		s->n = SPI_processed;
+	}
+	else
+		s->portal = SPI_cursor_open(NULL, plan, values, nulls, false);
+	SourceNext(s);
+}
+
+static void
+SourceClose(DueSource *s)
+{
+	if (s->tt)
+		SPI_freetuptable(s->tt);
+	if (s->portal)
+		SPI_cursor_close(s->portal);
+}
+
+/* The due time of the source's current row (column 5). */
+static TimestampTz
+SourceDue(const DueSource *s)
+{
+	bool		isnull;
+
+	return DatumGetTimestampTz(SPI_getbinval(s->row, s->tt->tupdesc, 5, &isnull));
+}
+
+/* A due action from a row of (shop_id, order_id, action, reason, due_at). */
+static void
+CopyDueRow(DueRow *row, HeapTuple tup, TupleDesc td)
+{
+	bool		isnull;
+	Datum		reason;
+
+	row->shop_id = DatumGetInt64(SPI_getbinval(tup, td, 1, &isnull));
+	row->order_id = DatumGetInt64(SPI_getbinval(tup, td, 2, &isnull));
+	row->action = TextDatumGetCString(SPI_getbinval(tup, td, 3, &isnull));
+	reason = SPI_getbinval(tup, td, 4, &isnull);
+	row->reason = isnull ? NULL : TextDatumGetCString(reason);
+}
+
+/*
+ * One round of the batch: up to want due actions, earliest due first,
+ * whose order row (and due row) no other session holds, locked in the
+ * selection (SKIP LOCKED: the order FOR NO KEY UPDATE, first, then the due
+ * row FOR UPDATE) and copied out of SPI.  Passes over the orders of
+ * earlier rounds.  An order with several due rows gives one row each.
  *
- * From 0.2.0 the payment timeouts come from orders too (due_action.h): the
- * due rows and the orders past payment_due_at, merged by due time, one
- * index scan each (due_action_due, orders_payment_due).  A union cannot
- * lock its rows, so there only the order is locked, SKIP LOCKED; that
- * skips the same rows, as everything that writes an order's due rows
- * holds the order (API calls, their triggers, run_due() itself), and
- * SweepOne and the set lock the due rows NOWAIT after it in any case.
+ * From 0.2.0 the payment timeouts come from orders too (due_action.h): a
+ * second query, over orders_payment_due, locks the orders past their
+ * payment deadline (SKIP LOCKED) that have no failing timeout row, and the
+ * round merges it with the due rows by due time (a tie: the due row
+ * first).  Not one UNION query: a plan cannot keep the order of rows it
+ * locks, so it would sort (and lock) all that is due before taking want.
  */
 static DueRow *
 LoadBatch(int32 want, const SeenOrders *seen, const int64 *shop, uint64 *nrows)
 {
-	/* [one shop][later round][payment timeouts on orders] */
+	/* [one shop][later round][0: due rows, 1: payment timeouts] */
 	static SPIPlanPtr plans[2][2][2];
 	static const Oid argtypes[] = {TIMESTAMPTZOID, INT4OID, INT8ARRAYOID, INT8ARRAYOID, INT8OID};
 	Datum		values[5];
+	const char *nulls;
 	DueRow	   *rows;
-	uint64		n;
-	uint64		i;
+	uint64		n = 0;
 	int			one_shop = shop != NULL;
 	int			later = seen->n > 0;
-	int			on_orders = om_timeouts_on_orders();
-	SPIPlanPtr *slot = &plans[one_shop][later][on_orders];
+	int			nargs = one_shop ? 5 : later ? 4 : 2;
+	DueSource	due;
+	DueSource	timeouts;
 
-	/* 0.1.0: the due rows alone */
 #define OM_BATCH_SELECT \
-	"SELECT d.shop_id, d.order_id, d.action::text, d.reason::text" \
+	"SELECT d.shop_id, d.order_id, d.action::text, d.reason::text, d.due_at" \
 	" FROM order_mgmt.due_action d" \
 	" JOIN order_mgmt.orders o ON o.shop_id = d.shop_id AND o.order_id = d.order_id" \
 	" WHERE d.due_at <= $1"
@@ -411,23 +490,26 @@ LoadBatch(int32 want, const SeenOrders *seen, const int64 *shop, uint64 *nrows)
 	"   ROWS FROM (pg_catalog.unnest($3::int8[]), pg_catalog.unnest($4::int8[])) AS s(shop_id, order_id))"
 /* one shop's: every table says shop_id = $5, which Citus routes to its shard */
 #define OM_BATCH_SHOP " AND d.shop_id = $5 AND o.shop_id = $5"
-#define OM_BATCH_SQL(SEEN, SHOP) OM_BATCH_SELECT SHOP SEEN OM_BATCH_LOCK
-
-	/* 0.2.0: the due rows and the payment timeouts, only the order locked */
-#define OM_UNION_SQL(SEEN, SHOP_D, SHOP_P, SHOP_O) \
-	"SELECT c.shop_id, c.order_id, c.action, c.reason FROM" \
-	" (SELECT d.shop_id, d.order_id, d.action::text AS action, d.reason::text AS reason, d.due_at" \
-	"  FROM order_mgmt.due_action d WHERE d.due_at <= $1" SHOP_D \
-	"  UNION ALL" \
-	"  SELECT p.shop_id, p.order_id, 'payment_timeout', NULL, p.payment_due_at" \
-	"  FROM order_mgmt.orders p WHERE p.payment_due_at <= $1 AND" OM_AWAITING_PAYMENT("p") SHOP_P \
-	"    AND" OM_NO_TIMEOUT_ROW("p") ") c" \
-	" JOIN order_mgmt.orders o ON o.shop_id = c.shop_id AND o.order_id = c.order_id" \
-	" WHERE true" SHOP_O SEEN \
-	" ORDER BY c.due_at LIMIT $2" \
-	" FOR NO KEY UPDATE OF o SKIP LOCKED"
-#define OM_UNION_SHOP(SEEN) \
-	OM_UNION_SQL(SEEN, " AND d.shop_id = $5", " AND p.shop_id = $5", " AND o.shop_id = $5")
+#define OM_BATCH_SQL(SHOP, SEEN) OM_BATCH_SELECT SHOP SEEN OM_BATCH_LOCK
+#define OM_TIMEOUTS_SQL(SHOP, SEEN) \
+	"SELECT p.shop_id, p.order_id, 'payment_timeout', NULL::text, p.payment_due_at" \
+	" FROM order_mgmt.orders p" \
+	" WHERE p.payment_due_at <= $1 AND" OM_AWAITING_PAYMENT("p") SHOP SEEN \
+	"   AND" OM_NO_TIMEOUT_ROW("p") \
+	" ORDER BY p.payment_due_at LIMIT $2 FOR NO KEY UPDATE OF p SKIP LOCKED"
+	static const char *const sql[2][2][2] = {
+		{{OM_BATCH_SQL("", ""), OM_TIMEOUTS_SQL("", "")},
+		 {OM_BATCH_SQL("", OM_BATCH_SEEN("d")), OM_TIMEOUTS_SQL("", OM_BATCH_SEEN("p"))}},
+		{{OM_BATCH_SQL(OM_BATCH_SHOP, ""), OM_TIMEOUTS_SQL(" AND p.shop_id = $5", "")},
+		 {OM_BATCH_SQL(OM_BATCH_SHOP, OM_BATCH_SEEN("d")),
+		  OM_TIMEOUTS_SQL(" AND p.shop_id = $5", OM_BATCH_SEEN("p"))}},
+	};
+#undef OM_BATCH_SELECT
+#undef OM_BATCH_LOCK
+#undef OM_BATCH_SEEN
+#undef OM_BATCH_SHOP
+#undef OM_BATCH_SQL
+#undef OM_TIMEOUTS_SQL
 
 	values[0] = TimestampTzGetDatum(om_now());
 	values[1] = Int32GetDatum(want);
@@ -439,43 +521,34 @@ LoadBatch(int32 want, const SeenOrders *seen, const int64 *shop, uint64 *nrows)
 	}
 	if (shop)
 		values[4] = Int64GetDatum(*shop);
-	if (*slot == NULL)
+	nulls = (one_shop && !later) ? "  nn " : NULL;	/* $3, $4 unused */
+	om_plan(&plans[one_shop][later][0], sql[one_shop][later][0], nargs, argtypes);
+	rows = palloc(sizeof(DueRow) * (want + 1));
+
+	/* a 0.1.0 schema: the due rows alone */
+	if (!om_timeouts_on_orders())
 	{
-		static const char *const sql[2][2][2] = {
-			{{OM_BATCH_SQL("", ""), OM_UNION_SQL("", "", "", "")},
-			 {OM_BATCH_SQL(OM_BATCH_SEEN("d"), ""), OM_UNION_SQL(OM_BATCH_SEEN("c"), "", "", "")}},
-			{{OM_BATCH_SQL("", OM_BATCH_SHOP), OM_UNION_SHOP("")},
-			 {OM_BATCH_SQL(OM_BATCH_SEEN("d"), OM_BATCH_SHOP), OM_UNION_SHOP(OM_BATCH_SEEN("c"))}},
-		};
-
-		/* $3, $4 unused in a first round, $5 unless one shop's */
-		om_plan(slot, sql[one_shop][later][on_orders], one_shop ? 5 : later ? 4 : 2, argtypes);
+		om_exec(plans[one_shop][later][0], values, nulls, false, 0);
+		for (n = 0; n < SPI_processed; n++)
+			CopyDueRow(&rows[n], SPI_tuptable->vals[n], SPI_tuptable->tupdesc);
+		SPI_freetuptable(SPI_tuptable);
+		*nrows = n;
+		return rows;
 	}
-#undef OM_BATCH_SELECT
-#undef OM_BATCH_LOCK
-#undef OM_BATCH_SEEN
-#undef OM_BATCH_SHOP
-#undef OM_BATCH_SQL
-#undef OM_UNION_SQL
-#undef OM_UNION_SHOP
-	om_exec(*slot, values, (one_shop && !later) ? "  nn " : NULL, false, 0);
 
-	n = SPI_processed;
-	rows = palloc(sizeof(DueRow) * (n + 1));
-	for (i = 0; i < n; i++)
+	om_plan(&plans[one_shop][later][1], sql[one_shop][later][1], nargs, argtypes);
+	SourceOpen(&due, plans[one_shop][later][0], values, nulls);
+	SourceOpen(&timeouts, plans[one_shop][later][1], values, nulls);
+	while (n < (uint64) want && (due.row || timeouts.row))
 	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	td = SPI_tuptable->tupdesc;
-		bool		isnull;
-		Datum		reason;
+		DueSource  *s = !timeouts.row ? &due : !due.row ? &timeouts :
+			SourceDue(&due) <= SourceDue(&timeouts) ? &due : &timeouts;
 
-		rows[i].shop_id = DatumGetInt64(SPI_getbinval(tup, td, 1, &isnull));
-		rows[i].order_id = DatumGetInt64(SPI_getbinval(tup, td, 2, &isnull));
-		rows[i].action = TextDatumGetCString(SPI_getbinval(tup, td, 3, &isnull));
-		reason = SPI_getbinval(tup, td, 4, &isnull);
-		rows[i].reason = isnull ? NULL : TextDatumGetCString(reason);
+		CopyDueRow(&rows[n++], s->row, s->tt->tupdesc);
+		SourceNext(s);
 	}
-	SPI_freetuptable(SPI_tuptable);
+	SourceClose(&due);
+	SourceClose(&timeouts);
 	*nrows = n;
 	return rows;
 }

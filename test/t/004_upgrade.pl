@@ -160,6 +160,19 @@ for my $from (@released)
 	like($since_err, qr/ERROR:  55000$/,
 		"$from: before the update events_since() asks for ALTER EXTENSION UPDATE (55000)");
 
+	# issue 21: on a schema not yet updated (no orders_payment_due) the
+	# library keeps the payment deadline as a due_action row, and run_due()
+	# takes it from there
+	is($node->safe_psql($db, q{
+		SELECT count(*) FROM order_mgmt.due_action d JOIN order_mgmt.orders o USING (shop_id, order_id)
+		WHERE d.action = 'payment_timeout' AND o.order_no = 'UNPAID' AND d.due_at = o.payment_due_at;
+		BEGIN;
+		SET LOCAL order_mgmt.clock = '2026-03-02 11:00+00';
+		SELECT order_mgmt.run_due(10);
+		SELECT payment_status FROM order_mgmt.orders WHERE order_no = 'UNPAID';
+		ROLLBACK;
+	}), "1\n1\nfailed", "$from: before the update the payment deadline is a due_action row, which run_due() does");
+
 	like($node->safe_psql($db, qq{
 			SELECT path FROM pg_extension_update_paths('order_mgmt')
 			WHERE source = '$from' AND target = '$current'}),
