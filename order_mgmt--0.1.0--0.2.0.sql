@@ -2844,3 +2844,21 @@ $$;
 COMMENT ON FUNCTION order_mgmt.move_shop(bigint, text, integer) IS
 	'On a Citus coordinator (superuser): moves the shard group holding the shop to the worker target_node_name:target_node_port (citus_move_shard_placement, block_writes) and rebases the event log and consumer positions of every shop in it to transaction ids below the target''s, keeping what each consumer has been delivered and the events_since order; a shop already there moves nothing; returns how many events it rebased';
 REVOKE ALL ON FUNCTION order_mgmt.move_shop(bigint, text, integer) FROM PUBLIC;
+
+-- ---------------------------------------------------------------------------
+-- Issue 21, the payment deadline as a column of orders: a checkout writes no
+-- due_action row for its payment timeout any more; run_due() and every API
+-- call find an order awaiting payment past orders.payment_due_at through
+-- the partial index orders_payment_due.  A payment_timeout row remains only
+-- for a timeout that failed in run_due() and backs off (attempts > 0).  So
+-- the rows of 0.1.0 go, except failing ones: 0.1.0 scheduled the row at
+-- payment_due_at and moved neither, so the column already holds each
+-- deadline (a row whose order no longer awaits payment was stale and would
+-- have done nothing).
+-- ---------------------------------------------------------------------------
+CREATE INDEX orders_payment_due ON order_mgmt.orders (payment_due_at)
+	WHERE payment_due_at IS NOT NULL AND status IN ('pending', 'confirmed')
+	  AND payment_status IN ('unpaid', 'pending');
+COMMENT ON INDEX order_mgmt.orders_payment_due IS 'Payment deadlines: the orders awaiting payment by payment_due_at, which run_due() times out (a failing timeout backs off as a due_action row)';
+COMMENT ON TABLE order_mgmt.due_action IS 'Deadlines: what the sweeper (run_due) must do to an order, and when (SPEC §13); rows with attempts > 0 are failing and back off.  A payment timeout is orders.payment_due_at (index orders_payment_due), here only while it fails';
+DELETE FROM order_mgmt.due_action WHERE action = 'payment_timeout' AND attempts = 0;

@@ -59,6 +59,7 @@
 
 #include "address.h"
 #include "clock.h"
+#include "due_action.h"
 #include "events.h"
 #include "icu.h"
 #include "lines.h"
@@ -569,8 +570,9 @@ ApplyPromoCode(Checkout *co, int digits)
 	"  RETURNING order_id"
 
 /*
- * Insert the order, its lines and its deadlines (payment due, and the end
- * of the hold if there is one) in one statement.  Returns the new
+ * Insert the order, its lines and its deadlines (the end of the hold if
+ * there is one; on a 0.1.0 schema also the payment timeout, which 0.2.0
+ * keeps in payment_due_at only, due_action.h) in one statement.  Returns the new
  * order_id, or 0 when a concurrent checkout with the same idempotency key
  * inserted first.
  *
@@ -582,8 +584,8 @@ ApplyPromoCode(Checkout *co, int digits)
 static int64
 InsertOrder(const Checkout *co)
 {
-	static SPIPlanPtr plan = NULL;
-	static SPIPlanPtr credit_plan = NULL;
+	/* [with store credit][payment timeouts on orders] */
+	static SPIPlanPtr plans[2][2] = {{NULL, NULL}, {NULL, NULL}};
 	static const Oid argtypes[] = {
 		INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, NUMERICOID,
 		NUMERICOID, NUMERICOID, NUMERICOID, TEXTOID, TEXTOID, TIMESTAMPTZOID,
@@ -594,6 +596,7 @@ InsertOrder(const Checkout *co)
 	char		nulls[23];
 	bool		isnull;
 	bool		credit = om_num_cmp(co->credit, om_num_int(0)) > 0;
+	bool		on_orders = om_timeouts_on_orders();
 	int64		order_id;
 
 	memset(nulls, ' ', sizeof(nulls));
@@ -640,7 +643,7 @@ InsertOrder(const Checkout *co)
 	 * column says whether it was.
 	 */
 #define INSERT_ORDER(COLS, VALS) "WITH o AS (" INSERT_ORDER_SQL(COLS, VALS) "),"
-#define LINES_AND_DEADLINES \
+#define LINES_AND_DEADLINES(DUE) \
 	" l AS (INSERT INTO order_mgmt.order_line (shop_id, order_id, line_no, sku, qty, unit_price, discount," \
 	"    ordered_at)" \
 	"  SELECT $1, o.order_id, u.n, u.sku, u.qty, u.price, u.disc, $16 FROM o," \
@@ -648,35 +651,35 @@ InsertOrder(const Checkout *co)
 	"    pg_catalog.unnest($21)) WITH ORDINALITY AS u(sku, qty, price, disc, n))," \
 	" d AS (INSERT INTO order_mgmt.due_action (shop_id, order_id, action, due_at, created_at)" \
 	"  SELECT $1, o.order_id, a.action, a.due_at, $16 FROM o," \
-	"  (VALUES ('payment_timeout'::order_mgmt.due_kind, $14), ('hold_end', $15)) AS a(action, due_at)" \
+	"  (VALUES " DUE ") AS a(action, due_at)" \
 	"  WHERE a.due_at IS NOT NULL)"
+#define DUE_HOLD "('hold_end'::order_mgmt.due_kind, $15)"
+#define DUE_BOTH "('payment_timeout'::order_mgmt.due_kind, $14), ('hold_end', $15)"
+#define CREDIT_PLAN(DUE) \
+	INSERT_ORDER(", credit_applied", ", $22") \
+	" b AS (UPDATE order_mgmt.store_credit_balance SET balance = balance - $22, updated_at = $16" \
+	"  WHERE shop_id = $1 AND customer_id = $3 AND balance >= $22 AND EXISTS (SELECT FROM o)" \
+	"  RETURNING balance)," \
+	" c AS (INSERT INTO order_mgmt.store_credit_ledger (shop_id, customer_id, order_id, kind," \
+	"    amount, balance, actor, created_at)" \
+	"  SELECT $1, $3, o.order_id, 'spent', -$22, b.balance, $23, $16 FROM o, b)," \
+	LINES_AND_DEADLINES(DUE) \
+	" SELECT order_id, EXISTS (SELECT FROM b) FROM o"
+#define PLAIN_PLAN(DUE) INSERT_ORDER("", "") LINES_AND_DEADLINES(DUE) " SELECT order_id FROM o"
 
 	if (credit)
-	{
-		om_plan(&credit_plan,
-				INSERT_ORDER(", credit_applied", ", $22")
-				" b AS (UPDATE order_mgmt.store_credit_balance SET balance = balance - $22, updated_at = $16"
-				"  WHERE shop_id = $1 AND customer_id = $3 AND balance >= $22 AND EXISTS (SELECT FROM o)"
-				"  RETURNING balance),"
-				" c AS (INSERT INTO order_mgmt.store_credit_ledger (shop_id, customer_id, order_id, kind,"
-				"    amount, balance, actor, created_at)"
-				"  SELECT $1, $3, o.order_id, 'spent', -$22, b.balance, $23, $16 FROM o, b),"
-				LINES_AND_DEADLINES
-				" SELECT order_id, EXISTS (SELECT FROM b) FROM o",
+		om_plan(&plans[1][on_orders], on_orders ? CREDIT_PLAN(DUE_HOLD) : CREDIT_PLAN(DUE_BOTH),
 				23, argtypes);
-		om_exec_quiet(credit_plan, values, nulls, false, 0);
-	}
 	else
-	{
-		om_plan(&plan,
-				INSERT_ORDER("", "")
-				LINES_AND_DEADLINES
-				" SELECT order_id FROM o",
+		om_plan(&plans[0][on_orders], on_orders ? PLAIN_PLAN(DUE_HOLD) : PLAIN_PLAN(DUE_BOTH),
 				21, argtypes);
-		om_exec_quiet(plan, values, nulls, false, 0);
-	}
+	om_exec_quiet(plans[credit][on_orders], values, nulls, false, 0);
 #undef INSERT_ORDER
 #undef LINES_AND_DEADLINES
+#undef DUE_HOLD
+#undef DUE_BOTH
+#undef CREDIT_PLAN
+#undef PLAIN_PLAN
 	if (SPI_processed == 0)
 		return 0;
 	order_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
@@ -814,7 +817,8 @@ InsertOrderParts(const Checkout *co, Datum *values, const char *nulls)
 			" VALUES ($1, $2, $3::order_mgmt.due_kind, $4, $5)",
 			5, due_types);
 	v[4] = values[15];
-	for (i = 0; i < 2; i++)
+	/* the payment timeout is payment_due_at alone from 0.2.0 (due_action.h) */
+	for (i = om_timeouts_on_orders() ? 1 : 0; i < 2; i++)
 	{
 		if (nulls[13 + i] == 'n')
 			continue;

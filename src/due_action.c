@@ -6,7 +6,10 @@
  *
  * payment_timeout	an order still unpaid or pending at payment_due_at
  *					becomes failed (reason payment_timeout); it stays
- *					visible with its stock held (seed 000).
+ *					visible with its stock held (seed 000).  From 0.2.0
+ *					this deadline is the column itself, found by the
+ *					index orders_payment_due, with a due_action row only
+ *					while it fails (due_action.h).
  * auto_cancel		with shop.auto_cancel_failed, a failed order is
  *					cancelled by the system auto_cancel_delay after it
  *					failed, releasing stock and promo.

@@ -112,6 +112,7 @@
 #include "clock.h"
 #include "cod.h"
 #include "context.h"
+#include "due_action.h"
 #include "events.h"
 #include "machines.h"
 #include "money.h"
@@ -180,12 +181,19 @@ DropDeadlines(int64 shop_id, int64 order_id, const char *kinds)
 	om_exec(plan, values, NULL, false, 0);
 }
 
-/* A failed payment retried: the payment deadline applies again. */
+/*
+ * A failed payment retried: the payment deadline applies again.  From
+ * 0.2.0 it does by itself: the order awaits payment again, so
+ * orders_payment_due has it at its payment_due_at (due_action.h); a
+ * 0.1.0 schema needs the due_action row back.
+ */
 static void
 ScheduleTimeoutAgain(int64 shop_id, int64 order_id)
 {
 	static SPIPlanPtr plan = NULL;
 
+	if (om_timeouts_on_orders())
+		return;
 	om_exec_for_order(&plan,
 					  "INSERT INTO order_mgmt.due_action (shop_id, order_id, action, due_at, created_at)"
 					  " SELECT $1, $2, 'payment_timeout', o.payment_due_at, $3 FROM order_mgmt.orders o"

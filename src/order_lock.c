@@ -46,11 +46,13 @@ om_lock_order(int64 shop_id, int64 order_id, OmOrder *order)
 	static SPIPlanPtr lock_plan = NULL;
 	static SPIPlanPtr lock_plan_010 = NULL;
 	static SPIPlanPtr due_plan = NULL;
+	static SPIPlanPtr due_plan_010 = NULL;
 	static const Oid lock_types[] = {INT8OID, INT8OID};
 	static const Oid due_types[] = {INT8OID, INT8OID, TIMESTAMPTZOID};
 	Datum		values[3];
 	int			pass;
 	SPIPlanPtr	lock;
+	SPIPlanPtr	due;
 
 	/*
 	 * Two statements on purpose: the due rows are read after the order lock
@@ -68,10 +70,26 @@ om_lock_order(int64 shop_id, int64 order_id, OmOrder *order)
 	else
 		lock = om_plan(&lock_plan_010, LOCK_SQL("total"), 2, lock_types);
 #undef LOCK_SQL
-	om_plan(&due_plan,
-			"SELECT action::text, reason::text FROM order_mgmt.due_action"
-			" WHERE shop_id = $1 AND order_id = $2 AND due_at <= $3 ORDER BY due_at",
-			3, due_types);
+
+	/*
+	 * The due rows, and (0.2.0, due_action.h) the payment timeout when
+	 * payment_due_at has passed on an order still awaiting payment, unless
+	 * a failing timeout row stands for it.
+	 */
+#define DUE_ROWS_SQL \
+	"SELECT action::text, reason::text, due_at FROM order_mgmt.due_action" \
+	" WHERE shop_id = $1 AND order_id = $2 AND due_at <= $3"
+	if (om_timeouts_on_orders())
+		due = om_plan(&due_plan,
+					  DUE_ROWS_SQL
+					  " UNION ALL SELECT 'payment_timeout', NULL, o.payment_due_at FROM order_mgmt.orders o"
+					  " WHERE o.shop_id = $1 AND o.order_id = $2 AND o.payment_due_at <= $3"
+					  "   AND" OM_AWAITING_PAYMENT("o") " AND" OM_NO_TIMEOUT_ROW("o")
+					  " ORDER BY 3",
+					  3, due_types);
+	else
+		due = om_plan(&due_plan_010, DUE_ROWS_SQL " ORDER BY due_at", 3, due_types);
+#undef DUE_ROWS_SQL
 	values[0] = Int64GetDatum(shop_id);
 	values[1] = Int64GetDatum(order_id);
 	values[2] = TimestampTzGetDatum(om_now());
@@ -106,7 +124,7 @@ om_lock_order(int64 shop_id, int64 order_id, OmOrder *order)
 		if (pass == 3)
 			break;
 
-		om_exec(due_plan, values, NULL, false, 0);	/* a new snapshot */
+		om_exec(due, values, NULL, false, 0);	/* a new snapshot */
 		tt = SPI_tuptable;
 		n = SPI_processed;
 		for (i = 0; i < n; i++)

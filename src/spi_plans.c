@@ -353,6 +353,18 @@ om_has_column(const char *table, const char *column)
 	return OidIsValid(rel) && get_attnum(rel, column) != InvalidAttrNumber;
 }
 
+/*
+ * Whether order_mgmt has a relation (table or index) called name: the same
+ * question as om_has_column() for a release that added an index.
+ */
+bool
+om_has_relation(const char *name)
+{
+	Oid			nsp = get_namespace_oid("order_mgmt", true);
+
+	return OidIsValid(nsp) && OidIsValid(get_relname_relid(name, nsp));
+}
+
 /* Raise 55000 unless the schema has column (added by a later release). */
 void
 om_require_column(const char *table, const char *column, const char *feature)

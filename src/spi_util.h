@@ -26,6 +26,7 @@ extern bool om_try(void (*fn) (void *), void *arg, const int *codes, int ncodes,
 				   ErrorData **error);
 extern text *om_spi_text(const char *s);
 extern bool om_has_column(const char *table, const char *column);
+extern bool om_has_relation(const char *name);
 extern void om_require_column(const char *table, const char *column, const char *feature);
 
 /* parameters */

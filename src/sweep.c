@@ -49,7 +49,11 @@
  * due_at to now + 1 minute, doubling with each failure up to 1 hour, so
  * one bad row can neither stop the sweeper nor sit at the head of the
  * queue.  A success deletes the row as before.  (On a 0.1.0 schema, which
- * has no such columns, the row is only left, as 0.1.0 did.)  API calls
+ * has no such columns, the row is only left, as 0.1.0 did.)  A payment
+ * timeout, which from 0.2.0 has no row while it has not failed (it is
+ * orders.payment_due_at, due_action.h), gets its row at its first failure
+ * and backs off the same way; while the row exists the batch takes the
+ * timeout from it, not from orders.  API calls
  * apply an order's overdue actions first (om_lock_order, order_lock.c), so
  * correctness never depends on the sweeper being on time; a backed-off row
  * is overdue again for them at its new due_at.
@@ -364,85 +368,187 @@ typedef struct SeenOrders
 } SeenOrders;
 
 /*
- * One round of the batch: up to want due rows, earliest due first, whose
- * order row and due row no other session holds, locked in the selection
- * (SKIP LOCKED: the order FOR NO KEY UPDATE, first, then the due row FOR
- * UPDATE) and copied out of SPI.  Passes over the orders of earlier rounds.
- * An order with several due rows gives one row each.
+ * Where a round's due actions come from: the due rows, or (0.2.0,
+ * due_action.h) the orders past their payment deadline.  Each is a
+ * locking query in due order; the round merges the two by due time.  On
+ * PostgreSQL a source is a cursor fetched a row at a time, so that it
+ * locks only the rows the merge takes (and the one it looks at next); on
+ * Citus, whose cursors run the whole query anyway, it is the query's rows.
+ */
+typedef struct DueSource
+{
+	Portal		portal;			/* the cursor, or NULL (Citus) */
+	SPITupleTable *tt;			/* the current fetch, or all the rows */
+	uint64		n;				/* rows in tt */
+	uint64		next;			/* the next row of tt */
+	HeapTuple	row;			/* the current row; NULL once done */
+} DueSource;
+
+/* Move to the source's next row (row is NULL when there is none). */
+static void
+SourceNext(DueSource *s)
+{
+	if (s->portal)
+	{
+		if (s->tt)
+			SPI_freetuptable(s->tt);
+		SPI_cursor_fetch(s->portal, true, 1);
+		s->tt = SPI_tuptable;
+		s->n = SPI_processed;
+		s->next = 0;
+	}
+	s->row = s->next < s->n ? s->tt->vals[s->next++] : NULL;
+}
+
+static void
+SourceOpen(DueSource *s, SPIPlanPtr plan, Datum *values, const char *nulls)
+{
+	memset(s, 0, sizeof(DueSource));
+	if (om_on_citus())
+	{
+		om_exec(plan, values, nulls, false, 0);
+		s->tt = SPI_tuptable;
+		s->n = SPI_processed;
+	}
+	else
+		s->portal = SPI_cursor_open(NULL, plan, values, nulls, false);
+	SourceNext(s);
+}
+
+static void
+SourceClose(DueSource *s)
+{
+	if (s->tt)
+		SPI_freetuptable(s->tt);
+	if (s->portal)
+		SPI_cursor_close(s->portal);
+}
+
+/* The due time of the source's current row (column 5). */
+static TimestampTz
+SourceDue(const DueSource *s)
+{
+	bool		isnull;
+
+	return DatumGetTimestampTz(SPI_getbinval(s->row, s->tt->tupdesc, 5, &isnull));
+}
+
+/* A due action from a row of (shop_id, order_id, action, reason, due_at). */
+static void
+CopyDueRow(DueRow *row, HeapTuple tup, TupleDesc td)
+{
+	bool		isnull;
+	Datum		reason;
+
+	row->shop_id = DatumGetInt64(SPI_getbinval(tup, td, 1, &isnull));
+	row->order_id = DatumGetInt64(SPI_getbinval(tup, td, 2, &isnull));
+	row->action = TextDatumGetCString(SPI_getbinval(tup, td, 3, &isnull));
+	reason = SPI_getbinval(tup, td, 4, &isnull);
+	row->reason = isnull ? NULL : TextDatumGetCString(reason);
+}
+
+/*
+ * One round of the batch: up to want due actions, earliest due first,
+ * whose order row (and due row) no other session holds, locked in the
+ * selection (SKIP LOCKED: the order FOR NO KEY UPDATE, first, then the due
+ * row FOR UPDATE) and copied out of SPI.  Passes over the orders of
+ * earlier rounds.  An order with several due rows gives one row each.
+ *
+ * From 0.2.0 the payment timeouts come from orders too (due_action.h): a
+ * second query, over orders_payment_due, locks the orders past their
+ * payment deadline (SKIP LOCKED) that have no failing timeout row, and the
+ * round merges it with the due rows by due time (a tie: the due row
+ * first).  Not one UNION query: a plan cannot keep the order of rows it
+ * locks, so it would sort (and lock) all that is due before taking want.
  */
 static DueRow *
 LoadBatch(int32 want, const SeenOrders *seen, const int64 *shop, uint64 *nrows)
 {
-	static SPIPlanPtr first_plan = NULL;
-	static SPIPlanPtr more_plan = NULL;
-	static SPIPlanPtr shop_first_plan = NULL;
-	static SPIPlanPtr shop_more_plan = NULL;
+	/* [one shop][later round][0: due rows, 1: payment timeouts] */
+	static SPIPlanPtr plans[2][2][2];
 	static const Oid argtypes[] = {TIMESTAMPTZOID, INT4OID, INT8ARRAYOID, INT8ARRAYOID, INT8OID};
 	Datum		values[5];
+	const char *nulls;
 	DueRow	   *rows;
-	uint64		n;
-	uint64		i;
+	uint64		n = 0;
+	int			one_shop = shop != NULL;
+	int			later = seen->n > 0;
+	int			nargs = one_shop ? 5 : later ? 4 : 2;
+	DueSource	due;
+	DueSource	timeouts;
 
 #define OM_BATCH_SELECT \
-	"SELECT d.shop_id, d.order_id, d.action::text, d.reason::text" \
+	"SELECT d.shop_id, d.order_id, d.action::text, d.reason::text, d.due_at" \
 	" FROM order_mgmt.due_action d" \
 	" JOIN order_mgmt.orders o ON o.shop_id = d.shop_id AND o.order_id = d.order_id" \
 	" WHERE d.due_at <= $1"
 #define OM_BATCH_LOCK \
 	" ORDER BY d.due_at LIMIT $2" \
 	" FOR NO KEY UPDATE OF o SKIP LOCKED FOR UPDATE OF d SKIP LOCKED"
-
-#define OM_BATCH_SEEN \
-	" AND (d.shop_id, d.order_id) NOT IN (SELECT s.shop_id, s.order_id FROM" \
+#define OM_BATCH_SEEN(d) \
+	" AND (" d ".shop_id, " d ".order_id) NOT IN (SELECT s.shop_id, s.order_id FROM" \
 	"   ROWS FROM (pg_catalog.unnest($3::int8[]), pg_catalog.unnest($4::int8[])) AS s(shop_id, order_id))"
-/* one shop's: both tables say shop_id = $5, which Citus routes to its shard */
+/* one shop's: every table says shop_id = $5, which Citus routes to its shard */
 #define OM_BATCH_SHOP " AND d.shop_id = $5 AND o.shop_id = $5"
+#define OM_BATCH_SQL(SHOP, SEEN) OM_BATCH_SELECT SHOP SEEN OM_BATCH_LOCK
+#define OM_TIMEOUTS_SQL(SHOP, SEEN) \
+	"SELECT p.shop_id, p.order_id, 'payment_timeout', NULL::text, p.payment_due_at" \
+	" FROM order_mgmt.orders p" \
+	" WHERE p.payment_due_at <= $1 AND" OM_AWAITING_PAYMENT("p") SHOP SEEN \
+	"   AND" OM_NO_TIMEOUT_ROW("p") \
+	" ORDER BY p.payment_due_at LIMIT $2 FOR NO KEY UPDATE OF p SKIP LOCKED"
+	static const char *const sql[2][2][2] = {
+		{{OM_BATCH_SQL("", ""), OM_TIMEOUTS_SQL("", "")},
+		 {OM_BATCH_SQL("", OM_BATCH_SEEN("d")), OM_TIMEOUTS_SQL("", OM_BATCH_SEEN("p"))}},
+		{{OM_BATCH_SQL(OM_BATCH_SHOP, ""), OM_TIMEOUTS_SQL(" AND p.shop_id = $5", "")},
+		 {OM_BATCH_SQL(OM_BATCH_SHOP, OM_BATCH_SEEN("d")),
+		  OM_TIMEOUTS_SQL(" AND p.shop_id = $5", OM_BATCH_SEEN("p"))}},
+	};
+#undef OM_BATCH_SELECT
+#undef OM_BATCH_LOCK
+#undef OM_BATCH_SEEN
+#undef OM_BATCH_SHOP
+#undef OM_BATCH_SQL
+#undef OM_TIMEOUTS_SQL
 
 	values[0] = TimestampTzGetDatum(om_now());
 	values[1] = Int32GetDatum(want);
 	values[2] = values[3] = values[4] = (Datum) 0;
-	if (seen->n > 0)
+	if (later)
 	{
 		values[2] = om_int8_array(seen->shops, seen->n);
 		values[3] = om_int8_array(seen->orders, seen->n);
 	}
-	if (shop == NULL && seen->n == 0)
-		om_exec(om_plan(&first_plan, OM_BATCH_SELECT OM_BATCH_LOCK, 2, argtypes),
-				values, NULL, false, 0);
-	else if (shop == NULL)
-		om_exec(om_plan(&more_plan, OM_BATCH_SELECT OM_BATCH_SEEN OM_BATCH_LOCK, 4, argtypes),
-				values, NULL, false, 0);
-	else
-	{
+	if (shop)
 		values[4] = Int64GetDatum(*shop);
-		if (seen->n == 0)
-			om_exec(om_plan(&shop_first_plan,
-							OM_BATCH_SELECT OM_BATCH_SHOP OM_BATCH_LOCK,
-							5, argtypes),
-					values, "  nn ", false, 0);	/* $3, $4 unused */
-		else
-			om_exec(om_plan(&shop_more_plan,
-							OM_BATCH_SELECT OM_BATCH_SHOP OM_BATCH_SEEN OM_BATCH_LOCK,
-							5, argtypes),
-					values, NULL, false, 0);
-	}
+	nulls = (one_shop && !later) ? "  nn " : NULL;	/* $3, $4 unused */
+	om_plan(&plans[one_shop][later][0], sql[one_shop][later][0], nargs, argtypes);
+	rows = palloc(sizeof(DueRow) * (want + 1));
 
-	n = SPI_processed;
-	rows = palloc(sizeof(DueRow) * (n + 1));
-	for (i = 0; i < n; i++)
+	/* a 0.1.0 schema: the due rows alone */
+	if (!om_timeouts_on_orders())
 	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	td = SPI_tuptable->tupdesc;
-		bool		isnull;
-		Datum		reason;
-
-		rows[i].shop_id = DatumGetInt64(SPI_getbinval(tup, td, 1, &isnull));
-		rows[i].order_id = DatumGetInt64(SPI_getbinval(tup, td, 2, &isnull));
-		rows[i].action = TextDatumGetCString(SPI_getbinval(tup, td, 3, &isnull));
-		reason = SPI_getbinval(tup, td, 4, &isnull);
-		rows[i].reason = isnull ? NULL : TextDatumGetCString(reason);
+		om_exec(plans[one_shop][later][0], values, nulls, false, 0);
+		for (n = 0; n < SPI_processed; n++)
+			CopyDueRow(&rows[n], SPI_tuptable->vals[n], SPI_tuptable->tupdesc);
+		SPI_freetuptable(SPI_tuptable);
+		*nrows = n;
+		return rows;
 	}
-	SPI_freetuptable(SPI_tuptable);
+
+	om_plan(&plans[one_shop][later][1], sql[one_shop][later][1], nargs, argtypes);
+	SourceOpen(&due, plans[one_shop][later][0], values, nulls);
+	SourceOpen(&timeouts, plans[one_shop][later][1], values, nulls);
+	while (n < (uint64) want && (due.row || timeouts.row))
+	{
+		DueSource  *s = !timeouts.row ? &due : !due.row ? &timeouts :
+			SourceDue(&due) <= SourceDue(&timeouts) ? &due : &timeouts;
+
+		CopyDueRow(&rows[n++], s->row, s->tt->tupdesc);
+		SourceNext(s);
+	}
+	SourceClose(&due);
+	SourceClose(&timeouts);
 	*nrows = n;
 	return rows;
 }
@@ -486,6 +592,7 @@ HasBackoff(void)
 static void
 BackOff(const DueRow *row, const ErrorData *error)
 {
+	static SPIPlanPtr row_plan = NULL;
 	static SPIPlanPtr next_plan = NULL;
 	static SPIPlanPtr plan = NULL;
 	static const Oid argtypes[] = {INT8OID, INT8OID, TEXTOID, TEXTOID, TIMESTAMPTZOID, INT4OID, TIMESTAMPTZOID};
@@ -502,7 +609,19 @@ BackOff(const DueRow *row, const ErrorData *error)
 		 * The new due_at is computed in a SELECT, and the UPDATE only sets
 		 * values: Citus refuses a STABLE function (timestamptz + interval)
 		 * of a column in an UPDATE.  The batch holds the row.
+		 *
+		 * A payment timeout (0.2.0, due_action.h) has a row only once it
+		 * fails: it is made here, at payment_due_at, if the order still
+		 * awaits payment (the batch holds the order), then backs off as
+		 * any other.  While it exists, it is the order's timeout.
 		 */
+		om_plan(&row_plan,
+				"INSERT INTO order_mgmt.due_action (shop_id, order_id, action, due_at, created_at)"
+				" SELECT o.shop_id, o.order_id, 'payment_timeout', o.payment_due_at, $5"
+				" FROM order_mgmt.orders o"
+				" WHERE o.shop_id = $1 AND o.order_id = $2 AND" OM_AWAITING_PAYMENT("o")
+				" ON CONFLICT (shop_id, order_id, action) DO NOTHING",
+				5, argtypes);
 		om_plan(&next_plan,
 				"SELECT d.attempts + 1,"
 				"   $5 + LEAST(interval '" OM_BACKOFF_FIRST "' * pg_catalog.power(2, LEAST(d.attempts, 16)),"
@@ -519,6 +638,8 @@ BackOff(const DueRow *row, const ErrorData *error)
 		values[2] = CStringGetTextDatum(row->action);
 		values[3] = CStringGetTextDatum(error->message ? error->message : "");
 		values[4] = TimestampTzGetDatum(om_now());
+		if (strcmp(row->action, "payment_timeout") == 0 && om_timeouts_on_orders())
+			om_exec(row_plan, values, NULL, false, 0);
 		om_exec(next_plan, values, NULL, false, 0);
 		/* none if an earlier action of the batch dropped the row */
 		if (SPI_processed > 0)

@@ -46,6 +46,7 @@
 
 #include "executor/spi.h"
 
+#include "due_action.h"
 #include "sweep.h"
 
 PGDLLEXPORT void om_sweeper_main(Datum arg);
@@ -113,16 +114,21 @@ om_sweeper_register(void)
  * Citus refuses across shards): each node's sweeper runs run_due_shop() for
  * the shops with due actions whose shards are on that node, so every
  * worker sweeps its own shops and the coordinator (no shards) none.  The
- * shops come from one query over every shard; their sweeps run here, on
+ * shops (with due rows, or from 0.2.0 orders past their payment deadline)
+ * come from one query over every shard; their sweeps run here, on
  * local shards.  The largest count decides whether to go on at once.
  */
-#define CITUS_SWEEP_SQL \
+#define CITUS_SWEEP_SQL(SHOPS) \
 	"WITH d AS MATERIALIZED (SELECT DISTINCT shop_id FROM order_mgmt.due_action" \
-	"  WHERE due_at <= order_mgmt.now())" \
+	"  WHERE due_at <= order_mgmt.now()" SHOPS ")" \
 	" SELECT coalesce(max(order_mgmt.run_due_shop(d.shop_id, %d)), 0) FROM d" \
 	" WHERE EXISTS (SELECT FROM pg_catalog.pg_dist_placement p" \
 	"  WHERE p.shardid = pg_catalog.get_shard_id_for_distribution_column('order_mgmt.due_action', d.shop_id)" \
 	"    AND p.groupid = (SELECT groupid FROM pg_catalog.pg_dist_local_group))"
+/* and (0.2.0) the shops with orders past their payment deadline (due_action.h) */
+#define CITUS_TIMEOUTS_SQL \
+	" UNION SELECT o.shop_id FROM order_mgmt.orders o" \
+	"  WHERE o.payment_due_at <= order_mgmt.now() AND" OM_AWAITING_PAYMENT("o")
 
 /*
  * One batch: run_due(sweep_batch) in its own transaction, if the extension
@@ -154,12 +160,14 @@ SweepOnce(void)
 
 	if (OidIsValid(get_extension_oid("order_mgmt", true)))
 	{
-		char		sql[sizeof(CITUS_SWEEP_SQL) + 16];
+		char		sql[sizeof(CITUS_SWEEP_SQL(CITUS_TIMEOUTS_SQL)) + 16];
 
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		if (OidIsValid(get_extension_oid("citus", true)))
-			snprintf(sql, sizeof(sql), CITUS_SWEEP_SQL, sweep_batch);
+		if (OidIsValid(get_extension_oid("citus", true)) && om_timeouts_on_orders())
+			snprintf(sql, sizeof(sql), CITUS_SWEEP_SQL(CITUS_TIMEOUTS_SQL), sweep_batch);
+		else if (OidIsValid(get_extension_oid("citus", true)))
+			snprintf(sql, sizeof(sql), CITUS_SWEEP_SQL(""), sweep_batch);
 		else
 			snprintf(sql, sizeof(sql), "SELECT order_mgmt.run_due(%d)", sweep_batch);
 		if (SPI_execute(sql, false, 0) != SPI_OK_SELECT || SPI_processed != 1)

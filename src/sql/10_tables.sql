@@ -204,6 +204,13 @@ CREATE UNIQUE INDEX orders_idempotency_key ON order_mgmt.orders (shop_id, idempo
 CREATE INDEX orders_created ON order_mgmt.orders (shop_id, created_at)
 	INCLUDE (total, status, payment_status, delivery_status, paid_amount, refunded_amount,
 			 paid_at, consulted_support, order_id);
+-- payment deadlines (issue 21): the orders run_due() times out, earliest
+-- first; an order leaves it when it is paid, failed, cancelled or
+-- reactivated (the merchant's then)
+CREATE INDEX orders_payment_due ON order_mgmt.orders (payment_due_at)
+	WHERE payment_due_at IS NOT NULL AND status IN ('pending', 'confirmed')
+	  AND payment_status IN ('unpaid', 'pending');
+COMMENT ON INDEX order_mgmt.orders_payment_due IS 'Payment deadlines: the orders awaiting payment by payment_due_at, which run_due() times out (a failing timeout backs off as a due_action row)';
 COMMENT ON TABLE order_mgmt.orders IS 'Orders: three status machines guarded by C triggers on every path; never deleted';
 COMMENT ON COLUMN order_mgmt.orders.shop_id IS 'Owning shop';
 COMMENT ON COLUMN order_mgmt.orders.order_id IS 'Order id (from order_id_seq); immutable';
@@ -481,7 +488,7 @@ CREATE TABLE order_mgmt.due_action (
 	PRIMARY KEY (shop_id, order_id, action)
 );
 CREATE INDEX due_action_due ON order_mgmt.due_action (due_at);
-COMMENT ON TABLE order_mgmt.due_action IS 'Deadlines: what the sweeper (run_due) must do to an order, and when (SPEC §13); rows with attempts > 0 are failing and back off';
+COMMENT ON TABLE order_mgmt.due_action IS 'Deadlines: what the sweeper (run_due) must do to an order, and when (SPEC §13); rows with attempts > 0 are failing and back off.  A payment timeout is orders.payment_due_at (index orders_payment_due), here only while it fails';
 COMMENT ON COLUMN order_mgmt.due_action.shop_id IS 'Owning shop';
 COMMENT ON COLUMN order_mgmt.due_action.order_id IS 'The order';
 COMMENT ON COLUMN order_mgmt.due_action.action IS 'What to do';

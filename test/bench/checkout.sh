@@ -124,8 +124,6 @@ WITH l AS (SELECT k.sku, x.qty, k.price, row_number() OVER (ORDER BY k.sku COLLA
        RETURNING s.sku, s.bucket, l.qty),
  r AS (INSERT INTO order_mgmt.reservation (shop_id, order_id, sku, bucket, qty, created_at)
        SELECT 1, o.order_id, s.sku, s.bucket, s.qty, o.created_at FROM o, s),
- d AS (INSERT INTO order_mgmt.due_action (shop_id, order_id, action, due_at, created_at)
-       SELECT 1, o.order_id, 'payment_timeout', o.created_at + interval '7 days', o.created_at FROM o),
  pc AS (UPDATE order_mgmt.promo_code SET used = used + 1
        WHERE shop_id = 1 AND code_key = $key AND EXISTS (SELECT FROM o)),
  pr AS (INSERT INTO order_mgmt.promo_redemption (shop_id, code_key, order_id, customer_id, state, limited,
@@ -162,7 +160,6 @@ INSERT INTO order_mgmt.orders (shop_id, customer_id, email, payment_method, curr
 \\gset
 INSERT INTO order_mgmt.order_line (shop_id, order_id, line_no, sku, qty, unit_price, ordered_at) SELECT 1, :order_id::bigint, row_number() OVER (ORDER BY sku COLLATE "C"), sku, 1, price, now() FROM order_mgmt.sku WHERE shop_id = 1 AND sku = ANY ($skus);
 INSERT INTO order_mgmt.reservation (shop_id, order_id, sku, bucket, qty, created_at) SELECT 1, :order_id::bigint, sku, CASE WHEN sku = 'H' THEN :b ELSE 0 END, 1, now() FROM unnest($skus) sku;
-INSERT INTO order_mgmt.due_action (shop_id, order_id, action, due_at, created_at) VALUES (1, :order_id::bigint, 'payment_timeout', now() + interval '7 days', now());
 \\if :p <= 20
 UPDATE order_mgmt.promo_code SET used = used + 1 WHERE shop_id = 1 AND code_key = 'p' || :p::text;
 INSERT INTO order_mgmt.promo_redemption (shop_id, code_key, order_id, customer_id, state, limited, claimed_at) VALUES (1, 'p' || :p::text, :order_id::bigint, :c::text, 'active', true, now());

@@ -91,8 +91,7 @@ BEGIN
 	INSERT INTO order_mgmt.order_line (shop_id, order_id, line_no, sku, qty, unit_price, ordered_at)
 	SELECT p_shop, v_order, n, l ->> 'sku', (l ->> 'qty')::int, (l ->> 'price')::numeric, v_now
 	FROM jsonb_array_elements(v_lines) WITH ORDINALITY AS x(l, n);
-	INSERT INTO order_mgmt.due_action (shop_id, order_id, action, due_at, created_at)
-	VALUES (p_shop, v_order, 'payment_timeout', v_now + v_shop.payment_timeout, v_now);
+	-- the payment deadline is payment_due_at alone (issue 21): no due_action row
 
 	IF p_promo IS NOT NULL THEN
 		IF v_promo.usage_limit IS NOT NULL THEN

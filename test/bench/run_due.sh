@@ -48,7 +48,10 @@ PGOPTIONS="-c synchronous_commit=off -c order_mgmt.clock=$(date -u -d '-25 hours
 	pgbench -n -M prepared -c 8 -j 2 -t "$per" -f "$work/checkout.sql" "$db" >"$work/load.out" 2>&1 ||
 	{ cat "$work/load.out"; exit 1; }
 psql_q -c "VACUUM ANALYZE" >/dev/null
-due=$(psql_q -c "SELECT count(*) FROM order_mgmt.due_action WHERE due_at < now()")
+# the payment deadlines are orders.payment_due_at (issue 21), the rest due_action rows
+due=$(psql_q -c "SELECT (SELECT count(*) FROM order_mgmt.due_action WHERE due_at < now())
+	+ (SELECT count(*) FROM order_mgmt.orders WHERE payment_due_at < now()
+	   AND status IN ('pending', 'confirmed') AND payment_status IN ('unpaid', 'pending'))")
 echo "   $due orders overdue"
 
 # checkouts alone, as the baseline
@@ -100,7 +103,9 @@ fi
 # what the sweep did, counted in the database
 read -r cancelled left bad <<<"$(psql_q -F ' ' -c "
 	SELECT count(*) FILTER (WHERE status = 'cancelled' AND cancel_source = 'system'),
-		   (SELECT count(*) FROM order_mgmt.due_action WHERE due_at < now() - interval '1 hour'),
+		   (SELECT count(*) FROM order_mgmt.due_action WHERE due_at < now() - interval '1 hour')
+		   + (SELECT count(*) FROM order_mgmt.orders WHERE payment_due_at < now() - interval '1 hour'
+			  AND status IN ('pending', 'confirmed') AND payment_status IN ('unpaid', 'pending')),
 		   (SELECT count(*) FROM order_mgmt.verify())
 	FROM order_mgmt.orders WHERE shop_id = 1 AND created_at < now() - interval '1 day'")"
 awk -v n="$cancelled" -v s="$start" -v e="$end" -v a="$alone" -v b="$sweep_orders" -v c="$clients" 'BEGIN {

@@ -210,6 +210,29 @@ JOIN pg_dist_placement p ON p.shardid = get_shard_id_for_distribution_column('or
 JOIN pg_dist_node n ON n.groupid = p.groupid
 WHERE o.shop_id BETWEEN 1 AND 8;
 
+-- issue 21: a payment deadline is orders.payment_due_at, no due_action
+-- row; a timeout that fails (a constraint refuses the order's failure)
+-- backs off as a due_action row on the shop's worker, and a cancel drops it
+SELECT (CASE WHEN count(*) = 0 THEN 'ok' ELSE 'not ok' END)
+	|| ' - checkouts on Citus write no payment_timeout row (the deadline is payment_due_at)'
+FROM order_mgmt.due_action WHERE action = 'payment_timeout' AND shop_id BETWEEN 1 AND 8;
+SELECT order_mgmt.checkout(110, '[{"sku": "A", "qty": 1}]', order_no => 'NOFAIL') AS nofail \gset
+ALTER TABLE order_mgmt.orders ADD CONSTRAINT citus_never_fails CHECK (order_no <> 'NOFAIL' OR payment_status <> 'failed');
+\o /dev/null
+SELECT pg_sleep(1.2);
+SET client_min_messages = error;
+SELECT order_mgmt.run_due_shop(110);
+RESET client_min_messages;
+\o
+ALTER TABLE order_mgmt.orders DROP CONSTRAINT citus_never_fails;
+SELECT (CASE WHEN d.attempts = 1 AND d.due_at > now() AND o.payment_status = 'unpaid' THEN 'ok' ELSE 'not ok' END)
+	|| ' - a failing payment timeout backs off as a due_action row on the shop''s worker'
+FROM order_mgmt.due_action d JOIN order_mgmt.orders o USING (shop_id, order_id)
+WHERE d.shop_id = 110 AND d.order_id = :nofail AND d.action = 'payment_timeout' AND o.shop_id = 110;
+\o /dev/null
+SELECT order_mgmt.cancel(110, :nofail);
+\o
+
 -- the test clock: SET LOCAL in a transaction block, with Citus sending
 -- SET LOCAL to the workers (citus.propagate_set_commands = 'local'); the
 -- calls run on the coordinator, the statements and triggers on the worker
@@ -272,8 +295,9 @@ DECLARE
 	due bigint;
 BEGIN
 	FOR i IN 1 .. 300 LOOP
-		SELECT count(*) INTO due FROM order_mgmt.due_action
-		WHERE shop_id BETWEEN 1 AND 8 AND action = 'payment_timeout';
+		-- the payment deadlines are orders.payment_due_at (issue 21)
+		SELECT count(*) INTO due FROM order_mgmt.orders
+		WHERE shop_id BETWEEN 1 AND 8 AND payment_status = 'unpaid';
 		EXIT WHEN due = 0;
 		PERFORM pg_sleep(0.1);
 	END LOOP;

@@ -96,7 +96,14 @@ my $summary = q{
 		'buckets ' || (SELECT count(*) FROM order_mgmt.stock),
 		'holds ' || (SELECT count(*) FROM order_mgmt.reservation),
 		'promo used ' || (SELECT used FROM order_mgmt.promo_code WHERE code = 'TWICE'),
-		'due ' || (SELECT string_agg(action::text, ',' ORDER BY order_id, action) FROM order_mgmt.due_action),
+		-- a payment deadline is a due_action row in 0.1.0, the column
+		-- alone from 0.2.0 (issue 21): the deadlines as run_due() sees them
+		'due ' || (SELECT string_agg(action::text, ',' ORDER BY order_id, action) FROM order_mgmt.due_action
+				   WHERE action <> 'payment_timeout'),
+		'payment due ' || (SELECT string_agg(format('%s@%s', order_no, payment_due_at AT TIME ZONE 'UTC'),
+											 ' ' ORDER BY order_id)
+						   FROM order_mgmt.orders WHERE payment_due_at IS NOT NULL
+							 AND status IN ('pending', 'confirmed') AND payment_status IN ('unpaid', 'pending')),
 		'returns ' || (SELECT string_agg(state::text, ',') FROM order_mgmt.return_request),
 		-- the shop's own labels; the built-in ones are the extension's
 		-- (an update may add some) and are compared with a fresh install's
@@ -153,6 +160,19 @@ for my $from (@released)
 	like($since_err, qr/ERROR:  55000$/,
 		"$from: before the update events_since() asks for ALTER EXTENSION UPDATE (55000)");
 
+	# issue 21: on a schema not yet updated (no orders_payment_due) the
+	# library keeps the payment deadline as a due_action row, and run_due()
+	# takes it from there
+	is($node->safe_psql($db, q{
+		SELECT count(*) FROM order_mgmt.due_action d JOIN order_mgmt.orders o USING (shop_id, order_id)
+		WHERE d.action = 'payment_timeout' AND o.order_no = 'UNPAID' AND d.due_at = o.payment_due_at;
+		BEGIN;
+		SET LOCAL order_mgmt.clock = '2026-03-02 11:00+00';
+		SELECT order_mgmt.run_due(10);
+		SELECT payment_status FROM order_mgmt.orders WHERE order_no = 'UNPAID';
+		ROLLBACK;
+	}), "1\n1\nfailed", "$from: before the update the payment deadline is a due_action row, which run_due() does");
+
 	like($node->safe_psql($db, qq{
 			SELECT path FROM pg_extension_update_paths('order_mgmt')
 			WHERE source = '$from' AND target = '$current'}),
@@ -203,6 +223,17 @@ for my $from (@released)
 			SELECT string_agg(format('%s:%s', order_no, delivered_at AT TIME ZONE 'UTC'), ' ' ORDER BY order_id)
 			FROM order_mgmt.orders WHERE order_no IN ('SHIPPED', 'RETURNED')}),
 		'SHIPPED: RETURNED:2026-03-02 10:00:00', "$from: delivered_at is the first arrival the events record");
+
+	# issue 21: the payment deadline of UNPAID is no due_action row any
+	# more, and run_due() times it out from orders.payment_due_at
+	is($node->safe_psql($db, q{
+		SELECT count(*) FROM order_mgmt.due_action WHERE action = 'payment_timeout';
+		BEGIN;
+		SET LOCAL order_mgmt.clock = '2026-03-02 11:00+00';
+		SELECT order_mgmt.run_due(10);
+		SELECT payment_status FROM order_mgmt.orders WHERE order_no = 'UNPAID';
+		ROLLBACK;
+	}), "0\n1\nfailed", "$from: the payment deadline is the column alone, and run_due() finds it there");
 
 	# the API works on the updated extension, on the old orders too
 	my $api = $node->safe_psql($db, q{

@@ -51,9 +51,12 @@ is($node->safe_psql('shop', q{SELECT available FROM order_mgmt.stock_level}), '0
 
 # nobody calls the API: both deadlines pass, and nothing happens until the job
 ok($node->poll_query_until('shop',
-	q{SELECT count(*) = 2 AND bool_and(d.due_at < now())
-	  FROM order_mgmt.due_action d JOIN order_mgmt.orders o USING (shop_id, order_id)
-	  WHERE (o.order_no, d.action::text) IN (('SLOW', 'payment_timeout'), ('DECLINED', 'auto_cancel'))}),
+	q{SELECT count(*) = 2 AND bool_and(due_at < now()) FROM (
+		-- a payment deadline is orders.payment_due_at (issue 21)
+		SELECT payment_due_at AS due_at FROM order_mgmt.orders WHERE order_no = 'SLOW'
+		UNION ALL
+		SELECT d.due_at FROM order_mgmt.due_action d JOIN order_mgmt.orders o USING (shop_id, order_id)
+		WHERE o.order_no = 'DECLINED' AND d.action = 'auto_cancel') x}),
 	'the payment timeout and the auto-cancel are overdue');
 is($node->safe_psql('shop',
 	q{SELECT string_agg(order_no || ':' || status || '/' || payment_status, ' ' ORDER BY order_no)
