@@ -25,7 +25,7 @@ WHERE contype = 'f' AND connamespace = 'order_mgmt'::regnamespace
 ORDER BY 1::text, 2::text, conname;
 
 -- the paths whose keys were dropped still write what they wrote
-SELECT order_mgmt.checkout(2800, '[{"sku": "A", "qty": 1}]') AS guest \gset
+SELECT order_mgmt.checkout(2800, '[{"sku": "A", "qty": 1}]', hold => '1 hour') AS guest \gset
 SELECT order_mgmt.checkout(2800, '[{"sku": "A", "qty": 1}, {"sku": "D", "qty": 2}]', 'ann', promo_code => 'TEN',
 						   store_credit => 20,
 						   shipping_address => '{"line1": "1 Main St", "city": "Taipei", "country": "TW"}') AS ann \gset
