@@ -2862,3 +2862,14 @@ CREATE INDEX orders_payment_due ON order_mgmt.orders (payment_due_at)
 COMMENT ON INDEX order_mgmt.orders_payment_due IS 'Payment deadlines: the orders awaiting payment by payment_due_at, which run_due() times out (a failing timeout backs off as a due_action row)';
 COMMENT ON TABLE order_mgmt.due_action IS 'Deadlines: what the sweeper (run_due) must do to an order, and when (SPEC §13); rows with attempts > 0 are failing and back off.  A payment timeout is orders.payment_due_at (index orders_payment_due), here only while it fails';
 DELETE FROM order_mgmt.due_action WHERE action = 'payment_timeout' AND attempts = 0;
+
+-- ---------------------------------------------------------------------------
+-- Issue 21, lean writes, the reservation's index entries: the partial index
+-- reservation_held (shop_id, sku, bucket) WHERE state = 'held' goes.  No
+-- query reads reservations by SKU and bucket: holding, releasing, fulfilling
+-- and the sweeper find an order's rows by order_id (reservation_order), and
+-- verify() reads a shop's reservations in one pass.  It cost every hold an
+-- index entry (97 bytes of WAL a checkout), and having state in it made every
+-- release or fulfilment a non-HOT update.
+-- ---------------------------------------------------------------------------
+DROP INDEX IF EXISTS order_mgmt.reservation_held;
