@@ -2873,3 +2873,15 @@ DELETE FROM order_mgmt.due_action WHERE action = 'payment_timeout' AND attempts 
 -- release or fulfilment a non-HOT update.
 -- ---------------------------------------------------------------------------
 DROP INDEX IF EXISTS order_mgmt.reservation_held;
+
+-- ---------------------------------------------------------------------------
+-- Issue 21, lean writes, the open-payment index: orders_open_payment
+-- (shop_id, created_at) WHERE status <> 'cancelled' AND payment_status IN
+-- ('unpaid', 'pending', 'failed') goes.  It was written by every checkout
+-- (79 bytes of WAL) and by every payment move, but no query reads it: the
+-- reports that look at unpaid orders (report_followups, report_stuck) also
+-- take paid orders in the same scan, which a partial index of the unpaid
+-- ones cannot find, and run_due() finds payment deadlines through
+-- orders_payment_due.
+-- ---------------------------------------------------------------------------
+DROP INDEX IF EXISTS order_mgmt.orders_open_payment;
