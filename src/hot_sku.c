@@ -22,7 +22,7 @@
  * transaction-scoped heavyweight lock on (shop, sku) that each hold of such
  * a SKU takes without waiting (LockAcquire dontWait, no WAL, no row
  * written; a LOCKTAG_USERLOCK no SQL role can take, as the admission
- * queue's, with its own tag).  Each session adds its counts up in memory
+ * queue's, with its own tag; at most 8 SKUs of one cart, OM_HOT_PROBES).  Each session adds its counts up in memory
  * (per SKU, at most OM_HEAT_SKUS of them) and writes them to the unlogged
  * table sku_heat once per order_mgmt.hot_flush_every counted holds (32), one
  * row per live backend (slot = its backend number), so sessions never wait

@@ -385,11 +385,19 @@ HoldSpread(int64 shop_id, int64 order_id, int64 return_id, const char *sku, int3
  * Raises OM001 naming the first SKU that cannot be held.  Appends the holds
  * as JSON objects to holds (inside an array the caller opened) if given.
  */
+/*
+ * The most probe locks (om_hot_busy) one call takes: a cart of a thousand
+ * one-bucket SKUs must not take a thousand heavyweight locks; a hot SKU
+ * beyond them in a big cart is only not counted there.
+ */
+#define OM_HOT_PROBES	8
+
 void
 om_hold_stock(int64 shop_id, int64 order_id, int64 return_id, const OmHold *lines,
 			  int nlines, StringInfo holds)
 {
 	int			i;
+	int			probes = 0;
 
 	for (i = 0; i < nlines; i++)
 	{
@@ -402,7 +410,7 @@ om_hold_stock(int64 shop_id, int64 order_id, int64 return_id, const OmHold *line
 		if (tried_free)
 			bucket = HoldFromFreeBucket(shop_id, order_id, return_id, l->sku, l->qty,
 										Max(l->buckets, 1));
-		else if (l->auto_spread)
+		else if (l->auto_spread && probes++ < OM_HOT_PROBES)
 			/* one bucket: is another transaction holding the SKU? (hot_sku.c) */
 			contended = om_hot_busy(shop_id, l->sku);
 		if (bucket < 0)
