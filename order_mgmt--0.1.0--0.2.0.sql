@@ -2746,7 +2746,7 @@ COMMENT ON COLUMN order_mgmt.sku_heat.sku IS 'The SKU';
 COMMENT ON COLUMN order_mgmt.sku_heat.slot IS 'The session''s backend number (1 and up: no two live sessions share a row, so sessions never wait for each other here); 0 = the window''s start, written by balance_buckets()';
 COMMENT ON COLUMN order_mgmt.sku_heat.contended IS 'Holds that found every bucket of the SKU with enough units locked by other transactions, so had to wait';
 COMMENT ON COLUMN order_mgmt.sku_heat.holds IS 'Holds of the SKU while it is spread over automatic buckets (merging back looks at them)';
-COMMENT ON COLUMN order_mgmt.sku_heat.since IS 'When the session began counting (order_mgmt.now()); a window runs from the earliest since of the SKU''s rows';
+COMMENT ON COLUMN order_mgmt.sku_heat.since IS 'When the session began counting (order_mgmt.now()), or the window began (slot 0); a window runs from its slot 0 row''s since, else from the earliest since of the SKU''s rows';
 REVOKE ALL ON order_mgmt.sku_heat FROM PUBLIC;
 GRANT SELECT ON order_mgmt.sku_heat TO order_mgmt_report, order_mgmt_admin;
 

@@ -35,8 +35,9 @@
  *
  * Deciding, in balance_buckets(shop_id), which the sweeper calls once per
  * sweep_interval for the shops with heat (without the sweeper, a cron job
- * calls it): per SKU, the window runs from the earliest since of its heat
- * rows to order_mgmt.now() (at least 1 second).  Hysteresis:
+ * calls it): per SKU, the window runs from the start balance_buckets()
+ * marked (slot 0), or else the earliest since of its heat rows, to
+ * order_mgmt.now() (at least 1 second).  Hysteresis:
  *	- split when contended holds per second >= order_mgmt.hot_split_rate
  *	  (50): K doubles (1, 2, 4, ... up to shop.auto_buckets_max, never
  *	  above OM_MAX_BUCKETS);
@@ -256,7 +257,8 @@ LoadHotSkus(int64 shop_id, int *n)
 
 	om_plan(&plan,
 			"WITH h AS (SELECT sku, sum(contended)::int8 AS contended, sum(holds)::int8 AS holds,"
-			"    min(since) AS since FROM order_mgmt.sku_heat WHERE shop_id = $1 GROUP BY sku),"
+			"    coalesce(max(since) FILTER (WHERE slot = 0), min(since)) AS since"
+			"   FROM order_mgmt.sku_heat WHERE shop_id = $1 GROUP BY sku),"
 			" c AS (SELECT sku FROM h"
 			"   UNION SELECT sku FROM order_mgmt.sku WHERE shop_id = $1 AND auto_buckets IS NOT NULL)"
 			" SELECT k.sku, coalesce(k.auto_buckets, 1), " OM_SKU_AUTO_SQL ", s.auto_buckets_max,"
