@@ -255,8 +255,8 @@ typedef struct SkuStock
 
 /*
  * ChangeStock, step 1: the SKU's backorder flag and bucket count K (its
- * automatic one included, hot_sku.c) into *st; raises the shop's not-found error, or 22023 when the shop has no
- * such SKU.  Inside SPI.
+ * automatic one included, hot_sku.c) into *st; raises the shop's
+ * not-found error, or 22023 when the shop has no such SKU.  Inside SPI.
  */
 static void
 LoadSku(int64 shop_id, const char *sku, SkuStock *st)

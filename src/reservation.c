@@ -337,7 +337,12 @@ HoldSpread(int64 shop_id, int64 order_id, int64 return_id, const char *sku, int3
 	 * are not in this statement's snapshot, which could then count too few
 	 * units.  The second look has a new snapshot, taken after those
 	 * transactions committed, and the buckets we hold cannot be moved again
-	 * meanwhile (a split or merge locks every bucket first).
+	 * meanwhile (a split or merge locks every bucket first).  A split that
+	 * began between the two looks waits for a bucket we hold; should the
+	 * second look need a lower bucket the split has locked (one that got
+	 * units back between the looks), the deadlock detector ends one of the
+	 * two, most likely the split, which waited first: balance_buckets()
+	 * skips that SKU until its next call.
 	 */
 	for (look = 0;; look++)
 	{
