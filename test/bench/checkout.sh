@@ -24,8 +24,15 @@
 #   BENCH_CLIENTS="1 8 32"           the main matrix (every sync pass)
 #   BENCH_OFF_DISTS, BENCH_OFF_CLIENTS  the matrix of the off pass
 #                                    (default: uniform, 8)
-#   BENCH_HOT_K="1 4 16 16q"         hot SKU buckets (q: admission queue; empty: none),
+#   BENCH_HOT_K="1 4 16 16q auto"    hot SKU buckets (q: admission queue; auto: no
+#                                    stock_buckets, the shop's defaults, so
+#                                    balance_buckets() spreads it, issue 21;
+#                                    empty: none),
 #   BENCH_HOT_CLIENTS="8 32 64"      om only, synchronous_commit on
+#   BENCH_AUTO_RAMP=10               auto: seconds of checkouts before each
+#                                    measured run, with balance_buckets(1)
+#                                    called every second (as the sweeper
+#                                    would) during both
 #   BENCH_OUT=dir                    keep raw results and logs there
 set -euo pipefail
 export LC_ALL=C
@@ -41,7 +48,8 @@ dists=${BENCH_DISTS:-uniform zipfian hot}
 clients=${BENCH_CLIENTS:-1 8 32}
 off_dists=${BENCH_OFF_DISTS:-uniform}
 off_clients=${BENCH_OFF_CLIENTS:-8}
-hot_k=${BENCH_HOT_K-1 4 16 16q}
+hot_k=${BENCH_HOT_K-1 4 16 16q auto}
+auto_ramp=${BENCH_AUTO_RAMP:-10}
 hot_clients=${BENCH_HOT_CLIENTS:-8 32 64}
 out=${BENCH_OUT:-$(mktemp -d /tmp/om-bench.XXXXXX)}
 mkdir -p "$out/scripts" "$out/logs"
@@ -183,17 +191,31 @@ gen_script() {			# variant dist -> file
 # one pgbench run; appends a row to results.tsv:
 # sync variant dist k clients run units orders seconds p50_ms p99_ms
 run_one() {			# sync variant dist k clients run seconds
-	local sync=$1 v=$2 d=$3 k=$4 c=$5 r=$6 t=$7 kk=${4%q} script before sold threads log
+	local sync=$1 v=$2 d=$3 k=$4 c=$5 r=$6 t=$7 kk=${4%q} script before sold threads log bal=
+	[ "$k" = auto ] && kk=1
 	script=$(gen_script "$v" "$d")
 	threads=$((c < 2 ? 1 : 2))
 	log=$out/logs/$sync-$v-$d-$k-$c-$r
 	rm -rf "$log"
 	mkdir -p "$log"
-	before=$(psql_q -c "SELECT bench.last_order()")
 	local rc=0
-	PGOPTIONS="-c synchronous_commit=$sync" pgbench -n -M prepared --random-seed="$((seed + r))" \
+	if [ "$k" = auto ]; then
+		# the sweeper's part: balance_buckets() every second; a ramp first
+		( while :; do psql_q -c "SELECT order_mgmt.balance_buckets(1)" >/dev/null; sleep 1; done ) &
+		bal=$!
+		PGOPTIONS="-c synchronous_commit=$sync" pgbench -n -M prepared --random-seed="$((seed + r))" \
+			-c "$c" -j "$threads" -T "$auto_ramp" -D k="$kk" --max-tries=100 \
+			-f "$script" "$db" >"$log/ramp.out" 2>&1 || rc=$?
+	fi
+	before=$(psql_q -c "SELECT bench.last_order()")
+	[ "$rc" -eq 0 ] && { PGOPTIONS="-c synchronous_commit=$sync" pgbench -n -M prepared --random-seed="$((seed + r))" \
 		-c "$c" -j "$threads" -T "$t" -D k="$kk" --max-tries=100 -l --log-prefix="$log/tx" \
-		-f "$script" "$db" >"$log/pgbench.out" 2>&1 || rc=$?
+		-f "$script" "$db" >"$log/pgbench.out" 2>&1 || rc=$?; }
+	if [ -n "$bal" ]; then
+		kill "$bal" 2>/dev/null || true
+		wait "$bal" 2>/dev/null || true
+		echo "  auto: H has $(psql_q -c "SELECT coalesce(auto_buckets, 1) FROM order_mgmt.sku WHERE shop_id = 1 AND sku = 'H'") buckets"
+	fi
 	# every transaction must commit (deadlocks and serialization failures
 	# are retried; anything else is a bug in a variant)
 	if [ "$rc" -ne 0 ] || ! grep -q 'number of failed transactions: 0 ' "$log/pgbench.out"; then
@@ -221,9 +243,10 @@ run_one() {			# sync variant dist k clients run seconds
 		"$sync" "$v" "$d" "$k" "$c" "$r" "${sold% *}" "${sold#* }" "$t" "${lat% *}" "${lat#* }"
 }
 
-set_hot() {			# k, e.g. 16 or 16q
+set_hot() {			# k, e.g. 16 or 16q, or auto
 	local k=${1%q} q=false
 	[ "$1" != "$k" ] && q=true
+	[ "$k" = auto ] && k=NULL
 	psql_q -c "SELECT bench.set_hot($k, $q)" >/dev/null
 }
 

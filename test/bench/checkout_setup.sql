@@ -35,10 +35,15 @@ SELECT order_mgmt.create_promo(1, 'P' || g, 'percent', 10, usage_limit => 100000
 \ir plpgsql_checkout.sql
 
 -- the hot SKU's buckets (and admission queue) for the next runs
+-- buckets NULL: the shop's defaults, so balance_buckets() spreads it
+-- (issue 21), starting from one bucket each time
 CREATE FUNCTION bench.set_hot(buckets int, queue boolean) RETURNS void
 LANGUAGE sql AS $$
 	SELECT order_mgmt.upsert_sku(1, 'H', 500, title => 'The hot SKU', stock_buckets => buckets,
 								 admission_queue => queue);
+	SELECT order_mgmt.update_shop(1, '{"auto_buckets_max": 1}');
+	SELECT order_mgmt.balance_buckets(1);
+	SELECT order_mgmt.update_shop(1, '{"auto_buckets_max": 16}');
 	SELECT order_mgmt.set_stock(1, 'H', 1000000000);
 $$;
 

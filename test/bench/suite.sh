@@ -67,6 +67,7 @@ if [ "${SMOKE:-0}" = 1 ]; then
 	step checkout bash "$here/checkout.sh"
 	step wal bash "$here/wal.sh" 200
 	step sellout bash "$here/sellout.sh" 500 2000 16 4
+	step sellout_auto bash "$here/sellout.sh" 500 2000 16 auto
 	step run_due bash "$here/run_due.sh" 2000 2 2
 	step reports reports 5000
 	step verify verify_at 5000
@@ -75,6 +76,7 @@ else
 	step checkout bash "$here/checkout.sh"
 	step wal bash "$here/wal.sh" 2000
 	step sellout bash "$here/sellout.sh" 10000 100000 32 16
+	step sellout_auto bash "$here/sellout.sh" 10000 100000 32 auto
 	step run_due bash "$here/run_due.sh" 100000 2 4
 	step reports reports 1000000
 	step verify verify_at 1000000
