@@ -30,6 +30,9 @@ if [ "${SMOKE:-0}" = 1 ]; then
 	step reports reports 5000
 	step verify verify_at 5000
 	step memory bash "$here/memory.sh" 3000
+	# issue 21's decision run: what the steps above leave out (the minimal
+	# floor, the sweepers alone, the hot SKU left to the defaults) and its table
+	step lean env LEAN_STEPS="checkout run_due hot" LEAN_DUE_CLIENTS=0 bash "$here/lean.sh" --smoke
 else
 	step checkout bash "$here/checkout.sh"
 	step wal bash "$here/wal.sh" 2000
