@@ -16,7 +16,9 @@
 # postgres with fsync=on shared_buffers=512MB and otherwise PostgreSQL's
 # defaults (checkpoints and full-page writes happen as on a real server),
 # and runs itself inside it.  As another user it runs against the server
-# in the PG* environment.  About 17 minutes on 2 cores.
+# in the PG* environment.  About 15-18 minutes on 2 cores (when run_due
+# sweeps in linear time; see docs/performance.md).  The table is also
+# written to goals.md beside the logs.
 #   test/bench/lean.sh [--smoke]
 # --smoke: tiny sizes (seconds), for CI; it checks that every step runs
 # and ends consistent (verify() empty, nothing oversold), never speed.
@@ -32,7 +34,8 @@
 #   LEAN_HOT_K="1 auto" LEAN_HOT_CLIENTS=32   the hot SKU's matrix
 #   LEAN_SETUP=0             as root: skip test/setup.sh (this tree is
 #                            installed already)
-#   LEAN_OUT=dir             keep the logs and raw results there
+#   LEAN_OUT=dir             where the logs, raw results and goals.md go
+#                            (default: a new /tmp/om-lean.XXXXXX, kept)
 set -uo pipefail
 export LC_ALL=C
 here=$(cd "$(dirname "$0")" && pwd)
@@ -225,9 +228,11 @@ echo
 echo "== issue 21 goals ($( [ "$smoke" = 1 ] && echo 'smoke run: the figures mean nothing' ||
 	echo "checkout: $BENCH_RUNS runs of $BENCH_SECONDS s, median"); raw results in $out)"
 echo
-echo "| goal | target | measured | met |"
-echo "|---|---|---|---|"
-printf '%s\n' "${rows[@]}"
+{
+	echo "| goal | target | measured | met |"
+	echo "|---|---|---|---|"
+	printf '%s\n' "${rows[@]}"
+} | tee "$out/goals.md"
 echo
 echo "lean: $passed steps passed, $failed failed${failures:+ (failed: $failures)}, $(( ($(date +%s) - t0 + 30) / 60 )) min"
 [ "$failed" -eq 0 ]
