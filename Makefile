@@ -110,6 +110,15 @@ bench:
 bench-smoke:
 	bash test/bench/bench.sh --smoke
 
+# Issue 21's decision run (docs/performance.md, "Issue 21: lean writes, the
+# decision run"): as root; about 17 minutes.  "make bench-lean-smoke" runs
+# it in seconds and checks only consistency.
+.PHONY: bench-lean bench-lean-smoke
+bench-lean:
+	bash test/bench/lean.sh
+bench-lean-smoke:
+	bash test/bench/lean.sh --smoke
+
 # PGXN (docs/packaging.md): META.json is made from the control file,
 # debian/pgversions and CHANGELOG.md by tools/meta_json.sh and committed;
 # "make dist" zips the committed tree (git archive) for PGXN, and refuses

@@ -12,6 +12,14 @@
 #            UPDATE; UPDATE; INSERT ...; COMMIT, one round trip each
 #   om       order_mgmt.checkout()
 #   commit   the commit floor: a one-row INSERT per transaction
+# and, only when BENCH_VARIANTS names it (issue 21):
+#   minimal  the minimal floor: per line a conditional stock UPDATE, one
+#            line row and one reservation row, then the order row and one
+#            event whose detail has the lines, as one SQL statement into
+#            the schema minimal (checkout_setup.sql): tables with primary
+#            keys only, one stock row per SKU (no buckets), no customer,
+#            promo claim or payment deadline.  Its order ids come from
+#            order_mgmt's sequence, so units are counted as for the others.
 # Distributions of the SKUs: uniform over 10,000, zipfian (s = 1.1), hot
 # (every order has the hot SKU 'H'); 1-3 distinct SKUs an order, one unit
 # each, 20% with a promo code.  Units sold are counted in the database.
@@ -20,7 +28,8 @@
 # a non-root user.  Knobs (environment):
 #   BENCH_SECONDS=20 BENCH_RUNS=3 BENCH_WARMUP=5 BENCH_SEED=42
 #   BENCH_SYNC="on off"              synchronous_commit passes (empty: none)
-#   BENCH_VARIANTS="floor plpgsql app om"  BENCH_DISTS="uniform zipfian hot"
+#   BENCH_VARIANTS="floor plpgsql app om"  (minimal: also the minimal floor)
+#   BENCH_DISTS="uniform zipfian hot"
 #   BENCH_CLIENTS="1 8 32"           the main matrix (every sync pass)
 #   BENCH_OFF_DISTS, BENCH_OFF_CLIENTS  the matrix of the off pass
 #                                    (default: uniform, 8)
@@ -143,6 +152,29 @@ SELECT 1, o.order_id, o.created_at, current_user, 'checkout',
                                FROM l),
     'holds', (SELECT jsonb_agg(jsonb_build_object('sku', sku, 'bucket', s.bucket, 'qty', qty)) FROM s),
     'subtotal', o.subtotal, 'discount', o.discount, 'total', o.total, 'promo', $key)
+FROM o;
+EOF
+	echo
+}
+
+# The minimal floor (issue 21): the rows the checkout of these lines needs,
+# in tables with primary keys only; no order without every line's stock.
+minimal_body() {
+	tr '\n' ' ' <<EOF
+WITH x AS (SELECT sku, count(*)::int AS qty FROM unnest(ARRAY[$2]) AS sku GROUP BY sku),
+ s AS (UPDATE minimal.stock s SET reserved = s.reserved + x.qty FROM x
+       WHERE s.shop_id = 1 AND s.sku = x.sku AND s.on_hand - s.reserved >= x.qty
+       RETURNING s.sku, s.price, x.qty),
+ o AS (INSERT INTO minimal.orders
+       SELECT 1, nextval('order_mgmt.order_id_seq'), 'pending', 'unpaid', sum(price * qty), now()
+       FROM s HAVING count(*) = $1
+       RETURNING order_id, created_at),
+ l AS (INSERT INTO minimal.line
+       SELECT 1, o.order_id, row_number() OVER (ORDER BY s.sku COLLATE "C"), s.sku, s.qty, s.price FROM o, s),
+ r AS (INSERT INTO minimal.reservation SELECT 1, nextval('minimal.ids'), o.order_id, s.sku, s.qty, 'held' FROM o, s)
+INSERT INTO minimal.event
+SELECT 1, nextval('minimal.ids'), o.order_id, 'checkout', o.created_at,
+  jsonb_build_object('lines', (SELECT jsonb_agg(jsonb_build_object('sku', sku, 'qty', qty, 'unit_price', price)) FROM s))
 FROM o;
 EOF
 	echo
@@ -303,6 +335,10 @@ echo
 echo "== verify"
 bad=$(psql_q -c "SELECT count(*) FROM order_mgmt.verify()")
 over=$(psql_q -c "SELECT count(*) FROM order_mgmt.stock WHERE NOT backorder AND reserved > on_hand")
+# the minimal floor's own books: no stock row oversold, every unit held on a line
+over=$((over + $(psql_q -c "SELECT count(*) FILTER (WHERE reserved > on_hand)
+	+ CASE WHEN sum(reserved) = (SELECT coalesce(sum(qty), 0) FROM minimal.line) THEN 0 ELSE 1 END
+	FROM minimal.stock")))
 echo "verify() rows: $bad, oversold stock rows: $over"
 echo
 bash "$here/table.sh" "$results"
