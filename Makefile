@@ -35,6 +35,7 @@ OBJS = \
 	src/sweep.o \
 	src/sweeper.o \
 	src/inventory.o \
+	src/hot_sku.o \
 	src/checkout.o \
 	src/order_edit.o \
 	src/order_api.o \
@@ -63,8 +64,8 @@ ifneq ($(filter $(EXTVERSION),$(RELEASED)),)
 $(error default_version $(EXTVERSION) in $(EXTENSION).control is released: its install script $(EXTENSION)--$(EXTVERSION).sql is frozen and must not be rebuilt from src/sql/; set default_version to the next version)
 endif
 
-REGRESS = install clock transitions cross_rules history setup stock checkout promo cancel_reactivate payments deadlines sweep_backoff sweep_shop payment_due fulfilment customer_cancel automation returns icu reports security coherence bulk_update verify verify_checks outbox no_advisory_locks seeds seed_001_packages seed_001_returns seed_001_store_credit seed_003_edit seed_003_address seed_003_promo_scope rls lean_keys move_shop
-ISOLATION = outbox_skips order_race last_unit single_use_code cancel_vs_payment reactivate_vs_checkout sweepers stock_vs_checkout opposite_skus notify_events idempotency customer_cancel_vs_ship exchange_race automation_vs_refund per_customer_limit outbox_order hot_buckets sweep_batch sweep_set stale_save sweep_starvation bulk_cancel no_advisory_locks package_race store_credit_race edit_race erase_race return_vanishes payment_due_race
+REGRESS = install clock transitions cross_rules history setup stock checkout promo cancel_reactivate payments deadlines sweep_backoff sweep_shop payment_due fulfilment customer_cancel automation returns icu reports security coherence bulk_update verify verify_checks outbox no_advisory_locks seeds seed_001_packages seed_001_returns seed_001_store_credit seed_003_edit seed_003_address seed_003_promo_scope rls hot_sku lean_keys move_shop
+ISOLATION = outbox_skips order_race last_unit single_use_code cancel_vs_payment reactivate_vs_checkout sweepers stock_vs_checkout opposite_skus notify_events idempotency customer_cancel_vs_ship exchange_race automation_vs_refund per_customer_limit outbox_order hot_buckets sweep_batch sweep_set stale_save sweep_starvation bulk_cancel no_advisory_locks package_race store_credit_race edit_race erase_race return_vanishes hot_split hot_merge payment_due_race
 ISOLATION_OPTS = --inputdir=test
 TAP_TESTS = 1
 PROVE_TESTS = test/t/*.pl
@@ -108,6 +109,15 @@ bench:
 	bash test/bench/bench.sh
 bench-smoke:
 	bash test/bench/bench.sh --smoke
+
+# Issue 21's decision run (docs/performance.md, "Issue 21: lean writes, the
+# decision run"): as root; about 17 minutes.  "make bench-lean-smoke" runs
+# it in seconds and checks only consistency.
+.PHONY: bench-lean bench-lean-smoke
+bench-lean:
+	bash test/bench/lean.sh
+bench-lean-smoke:
+	bash test/bench/lean.sh --smoke
 
 # PGXN (docs/packaging.md): META.json is made from the control file,
 # debian/pgversions and CHANGELOG.md by tools/meta_json.sh and committed;

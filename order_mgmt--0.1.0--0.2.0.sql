@@ -2864,6 +2864,53 @@ COMMENT ON TABLE order_mgmt.due_action IS 'Deadlines: what the sweeper (run_due)
 DELETE FROM order_mgmt.due_action WHERE action = 'payment_timeout' AND attempts = 0;
 
 -- ---------------------------------------------------------------------------
+-- Issue 21, a hot SKU spreads itself: shop.auto_buckets_max (the most
+-- buckets a SKU gets automatically, 1 = off), sku.auto_buckets (the buckets
+-- it has now), the unlogged table sku_heat where sessions add up the holds
+-- that had to wait, and balance_buckets() that splits a hot SKU's stock
+-- over more buckets and merges it back when it cools (same text as
+-- src/sql/10_tables.sql and 20_functions.sql).
+-- ---------------------------------------------------------------------------
+ALTER TABLE order_mgmt.shop
+	ADD COLUMN auto_buckets_max integer NOT NULL DEFAULT 16 CHECK (auto_buckets_max BETWEEN 1 AND 64);
+COMMENT ON COLUMN order_mgmt.shop.auto_buckets_max IS 'The most stock buckets balance_buckets() spreads a hot SKU over when neither the SKU nor the shop sets stock_buckets (issue 21); 1 = no automatic spreading';
+ALTER TABLE order_mgmt.sku
+	ADD COLUMN auto_buckets integer CHECK (auto_buckets BETWEEN 2 AND 64);
+CREATE INDEX sku_auto_buckets ON order_mgmt.sku (shop_id, sku) WHERE auto_buckets IS NOT NULL;
+COMMENT ON COLUMN order_mgmt.sku.auto_buckets IS 'The buckets balance_buckets() spread this hot SKU over (issue 21), used while stock_buckets here is NULL and the shop''s is 1; NULL = not spread (1 bucket)';
+COMMENT ON INDEX order_mgmt.sku_auto_buckets IS 'The SKUs spread automatically, for balance_buckets() to look at without reading every SKU';
+COMMENT ON TABLE order_mgmt.stock_log IS 'Every change of physical stock by set_stock and adjust_stock, and every automatic change of a SKU''s bucket count by balance_buckets (delta 0)';
+
+CREATE UNLOGGED TABLE order_mgmt.sku_heat (
+	shop_id bigint NOT NULL,
+	sku text NOT NULL,
+	slot integer NOT NULL,
+	contended bigint NOT NULL DEFAULT 0 CHECK (contended >= 0),
+	holds bigint NOT NULL DEFAULT 0 CHECK (holds >= 0),
+	since timestamptz NOT NULL,
+	PRIMARY KEY (shop_id, sku, slot)
+);
+COMMENT ON TABLE order_mgmt.sku_heat IS 'How contended the SKUs of a shop with automatic buckets are (issue 21): each session sums its holds in memory and adds them here once per order_mgmt.hot_flush_every of them; balance_buckets() reads and resets it.  Unlogged: a crash empties it, which only restarts the measuring';
+COMMENT ON COLUMN order_mgmt.sku_heat.shop_id IS 'Owning shop';
+COMMENT ON COLUMN order_mgmt.sku_heat.sku IS 'The SKU';
+COMMENT ON COLUMN order_mgmt.sku_heat.slot IS 'The session''s backend number (1 and up: no two live sessions share a row, so sessions never wait for each other here); 0 = the window''s start, written by balance_buckets()';
+COMMENT ON COLUMN order_mgmt.sku_heat.contended IS 'Holds that found every bucket of the SKU with enough units locked by other transactions, so had to wait';
+COMMENT ON COLUMN order_mgmt.sku_heat.holds IS 'Holds of the SKU while it is spread over automatic buckets (merging back looks at them)';
+COMMENT ON COLUMN order_mgmt.sku_heat.since IS 'When the session began counting (order_mgmt.now()), or the window began (slot 0); a window runs from its slot 0 row''s since, else from the earliest since of the SKU''s rows';
+REVOKE ALL ON order_mgmt.sku_heat FROM PUBLIC;
+GRANT SELECT ON order_mgmt.sku_heat TO order_mgmt_report, order_mgmt_admin;
+
+CREATE FUNCTION order_mgmt.balance_buckets(shop_id bigint)
+	RETURNS integer
+	AS 'MODULE_PATHNAME', 'om_balance_buckets'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.balance_buckets(bigint) IS
+	'Spreads the shop''s hot SKUs over more stock buckets and merges cooled ones back (issue 21), from the contention sku_heat measured; only SKUs without stock_buckets in a shop whose stock_buckets is 1, up to shop.auto_buckets_max; logged in stock_log; returns how many SKUs changed.  The sweeper calls it; without the sweeper, call it every few seconds';
+REVOKE ALL ON FUNCTION order_mgmt.balance_buckets(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION order_mgmt.balance_buckets(bigint) TO order_mgmt_admin;
+
+-- ---------------------------------------------------------------------------
 -- Issue 21, lean writes, the reservation's index entries: the partial index
 -- reservation_held (shop_id, sku, bucket) WHERE state = 'held' goes.  No
 -- query reads reservations by SKU and bucket: holding, releasing, fulfilling
@@ -2878,10 +2925,10 @@ DROP INDEX IF EXISTS order_mgmt.reservation_held;
 -- Issue 21, lean writes, the open-payment index: orders_open_payment
 -- (shop_id, created_at) WHERE status <> 'cancelled' AND payment_status IN
 -- ('unpaid', 'pending', 'failed') goes.  It was written by every checkout
--- (79 bytes of WAL) and by every payment move, but no query reads it: the
--- reports that look at unpaid orders (report_followups, report_stuck) also
--- take paid orders in the same scan, which a partial index of the unpaid
--- ones cannot find, and run_due() finds payment deadlines through
--- orders_payment_due.
+-- (79 bytes of WAL) and by other updates of an open unpaid order, but no
+-- query reads it: the reports that look at unpaid orders (report_followups,
+-- report_stuck) also take paid orders in the same scan, which a partial
+-- index of the unpaid ones cannot find, and run_due() finds payment
+-- deadlines through orders_payment_due.
 -- ---------------------------------------------------------------------------
 DROP INDEX IF EXISTS order_mgmt.orders_open_payment;

@@ -90,6 +90,7 @@ typedef struct CoLine
 	bool		tracked;		/* stock is held for it */
 	int32		buckets;		/* stock buckets of the SKU */
 	bool		queue;			/* admission queue */
+	bool		auto_spread;	/* its buckets are automatic (hot_sku.c) */
 	Numeric		amount;			/* price * qty */
 	Numeric		discount;		/* its share of the order's discount */
 } CoLine;
@@ -1164,20 +1165,21 @@ LoadShopAndSkus(int64 shop_id, CoLine *lines, int n, const char *method, Interva
 
 	if (om_on_citus())
 		return LoadShopAndSkusParts(shop_id, lines, n, method, timeout);
-	per_method = om_has_column("shop", "payment_timeouts");
+	/* a 0.2.0 schema: timeouts per payment method, automatic buckets */
+	per_method = om_has_column("sku", "auto_buckets");
 	om_plan(per_method ? &plan : &plan_010,
 			per_method ?
 			"SELECT s.currency, CASE WHEN s.payment_timeouts ? $3"
 			" THEN (s.payment_timeouts ->> $3)::interval ELSE s.payment_timeout END, k.sku, k.price,"
-			" coalesce(k.stock_buckets, s.stock_buckets), coalesce(k.admission_queue, s.admission_queue),"
+			" " OM_SKU_BUCKETS_SQL ", coalesce(k.admission_queue, s.admission_queue),"
 			" NOT k.digital OR EXISTS (SELECT FROM order_mgmt.stock t WHERE t.shop_id = $1 AND t.sku = k.sku),"
-			" k.product_id"
+			" k.product_id, " OM_SKU_AUTO_SQL
 			" FROM order_mgmt.shop s LEFT JOIN order_mgmt.sku k ON k.shop_id = s.shop_id AND k.sku = ANY ($2)"
 			" WHERE s.shop_id = $1" :
 			"SELECT s.currency, s.payment_timeout, k.sku, k.price,"
 			" coalesce(k.stock_buckets, s.stock_buckets), coalesce(k.admission_queue, s.admission_queue),"
 			" NOT k.digital OR EXISTS (SELECT FROM order_mgmt.stock t WHERE t.shop_id = $1 AND t.sku = k.sku),"
-			" k.product_id"
+			" k.product_id, false"
 			" FROM order_mgmt.shop s LEFT JOIN order_mgmt.sku k ON k.shop_id = s.shop_id AND k.sku = ANY ($2)"
 			" WHERE s.shop_id = $1",
 			3, argtypes);
@@ -1215,6 +1217,7 @@ LoadShopAndSkus(int64 shop_id, CoLine *lines, int n, const char *method, Interva
 		line->queue = DatumGetBool(SPI_getbinval(tup, td, 6, &isnull));
 		line->tracked = DatumGetBool(SPI_getbinval(tup, td, 7, &isnull));
 		line->product_id = NullableText(tup, td, 8);
+		line->auto_spread = DatumGetBool(SPI_getbinval(tup, td, 9, &isnull));
 	}
 	CheckSkusFound(shop_id, lines, n);
 	return currency;
@@ -1244,13 +1247,14 @@ LoadShopAndSkusParts(int64 shop_id, CoLine *lines, int n, const char *method,
 	char	   *currency;
 	int32		shop_buckets;
 	bool		shop_queue;
+	bool		shop_auto;
 	bool		digital = false;
 	uint64		i;
 
 	om_plan(&shop_plan,
 			"SELECT currency, CASE WHEN payment_timeouts ? $2"
 			" THEN (payment_timeouts ->> $2)::interval ELSE payment_timeout END,"
-			" stock_buckets, admission_queue"
+			" stock_buckets, admission_queue, auto_buckets_max"
 			" FROM order_mgmt.shop WHERE shop_id = $1",
 			2, shop_types);
 	values[0] = Int64GetDatum(shop_id);
@@ -1265,9 +1269,10 @@ LoadShopAndSkusParts(int64 shop_id, CoLine *lines, int n, const char *method,
 	*timeout = isnull ? NULL : DatumGetIntervalP(datumCopy(d, false, sizeof(Interval)));
 	shop_buckets = DatumGetInt32(SPI_getbinval(tup, td, 3, &isnull));
 	shop_queue = DatumGetBool(SPI_getbinval(tup, td, 4, &isnull));
+	shop_auto = shop_buckets == 1 && DatumGetInt32(SPI_getbinval(tup, td, 5, &isnull)) > 1;
 
 	om_plan(&sku_plan,
-			"SELECT sku, price, stock_buckets, admission_queue, digital, product_id"
+			"SELECT sku, price, stock_buckets, admission_queue, digital, product_id, auto_buckets"
 			" FROM order_mgmt.sku WHERE shop_id = $1 AND sku = ANY ($2)",
 			2, sku_types);
 	values[1] = TextArray(lines, n);
@@ -1285,6 +1290,14 @@ LoadShopAndSkusParts(int64 shop_id, CoLine *lines, int n, const char *method,
 		line->price = DatumGetNumericCopy(SPI_getbinval(tup, td, 2, &isnull));
 		d = SPI_getbinval(tup, td, 3, &isnull);
 		line->buckets = isnull ? shop_buckets : DatumGetInt32(d);
+		line->auto_spread = isnull && shop_auto;
+		if (isnull)
+		{
+			/* OM_SKU_BUCKETS_SQL */
+			d = SPI_getbinval(tup, td, 7, &isnull);
+			if (!isnull)
+				line->buckets = Max(line->buckets, DatumGetInt32(d));
+		}
 		d = SPI_getbinval(tup, td, 4, &isnull);
 		line->queue = isnull ? shop_queue : DatumGetBool(d);
 		line->tracked = !DatumGetBool(SPI_getbinval(tup, td, 5, &isnull));
@@ -1406,6 +1419,7 @@ HoldLines(int64 shop_id, int64 order_id, CoLine *lines, int n, StringInfo detail
 		holds[nholds].qty = lines[i].qty;
 		holds[nholds].buckets = lines[i].buckets;
 		holds[nholds].queue = lines[i].queue;
+		holds[nholds].auto_spread = lines[i].auto_spread;
 		nholds++;
 	}
 	om_hold_stock(shop_id, order_id, 0, holds, nholds, detail);

@@ -73,6 +73,13 @@
 #define OM_MY_LXID() (MyProc->lxid)
 #endif
 
+/* This backend's number among the live ones (1 and up): MyBackendId was renamed MyProcNumber (from 0) in PostgreSQL 17. */
+#if PG_VERSION_NUM >= 170000
+#define OM_MY_BACKEND_NUMBER() ((int) MyProcNumber + 1)
+#else
+#define OM_MY_BACKEND_NUMBER() ((int) MyBackendId)
+#endif
+
 /* pg_prng appeared in PostgreSQL 15. */
 #if PG_VERSION_NUM >= 150000
 #include "common/pg_prng.h"

@@ -31,6 +31,7 @@
 #include "rls.h"
 #include "shop.h"
 #include "spi_util.h"
+#include "stock.h"
 
 /* The checked arguments of upsert_sku. */
 typedef struct SkuArgs
@@ -253,21 +254,32 @@ typedef struct SkuStock
 } SkuStock;
 
 /*
- * ChangeStock, step 1: the SKU's backorder flag and bucket count K into
- * *st; raises the shop's not-found error, or 22023 when the shop has no
- * such SKU.  Inside SPI.
+ * ChangeStock, step 1: the SKU's backorder flag and bucket count K (its
+ * automatic one included, hot_sku.c) into *st; raises the shop's
+ * not-found error, or 22023 when the shop has no such SKU.  Inside SPI.
  */
 static void
 LoadSku(int64 shop_id, const char *sku, SkuStock *st)
 {
 	static SPIPlanPtr plan = NULL;
+	static SPIPlanPtr plan_010 = NULL;
+	bool		auto_col = om_has_column("sku", "auto_buckets");
 	bool		isnull;
 
-	if (om_exec_for_key(&plan,
+	/*
+	 * FOR SHARE of the SKU row: balance_buckets() changes auto_buckets (an
+	 * UPDATE of this row) before it moves units into new buckets, so a
+	 * stock change waits for it here and then reads the rows it made
+	 */
+	if (om_exec_for_key(auto_col ? &plan : &plan_010,
+						auto_col ?
+						"SELECT k.allow_backorder, " OM_SKU_BUCKETS_SQL
+						" FROM order_mgmt.sku k JOIN order_mgmt.shop s ON s.shop_id = k.shop_id"
+						" WHERE k.shop_id = $1 AND k.sku = $2 FOR SHARE OF k" :
 						"SELECT k.allow_backorder, coalesce(k.stock_buckets, s.stock_buckets)"
 						" FROM order_mgmt.sku k JOIN order_mgmt.shop s ON s.shop_id = k.shop_id"
 						" WHERE k.shop_id = $1 AND k.sku = $2",
-						shop_id, sku, true, 1) == 0)
+						shop_id, sku, false, 1) == 0)
 	{
 		om_require_shop(shop_id);
 		ereport(ERROR,
@@ -517,4 +529,37 @@ om_adjust_stock(PG_FUNCTION_ARGS)
 						 PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3)));
 	SPI_finish();
 	PG_RETURN_INT32(result);
+}
+
+/*
+ * balance_buckets() (hot_sku.c), after it changed sku.auto_buckets: spread
+ * the SKU's free units over its new bucket count K, as set_stock spreads an
+ * unchanged on_hand.  Its stock rows are locked in bucket order and
+ * on_hand and reserved over all buckets stay what they were; buckets
+ * beyond K keep only their reserved units, so they drain (as after
+ * lowering stock_buckets), and those left with nothing are removed.  Logs
+ * a stock_log row of delta 0 with note.  Returns the SKU's on_hand.
+ * Inside SPI.
+ */
+int32
+om_respread_stock(int64 shop_id, const char *sku, const char *note)
+{
+	static SPIPlanPtr drop_plan = NULL;
+	static const Oid drop_types[] = {INT8OID, TEXTOID, INT4OID};
+	Datum		values[3];
+	SkuStock	st;
+
+	LoadSku(shop_id, sku, &st);
+	LockBuckets(shop_id, sku, &st);
+	WriteBuckets(shop_id, sku, SpreadStock(st.on_hand, &st), st.nb, st.backorder);
+	om_plan(&drop_plan,
+			"DELETE FROM order_mgmt.stock WHERE shop_id = $1 AND sku = $2 AND bucket >= $3"
+			" AND on_hand = 0 AND reserved = 0",
+			3, drop_types);
+	values[0] = Int64GetDatum(shop_id);
+	values[1] = CStringGetTextDatum(sku);
+	values[2] = Int32GetDatum(st.k);
+	om_exec(drop_plan, values, NULL, false, 0);
+	LogStockChange(shop_id, sku, 0, (int32) st.on_hand, note);
+	return (int32) st.on_hand;
 }

@@ -57,15 +57,18 @@ typedef struct KeptRef
 	SPIPlanPtr	any_plan;
 } KeptRef;
 
+/* each names the first referring order (the DETAIL is the same every time) */
 static KeptRef refs[] = {
 	{"sku", "order_line", "order lines", 2, {"shop_id", "sku"},
-		"SELECT order_id FROM order_mgmt.order_line WHERE shop_id = $1 AND sku = $2 LIMIT 1",
+		"SELECT order_id FROM order_mgmt.order_line WHERE shop_id = $1 AND sku = $2"
+		" ORDER BY ordered_at, order_id LIMIT 1",
 	"SELECT FROM order_mgmt.order_line LIMIT 1"},
 	{"shop", "orders", "orders", 1, {"shop_id", NULL},
-		"SELECT order_id FROM order_mgmt.orders WHERE shop_id = $1 LIMIT 1",
+		"SELECT order_id FROM order_mgmt.orders WHERE shop_id = $1 ORDER BY order_id LIMIT 1",
 	"SELECT FROM order_mgmt.orders LIMIT 1"},
 	{"promo_code", "promo_redemption", "redemptions", 2, {"shop_id", "code_key"},
-		"SELECT order_id FROM order_mgmt.promo_redemption WHERE shop_id = $1 AND code_key = $2 LIMIT 1",
+		"SELECT order_id FROM order_mgmt.promo_redemption WHERE shop_id = $1 AND code_key = $2"
+		" ORDER BY order_id LIMIT 1",
 	"SELECT FROM order_mgmt.promo_redemption LIMIT 1"},
 	{"promo_code", "promo_customer_use", "per-customer counters", 2, {"shop_id", "code_key"},
 		"SELECT NULL::bigint FROM order_mgmt.promo_customer_use WHERE shop_id = $1 AND code_key = $2 LIMIT 1",

@@ -865,6 +865,7 @@ Rehold(const Edit *e, StringInfo released, StringInfo held)
 			target[n].qty = 0;
 			target[n].buckets = l->buckets;
 			target[n].queue = l->queue;
+			target[n].auto_spread = false;	/* K as configured: see docs/reference.md */
 			n++;
 		}
 		target[j].qty += l->qty;

@@ -41,6 +41,7 @@
 #include "context.h"
 #include "events.h"
 #include "rls.h"
+#include "stock.h"
 #include "sweep.h"
 
 PG_MODULE_MAGIC;
@@ -54,6 +55,7 @@ _PG_init(void)
 	om_clock_define_guc();
 	om_events_define_gucs();
 	om_rls_define_guc();
+	om_hot_define_gucs();
 	/* the sweeper's settings exist only where the sweeper can run */
 	if (process_shared_preload_libraries_in_progress)
 	{

@@ -17,7 +17,12 @@
  * random bucket that has enough, like a checkout of a one-bucket SKU; and
  * only if that bucket has run short meanwhile it locks all of them in
  * bucket order and takes the units wherever they are left, so stock in any
- * bucket still sells (no false "sold out").  With an admission queue a
+ * bucket still sells (no false "sold out"; it looks twice when a split or
+ * merge of the buckets moved units out of its snapshot's sight).  K may be
+ * automatic (hot_sku.c): for such a SKU each hold tells om_hot_note()
+ * whether it was contended, i.e. found every bucket with enough units busy
+ * and got them by waiting (with one bucket: found the SKU's probe lock,
+ * om_hot_busy(), taken).  With an admission queue a
  * transaction-scoped lock on (shop, SKU, bucket) that no SQL role can take
  * (see Queue) is taken before waiting for that bucket's row, so waiters
  * queue there instead of on the row.
@@ -307,13 +312,14 @@ HoldSpread(int64 shop_id, int64 order_id, int64 return_id, const char *sku, int3
 	static SPIPlanPtr plan = NULL;
 	static const Oid argtypes[] = {INT8OID, TEXTOID};
 	Datum		values[2];
-	int64		available = 0;
-	bool		backorder = false;
+	int64		available;
+	bool		backorder;
 	int32	   *bucket;
 	int32	   *avail;
 	uint64		n;
 	uint64		i;
 	int32		left = qty;
+	int			look;
 
 	om_plan(&plan,
 			"SELECT bucket, on_hand - reserved, backorder FROM order_mgmt.stock"
@@ -322,25 +328,48 @@ HoldSpread(int64 shop_id, int64 order_id, int64 return_id, const char *sku, int3
 			2, argtypes);
 	values[0] = Int64GetDatum(shop_id);
 	values[1] = CStringGetTextDatum(sku);
-	om_exec(plan, values, NULL, false, 0);
 
-	n = SPI_processed;
-	bucket = palloc(sizeof(int32) * (n + 1));
-	avail = palloc(sizeof(int32) * (n + 1));
-	for (i = 0; i < n; i++)
+	/*
+	 * Twice at most: a bucket locked by a split or merge of the SKU's
+	 * buckets (balance_buckets(), hot_sku.c) or by a stock change that
+	 * raised K is read in its newest version once we have waited for it,
+	 * but the buckets its transaction made, or filled from the ones we read,
+	 * are not in this statement's snapshot, which could then count too few
+	 * units.  The second look has a new snapshot, taken after those
+	 * transactions committed, and the buckets we hold cannot be moved again
+	 * meanwhile (a split or merge locks every bucket first).  A split that
+	 * began between the two looks waits for a bucket we hold; should the
+	 * second look need a lower bucket the split has locked (one that got
+	 * units back between the looks), the deadlock detector ends one of the
+	 * two, most likely the split, which waited first: balance_buckets()
+	 * skips that SKU until its next call.
+	 */
+	for (look = 0;; look++)
 	{
-		bool		isnull;
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	td = SPI_tuptable->tupdesc;
+		om_exec(plan, values, NULL, false, 0);
 
-		bucket[i] = DatumGetInt32(SPI_getbinval(tup, td, 1, &isnull));
-		avail[i] = DatumGetInt32(SPI_getbinval(tup, td, 2, &isnull));
-		backorder |= DatumGetBool(SPI_getbinval(tup, td, 3, &isnull));
-		if (avail[i] > 0)
-			available += avail[i];
+		n = SPI_processed;
+		bucket = palloc(sizeof(int32) * (n + 1));
+		avail = palloc(sizeof(int32) * (n + 1));
+		available = 0;
+		backorder = false;
+		for (i = 0; i < n; i++)
+		{
+			bool		isnull;
+			HeapTuple	tup = SPI_tuptable->vals[i];
+			TupleDesc	td = SPI_tuptable->tupdesc;
+
+			bucket[i] = DatumGetInt32(SPI_getbinval(tup, td, 1, &isnull));
+			avail[i] = DatumGetInt32(SPI_getbinval(tup, td, 2, &isnull));
+			backorder |= DatumGetBool(SPI_getbinval(tup, td, 3, &isnull));
+			if (avail[i] > 0)
+				available += avail[i];
+		}
+		if (n > 0 && (backorder || available >= qty))
+			break;
+		if (n == 0 || look > 0)
+			InsufficientStock(sku, qty, available);
 	}
-	if (n == 0 || (!backorder && available < qty))
-		InsufficientStock(sku, qty, available);
 
 	for (i = 0; i < n && left > 0; i++)
 	{
@@ -361,21 +390,34 @@ HoldSpread(int64 shop_id, int64 order_id, int64 return_id, const char *sku, int3
  * Raises OM001 naming the first SKU that cannot be held.  Appends the holds
  * as JSON objects to holds (inside an array the caller opened) if given.
  */
+/*
+ * The most probe locks (om_hot_busy) one call takes: a cart of a thousand
+ * one-bucket SKUs must not take a thousand heavyweight locks; a hot SKU
+ * beyond them in a big cart is only not counted there.
+ */
+#define OM_HOT_PROBES	8
+
 void
 om_hold_stock(int64 shop_id, int64 order_id, int64 return_id, const OmHold *lines,
 			  int nlines, StringInfo holds)
 {
 	int			i;
+	int			probes = 0;
 
 	for (i = 0; i < nlines; i++)
 	{
 		const OmHold *l = &lines[i];
 		int32		bucket = -1;
+		bool		tried_free = l->buckets > 1 || l->queue;
+		bool		contended = false;
 
 		/* 1. a bucket with enough units that nobody holds: no waiting */
-		if (l->buckets > 1 || l->queue)
+		if (tried_free)
 			bucket = HoldFromFreeBucket(shop_id, order_id, return_id, l->sku, l->qty,
 										Max(l->buckets, 1));
+		else if (l->auto_spread && probes++ < OM_HOT_PROBES)
+			/* one bucket: is another transaction holding the SKU? (hot_sku.c) */
+			contended = om_hot_busy(shop_id, l->sku);
 		if (bucket < 0)
 		{
 			/*
@@ -397,6 +439,8 @@ om_hold_stock(int64 shop_id, int64 order_id, int64 return_id, const OmHold *line
 				}
 				else if (HoldWaiting(shop_id, order_id, return_id, l->sku, l->qty, wait_for))
 					bucket = wait_for;
+				/* every bucket with enough was busy, and waiting got the units */
+				contended |= tried_free && bucket >= 0;
 			}
 		}
 		if (bucket >= 0)
@@ -404,6 +448,8 @@ om_hold_stock(int64 shop_id, int64 order_id, int64 return_id, const OmHold *line
 		else
 			/* 3. near sell-out: the units wherever they are, or OM001 */
 			HoldSpread(shop_id, order_id, return_id, l->sku, l->qty, holds);
+		if (l->auto_spread)
+			om_hot_note(shop_id, l->sku, contended, l->buckets > 1);
 	}
 }
 

@@ -641,6 +641,7 @@ om_request_exchange(PG_FUNCTION_ARGS)
 	hold.qty = line.qty;
 	hold.buckets = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	hold.queue = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	hold.auto_spread = false;	/* K as configured: see docs/reference.md */
 	if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull)))
 		hold.qty = 0;			/* an untracked digital SKU: nothing to hold */
 

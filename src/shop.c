@@ -214,6 +214,7 @@ static const ShopSetting shop_settings[] = {
 	{"return_window", INTERVALOID, true, CHECK_NOT_NEGATIVE},
 	{"reward_unit", TEXTOID, false, CHECK_REWARD_UNIT},
 	{"app_sets_prices", BOOLOID, false, CHECK_NONE},
+	{"auto_buckets_max", INT4OID, false, CHECK_BUCKETS},
 };
 
 static const ShopSetting *
@@ -227,7 +228,7 @@ FindSetting(const char *name)
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("unknown shop setting \"%s\"", name),
-			 errhint("The settings are name, currency, locale, timezone, payment_timeout, auto_cancel_failed, auto_cancel_delay, allow_customer_cancel, auto_archive_after, reward_rate, reward_unit, high_value_threshold, followup_window, stock_buckets, admission_queue, notify_channel, payment_timeouts, cod_paid_on_collect, return_window and app_sets_prices.")));
+			 errhint("The settings are name, currency, locale, timezone, payment_timeout, auto_cancel_failed, auto_cancel_delay, allow_customer_cancel, auto_archive_after, reward_rate, reward_unit, high_value_threshold, followup_window, stock_buckets, admission_queue, notify_channel, payment_timeouts, cod_paid_on_collect, return_window, app_sets_prices and auto_buckets_max.")));
 	return NULL;				/* keep compiler quiet */
 }
 
@@ -349,7 +350,7 @@ CheckSetting(const ShopSetting *setting, Datum value)
 			if (DatumGetInt32(value) < 1 || DatumGetInt32(value) > OM_MAX_BUCKETS)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("shop setting \"stock_buckets\" must be between 1 and %d", OM_MAX_BUCKETS),
+						 errmsg("shop setting \"%s\" must be between 1 and %d", setting->name, OM_MAX_BUCKETS),
 						 errdetail("Got %d.", DatumGetInt32(value))));
 			break;
 		case CHECK_CHANNEL:

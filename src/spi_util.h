@@ -13,6 +13,8 @@
 extern bool om_on_citus(void);
 extern SPIPlanPtr om_plan(SPIPlanPtr *slot, const char *sql, int nargs,
 						  const Oid *argtypes);
+extern SPIPlanPtr om_plan_custom(SPIPlanPtr *slot, const char *sql, int nargs,
+								 const Oid *argtypes);
 extern int	om_exec(SPIPlanPtr plan, Datum *values, const char *nulls,
 					bool read_only, long count);
 extern int	om_exec_quiet(SPIPlanPtr plan, Datum *values, const char *nulls,

@@ -112,7 +112,7 @@ om_sweep_set_apply(OmSweepSet *set)
 	Datum		values[4];
 	OmOrderList *list;
 
-	om_plan(&drop_plan,
+	om_plan_custom(&drop_plan,
 			"DELETE FROM order_mgmt.due_action d USING " OM_SET_ROWS
 			" WHERE d.shop_id = u.shop_id AND d.order_id = u.order_id"
 			"   AND d.action IN ('payment_timeout', 'auto_cancel', 'hold_end', 'automation_complete')",

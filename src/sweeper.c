@@ -47,6 +47,7 @@
 #include "executor/spi.h"
 
 #include "due_action.h"
+#include "spi_util.h"
 #include "sweep.h"
 
 PGDLLEXPORT void om_sweeper_main(Datum arg);
@@ -131,16 +132,15 @@ om_sweeper_register(void)
 	"  WHERE o.payment_due_at <= order_mgmt.now() AND" OM_AWAITING_PAYMENT("o")
 
 /*
- * One batch: run_due(sweep_batch) in its own transaction, if the extension
- * is here, with lock_timeout = sweep_lock_timeout for that transaction.
- * Returns how many actions it performed; raises what run_due() raised,
- * leaving the transaction for the caller to abort.  Small batches keep the
- * rows an auto-cancel touches (stock, promo codes) locked only briefly.
+ * A transaction of the sweeper's, with lock_timeout = sweep_lock_timeout
+ * for it, reported as activity.  The worker is a superuser session with
+ * the database's search_path (ALTER DATABASE ... SET search_path may put
+ * public first): its own statements resolve names and operators in
+ * pg_catalog only (issue 19).
  */
-static int
-SweepOnce(void)
+static void
+BeginWork(const char *activity)
 {
-	int			done = 0;
 	char		timeout[32];
 
 	SetCurrentStatementStartTimestamp();
@@ -148,16 +148,33 @@ SweepOnce(void)
 	snprintf(timeout, sizeof(timeout), "%d", sweep_lock_timeout);
 	(void) set_config_option("lock_timeout", timeout, PGC_SUSET, PGC_S_SESSION,
 							 GUC_ACTION_LOCAL, true, 0, false);
-	/*
-	 * The worker is a superuser session with the database's search_path
-	 * (ALTER DATABASE ... SET search_path may put public first): its own
-	 * statements resolve names and operators in pg_catalog only (issue 19).
-	 */
 	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_SESSION,
 							 GUC_ACTION_LOCAL, true, 0, false);
 	PushActiveSnapshot(GetTransactionSnapshot());
-	pgstat_report_activity(STATE_RUNNING, "order_mgmt.run_due()");
+	pgstat_report_activity(STATE_RUNNING, activity);
+}
 
+static void
+EndWork(void)
+{
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+/*
+ * One batch: run_due(sweep_batch) in its own transaction, if the extension
+ * is here.  Sets *done to how many actions it performed; raises what
+ * run_due() raised, leaving the transaction for the caller to abort.
+ * Small batches keep the rows an auto-cancel touches (stock, promo codes)
+ * locked only briefly.
+ */
+static void
+SweepOnce(void *arg)
+{
+	int		   *done = arg;
+
+	BeginWork("order_mgmt.run_due()");
 	if (OidIsValid(get_extension_oid("order_mgmt", true)))
 	{
 		char		sql[sizeof(CITUS_SWEEP_SQL(CITUS_TIMEOUTS_SQL)) + 16];
@@ -172,29 +189,56 @@ SweepOnce(void)
 			snprintf(sql, sizeof(sql), "SELECT order_mgmt.run_due(%d)", sweep_batch);
 		if (SPI_execute(sql, false, 0) != SPI_OK_SELECT || SPI_processed != 1)
 			elog(ERROR, "order_mgmt sweeper: run_due failed");
-		done = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &(bool){false}));
+		*done = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &(bool){false}));
 		SPI_finish();
 	}
-
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-	pgstat_report_activity(STATE_IDLE, NULL);
-	return done;
+	EndWork();
 }
 
 /*
- * SweepOnce, surviving its errors: an error is logged, its transaction
- * rolled back and the error state cleared, and -1 returned, so that the
+ * After the batches, once per interval: balance_buckets() for every shop
+ * with heat or automatic buckets (hot_sku.c), in a transaction of its own
+ * with the same lock_timeout, so a split or merge waits that long at most
+ * for a hot SKU's checkouts.  On Citus, the shops whose shards are here.
+ */
+#define BALANCE_SHOPS_SQL \
+	"WITH d AS MATERIALIZED (SELECT DISTINCT shop_id FROM order_mgmt.sku_heat" \
+	"  UNION SELECT DISTINCT shop_id FROM order_mgmt.sku WHERE auto_buckets IS NOT NULL)" \
+	" SELECT coalesce(sum(order_mgmt.balance_buckets(d.shop_id)), 0)::int4 FROM d"
+#define CITUS_BALANCE_SQL BALANCE_SHOPS_SQL \
+	" WHERE EXISTS (SELECT FROM pg_catalog.pg_dist_placement p" \
+	"  WHERE p.shardid = pg_catalog.get_shard_id_for_distribution_column('order_mgmt.sku', d.shop_id)" \
+	"    AND p.groupid = (SELECT groupid FROM pg_catalog.pg_dist_local_group))"
+
+static void
+BalanceOnce(void *arg)
+{
+	BeginWork("order_mgmt.balance_buckets()");
+	if (OidIsValid(get_extension_oid("order_mgmt", true)) && om_has_column("sku_heat", "holds"))
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		if (SPI_execute(OidIsValid(get_extension_oid("citus", true)) ?
+						CITUS_BALANCE_SQL : BALANCE_SHOPS_SQL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "order_mgmt sweeper: balance_buckets failed");
+		SPI_finish();
+	}
+	EndWork();
+}
+
+/*
+ * fn(arg), surviving its errors: an error is logged, its transaction
+ * rolled back and the error state cleared, and false returned, so that the
  * caller waits for the next interval (pg_cron's and autovacuum's way).
  */
-static int
-SweepOnceCaught(MemoryContext pass_cxt)
+static bool
+RunCaught(void (*fn) (void *), void *arg, MemoryContext pass_cxt)
 {
-	volatile int done = -1;
+	volatile bool ok = true;
 
 	PG_TRY();
 	{
-		done = SweepOnce();
+		fn(arg);
 	}
 	PG_CATCH();
 	{
@@ -205,10 +249,10 @@ SweepOnceCaught(MemoryContext pass_cxt)
 		FlushErrorState();
 		pgstat_report_activity(STATE_IDLE, NULL);
 		RESUME_INTERRUPTS();
-		done = -1;
+		ok = false;
 	}
 	PG_END_TRY();
-	return done;
+	return ok;
 }
 
 void
@@ -240,16 +284,23 @@ om_sweeper_main(Datum arg)
 		/* batches until the backlog is gone (bounded, to stay responsive) */
 		for (int batch = 0; batch < 1000; batch++)
 		{
-			int			done;
+			int			done = 0;
+			bool		ok;
 
 			old = MemoryContextSwitchTo(pass_cxt);
-			done = SweepOnceCaught(pass_cxt);
+			ok = RunCaught(SweepOnce, &done, pass_cxt);
 			MemoryContextSwitchTo(old);
 			MemoryContextReset(pass_cxt);
 			CHECK_FOR_INTERRUPTS();
 			/* the backlog is gone, or the batch failed: wait the interval */
-			if (done < sweep_batch)
+			if (!ok || done < sweep_batch)
 				break;
 		}
+
+		/* then the hot SKUs' buckets (issue 21) */
+		old = MemoryContextSwitchTo(pass_cxt);
+		(void) RunCaught(BalanceOnce, NULL, pass_cxt);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(pass_cxt);
 	}
 }

@@ -25,7 +25,8 @@ CREATE TABLE order_mgmt.shop (
 	cod_paid_on_collect boolean NOT NULL DEFAULT true,
 	return_window interval CHECK (return_window >= '0'),
 	reward_unit order_mgmt.reward_unit NOT NULL DEFAULT 'points',
-	app_sets_prices boolean NOT NULL DEFAULT false
+	app_sets_prices boolean NOT NULL DEFAULT false,
+	auto_buckets_max integer NOT NULL DEFAULT 16 CHECK (auto_buckets_max BETWEEN 1 AND 64)
 );
 COMMENT ON TABLE order_mgmt.shop IS 'A shop (tenant) and its settings; create with create_shop, change with update_shop';
 COMMENT ON COLUMN order_mgmt.shop.shop_id IS 'Tenant key; leads every key in the schema';
@@ -50,6 +51,7 @@ COMMENT ON COLUMN order_mgmt.shop.payment_timeouts IS 'Payment timeout per payme
 COMMENT ON COLUMN order_mgmt.shop.app_sets_prices IS 'edit_order''s set_price (改價) is open to order_mgmt_app too, not only to order_mgmt_admin (issue 18)';
 COMMENT ON COLUMN order_mgmt.shop.reward_unit IS 'What rewards are paid in (seed 001): points (reward_rate points per currency unit) or store_credit (reward_rate credit per currency unit, rounded to the currency, e.g. 0.05 = 5% back)';
 COMMENT ON COLUMN order_mgmt.shop.cod_paid_on_collect IS 'A cod order collected by its customer is paid: the carrier''s payment of what is left to pay is recorded (SPEC §6); false when the shop records COD remittances itself';
+COMMENT ON COLUMN order_mgmt.shop.auto_buckets_max IS 'The most stock buckets balance_buckets() spreads a hot SKU over when neither the SKU nor the shop sets stock_buckets (issue 21); 1 = no automatic spreading';
 COMMENT ON COLUMN order_mgmt.shop.return_window IS 'How long after delivery (orders.delivered_at) a return may be requested; later requests need the merchant''s override (OM012), and automation completes an order only once it has passed (SPEC §11); NULL = no window';
 
 CREATE TABLE order_mgmt.sku (
@@ -65,9 +67,11 @@ CREATE TABLE order_mgmt.sku (
 	admission_queue boolean,
 	created_at timestamptz NOT NULL,
 	updated_at timestamptz NOT NULL,
+	auto_buckets integer CHECK (auto_buckets BETWEEN 2 AND 64),
 	PRIMARY KEY (shop_id, sku)
 );
 CREATE INDEX ON order_mgmt.sku (shop_id, product_id);
+CREATE INDEX sku_auto_buckets ON order_mgmt.sku (shop_id, sku) WHERE auto_buckets IS NOT NULL;
 COMMENT ON TABLE order_mgmt.sku IS 'Sellable items (stock keeping units); create or change with upsert_sku';
 COMMENT ON COLUMN order_mgmt.sku.shop_id IS 'Owning shop';
 COMMENT ON COLUMN order_mgmt.sku.sku IS 'The shop''s SKU code';
@@ -81,6 +85,8 @@ COMMENT ON COLUMN order_mgmt.sku.stock_buckets IS 'Stock rows to split this SKU 
 COMMENT ON COLUMN order_mgmt.sku.admission_queue IS 'Per-SKU admission queue; NULL = the shop''s setting';
 COMMENT ON COLUMN order_mgmt.sku.created_at IS 'When the SKU was created';
 COMMENT ON COLUMN order_mgmt.sku.updated_at IS 'When the SKU was last changed';
+COMMENT ON COLUMN order_mgmt.sku.auto_buckets IS 'The buckets balance_buckets() spread this hot SKU over (issue 21), used while stock_buckets here is NULL and the shop''s is 1; NULL = not spread (1 bucket)';
+COMMENT ON INDEX order_mgmt.sku_auto_buckets IS 'The SKUs spread automatically, for balance_buckets() to look at without reading every SKU';
 
 CREATE TABLE order_mgmt.stock (
 	shop_id bigint NOT NULL,
@@ -113,7 +119,7 @@ CREATE TABLE order_mgmt.stock_log (
 	PRIMARY KEY (shop_id, entry_id),
 	FOREIGN KEY (shop_id, sku) REFERENCES order_mgmt.sku
 );
-COMMENT ON TABLE order_mgmt.stock_log IS 'Every change of physical stock by set_stock and adjust_stock';
+COMMENT ON TABLE order_mgmt.stock_log IS 'Every change of physical stock by set_stock and adjust_stock, and every automatic change of a SKU''s bucket count by balance_buckets (delta 0)';
 COMMENT ON COLUMN order_mgmt.stock_log.shop_id IS 'Owning shop';
 COMMENT ON COLUMN order_mgmt.stock_log.entry_id IS 'Log entry id';
 COMMENT ON COLUMN order_mgmt.stock_log.sku IS 'The SKU';
@@ -122,6 +128,23 @@ COMMENT ON COLUMN order_mgmt.stock_log.on_hand IS 'on_hand over all buckets afte
 COMMENT ON COLUMN order_mgmt.stock_log.note IS 'Why (adjust_stock''s note)';
 COMMENT ON COLUMN order_mgmt.stock_log.actor IS 'Role that made the change';
 COMMENT ON COLUMN order_mgmt.stock_log.at IS 'When (order_mgmt.now())';
+
+CREATE UNLOGGED TABLE order_mgmt.sku_heat (
+	shop_id bigint NOT NULL,
+	sku text NOT NULL,
+	slot integer NOT NULL,
+	contended bigint NOT NULL DEFAULT 0 CHECK (contended >= 0),
+	holds bigint NOT NULL DEFAULT 0 CHECK (holds >= 0),
+	since timestamptz NOT NULL,
+	PRIMARY KEY (shop_id, sku, slot)
+);
+COMMENT ON TABLE order_mgmt.sku_heat IS 'How contended the SKUs of a shop with automatic buckets are (issue 21): each session sums its holds in memory and adds them here once per order_mgmt.hot_flush_every of them; balance_buckets() reads and resets it.  Unlogged: a crash empties it, which only restarts the measuring';
+COMMENT ON COLUMN order_mgmt.sku_heat.shop_id IS 'Owning shop';
+COMMENT ON COLUMN order_mgmt.sku_heat.sku IS 'The SKU';
+COMMENT ON COLUMN order_mgmt.sku_heat.slot IS 'The session''s backend number (1 and up: no two live sessions share a row, so sessions never wait for each other here); 0 = the window''s start, written by balance_buckets()';
+COMMENT ON COLUMN order_mgmt.sku_heat.contended IS 'Holds that found every bucket of the SKU with enough units locked by other transactions, so had to wait';
+COMMENT ON COLUMN order_mgmt.sku_heat.holds IS 'Holds of the SKU while it is spread over automatic buckets (merging back looks at them)';
+COMMENT ON COLUMN order_mgmt.sku_heat.since IS 'When the session began counting (order_mgmt.now()), or the window began (slot 0); a window runs from its slot 0 row''s since, else from the earliest since of the SKU''s rows';
 
 CREATE TABLE order_mgmt.customer (
 	shop_id bigint NOT NULL REFERENCES order_mgmt.shop,

@@ -70,6 +70,14 @@ CREATE FUNCTION order_mgmt.adjust_stock(shop_id bigint, sku text, delta integer,
 COMMENT ON FUNCTION order_mgmt.adjust_stock(bigint, text, integer, text) IS
 	'Changes a SKU''s physical stock by delta and returns the new on_hand; OM001 below reserved unless backorder';
 
+CREATE FUNCTION order_mgmt.balance_buckets(shop_id bigint)
+	RETURNS integer
+	AS 'MODULE_PATHNAME', 'om_balance_buckets'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, order_mgmt, pg_temp;
+COMMENT ON FUNCTION order_mgmt.balance_buckets(bigint) IS
+	'Spreads the shop''s hot SKUs over more stock buckets and merges cooled ones back (issue 21), from the contention sku_heat measured; only SKUs without stock_buckets in a shop whose stock_buckets is 1, up to shop.auto_buckets_max; logged in stock_log; returns how many SKUs changed.  The sweeper calls it; without the sweeper, call it every few seconds';
+
 CREATE FUNCTION order_mgmt.upsert_customer(shop_id bigint, customer_id text, email text,
 		is_member boolean DEFAULT true, name text DEFAULT NULL, phone text DEFAULT NULL)
 	RETURNS void

@@ -114,6 +114,7 @@ GRANT EXECUTE ON FUNCTION
 	order_mgmt.upsert_sku(bigint, text, numeric, text, text, jsonb, boolean, boolean, integer, boolean),
 	order_mgmt.set_stock(bigint, text, integer),
 	order_mgmt.adjust_stock(bigint, text, integer, text),
+	order_mgmt.balance_buckets(bigint),
 	order_mgmt.upsert_customer(bigint, text, text, boolean, text, text)
 	TO order_mgmt_admin;
 -- admins may also move orders by hand, or save whole rows from an ORM; the

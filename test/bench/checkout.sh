@@ -12,6 +12,14 @@
 #            UPDATE; UPDATE; INSERT ...; COMMIT, one round trip each
 #   om       order_mgmt.checkout()
 #   commit   the commit floor: a one-row INSERT per transaction
+# and, only when BENCH_VARIANTS names it (issue 21):
+#   minimal  the minimal floor: per line a conditional stock UPDATE, one
+#            line row and one reservation row, then the order row and one
+#            event whose detail has the lines, as one SQL statement into
+#            the schema minimal (checkout_setup.sql): tables with primary
+#            keys only, one stock row per SKU (no buckets), no customer,
+#            promo claim or payment deadline.  Its order ids come from
+#            order_mgmt's sequence, so units are counted as for the others.
 # Distributions of the SKUs: uniform over 10,000, zipfian (s = 1.1), hot
 # (every order has the hot SKU 'H'); 1-3 distinct SKUs an order, one unit
 # each, 20% with a promo code.  Units sold are counted in the database.
@@ -20,12 +28,20 @@
 # a non-root user.  Knobs (environment):
 #   BENCH_SECONDS=20 BENCH_RUNS=3 BENCH_WARMUP=5 BENCH_SEED=42
 #   BENCH_SYNC="on off"              synchronous_commit passes (empty: none)
-#   BENCH_VARIANTS="floor plpgsql app om"  BENCH_DISTS="uniform zipfian hot"
+#   BENCH_VARIANTS="floor plpgsql app om"  (minimal: also the minimal floor)
+#   BENCH_DISTS="uniform zipfian hot"
 #   BENCH_CLIENTS="1 8 32"           the main matrix (every sync pass)
 #   BENCH_OFF_DISTS, BENCH_OFF_CLIENTS  the matrix of the off pass
 #                                    (default: uniform, 8)
-#   BENCH_HOT_K="1 4 16 16q"         hot SKU buckets (q: admission queue; empty: none),
+#   BENCH_HOT_K="1 4 16 16q auto"    hot SKU buckets (q: admission queue; auto: no
+#                                    stock_buckets, the shop's defaults, so
+#                                    balance_buckets() spreads it, issue 21;
+#                                    empty: none),
 #   BENCH_HOT_CLIENTS="8 32 64"      om only, synchronous_commit on
+#   BENCH_AUTO_RAMP=10               auto: seconds of checkouts before each
+#                                    measured run, with balance_buckets(1)
+#                                    called every second (as the sweeper
+#                                    would) during both
 #   BENCH_OUT=dir                    keep raw results and logs there
 set -euo pipefail
 export LC_ALL=C
@@ -41,7 +57,8 @@ dists=${BENCH_DISTS:-uniform zipfian hot}
 clients=${BENCH_CLIENTS:-1 8 32}
 off_dists=${BENCH_OFF_DISTS:-uniform}
 off_clients=${BENCH_OFF_CLIENTS:-8}
-hot_k=${BENCH_HOT_K-1 4 16 16q}
+hot_k=${BENCH_HOT_K-1 4 16 16q auto}
+auto_ramp=${BENCH_AUTO_RAMP:-10}
 hot_clients=${BENCH_HOT_CLIENTS:-8 32 64}
 out=${BENCH_OUT:-$(mktemp -d /tmp/om-bench.XXXXXX)}
 mkdir -p "$out/scripts" "$out/logs"
@@ -140,6 +157,29 @@ EOF
 	echo
 }
 
+# The minimal floor (issue 21): the rows the checkout of these lines needs,
+# in tables with primary keys only; no order without every line's stock.
+minimal_body() {
+	tr '\n' ' ' <<EOF
+WITH x AS (SELECT sku, count(*)::int AS qty FROM unnest(ARRAY[$2]) AS sku GROUP BY sku),
+ s AS (UPDATE minimal.stock s SET reserved = s.reserved + x.qty FROM x
+       WHERE s.shop_id = 1 AND s.sku = x.sku AND s.on_hand - s.reserved >= x.qty
+       RETURNING s.sku, s.price, x.qty),
+ o AS (INSERT INTO minimal.orders
+       SELECT 1, nextval('order_mgmt.order_id_seq'), 'pending', 'unpaid', sum(price * qty), now()
+       FROM s HAVING count(*) = $1
+       RETURNING order_id, created_at),
+ l AS (INSERT INTO minimal.line
+       SELECT 1, o.order_id, row_number() OVER (ORDER BY s.sku COLLATE "C"), s.sku, s.qty, s.price FROM o, s),
+ r AS (INSERT INTO minimal.reservation SELECT 1, nextval('minimal.ids'), o.order_id, s.sku, s.qty, 'held' FROM o, s)
+INSERT INTO minimal.event
+SELECT 1, nextval('minimal.ids'), o.order_id, 'checkout', o.created_at,
+  jsonb_build_object('lines', (SELECT jsonb_agg(jsonb_build_object('sku', sku, 'qty', qty, 'unit_price', price)) FROM s))
+FROM o;
+EOF
+	echo
+}
+
 # The application-side pattern: a round trip per statement.
 app_body() {
 	local skus="ARRAY[$2]"
@@ -183,17 +223,31 @@ gen_script() {			# variant dist -> file
 # one pgbench run; appends a row to results.tsv:
 # sync variant dist k clients run units orders seconds p50_ms p99_ms
 run_one() {			# sync variant dist k clients run seconds
-	local sync=$1 v=$2 d=$3 k=$4 c=$5 r=$6 t=$7 kk=${4%q} script before sold threads log
+	local sync=$1 v=$2 d=$3 k=$4 c=$5 r=$6 t=$7 kk=${4%q} script before sold threads log bal=
+	[ "$k" = auto ] && kk=1
 	script=$(gen_script "$v" "$d")
 	threads=$((c < 2 ? 1 : 2))
 	log=$out/logs/$sync-$v-$d-$k-$c-$r
 	rm -rf "$log"
 	mkdir -p "$log"
-	before=$(psql_q -c "SELECT bench.last_order()")
 	local rc=0
-	PGOPTIONS="-c synchronous_commit=$sync" pgbench -n -M prepared --random-seed="$((seed + r))" \
+	if [ "$k" = auto ]; then
+		# the sweeper's part: balance_buckets() every second; a ramp first
+		( while :; do psql_q -c "SELECT order_mgmt.balance_buckets(1)" >/dev/null; sleep 1; done ) &
+		bal=$!
+		PGOPTIONS="-c synchronous_commit=$sync" pgbench -n -M prepared --random-seed="$((seed + r))" \
+			-c "$c" -j "$threads" -T "$auto_ramp" -D k="$kk" --max-tries=100 \
+			-f "$script" "$db" >"$log/ramp.out" 2>&1 || rc=$?
+	fi
+	before=$(psql_q -c "SELECT bench.last_order()")
+	[ "$rc" -eq 0 ] && { PGOPTIONS="-c synchronous_commit=$sync" pgbench -n -M prepared --random-seed="$((seed + r))" \
 		-c "$c" -j "$threads" -T "$t" -D k="$kk" --max-tries=100 -l --log-prefix="$log/tx" \
-		-f "$script" "$db" >"$log/pgbench.out" 2>&1 || rc=$?
+		-f "$script" "$db" >"$log/pgbench.out" 2>&1 || rc=$?; }
+	if [ -n "$bal" ]; then
+		kill "$bal" 2>/dev/null || true
+		wait "$bal" 2>/dev/null || true
+		echo "  auto: H has $(psql_q -c "SELECT coalesce(auto_buckets, 1) FROM order_mgmt.sku WHERE shop_id = 1 AND sku = 'H'") buckets"
+	fi
 	# every transaction must commit (deadlocks and serialization failures
 	# are retried; anything else is a bug in a variant)
 	if [ "$rc" -ne 0 ] || ! grep -q 'number of failed transactions: 0 ' "$log/pgbench.out"; then
@@ -221,9 +275,10 @@ run_one() {			# sync variant dist k clients run seconds
 		"$sync" "$v" "$d" "$k" "$c" "$r" "${sold% *}" "${sold#* }" "$t" "${lat% *}" "${lat#* }"
 }
 
-set_hot() {			# k, e.g. 16 or 16q
+set_hot() {			# k, e.g. 16 or 16q, or auto
 	local k=${1%q} q=false
 	[ "$1" != "$k" ] && q=true
+	[ "$k" = auto ] && k=NULL
 	psql_q -c "SELECT bench.set_hot($k, $q)" >/dev/null
 }
 
@@ -280,6 +335,10 @@ echo
 echo "== verify"
 bad=$(psql_q -c "SELECT count(*) FROM order_mgmt.verify()")
 over=$(psql_q -c "SELECT count(*) FROM order_mgmt.stock WHERE NOT backorder AND reserved > on_hand")
+# the minimal floor's own books: no stock row oversold, every unit held on a line
+over=$((over + $(psql_q -c "SELECT count(*) FILTER (WHERE reserved > on_hand)
+	+ CASE WHEN sum(reserved) = (SELECT coalesce(sum(qty), 0) FROM minimal.line) THEN 0 ELSE 1 END
+	FROM minimal.stock")))
 echo "verify() rows: $bad, oversold stock rows: $over"
 echo
 bash "$here/table.sh" "$results"

@@ -5,6 +5,7 @@
 --           P1 .. P20 (10% off, limited to a billion uses, so every claim
 --           counts on the code row)
 --   shops 2 .. 100: 100 SKUs and 100 customers each, no orders
+--   schema minimal: the minimal floor's tables (issue 21), shop 1's SKUs
 -- Run with psql -v ON_ERROR_STOP=1 in a fresh database.
 CREATE EXTENSION order_mgmt;
 CREATE SCHEMA bench;
@@ -35,24 +36,50 @@ SELECT order_mgmt.create_promo(1, 'P' || g, 'percent', 10, usage_limit => 100000
 \ir plpgsql_checkout.sql
 
 -- the hot SKU's buckets (and admission queue) for the next runs
+-- buckets NULL: the shop's defaults, so balance_buckets() spreads it
+-- (issue 21), starting from one bucket each time
 CREATE FUNCTION bench.set_hot(buckets int, queue boolean) RETURNS void
 LANGUAGE sql AS $$
 	SELECT order_mgmt.upsert_sku(1, 'H', 500, title => 'The hot SKU', stock_buckets => buckets,
 								 admission_queue => queue);
+	SELECT order_mgmt.update_shop(1, '{"auto_buckets_max": 1}');
+	SELECT order_mgmt.balance_buckets(1);
+	SELECT order_mgmt.update_shop(1, '{"auto_buckets_max": 16}');
 	SELECT order_mgmt.set_stock(1, 'H', 1000000000);
 $$;
 
--- the last order id, before a run
+-- the minimal floor (issue 21, checkout.sh's variant minimal): the rows a
+-- checkout needs, primary keys only (as test/bench/wal.sh's floor); the
+-- stock row carries the price, so the floor reads nothing else
+CREATE SCHEMA minimal;
+CREATE SEQUENCE minimal.ids;
+CREATE TABLE minimal.orders (shop_id bigint, order_id bigint, status text, payment_status text,
+	total numeric, created_at timestamptz, PRIMARY KEY (shop_id, order_id));
+CREATE TABLE minimal.line (shop_id bigint, order_id bigint, line_no int, sku text, qty int,
+	unit_price numeric, PRIMARY KEY (shop_id, order_id, line_no));
+CREATE TABLE minimal.reservation (shop_id bigint, reservation_id bigint, order_id bigint, sku text,
+	qty int, state text, PRIMARY KEY (shop_id, reservation_id));
+CREATE TABLE minimal.event (shop_id bigint, event_id bigint, order_id bigint, kind text,
+	at timestamptz, detail jsonb, PRIMARY KEY (shop_id, event_id));
+CREATE TABLE minimal.stock (shop_id bigint, sku text, on_hand int, reserved int, price numeric,
+	PRIMARY KEY (shop_id, sku));
+INSERT INTO minimal.stock SELECT shop_id, sku, 1000000000, 0, price FROM order_mgmt.sku WHERE shop_id = 1;
+
+-- the last order id, before a run (the minimal floor's orders take their
+-- ids from the same sequence)
 CREATE FUNCTION bench.last_order() RETURNS bigint
 LANGUAGE sql STABLE AS $$
-	SELECT coalesce(max(order_id), 0) FROM order_mgmt.orders WHERE shop_id = 1
+	SELECT coalesce(greatest((SELECT max(order_id) FROM order_mgmt.orders WHERE shop_id = 1),
+							 (SELECT max(order_id) FROM minimal.orders WHERE shop_id = 1)), 0)
 $$;
 
 -- orders and units sold since an order id, counted in the database
 CREATE FUNCTION bench.sold_since(after bigint, OUT orders bigint, OUT units bigint)
 LANGUAGE sql STABLE AS $$
 	SELECT count(DISTINCT order_id), coalesce(sum(qty), 0)
-	FROM order_mgmt.order_line WHERE shop_id = 1 AND order_id > after
+	FROM (SELECT order_id, qty FROM order_mgmt.order_line WHERE shop_id = 1 AND order_id > after
+		  UNION ALL
+		  SELECT order_id, qty FROM minimal.line WHERE shop_id = 1 AND order_id > after) l
 $$;
 
 -- the commit floor: one small row per transaction

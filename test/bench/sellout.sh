@@ -6,8 +6,11 @@
 # that started after it still got a unit (nothing is released in this run,
 # so that unit was there when the answer was given).  Runs against the
 # server in the PG* environment (for example inside pg_virtualenv), as a
-# non-root user.
-#   test/bench/sellout.sh [stock=10000] [attempts=100000] [clients=32] [buckets=16]
+# non-root user.  buckets "auto" leaves the SKU to the shop's defaults, so
+# it starts on one bucket and balance_buckets() (called every 0.2 s here,
+# as the sweeper would every sweep_interval) spreads it while it sells out
+# (issue 21): splits race the last units.
+#   test/bench/sellout.sh [stock=10000] [attempts=100000] [clients=32] [buckets=16|auto]
 set -euo pipefail
 stock=${1:-10000}
 attempts=${2:-100000}
@@ -22,7 +25,7 @@ CREATE EXTENSION order_mgmt;
 CREATE SCHEMA sellout;
 CREATE TABLE sellout.soldout (at timestamptz NOT NULL);
 SELECT order_mgmt.create_shop(1, 'Sell-out shop');
-SELECT order_mgmt.upsert_sku(1, 'HOT', 100, stock_buckets => $buckets);
+SELECT order_mgmt.upsert_sku(1, 'HOT', 100, stock_buckets => $([ "$buckets" = auto ] && echo NULL || echo "$buckets"));
 SELECT order_mgmt.set_stock(1, 'HOT', $stock);
 -- one attempt: an order id, or NULL and a row in soldout for OM001
 CREATE FUNCTION sellout.try() RETURNS bigint LANGUAGE plpgsql AS \$\$
@@ -39,10 +42,27 @@ per_client=$(( (attempts + clients - 1) / clients ))
 echo "== sell-out: $stock units over $buckets buckets, $((per_client * clients)) attempts by $clients clients"
 log=$(mktemp)
 rc=0
+bal=
+if [ "$buckets" = auto ]; then
+	# low thresholds, so that it splits (and merges) during a short run
+	( while :; do
+		psql -X -q -d "$db" -c "SET order_mgmt.hot_split_rate = 20; SET order_mgmt.hot_cool_time = 2;
+			SELECT order_mgmt.balance_buckets(1)" >/dev/null 2>&1
+		sleep 0.2
+	done ) &
+	bal=$!
+fi
 start=$(date +%s%N)
-pgbench -n -d "$db" -c "$clients" -j 2 -t "$per_client" -M prepared \
+PGOPTIONS="-c order_mgmt.hot_flush_every=4" pgbench -n -d "$db" -c "$clients" -j 2 -t "$per_client" -M prepared \
 	-f <(echo 'SELECT sellout.try();') >"$log" 2>&1 || rc=$?
 end=$(date +%s%N)
+if [ -n "$bal" ]; then
+	kill "$bal" 2>/dev/null || true
+	wait "$bal" 2>/dev/null || true
+	echo "   auto: $(psql -X -d "$db" -At -c "SELECT count(*) || ' bucket changes, the most ' ||
+		coalesce(max(substring(note FROM '-> ([0-9]+)')::int), 1) || ' buckets'
+		FROM order_mgmt.stock_log WHERE shop_id = 1 AND delta = 0")"
+fi
 if [ "$rc" -ne 0 ]; then
 	grep -iE 'error' "$log" | sort | uniq -c | head -20
 	rm -f "$log"

@@ -4,9 +4,13 @@
 # clients the median units sold per second (counted in the database) with
 # min-max over the runs, orders/s, median p50/p99 latency, and the ratios
 # the issue asks for (order_mgmt against each other variant).
-#   test/bench/table.sh results.tsv [--markdown]
+#   test/bench/table.sh results.tsv [--markdown | --medians]
 # --markdown prints the README's tables instead (synchronous_commit on:
-# distribution x clients x variant; the hot SKU: K x clients).
+# distribution x clients x variant, with the columns minimal and
+# om / minimal when the minimal floor ran; the hot SKU: K x clients).
+# --medians prints, tab-separated, one line per sync, variant, dist, k and
+# clients: the median units/s, orders/s and p99 ms, and the runs (for
+# test/bench/lean.sh).
 set -euo pipefail
 export LC_ALL=C
 [ -s "$1" ] || { echo "no results in $1"; exit 1; }
@@ -23,12 +27,27 @@ function mm(list, dash,    n, a, i, lo, hi) {
 	return sprintf("%.0f%s%.0f", lo, dash, hi)
 }
 '
+if [ "${2:-}" = --medians ]; then
+	awk -F '\t' "$stats"'
+	{
+		key = $1 "\t" $2 "\t" $3 "\t" $4 "\t" $5
+		if (!(key in u)) order[++n] = key
+		u[key] = u[key] " " $7 / $9; o[key] = o[key] " " $8 / $9; p99[key] = p99[key] " " $11; runs[key]++
+	}
+	END {
+		for (i = 1; i <= n; i++)
+			printf "%s\t%.0f\t%.0f\t%.2f\t%d\n", order[i], median(u[order[i]]), median(o[order[i]]),
+				median(p99[order[i]]), runs[order[i]]
+	}' "$1"
+	exit 0
+fi
 if [ "${2:-}" = --markdown ]; then
 	awk -F '\t' "$stats"'
-	$1 == "on" { k = $2 SUBSEP $3 SUBSEP $4 SUBSEP $5; u[k] = u[k] " " $7 / $9; p99[k] = p99[k] " " $11; seen[$5] = 1 }
+	$1 == "on" { k = $2 SUBSEP $3 SUBSEP $4 SUBSEP $5; u[k] = u[k] " " $7 / $9; p99[k] = p99[k] " " $11; seen[$5] = 1
+				 if ($2 == "minimal") minimal = 1 }
 	END {
-		print "| SKUs | clients | floor | plpgsql | app | om | om / floor | om / app |"
-		print "|---|---|---|---|---|---|---|---|"
+		print "| SKUs | clients | floor | plpgsql | app | om | om / floor | om / app |" (minimal ? " minimal | om / minimal |" : "")
+		print "|---|---|---|---|---|---|---|---|" (minimal ? "---|---|" : "")
 		split("uniform zipfian hot", ds, " "); split("floor plpgsql app om", vs, " ")
 		for (di = 1; di <= 3; di++) for (c = 1; c <= 256; c++) {
 			if (!((vs[4] SUBSEP ds[di] SUBSEP 1 SUBSEP c) in u)) continue
@@ -39,6 +58,11 @@ if [ "${2:-}" = --markdown ]; then
 				line = line ((k in u) ? sprintf(" | %.0f (%s)", m[vi], mm(u[k], "–")) : " | -")
 			}
 			line = line (m[1] > 0 ? sprintf(" | %.2f", m[4] / m[1]) : " | -") (m[3] > 0 ? sprintf(" | %.2f |", m[4] / m[3]) : " | - |")
+			if (minimal) {
+				k = "minimal" SUBSEP ds[di] SUBSEP 1 SUBSEP c
+				line = line ((k in u) ? sprintf(" %.0f (%s) | %s |", median(u[k]), mm(u[k], "–"),
+					median(u[k]) > 0 ? sprintf("%.2f", m[4] / median(u[k])) : "-") : " - | - |")
+			}
 			print line
 		}
 		print ""
@@ -80,13 +104,14 @@ END {
 		k = order[i]; split(k, f, SUBSEP)
 		if (f[2] != "om" || f[4] != "1") continue
 		line = ""
-		split("floor plpgsql app", vs, " ")
-		for (j = 1; j <= 3; j++) {
+		split("floor plpgsql app minimal", vs, " ")
+		for (j = 1; j <= 4; j++) {
 			o = f[1] SUBSEP vs[j] SUBSEP f[3] SUBSEP f[4] SUBSEP f[5]
 			if (o in med && med[o] > 0) {
 				goal = vs[j] == "floor" && f[1] == "on" ? " [>=0.9]" : \
 					   vs[j] == "plpgsql" && f[1] == "off" && f[3] == "uniform" && f[5] == 8 ? " [>=1.2]" : \
-					   vs[j] == "app" && f[5] == 32 ? " [>=1.5]" : ""
+					   vs[j] == "app" && f[5] == 32 ? " [>=1.5]" : \
+					   vs[j] == "minimal" && f[1] == "on" && f[3] == "uniform" && f[5] == 8 ? " [>=0.8]" : ""
 				line = line sprintf("  om/%s %.2f%s", vs[j], med[k] / med[o], goal)
 			}
 		}

@@ -463,6 +463,25 @@ DELETE FROM order_mgmt.sku WHERE shop_id = 110 AND sku = 'A';
 SELECT (CASE WHEN :'LAST_ERROR_SQLSTATE' = '23503'
 	AND EXISTS (SELECT FROM order_mgmt.sku WHERE shop_id = 110 AND sku = 'A')
 	THEN 'ok' ELSE 'not ok' END) || ' - a SKU with sold lines is not deleted (23503)';
+-- issue 21 on Citus: a hot SKU spreads itself.  balance_buckets() runs on
+-- the shop's worker (sku_heat, unlogged, is distributed like the other
+-- shop tables), splits the contended SKU over 2 buckets without changing
+-- its totals, and checkout reads the automatic count there
+SELECT order_mgmt.upsert_sku(110, 'HOT21', 10);
+SELECT order_mgmt.set_stock(110, 'HOT21', 5);
+INSERT INTO order_mgmt.sku_heat (shop_id, sku, slot, contended, since)
+VALUES (110, 'HOT21', 99, 1000, now() - interval '1 second');
+SELECT order_mgmt.balance_buckets(110) AS changed \gset
+SELECT (CASE WHEN :'changed' = '1' AND k.auto_buckets = 2 AND count(*) = 2 AND sum(s.on_hand) = 5
+	AND max(s.on_hand) = 3 AND EXISTS (SELECT FROM order_mgmt.stock_log l WHERE l.shop_id = 110 AND l.sku = 'HOT21'
+		AND l.delta = 0 AND l.note LIKE 'auto_buckets 1 -> 2 %')
+	THEN 'ok' ELSE 'not ok' END) || ' - balance_buckets() spreads a contended SKU on the shop''s worker'
+FROM order_mgmt.stock s JOIN order_mgmt.sku k USING (shop_id, sku)
+WHERE s.shop_id = 110 AND s.sku = 'HOT21' GROUP BY k.auto_buckets;
+SELECT order_mgmt.checkout(110, '[{"sku": "HOT21", "qty": 4}]') > 0 AS bought \gset
+SELECT (CASE WHEN :'bought' AND sum(reserved) = 4 AND count(*) FILTER (WHERE reserved > 0) = 2
+	THEN 'ok' ELSE 'not ok' END) || ' - a checkout takes the units from both automatic buckets'
+FROM order_mgmt.stock WHERE shop_id = 110 AND sku = 'HOT21';
 
 -- cross-shop: a report over every shop (Citus distributed execution)
 SELECT (CASE WHEN count(DISTINCT shop_id) = 9 THEN 'ok' ELSE 'not ok' END) || ' - cross-shop query through the coordinator'
