@@ -2909,3 +2909,26 @@ COMMENT ON FUNCTION order_mgmt.balance_buckets(bigint) IS
 	'Spreads the shop''s hot SKUs over more stock buckets and merges cooled ones back (issue 21), from the contention sku_heat measured; only SKUs without stock_buckets in a shop whose stock_buckets is 1, up to shop.auto_buckets_max; logged in stock_log; returns how many SKUs changed.  The sweeper calls it; without the sweeper, call it every few seconds';
 REVOKE ALL ON FUNCTION order_mgmt.balance_buckets(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION order_mgmt.balance_buckets(bigint) TO order_mgmt_admin;
+
+-- ---------------------------------------------------------------------------
+-- Issue 21, lean writes, the reservation's index entries: the partial index
+-- reservation_held (shop_id, sku, bucket) WHERE state = 'held' goes.  No
+-- query reads reservations by SKU and bucket: holding, releasing, fulfilling
+-- and the sweeper find an order's rows by order_id (reservation_order), and
+-- verify() reads a shop's reservations in one pass.  It cost every hold an
+-- index entry (97 bytes of WAL a checkout), and having state in it made every
+-- release or fulfilment a non-HOT update.
+-- ---------------------------------------------------------------------------
+DROP INDEX IF EXISTS order_mgmt.reservation_held;
+
+-- ---------------------------------------------------------------------------
+-- Issue 21, lean writes, the open-payment index: orders_open_payment
+-- (shop_id, created_at) WHERE status <> 'cancelled' AND payment_status IN
+-- ('unpaid', 'pending', 'failed') goes.  It was written by every checkout
+-- (79 bytes of WAL) and by other updates of an open unpaid order, but no
+-- query reads it: the reports that look at unpaid orders (report_followups,
+-- report_stuck) also take paid orders in the same scan, which a partial
+-- index of the unpaid ones cannot find, and run_due() finds payment
+-- deadlines through orders_payment_due.
+-- ---------------------------------------------------------------------------
+DROP INDEX IF EXISTS order_mgmt.orders_open_payment;

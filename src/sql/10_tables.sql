@@ -318,7 +318,10 @@ CREATE TABLE order_mgmt.reservation (
 	PRIMARY KEY (shop_id, reservation_id)
 );
 CREATE INDEX reservation_order ON order_mgmt.reservation (shop_id, order_id);
-CREATE INDEX reservation_held ON order_mgmt.reservation (shop_id, sku, bucket) WHERE state = 'held';
+-- No index by SKU and bucket of the held rows (issue 21): every reader finds
+-- an order's reservations by order_id; verify() reads them all in one pass.
+-- Without state in an index, releasing or fulfilling a reservation can be a
+-- HOT update.
 COMMENT ON TABLE order_mgmt.reservation IS 'Stock ledger: each hold of stock by an order; held rows sum to stock.reserved';
 COMMENT ON COLUMN order_mgmt.reservation.shop_id IS 'Owning shop';
 COMMENT ON COLUMN order_mgmt.reservation.reservation_id IS 'Reservation id';

@@ -14,13 +14,15 @@
 CREATE INDEX orders_cancelled ON order_mgmt.orders (shop_id, cancelled_at) INCLUDE (order_id)
 	WHERE cancelled_at IS NOT NULL;
 -- variant mix: the cancelled orders by creation time, and a product's lines
--- by SKU and order time, read from the indexes only
+-- by SKU and order time, read from the indexes only (issue 21: without the
+-- INCLUDE list, 16 bytes of each checkout's WAL, the report visits a heap
+-- page per line and takes twice as long)
 CREATE INDEX orders_cancelled_created ON order_mgmt.orders (shop_id, created_at) INCLUDE (order_id)
 	WHERE status = 'cancelled';
 CREATE INDEX order_line_sku_ordered ON order_mgmt.order_line (shop_id, sku, ordered_at)
 	INCLUDE (order_id, qty, returned_qty);
-CREATE INDEX orders_open_payment ON order_mgmt.orders (shop_id, created_at)
-	WHERE status <> 'cancelled' AND payment_status IN ('unpaid', 'pending', 'failed');
+-- (no index of the open unpaid orders: followups and stuck also take paid
+-- orders, which such an index cannot find, so no plan used it; issue 21)
 CREATE INDEX orders_customer_paid ON order_mgmt.orders (shop_id, customer_id, created_at)
 	WHERE paid_at IS NOT NULL;
 CREATE INDEX order_event_recovery ON order_mgmt.order_event (shop_id, at)

@@ -13,7 +13,7 @@ set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 install=${OM_CITUS_INSTALL:-$top/../shared/citus/install.sh}
 port=${1:-57400}
-plan=69
+plan=71
 if [ ! -f "$install" ]; then
 	echo "citus: skipped: no $install (Citus 13.2.2 beside the repository);"
 	echo "citus: run it with OM_CITUS_INSTALL=/path/to/citus/install.sh bash test/citus/citus.sh"

@@ -555,5 +555,26 @@ SELECT (CASE WHEN :again = 0 AND :'nowhere_state' = '22023' AND :'LAST_ERROR_SQL
 	THEN 'ok' ELSE 'not ok' END) || ' - move_shop again moves nothing; an unknown node 22023, an unknown shop OM014';
 SELECT (CASE WHEN count(*) = 0 THEN 'ok' ELSE 'not ok' END) || ' - verify(2710) empty on its new worker'
 FROM order_mgmt.verify(2710);
+-- issue 21, the index entries: reservation_held and orders_open_payment are
+-- gone from every shard; a cancel still releases its holds (a HOT update now)
+SELECT (CASE WHEN bool_and(result = '0') AND count(*) = 2 THEN 'ok' ELSE 'not ok' END)
+	|| ' - no shard has an index reservation_held or orders_open_payment'
+FROM run_command_on_workers($$SELECT count(*) FROM pg_indexes WHERE schemaname = 'order_mgmt'
+	AND (indexname LIKE 'reservation_held%' OR indexname LIKE 'orders_open_payment%')$$);
+\o /dev/null
+SELECT order_mgmt.create_shop(3150, 'Index shop');
+SELECT order_mgmt.upsert_sku(3150, 'R', 100);
+SELECT order_mgmt.set_stock(3150, 'R', 10);
+SELECT order_mgmt.checkout(3150, '[{"sku": "R", "qty": 2}]') AS r1 \gset
+SELECT order_mgmt.checkout(3150, '[{"sku": "R", "qty": 3}]') AS r2 \gset
+SELECT order_mgmt.cancel(3150, :r1);
+\o
+SELECT count(*) AS idx_verify FROM order_mgmt.verify(3150) \gset
+SELECT sum(reserved) AS idx_reserved FROM order_mgmt.stock WHERE shop_id = 3150 AND sku = 'R' \gset
+SELECT (CASE WHEN count(*) FILTER (WHERE r.state = 'released' AND r.order_id = :r1) = 1
+			   AND count(*) FILTER (WHERE r.state = 'held' AND r.order_id = :r2) = 1
+			   AND :idx_reserved = 3 AND :idx_verify = 0
+		THEN 'ok' ELSE 'not ok' END) || ' - cancel releases its holds without reservation_held; verify(3150) empty'
+FROM order_mgmt.reservation r WHERE r.shop_id = 3150;
 SELECT (CASE WHEN bool_and(result = '0') AND count(*) = 2 THEN 'ok' ELSE 'not ok' END) || ' - verify() empty, asked on each worker'
 FROM run_command_on_workers($$SELECT count(*) FROM order_mgmt.verify()$$);
