@@ -17,6 +17,23 @@
 -- order_mgmt--0.1.0.sql is released and frozen; never edit it.
 
 -- ---------------------------------------------------------------------------
+-- Under load (issue 19's test, test/t/007_upgrade_load.pl): the update takes
+-- every table first, in one statement, in the order a checkout first
+-- touches them, so that it waits for the calls running instead of
+-- deadlocking with one halfway through its ALTERs (dropping issue 21's
+-- foreign keys locks both tables of each).  A deadlock (40P01) while it
+-- takes them changes nothing: run ALTER EXTENSION order_mgmt UPDATE again.
+-- ---------------------------------------------------------------------------
+LOCK TABLE order_mgmt.shop, order_mgmt.sku, order_mgmt.stock, order_mgmt.customer,
+	order_mgmt.promo_code, order_mgmt.promo_customer_use, order_mgmt.orders,
+	order_mgmt.order_line, order_mgmt.due_action, order_mgmt.reservation,
+	order_mgmt.promo_redemption, order_mgmt.order_event, order_mgmt.payment,
+	order_mgmt.stock_log, order_mgmt.status_label, order_mgmt.shipment,
+	order_mgmt.automation_rule, order_mgmt.reward_ledger, order_mgmt.cancel_feedback,
+	order_mgmt.return_request, order_mgmt.return_line
+	IN ACCESS EXCLUSIVE MODE;
+
+-- ---------------------------------------------------------------------------
 -- Issue 14, run_due never starves: a due action that fails backs off.
 -- run_due() counts the failure on its due_action row and moves due_at
 -- later (1 minute, doubling, at most 1 hour), so a failing row no longer
