@@ -481,6 +481,7 @@ LoadBatch(int32 want, const SeenOrders *seen, const int64 *shop, uint64 *nrows)
 	int			nargs = one_shop ? 5 : later ? 4 : 2;
 	DueSource	due;
 	DueSource	timeouts;
+	uint64		size;
 
 #define OM_BATCH_SELECT \
 	"SELECT d.shop_id, d.order_id, d.action::text, d.reason::text, d.due_at" \
@@ -528,12 +529,12 @@ LoadBatch(int32 want, const SeenOrders *seen, const int64 *shop, uint64 *nrows)
 		values[4] = Int64GetDatum(*shop);
 	nulls = (one_shop && !later) ? "  nn " : NULL;	/* $3, $4 unused */
 	om_plan(&plans[one_shop][later][0], sql[one_shop][later][0], nargs, argtypes);
-	rows = palloc(sizeof(DueRow) * (want + 1));
 
 	/* a 0.1.0 schema: the due rows alone */
 	if (!om_timeouts_on_orders())
 	{
 		om_exec(plans[one_shop][later][0], values, nulls, false, 0);
+		rows = palloc(sizeof(DueRow) * (SPI_processed + 1));
 		for (n = 0; n < SPI_processed; n++)
 			CopyDueRow(&rows[n], SPI_tuptable->vals[n], SPI_tuptable->tupdesc);
 		SPI_freetuptable(SPI_tuptable);
@@ -544,11 +545,19 @@ LoadBatch(int32 want, const SeenOrders *seen, const int64 *shop, uint64 *nrows)
 	om_plan(&plans[one_shop][later][1], sql[one_shop][later][1], nargs, argtypes);
 	SourceOpen(&due, plans[one_shop][later][0], values, nulls);
 	SourceOpen(&timeouts, plans[one_shop][later][1], values, nulls);
+	/* grown as rows come: want may be run_due(2147483647)'s */
+	size = Min(want, 1024) + 1;
+	rows = palloc(sizeof(DueRow) * size);
 	while (n < (uint64) want && (due.row || timeouts.row))
 	{
 		DueSource  *s = !timeouts.row ? &due : !due.row ? &timeouts :
 			SourceDue(&due) <= SourceDue(&timeouts) ? &due : &timeouts;
 
+		if (n + 1 >= size)
+		{
+			size *= 2;
+			rows = repalloc(rows, sizeof(DueRow) * size);
+		}
 		CopyDueRow(&rows[n++], s->row, s->tt->tupdesc);
 		SourceNext(s);
 	}
