@@ -9,7 +9,9 @@
 #   run_due   run_due.sh 100000 with 2 sweepers: alone (0 clients), then
 #             with 4 checkout clients beside
 #   hot       hot_auto.sh when it is there: the hot SKU with the shop's
-#             defaults (K = auto) and on one row (K = 1), 32 clients
+#             defaults (K = auto), on one row (K = 1) and on 16 set by
+#             hand, 32 clients; beside it the checkout step's om at 32
+#             clients without a hot SKU, the most spreading can reach
 #   reports   every report over 1,000,000 orders (at_scale.sh)
 #   verify    verify() over the same data made consistent (at_scale.sh)
 # As root (what make bench-lean does): builds and installs this tree
@@ -32,7 +34,7 @@
 #   LEAN_DUE=100000|2000     overdue orders run_due.sh sweeps
 #   LEAN_DUE_CLIENTS="0 4"   checkout clients beside the sweepers, per run
 #   LEAN_ORDERS=1000000|5000 orders of shop 1 for reports and verify
-#   LEAN_HOT_K="1 auto" LEAN_HOT_CLIENTS=32   the hot SKU's matrix
+#   LEAN_HOT_K="1 16 auto" LEAN_HOT_CLIENTS=32   the hot SKU's matrix
 #   LEAN_SETUP=0             as root: skip test/setup.sh (this tree is
 #                            installed already)
 #   LEAN_OUT=dir             where the logs, raw results and goals.md go
@@ -83,7 +85,7 @@ else
 fi
 steps=${LEAN_STEPS:-wal checkout run_due hot reports verify}
 due_clients=${LEAN_DUE_CLIENTS:-0 4}
-hot_k=${LEAN_HOT_K:-1 auto}
+hot_k=${LEAN_HOT_K:-1 16 auto}
 hot_clients=${LEAN_HOT_CLIENTS:-32}
 out=${LEAN_OUT:-$(mktemp -d /tmp/om-lean.XXXXXX)}
 mkdir -p "$out"
@@ -220,10 +222,15 @@ if [ ! -f "$here/hot_auto.sh" ]; then
 else
 	read -r ha _ < <(median_of "$out/hot/results.tsv" "on om hot auto 32")
 	read -r h1 _ < <(median_of "$out/hot/results.tsv" "on om hot 1 32")
+	read -r h16 _ < <(median_of "$out/hot/results.tsv" "on om hot 16 32")
 	if [ -n "${ha:-}" ] && [ -n "${h1:-}" ]; then
 		r=$(ratio "$ha" "$h1")
+		# what limits it: K = 16 set by hand, and the same checkouts with no
+		# hot SKU at all (the checkout step's om, uniform, 32 clients), the
+		# most any spreading can reach on this machine
+		lim=${h16:+; K=16 by hand $h16 = $(ratio "$h16" "$h1")x}${o32:+; no hot SKU at all (uniform, 32 clients) $o32 = $(ratio "$o32" "$h1")x}
 		row "hot SKU, default settings (no stock_buckets), 32 clients / one row (K=1) (units/s)" ">= 3.00x" \
-			"$ha / $h1 = ${r}x" "$(met "$r" '>=' 3)"
+			"$ha / $h1 = ${r}x$lim" "$(met "$r" '>=' 3)"
 	else
 		row "hot SKU, default settings (no stock_buckets), 32 clients / one row (K=1)" ">= 3.00x" "$(not_run)" -
 	fi
