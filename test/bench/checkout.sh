@@ -20,6 +20,11 @@
 #            keys only, one stock row per SKU (no buckets), no customer,
 #            promo claim or payment deadline.  Its order ids come from
 #            order_mgmt's sequence, so units are counted as for the others.
+#   needed   the needed floor: minimal plus the columns and indexes the SQL
+#            contract and the reports need beside primary keys (unique order
+#            number, payment deadline, the reports' covering indexes, the
+#            event log's order and outbox indexes) and the holds in the
+#            event's detail; schema needed (checkout_setup.sql)
 # Distributions of the SKUs: uniform over 10,000, zipfian (s = 1.1), hot
 # (every order has the hot SKU 'H'); 1-3 distinct SKUs an order, one unit
 # each, 20% with a promo code.  Units sold are counted in the database.
@@ -28,7 +33,7 @@
 # a non-root user.  Knobs (environment):
 #   BENCH_SECONDS=20 BENCH_RUNS=3 BENCH_WARMUP=5 BENCH_SEED=42
 #   BENCH_SYNC="on off"              synchronous_commit passes (empty: none)
-#   BENCH_VARIANTS="floor plpgsql app om"  (minimal: also the minimal floor)
+#   BENCH_VARIANTS="floor plpgsql app om"  (minimal, needed: also those floors)
 #   BENCH_DISTS="uniform zipfian hot"
 #   BENCH_CLIENTS="1 8 32"           the main matrix (every sync pass)
 #   BENCH_OFF_DISTS, BENCH_OFF_CLIENTS  the matrix of the off pass
@@ -175,6 +180,34 @@ WITH x AS (SELECT sku, count(*)::int AS qty FROM unnest(ARRAY[$2]) AS sku GROUP 
 INSERT INTO minimal.event
 SELECT 1, nextval('minimal.ids'), o.order_id, 'checkout', o.created_at,
   jsonb_build_object('lines', (SELECT jsonb_agg(jsonb_build_object('sku', sku, 'qty', qty, 'unit_price', price)) FROM s))
+FROM o;
+EOF
+	echo
+}
+
+# The needed floor (issue 21): the minimal floor with the indexes and
+# columns the SQL contract and the reports need (checkout_setup.sql).
+needed_body() {
+	tr '\n' ' ' <<EOF
+WITH x AS (SELECT sku, count(*)::int AS qty FROM unnest(ARRAY[$2]) AS sku GROUP BY sku),
+ s AS (UPDATE needed.stock s SET reserved = s.reserved + x.qty FROM x
+       WHERE s.shop_id = 1 AND s.sku = x.sku AND s.on_hand - s.reserved >= x.qty
+       RETURNING s.sku, s.price, x.qty),
+ i AS (SELECT nextval('order_mgmt.order_id_seq') AS order_id, sum(price * qty) AS total
+       FROM s HAVING count(*) = $1),
+ o AS (INSERT INTO needed.orders
+       SELECT 1, i.order_id, i.order_id::text, 'pending', 'unpaid', 'pending', i.total, 0, 0, NULL, false,
+         now() + interval '7 days', now() FROM i
+       RETURNING order_id, created_at, total),
+ l AS (INSERT INTO needed.line
+       SELECT 1, o.order_id, row_number() OVER (ORDER BY s.sku COLLATE "C"), s.sku, s.qty, s.price, 0, o.created_at
+       FROM o, s),
+ r AS (INSERT INTO needed.reservation SELECT 1, nextval('minimal.ids'), o.order_id, s.sku, s.qty, 'held' FROM o, s)
+INSERT INTO needed.event
+SELECT 1, nextval('minimal.ids'), o.order_id, 'checkout', o.created_at,
+  jsonb_build_object('lines', (SELECT jsonb_agg(jsonb_build_object('sku', sku, 'qty', qty, 'unit_price', price)) FROM s),
+                     'holds', (SELECT jsonb_agg(jsonb_build_object('sku', sku, 'bucket', 0, 'qty', qty)) FROM s),
+                     'subtotal', o.total, 'total', o.total)
 FROM o;
 EOF
 	echo
@@ -339,6 +372,9 @@ over=$(psql_q -c "SELECT count(*) FROM order_mgmt.stock WHERE NOT backorder AND 
 over=$((over + $(psql_q -c "SELECT count(*) FILTER (WHERE reserved > on_hand)
 	+ CASE WHEN sum(reserved) = (SELECT coalesce(sum(qty), 0) FROM minimal.line) THEN 0 ELSE 1 END
 	FROM minimal.stock")))
+over=$((over + $(psql_q -c "SELECT count(*) FILTER (WHERE reserved > on_hand)
+	+ CASE WHEN sum(reserved) = (SELECT coalesce(sum(qty), 0) FROM needed.line) THEN 0 ELSE 1 END
+	FROM needed.stock")))
 echo "verify() rows: $bad, oversold stock rows: $over"
 echo
 bash "$here/table.sh" "$results"

@@ -65,12 +65,38 @@ CREATE TABLE minimal.stock (shop_id bigint, sku text, on_hand int, reserved int,
 	PRIMARY KEY (shop_id, sku));
 INSERT INTO minimal.stock SELECT shop_id, sku, 1000000000, 0, price FROM order_mgmt.sku WHERE shop_id = 1;
 
--- the last order id, before a run (the minimal floor's orders take their
--- ids from the same sequence)
+-- the needed floor (checkout.sh's variant needed; test/bench/wal.sh has it
+-- for one line): the minimal floor with the columns and indexes the SQL
+-- contract and the reports need beside primary keys -- a unique order
+-- number, the payment deadline, the reports' covering indexes on orders and
+-- lines, the event log's order and outbox indexes -- and a detail with the
+-- lines and holds as order_mgmt writes it
+CREATE SCHEMA needed;
+CREATE TABLE needed.orders (shop_id bigint, order_id bigint, order_no text, status text,
+	payment_status text, delivery_status text, total numeric, paid_amount numeric,
+	refunded_amount numeric, paid_at timestamptz, consulted_support bool, payment_due_at timestamptz,
+	created_at timestamptz, PRIMARY KEY (shop_id, order_id), UNIQUE (shop_id, order_no));
+CREATE INDEX ON needed.orders (shop_id, created_at) INCLUDE (total, status, payment_status,
+	delivery_status, paid_amount, refunded_amount, paid_at, consulted_support, order_id);
+CREATE INDEX ON needed.orders (payment_due_at) WHERE payment_due_at IS NOT NULL;
+CREATE TABLE needed.line (shop_id bigint, order_id bigint, line_no int, sku text, qty int,
+	unit_price numeric, returned_qty int, ordered_at timestamptz, PRIMARY KEY (shop_id, order_id, line_no));
+CREATE INDEX ON needed.line (shop_id, sku, ordered_at) INCLUDE (order_id, qty, returned_qty);
+CREATE TABLE needed.reservation (LIKE minimal.reservation INCLUDING ALL);
+CREATE TABLE needed.event (shop_id bigint, event_id bigint, order_id bigint, kind text,
+	at timestamptz, detail jsonb, xid xid8 DEFAULT pg_current_xact_id(), PRIMARY KEY (shop_id, event_id));
+CREATE INDEX ON needed.event (shop_id, order_id, event_id);
+CREATE INDEX ON needed.event (shop_id, xid, event_id);
+CREATE TABLE needed.stock (LIKE minimal.stock INCLUDING ALL);
+INSERT INTO needed.stock SELECT * FROM minimal.stock;
+
+-- the last order id, before a run (the floors' orders take their ids from
+-- the same sequence)
 CREATE FUNCTION bench.last_order() RETURNS bigint
 LANGUAGE sql STABLE AS $$
 	SELECT coalesce(greatest((SELECT max(order_id) FROM order_mgmt.orders WHERE shop_id = 1),
-							 (SELECT max(order_id) FROM minimal.orders WHERE shop_id = 1)), 0)
+							 (SELECT max(order_id) FROM minimal.orders WHERE shop_id = 1),
+							 (SELECT max(order_id) FROM needed.orders WHERE shop_id = 1)), 0)
 $$;
 
 -- orders and units sold since an order id, counted in the database
@@ -79,7 +105,9 @@ LANGUAGE sql STABLE AS $$
 	SELECT count(DISTINCT order_id), coalesce(sum(qty), 0)
 	FROM (SELECT order_id, qty FROM order_mgmt.order_line WHERE shop_id = 1 AND order_id > after
 		  UNION ALL
-		  SELECT order_id, qty FROM minimal.line WHERE shop_id = 1 AND order_id > after) l
+		  SELECT order_id, qty FROM minimal.line WHERE shop_id = 1 AND order_id > after
+		  UNION ALL
+		  SELECT order_id, qty FROM needed.line WHERE shop_id = 1 AND order_id > after) l
 $$;
 
 -- the commit floor: one small row per transaction

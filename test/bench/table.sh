@@ -104,8 +104,8 @@ END {
 		k = order[i]; split(k, f, SUBSEP)
 		if (f[2] != "om" || f[4] != "1") continue
 		line = ""
-		split("floor plpgsql app minimal", vs, " ")
-		for (j = 1; j <= 4; j++) {
+		split("floor plpgsql app minimal needed", vs, " ")
+		for (j = 1; j <= 5; j++) {
 			o = f[1] SUBSEP vs[j] SUBSEP f[3] SUBSEP f[4] SUBSEP f[5]
 			if (o in med && med[o] > 0) {
 				goal = vs[j] == "floor" && f[1] == "on" ? " [>=0.9]" : \
