@@ -13,6 +13,7 @@ OBJS = \
 	src/spi_plans.o \
 	src/rls.o \
 	src/sort_merge.o \
+	src/check_cache.o \
 	src/machines.o \
 	src/events.o \
 	src/outbox.o \

@@ -91,4 +91,17 @@ SELECT backorder FROM order_mgmt.stock WHERE shop_id = 50 AND sku = 'PRE';
 UPDATE order_mgmt.stock SET reserved = on_hand + 1 WHERE shop_id = 50 AND sku = 'A';
 \echo :LAST_ERROR_SQLSTATE
 
+-- the checks are kept parsed and planned per backend (check_cache.c), and
+-- follow ALTER TABLE at once: a check added applies to the next statement,
+-- and once it is gone (here rolled back) it no longer does
+BEGIN;
+SAVEPOINT probe;
+ALTER TABLE order_mgmt.stock ADD CONSTRAINT stock_cache_probe CHECK (on_hand <> 12345);
+UPDATE order_mgmt.stock SET on_hand = 12345 WHERE shop_id = 50 AND sku = 'B' AND bucket = 0;
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO probe;
+UPDATE order_mgmt.stock SET on_hand = 12345 WHERE shop_id = 50 AND sku = 'B' AND bucket = 0
+RETURNING on_hand;
+ROLLBACK;
+
 SELECT * FROM order_mgmt.verify(50);

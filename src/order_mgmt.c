@@ -36,6 +36,7 @@
 #include "miscadmin.h"
 #include "utils/guc.h"
 
+#include "check_cache.h"
 #include "clock.h"
 #include "compat.h"
 #include "context.h"
@@ -52,6 +53,7 @@ void
 _PG_init(void)
 {
 	om_act_init();
+	om_check_cache_init();
 	om_clock_define_guc();
 	om_events_define_gucs();
 	om_rls_define_guc();
