@@ -642,6 +642,13 @@ BEGIN
 	WHERE (p_shop IS NULL OR o.shop_id = p_shop)
 	  AND NOT EXISTS (SELECT FROM order_mgmt.shop s WHERE s.shop_id = o.shop_id)
 	UNION ALL
+	SELECT 'orphan_orders_customer', o.shop_id,
+		   format('order %s: no customer %s', o.order_id, o.customer_id)
+	FROM order_mgmt.orders o
+	WHERE (p_shop IS NULL OR o.shop_id = p_shop) AND o.customer_id IS NOT NULL
+	  AND NOT EXISTS (SELECT FROM order_mgmt.customer c
+					  WHERE c.shop_id = o.shop_id AND c.customer_id = o.customer_id)
+	UNION ALL
 	SELECT 'orphan_promo_redemption_code', r.shop_id,
 		   format('redemption of order %s: no code %s', r.order_id, r.code_key)
 	FROM order_mgmt.promo_redemption r
@@ -3234,3 +3241,24 @@ BEGIN
 	FROM o GROUP BY o.day ORDER BY o.day;
 END
 $$;
+
+-- ---------------------------------------------------------------------------
+-- Issue 21, lean writes, orders' key to customer: its check ran an SPI
+-- query per checkout with a customer (3.5% of a checkout's instructions,
+-- callgrind) for what checkout already makes sure of: it reads the customer
+-- FOR SHARE (22023 if there is none), and only order_mgmt's functions may
+-- set orders.customer_id (order_guard.c).  keep_referenced() keeps the
+-- parent side (a customer that orders refer to is not deleted, re-keyed or
+-- truncated: 23503, as before); check_invariants() gets its
+-- orphan_orders_customer check in the section "Issue 14, verify() complete"
+-- above.
+-- ---------------------------------------------------------------------------
+ALTER TABLE order_mgmt.orders DROP CONSTRAINT IF EXISTS orders_shop_id_customer_id_fkey;
+COMMENT ON FUNCTION order_mgmt.keep_referenced() IS
+	'Refuses (23503) to delete, re-key or truncate a SKU, shop, promo code or customer that order lines, orders or promo ledgers refer to (the parent side of the foreign keys issue 21 dropped); its argument names the parent table';
+CREATE TRIGGER customer_referenced BEFORE DELETE OR UPDATE OF shop_id, customer_id ON order_mgmt.customer
+	FOR EACH ROW EXECUTE FUNCTION order_mgmt.keep_referenced('customer');
+CREATE TRIGGER customer_referenced_truncate BEFORE TRUNCATE ON order_mgmt.customer
+	FOR EACH STATEMENT EXECUTE FUNCTION order_mgmt.keep_referenced('customer');
+COMMENT ON TRIGGER customer_referenced ON order_mgmt.customer IS 'A customer that orders refer to is never deleted nor re-keyed (23503)';
+COMMENT ON TRIGGER customer_referenced_truncate ON order_mgmt.customer IS 'No TRUNCATE while orders of a customer exist (23503)';

@@ -54,6 +54,10 @@ UPDATE order_mgmt.shop SET shop_id = 2801 WHERE shop_id = 2800;
 DELETE FROM order_mgmt.promo_code WHERE shop_id = 2800 AND code_key = 'ten';
 DELETE FROM order_mgmt.promo_code WHERE shop_id = 2800 AND code_key = 'five';
 UPDATE order_mgmt.promo_code SET code_key = 'five2' WHERE shop_id = 2800 AND code_key = 'five';
+-- a customer whose orders refer to it (orders' key to customer is gone too)
+DELETE FROM order_mgmt.customer WHERE shop_id = 2800 AND customer_id = 'ann';
+UPDATE order_mgmt.customer SET customer_id = 'ann2' WHERE shop_id = 2800 AND customer_id = 'ann';
+SELECT count(*) AS ann FROM order_mgmt.customer WHERE shop_id = 2800 AND customer_id = 'ann';
 -- a code with only a per-customer counter left (its redemption gone behind
 -- the triggers) is kept too
 BEGIN;
@@ -78,6 +82,9 @@ UPDATE order_mgmt.sku SET sku = 'E2' WHERE shop_id = 2800 AND sku = 'E';
 DELETE FROM order_mgmt.sku WHERE shop_id = 2800 AND sku = 'E2';
 UPDATE order_mgmt.sku SET price = 101 WHERE shop_id = 2800 AND sku = 'A';
 DELETE FROM order_mgmt.promo_code WHERE shop_id = 2800 AND code_key = 'unused';
+SELECT order_mgmt.upsert_customer(2800, 'cat', 'cat@example.com');
+UPDATE order_mgmt.customer SET customer_id = 'cat2' WHERE shop_id = 2800 AND customer_id = 'cat';
+DELETE FROM order_mgmt.customer WHERE shop_id = 2800 AND customer_id = 'cat2';
 SELECT order_mgmt.create_shop(2801, 'Lean keys shop without orders');
 DELETE FROM order_mgmt.shop WHERE shop_id = 2801;
 SELECT sku FROM order_mgmt.sku WHERE shop_id = 2800 ORDER BY sku;
@@ -121,8 +128,8 @@ INSERT INTO order_mgmt.return_request (shop_id, return_id, order_id, kind, creat
 VALUES (2800, 2899999, 2899999, 'return', order_mgmt.now(), order_mgmt.now());
 INSERT INTO order_mgmt.order_address (shop_id, order_id, kind, version, address, set_at, actor)
 VALUES (2800, 2899999, 'shipping', 1, '{}', order_mgmt.now(), 'intruder');
-INSERT INTO order_mgmt.orders (shop_id, order_id, order_no, delivery_status, currency, created_at, updated_at)
-VALUES (2899, 2899998, 'orphan', 'unfulfilled', 'USD', order_mgmt.now(), order_mgmt.now());
+INSERT INTO order_mgmt.orders (shop_id, order_id, order_no, customer_id, delivery_status, currency, created_at, updated_at)
+VALUES (2899, 2899998, 'orphan', 'ghost', 'unfulfilled', 'USD', order_mgmt.now(), order_mgmt.now());
 DELETE FROM order_mgmt.sku WHERE shop_id = 2800 AND sku = 'D';
 SET LOCAL session_replication_role = origin;
 SELECT check_name, shop_id, detail FROM order_mgmt.verify()

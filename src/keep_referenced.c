@@ -17,6 +17,9 @@
  *	sku         while order lines refer to it (order_line.sku)
  *	shop        while it has orders
  *	promo_code  while redemptions or per-customer counters refer to it
+ *	customer    while orders refer to it (orders.customer_id; checkout reads
+ *	            the customer FOR SHARE, and only order_mgmt's functions may
+ *	            set the column, order_guard.c)
  *
  * BEFORE DELETE OR UPDATE OF the key, per row: refuses (23503, as the
  * foreign key did) when a child row has the old key.  BEFORE TRUNCATE:
@@ -73,6 +76,10 @@ static KeptRef refs[] = {
 	{"promo_code", "promo_customer_use", "per-customer counters", 2, {"shop_id", "code_key"},
 		"SELECT NULL::bigint FROM order_mgmt.promo_customer_use WHERE shop_id = $1 AND code_key = $2 LIMIT 1",
 	"SELECT FROM order_mgmt.promo_customer_use LIMIT 1"},
+	{"customer", "orders", "orders", 2, {"shop_id", "customer_id"},
+		"SELECT order_id FROM order_mgmt.orders WHERE shop_id = $1 AND customer_id = $2"
+		" ORDER BY order_id LIMIT 1",
+	"SELECT FROM order_mgmt.orders WHERE customer_id IS NOT NULL LIMIT 1"},
 };
 
 /* Whether the row's key differs between old and new (an UPDATE of it). */
@@ -153,6 +160,8 @@ CheckRow(KeptRef *ref, TriggerData *trigdata)
 					 "stop selling the SKU instead (set its stock to 0)." :
 					 strcmp(ref->parent, "promo_code") == 0 ?
 					 "switch the code off instead (promo_code.active)." :
+					 strcmp(ref->parent, "customer") == 0 ?
+					 "erase the customer's personal data instead (order_mgmt.erase_customer())." :
 					 "a shop with orders stays.")));
 }
 

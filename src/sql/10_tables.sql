@@ -217,8 +217,7 @@ CREATE TABLE order_mgmt.orders (
 	delivered_at timestamptz,
 	credit_applied numeric NOT NULL DEFAULT 0 CHECK (credit_applied >= 0 AND credit_applied <= total),
 	PRIMARY KEY (shop_id, order_id),
-	UNIQUE (shop_id, order_no),
-	FOREIGN KEY (shop_id, customer_id) REFERENCES order_mgmt.customer
+	UNIQUE (shop_id, order_no)
 );
 CREATE UNIQUE INDEX orders_idempotency_key ON order_mgmt.orders (shop_id, idempotency_key)
 	WHERE idempotency_key IS NOT NULL;

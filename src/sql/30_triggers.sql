@@ -122,7 +122,7 @@ CREATE FUNCTION order_mgmt.keep_referenced() RETURNS trigger
 	LANGUAGE C
 	SET search_path = pg_catalog, order_mgmt, pg_temp;
 COMMENT ON FUNCTION order_mgmt.keep_referenced() IS
-	'Refuses (23503) to delete, re-key or truncate a SKU, shop or promo code that order lines, orders or promo ledgers refer to (the parent side of the foreign keys issue 21 dropped); its argument names the parent table';
+	'Refuses (23503) to delete, re-key or truncate a SKU, shop, promo code or customer that order lines, orders or promo ledgers refer to (the parent side of the foreign keys issue 21 dropped); its argument names the parent table';
 
 CREATE TRIGGER sku_referenced BEFORE DELETE OR UPDATE OF shop_id, sku ON order_mgmt.sku
 	FOR EACH ROW EXECUTE FUNCTION order_mgmt.keep_referenced('sku');
@@ -142,3 +142,9 @@ COMMENT ON TRIGGER shop_referenced ON order_mgmt.shop IS 'A shop with orders is 
 COMMENT ON TRIGGER shop_referenced_truncate ON order_mgmt.shop IS 'No TRUNCATE while orders exist (23503)';
 COMMENT ON TRIGGER promo_code_referenced ON order_mgmt.promo_code IS 'A promo code that redemptions or per-customer counters refer to is never deleted nor re-keyed (23503)';
 COMMENT ON TRIGGER promo_code_referenced_truncate ON order_mgmt.promo_code IS 'No TRUNCATE while redemptions or per-customer counters exist (23503)';
+CREATE TRIGGER customer_referenced BEFORE DELETE OR UPDATE OF shop_id, customer_id ON order_mgmt.customer
+	FOR EACH ROW EXECUTE FUNCTION order_mgmt.keep_referenced('customer');
+CREATE TRIGGER customer_referenced_truncate BEFORE TRUNCATE ON order_mgmt.customer
+	FOR EACH STATEMENT EXECUTE FUNCTION order_mgmt.keep_referenced('customer');
+COMMENT ON TRIGGER customer_referenced ON order_mgmt.customer IS 'A customer that orders refer to is never deleted nor re-keyed (23503)';
+COMMENT ON TRIGGER customer_referenced_truncate ON order_mgmt.customer IS 'No TRUNCATE while orders of a customer exist (23503)';

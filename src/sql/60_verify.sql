@@ -579,6 +579,13 @@ BEGIN
 	WHERE (p_shop IS NULL OR o.shop_id = p_shop)
 	  AND NOT EXISTS (SELECT FROM order_mgmt.shop s WHERE s.shop_id = o.shop_id)
 	UNION ALL
+	SELECT 'orphan_orders_customer', o.shop_id,
+		   format('order %s: no customer %s', o.order_id, o.customer_id)
+	FROM order_mgmt.orders o
+	WHERE (p_shop IS NULL OR o.shop_id = p_shop) AND o.customer_id IS NOT NULL
+	  AND NOT EXISTS (SELECT FROM order_mgmt.customer c
+					  WHERE c.shop_id = o.shop_id AND c.customer_id = o.customer_id)
+	UNION ALL
 	SELECT 'orphan_promo_redemption_code', r.shop_id,
 		   format('redemption of order %s: no code %s', r.order_id, r.code_key)
 	FROM order_mgmt.promo_redemption r
