@@ -84,5 +84,38 @@ SELECT order_mgmt.create_rule(999, 'r', '{paid}', '{arrived}', '1 day');
 UPDATE order_mgmt.reward_ledger SET points = 1000000 WHERE order_id = :o1;
 \echo :LAST_ERROR_SQLSTATE
 
+
+-- a run_due() set of payment timeouts sets and drops the automation
+-- deadlines of all its orders with one statement, as one order at a time
+-- would: a deadline whose rule no longer matches is dropped, a matching
+-- rule sets one (an existing deadline stays as it is)
+SET order_mgmt.clock = '2026-12-20 09:00+00';
+SELECT order_mgmt.create_shop(141, 'Automation set shop');
+SELECT order_mgmt.upsert_sku(141, 'A', 100);
+SELECT order_mgmt.set_stock(141, 'A', 100);
+SELECT order_mgmt.create_rule(141, 'chase pending', '{pending}', '{unfulfilled}', '1 day') AS r_pending \gset
+SELECT order_mgmt.create_rule(141, 'chase failed', '{failed}', '{unfulfilled}', '2 days') AS r_failed \gset
+UPDATE order_mgmt.automation_rule SET enabled = false WHERE rule_id = :r_failed;
+SELECT order_mgmt.checkout(141, '[{"sku": "A", "qty": 1}]') AS a1 \gset
+SELECT order_mgmt.checkout(141, '[{"sku": "A", "qty": 1}]') AS a2 \gset
+SELECT order_mgmt.checkout(141, '[{"sku": "A", "qty": 1}]') AS a3 \gset
+SELECT order_mgmt.payment_started(141, :a1, 'ps-1');
+SELECT order_mgmt.payment_started(141, :a2, 'ps-2');
+SELECT CASE order_id WHEN :a1 THEN 'a1' WHEN :a2 THEN 'a2' ELSE 'a3' END AS o, action, r.name, due_at
+FROM order_mgmt.due_action d JOIN order_mgmt.automation_rule r USING (shop_id, rule_id)
+WHERE d.shop_id = 141 ORDER BY 1;
+SET order_mgmt.clock = '2026-12-20 10:00+00';
+SELECT order_mgmt.run_due(100) AS timed_out;
+SELECT count(*) AS deadlines FROM order_mgmt.due_action WHERE shop_id = 141;
+UPDATE order_mgmt.automation_rule SET enabled = true WHERE rule_id = :r_failed;
+SELECT order_mgmt.checkout(141, '[{"sku": "A", "qty": 1}]') AS b1 \gset
+SELECT order_mgmt.checkout(141, '[{"sku": "A", "qty": 1}]') AS b2 \gset
+SELECT order_mgmt.payment_started(141, :b1, 'ps-3');
+SET order_mgmt.clock = '2026-12-20 11:00+00';
+SELECT order_mgmt.run_due(100) AS timed_out;
+SELECT CASE order_id WHEN :b1 THEN 'b1' WHEN :b2 THEN 'b2' ELSE 'other' END AS o, action, r.name, due_at
+FROM order_mgmt.due_action d JOIN order_mgmt.automation_rule r USING (shop_id, rule_id)
+WHERE d.shop_id = 141 ORDER BY 1;
+
 RESET order_mgmt.clock;
 SELECT * FROM order_mgmt.verify();

@@ -89,6 +89,48 @@ om_automation_track(int64 shop_id, int64 order_id)
 #undef TRACK_SQL
 }
 
+/*
+ * om_automation_track() for a set of orders (int8[] shops and orders, a
+ * run_due() set UPDATE, sweep_set.c), with one statement: the same rule
+ * per order (the first enabled one that matches, by delay and rule_id),
+ * the same deadline set, moved or dropped.  0.2.0 schemas only (the
+ * return window); inside SPI.
+ */
+void
+om_automation_track_set(Datum shops, Datum orders)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid argtypes[] = {INT8ARRAYOID, INT8ARRAYOID, TIMESTAMPTZOID};
+	Datum		values[3];
+
+	om_plan(&plan,
+			"WITH u AS (SELECT * FROM ROWS FROM (pg_catalog.unnest($1::int8[]),"
+			"    pg_catalog.unnest($2::int8[])) AS u(shop_id, order_id)),"
+			" m AS (SELECT DISTINCT ON (u.shop_id, u.order_id) u.shop_id, u.order_id, r.rule_id, r.delay,"
+			"    o.delivered_at + sh.return_window AS window_end"
+			"    FROM u JOIN order_mgmt.orders o ON o.shop_id = u.shop_id AND o.order_id = u.order_id"
+			"    JOIN order_mgmt.automation_rule r ON r.shop_id = u.shop_id"
+			"    JOIN order_mgmt.shop sh ON sh.shop_id = u.shop_id"
+			"    WHERE r.enabled AND o.status IN ('pending', 'confirmed')"
+			"      AND o.payment_status = ANY (r.payment_in) AND o.delivery_status = ANY (r.delivery_in)"
+			"    ORDER BY u.shop_id, u.order_id, r.delay, r.rule_id),"
+			" s AS (INSERT INTO order_mgmt.due_action (shop_id, order_id, action, due_at, rule_id, created_at)"
+			"    SELECT m.shop_id, m.order_id, 'automation_complete', greatest($3 + m.delay, m.window_end),"
+			"      m.rule_id, $3 FROM m"
+			"    ON CONFLICT (shop_id, order_id, action) DO NOTHING),"
+			" w AS (UPDATE order_mgmt.due_action d SET due_at = m.window_end FROM m"
+			"    WHERE d.shop_id = m.shop_id AND d.order_id = m.order_id AND d.action = 'automation_complete'"
+			"      AND d.due_at < m.window_end)"
+			" DELETE FROM order_mgmt.due_action d USING u"
+			" WHERE d.shop_id = u.shop_id AND d.order_id = u.order_id AND d.action = 'automation_complete'"
+			"   AND NOT EXISTS (SELECT FROM m WHERE m.shop_id = u.shop_id AND m.order_id = u.order_id)",
+			3, argtypes);
+	values[0] = shops;
+	values[1] = orders;
+	values[2] = TimestampTzGetDatum(om_now());
+	om_exec(plan, values, NULL, false, 0);
+}
+
 static void ReverseCredit(int64 shop_id, int64 order_id);
 
 static void

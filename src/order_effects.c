@@ -87,10 +87,12 @@
  *
  * While run_due() updates a set of orders with one statement (sweep.c),
  * the acting context names the set: the trigger then only notes the
- * cancelled orders and the failed ones in it, and om_sweep_set_apply()
- * (sweep_set.c) gives their held stock back, drops their deadlines and
- * schedules their archiving or auto-cancel with one statement each, for
- * all of them, right after that UPDATE and in the same subtransaction.
+ * cancelled orders, the failed ones and those whose automation deadline
+ * may move in it, and om_sweep_set_apply() (sweep_set.c) gives their held
+ * stock back, drops their deadlines, schedules their archiving or
+ * auto-cancel and sets or drops their automation deadline with one
+ * statement each, for all of them, right after that UPDATE and in the
+ * same subtransaction.
  * Each order still gets exactly the per-row effects, in the same order
  * among its own; if anything fails, the whole set is rolled back and done
  * one by one.
@@ -506,7 +508,13 @@ TrackAutomation(const OrderChange *ch)
 	if ((ch->from[OM_MACHINE_PAYMENT] != ch->to[OM_MACHINE_PAYMENT] ||
 		 ch->from[OM_MACHINE_DELIVERY] != ch->to[OM_MACHINE_DELIVERY]) &&
 		(ch->to[OM_MACHINE_ORDER] == OS_PENDING || ch->to[OM_MACHINE_ORDER] == OS_CONFIRMED))
-		om_automation_track(ch->shop_id, ch->order_id);
+	{
+		/* a run_due() set: one statement for all its orders (0.2.0) */
+		if (om_act_in_set() && om_has_column("shop", "return_window"))
+			om_sweep_set_note(om_act()->set, OM_SET_TRACKED, ch->shop_id, ch->order_id, NULL);
+		else
+			om_automation_track(ch->shop_id, ch->order_id);
+	}
 }
 
 /*

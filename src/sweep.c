@@ -101,6 +101,7 @@ typedef struct DueRow
 	int64		order_id;
 	char	   *action;
 	char	   *reason;
+	bool		has_row;		/* a due_action row (not a payment deadline of orders) */
 } DueRow;
 
 /* One order's action, in the sweeper's subtransaction: lock NOWAIT, apply. */
@@ -276,6 +277,18 @@ LockFreeOrders(DueSet *set, bool cancel, Datum *values)
 	return nfree;
 }
 
+/* Whether any of the set's actions is a due_action row. */
+static bool
+SetHasRows(const DueSet *set)
+{
+	int			k;
+
+	for (k = 0; k < set->n; k++)
+		if (set->rows[set->idx[k]].has_row)
+			return true;
+	return false;
+}
+
 /*
  * The set's one UPDATE, as the system, noting its rows' set-based effects,
  * which are then done for all of them (sweep_set.c); a deadline event per
@@ -338,7 +351,9 @@ UpdateSet(DueSet *set, bool cancel, Datum *values)
 						   "deadline", NULL, NULL, detail);
 		}
 		SPI_freetuptable(changed);
-		om_exec(delete_plan, values, NULL, false, 0);
+		/* payment timeouts from orders.payment_due_at have no row to delete */
+		if (SetHasRows(set))
+			om_exec(delete_plan, values, NULL, false, 0);
 	}
 	PG_FINALLY();
 	{
@@ -450,6 +465,7 @@ CopyDueRow(DueRow *row, HeapTuple tup, TupleDesc td)
 	row->action = TextDatumGetCString(SPI_getbinval(tup, td, 3, &isnull));
 	reason = SPI_getbinval(tup, td, 4, &isnull);
 	row->reason = isnull ? NULL : TextDatumGetCString(reason);
+	row->has_row = true;
 }
 
 /*
@@ -558,7 +574,8 @@ LoadBatch(int32 want, const SeenOrders *seen, const int64 *shop, uint64 *nrows)
 			size *= 2;
 			rows = repalloc(rows, sizeof(DueRow) * size);
 		}
-		CopyDueRow(&rows[n++], s->row, s->tt->tupdesc);
+		CopyDueRow(&rows[n], s->row, s->tt->tupdesc);
+		rows[n++].has_row = (s == &due);
 		SourceNext(s);
 	}
 	SourceClose(&due);

@@ -45,6 +45,7 @@ typedef enum OmSetEffect
 {
 	OM_SET_CANCELLED,			/* release stock, drop deadlines, schedule archiving */
 	OM_SET_FAILED,				/* schedule the auto-cancel */
+	OM_SET_TRACKED,				/* set or drop the automation deadline */
 	OM_SET_NUM_EFFECTS
 } OmSetEffect;
 

@@ -7,7 +7,9 @@
  * context names an OmSweepSet.  The AFTER trigger (order_effects.c) then
  * only notes here the orders that were cancelled (their held stock goes
  * back, their other deadlines are dropped, their archiving is scheduled)
- * and those whose payment failed (their auto-cancel is scheduled).
+ * and those whose payment failed (their auto-cancel is scheduled), and
+ * (0.2.0) those whose automation deadline follows a payment or delivery
+ * move (automation.c).
  * om_sweep_set_apply() does each kind for all of them with one statement,
  * right after that UPDATE and in the same subtransaction, in the order the
  * trigger would have done them one by one, so each order gets exactly the
@@ -21,6 +23,7 @@
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
 
+#include "automation.h"
 #include "clock.h"
 #include "spi_util.h"
 #include "stock.h"
@@ -99,7 +102,8 @@ om_set_params(Datum *values, Datum *shops, Datum *orders, Datum *reasons, int n)
  * The set-based side effects of the orders a run_due() set UPDATE noted:
  * for the cancelled ones what the trigger does one by one (stock back,
  * deadlines dropped, archiving scheduled), for the failed ones the
- * auto-cancel.  Each is one statement over all the orders, in the order
+ * auto-cancel, for those whose payment or delivery moved on an open order
+ * the automation deadline (om_automation_track_set).  Each is one statement over all the orders, in the order
  * the trigger does them.  Inside SPI.
  */
 void
@@ -151,4 +155,9 @@ om_sweep_set_apply(OmSweepSet *set)
 		om_set_params(values, list->shops, list->orders, list->reasons, list->n);
 		om_exec(auto_cancel_plan, values, NULL, false, 0);
 	}
+
+	list = &set->lists[OM_SET_TRACKED];
+	if (list->n > 0)
+		om_automation_track_set(om_int8_array(list->shops, list->n),
+								om_int8_array(list->orders, list->n));
 }
