@@ -65,28 +65,11 @@ CREATE TABLE minimal.stock (shop_id bigint, sku text, on_hand int, reserved int,
 	PRIMARY KEY (shop_id, sku));
 INSERT INTO minimal.stock SELECT shop_id, sku, 1000000000, 0, price FROM order_mgmt.sku WHERE shop_id = 1;
 
--- the needed floor (checkout.sh's variant needed; test/bench/wal.sh has it
--- for one line): the minimal floor with the columns and indexes the SQL
--- contract and the reports need beside primary keys -- a unique order
--- number, the payment deadline, the reports' covering indexes on orders and
--- lines, the event log's order and outbox indexes -- and a detail with the
--- lines and holds as order_mgmt writes it
-CREATE SCHEMA needed;
-CREATE TABLE needed.orders (shop_id bigint, order_id bigint, order_no text, status text,
-	payment_status text, delivery_status text, total numeric, paid_amount numeric,
-	refunded_amount numeric, paid_at timestamptz, consulted_support bool, payment_due_at timestamptz,
-	created_at timestamptz, PRIMARY KEY (shop_id, order_id), UNIQUE (shop_id, order_no));
-CREATE INDEX ON needed.orders (shop_id, created_at) INCLUDE (total, status, payment_status,
-	delivery_status, paid_amount, refunded_amount, paid_at, consulted_support, order_id);
-CREATE INDEX ON needed.orders (payment_due_at) WHERE payment_due_at IS NOT NULL;
-CREATE TABLE needed.line (shop_id bigint, order_id bigint, line_no int, sku text, qty int,
-	unit_price numeric, returned_qty int, ordered_at timestamptz, PRIMARY KEY (shop_id, order_id, line_no));
-CREATE INDEX ON needed.line (shop_id, sku, ordered_at) INCLUDE (order_id, qty, returned_qty);
+-- the needed floor (needed_floor.sql): the minimal floor with the indexes
+-- the SQL contract and the reports need; what is left of order_mgmt's
+-- cost above it is its own
+\ir needed_floor.sql
 CREATE TABLE needed.reservation (LIKE minimal.reservation INCLUDING ALL);
-CREATE TABLE needed.event (shop_id bigint, event_id bigint, order_id bigint, kind text,
-	at timestamptz, detail jsonb, xid xid8 DEFAULT pg_current_xact_id(), PRIMARY KEY (shop_id, event_id));
-CREATE INDEX ON needed.event (shop_id, order_id, event_id);
-CREATE INDEX ON needed.event (shop_id, xid, event_id);
 CREATE TABLE needed.stock (LIKE minimal.stock INCLUDING ALL);
 INSERT INTO needed.stock SELECT * FROM minimal.stock;
 

@@ -16,7 +16,7 @@ db=order_mgmt_wal
 dropdb --if-exists "$db" >/dev/null && createdb "$db" || exit 1
 run() { psql -X -q -v ON_ERROR_STOP=1 -d "$db" "$@"; }
 
-run <<'SQL' || exit 1
+run -v needed_sql="$(cd "$(dirname "$0")" && pwd)/needed_floor.sql" <<'SQL' || exit 1
 CREATE EXTENSION order_mgmt;
 CREATE EXTENSION pg_walinspect;
 SELECT order_mgmt.create_shop(1, 'WAL shop');
@@ -41,28 +41,11 @@ CREATE TABLE floor.stock (shop_id bigint, sku text, on_hand int, reserved int,
 	PRIMARY KEY (shop_id, sku));
 INSERT INTO floor.stock SELECT 1, g::text, 1000000000, 0 FROM generate_series(1, 2000) g;
 
--- the needed floor: the minimal floor's rows with the columns and indexes
--- that the SQL contract and the reports need beside the primary keys (a
--- unique order number, the payment deadline, the reports' covering
--- indexes on orders and lines, the event log's order and outbox indexes)
--- and the checkout event's detail as order_mgmt writes it: what is left
--- of order_mgmt's WAL above this is its own
-CREATE SCHEMA needed;
-CREATE TABLE needed.orders (shop_id bigint, order_id bigint, order_no text, status text,
-	payment_status text, delivery_status text, total numeric, paid_amount numeric,
-	refunded_amount numeric, paid_at timestamptz, consulted_support bool, payment_due_at timestamptz,
-	created_at timestamptz, PRIMARY KEY (shop_id, order_id), UNIQUE (shop_id, order_no));
-CREATE INDEX ON needed.orders (shop_id, created_at) INCLUDE (total, status, payment_status,
-	delivery_status, paid_amount, refunded_amount, paid_at, consulted_support, order_id);
-CREATE INDEX ON needed.orders (payment_due_at) WHERE payment_due_at IS NOT NULL;
-CREATE TABLE needed.line (shop_id bigint, order_id bigint, line_no int, sku text, qty int,
-	unit_price numeric, returned_qty int, ordered_at timestamptz, PRIMARY KEY (shop_id, order_id, line_no));
-CREATE INDEX ON needed.line (shop_id, sku, ordered_at) INCLUDE (order_id, qty, returned_qty);
+-- the needed floor (needed_floor.sql): the minimal floor with the indexes
+-- the SQL contract and the reports need; what is left of order_mgmt's
+-- cost above it is its own
+\i :needed_sql
 CREATE TABLE needed.reservation (LIKE floor.reservation INCLUDING ALL);
-CREATE TABLE needed.event (shop_id bigint, event_id bigint, order_id bigint, kind text,
-	at timestamptz, detail jsonb, xid xid8 DEFAULT pg_current_xact_id(), PRIMARY KEY (shop_id, event_id));
-CREATE INDEX ON needed.event (shop_id, order_id, event_id);
-CREATE INDEX ON needed.event (shop_id, xid, event_id);
 CREATE TABLE needed.stock (LIKE floor.stock INCLUDING ALL);
 INSERT INTO needed.stock SELECT * FROM floor.stock;
 SQL
