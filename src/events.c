@@ -252,6 +252,114 @@ om_event_write(int64 shop_id, int64 order_id, const char *kind,
 	Announce(shop_id, kind);
 }
 
+/*
+ * om_event_write() with the detail already built as jsonb (not NULL): no
+ * text for jsonb_in to parse (issue 21: checkout's event).  A deferring
+ * run_due() batch gets it as text, as om_event_write() would.
+ */
+void
+om_event_write_jsonb(int64 shop_id, int64 order_id, const char *kind,
+					 const char *from_value, const char *to_value, Jsonb *detail)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid argtypes[] = {INT8OID, INT8OID, TIMESTAMPTZOID, TEXTOID,
+	TEXTOID, TEXTOID, TEXTOID, JSONBOID};
+	Datum		values[8];
+	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+
+	if (om_act()->deferred != NULL)
+	{
+		Defer(om_act()->deferred, shop_id, order_id, kind, from_value, to_value,
+			  JsonbToCString(NULL, &detail->root, VARSIZE(detail)));
+		return;
+	}
+	om_plan(&plan,
+			"INSERT INTO order_mgmt.order_event"
+			" (shop_id, order_id, at, actor, kind, from_value, to_value, detail)"
+			" VALUES ($1, $2, $3, $4, $5::order_mgmt.event_kind, $6, $7, $8)",
+			8, argtypes);
+
+	values[0] = Int64GetDatum(shop_id);
+	values[1] = Int64GetDatum(order_id);
+	values[2] = TimestampTzGetDatum(om_now());
+	values[3] = CStringGetTextDatum(om_actor());
+	values[4] = CStringGetTextDatum(kind);
+	if (from_value)
+		values[5] = CStringGetTextDatum(from_value);
+	else
+		nulls[5] = 'n';
+	if (to_value)
+		values[6] = CStringGetTextDatum(to_value);
+	else
+		nulls[6] = 'n';
+	values[7] = JsonbPGetDatum(detail);
+
+	if (om_exec(plan, values, nulls, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not append order event");
+	Announce(shop_id, kind);
+}
+
+/* Push key (a string) onto *js, inside an open object. */
+void
+om_jsonb_push_key(JsonbParseState **js, const char *key)
+{
+	JsonbValue	v;
+
+	v.type = jbvString;
+	v.val.string.val = unconstify(char *, key);
+	v.val.string.len = strlen(key);
+	pushJsonbValue(js, WJB_KEY, &v);
+}
+
+/*
+ * Push a value onto *js: with its key inside an object (key not NULL), or
+ * as an array element (key NULL).  The value is what jsonb_in would make
+ * of its JSON text, so the jsonb is byte for byte the same.
+ */
+static void
+PushValue(JsonbParseState **js, const char *key, JsonbValue *v)
+{
+	if (key != NULL)
+	{
+		om_jsonb_push_key(js, key);
+		pushJsonbValue(js, WJB_VALUE, v);
+	}
+	else
+		pushJsonbValue(js, WJB_ELEM, v);
+}
+
+void
+om_jsonb_push_string(JsonbParseState **js, const char *key, const char *value)
+{
+	JsonbValue	v;
+
+	v.type = jbvString;
+	v.val.string.val = unconstify(char *, value);
+	v.val.string.len = strlen(value);
+	PushValue(js, key, &v);
+}
+
+void
+om_jsonb_push_int(JsonbParseState **js, const char *key, int32 value)
+{
+	JsonbValue	v;
+
+	v.type = jbvNumeric;
+	v.val.numeric = DatumGetNumeric(DirectFunctionCall1(int4_numeric, Int32GetDatum(value)));
+	PushValue(js, key, &v);
+}
+
+/* value must not be packed (a short varlena header): as DatumGetNumeric() gives it */
+void
+om_jsonb_push_numeric(JsonbParseState **js, const char *key, Numeric value)
+{
+	JsonbValue	v;
+
+	v.type = jbvNumeric;
+	v.val.numeric = value;
+	PushValue(js, key, &v);
+}
+
 /* Does order_event have an enabled INSERT trigger or a rule not our own? */
 static bool
 ShopInsertHooks(void)

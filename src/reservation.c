@@ -43,6 +43,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
+#include "utils/jsonb.h"
 
 #include "clock.h"
 #include "compat.h"
@@ -286,6 +287,39 @@ InsufficientStock(const char *sku, int64 requested, int64 available)
 			 errhint("Lower the quantity, or raise the stock with order_mgmt.set_stock().")));
 }
 
+/*
+ * Where om_hold_stock() reports its holds: JSON text appended to str, or
+ * jsonb values pushed onto *js (checkout builds its event's detail as
+ * jsonb, issue 21), or neither.
+ */
+typedef struct HoldOut
+{
+	StringInfo	str;
+	JsonbParseState **js;
+} HoldOut;
+
+static void AppendHold(StringInfo holds, const char *sku, int32 bucket, int32 qty);
+
+/* Push one {"sku", "bucket", "qty"} object onto *js (inside an open array). */
+static void
+PushHold(JsonbParseState **js, const char *sku, int32 bucket, int32 qty)
+{
+	pushJsonbValue(js, WJB_BEGIN_OBJECT, NULL);
+	om_jsonb_push_string(js, "sku", sku);
+	om_jsonb_push_int(js, "bucket", bucket);
+	om_jsonb_push_int(js, "qty", qty);
+	pushJsonbValue(js, WJB_END_OBJECT, NULL);
+}
+
+static void
+ReportHold(const HoldOut *out, const char *sku, int32 bucket, int32 qty)
+{
+	if (out->js != NULL)
+		PushHold(out->js, sku, bucket, qty);
+	else
+		AppendHold(out->str, sku, bucket, qty);
+}
+
 static void
 AppendHold(StringInfo holds, const char *sku, int32 bucket, int32 qty)
 {
@@ -307,7 +341,7 @@ AppendHold(StringInfo holds, const char *sku, int32 bucket, int32 qty)
  */
 static void
 HoldSpread(int64 shop_id, int64 order_id, int64 return_id, const char *sku, int32 qty,
-		   StringInfo holds)
+		   const HoldOut *out)
 {
 	static SPIPlanPtr plan = NULL;
 	static const Oid argtypes[] = {INT8OID, TEXTOID};
@@ -380,15 +414,17 @@ HoldSpread(int64 shop_id, int64 order_id, int64 return_id, const char *sku, int3
 		if (!HoldFromBucket(shop_id, order_id, return_id, sku, take, bucket[i]))
 			elog(ERROR, "could not hold %d units of sku \"%s\" in locked bucket %d",
 				 take, sku, bucket[i]);
-		AppendHold(holds, sku, bucket[i], take);
+		ReportHold(out, sku, bucket[i], take);
 		left -= take;
 	}
 }
 
 /*
  * Hold the given lines (sorted by sku, tracked SKUs only) for an order.
- * Raises OM001 naming the first SKU that cannot be held.  Appends the holds
- * as JSON objects to holds (inside an array the caller opened) if given.
+ * Raises OM001 naming the first SKU that cannot be held.  Reports each hold
+ * as a {"sku", "bucket", "qty"} object to out (inside an array the caller
+ * opened; om_hold_stock() as JSON text if holds is given,
+ * om_hold_stock_jsonb() as jsonb).
  */
 /*
  * The most probe locks (om_hot_busy) one call takes: a cart of a thousand
@@ -397,9 +433,9 @@ HoldSpread(int64 shop_id, int64 order_id, int64 return_id, const char *sku, int3
  */
 #define OM_HOT_PROBES	8
 
-void
-om_hold_stock(int64 shop_id, int64 order_id, int64 return_id, const OmHold *lines,
-			  int nlines, StringInfo holds)
+static void
+HoldStock(int64 shop_id, int64 order_id, int64 return_id, const OmHold *lines,
+		  int nlines, const HoldOut *out)
 {
 	int			i;
 	int			probes = 0;
@@ -444,13 +480,32 @@ om_hold_stock(int64 shop_id, int64 order_id, int64 return_id, const OmHold *line
 			}
 		}
 		if (bucket >= 0)
-			AppendHold(holds, l->sku, bucket, l->qty);
+			ReportHold(out, l->sku, bucket, l->qty);
 		else
 			/* 3. near sell-out: the units wherever they are, or OM001 */
-			HoldSpread(shop_id, order_id, return_id, l->sku, l->qty, holds);
+			HoldSpread(shop_id, order_id, return_id, l->sku, l->qty, out);
 		if (l->auto_spread)
 			om_hot_note(shop_id, l->sku, contended, l->buckets > 1);
 	}
+}
+
+void
+om_hold_stock(int64 shop_id, int64 order_id, int64 return_id, const OmHold *lines,
+			  int nlines, StringInfo holds)
+{
+	HoldOut		out = {holds, NULL};
+
+	HoldStock(shop_id, order_id, return_id, lines, nlines, &out);
+}
+
+/* om_hold_stock(), the holds pushed as jsonb objects onto *holds (an open array). */
+void
+om_hold_stock_jsonb(int64 shop_id, int64 order_id, int64 return_id, const OmHold *lines,
+					int nlines, JsonbParseState **holds)
+{
+	HoldOut		out = {NULL, holds};
+
+	HoldStock(shop_id, order_id, return_id, lines, nlines, &out);
 }
 
 typedef struct StockDelta

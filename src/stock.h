@@ -9,6 +9,7 @@
 #define OM_STOCK_H
 
 #include "lib/stringinfo.h"
+#include "utils/jsonb.h"
 
 typedef struct OmHold
 {
@@ -32,6 +33,8 @@ typedef struct OmHold
 
 extern void om_hold_stock(int64 shop_id, int64 order_id, int64 return_id,
 						  const OmHold *lines, int nlines, StringInfo holds);
+extern void om_hold_stock_jsonb(int64 shop_id, int64 order_id, int64 return_id,
+								const OmHold *lines, int nlines, JsonbParseState **holds);
 extern int64 om_release_stock(int64 shop_id, int64 order_id);
 extern void om_rehold_stock(int64 shop_id, int64 order_id, const OmHold *target, int ntarget,
 							StringInfo released, StringInfo held);
