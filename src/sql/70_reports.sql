@@ -262,9 +262,12 @@ BEGIN
 						   CASE WHEN NOT (f.returning OR f.high_value OR f.noted)
 								AND c.created_at > recent_since THEN 'recent' END) AS why,
 				 c.followup, c.time_left,
+				 -- built only for an order with an address: most have none,
+				 -- and the ten calls on NULL cost 3% of the report
+				 CASE WHEN sa.address IS NOT NULL THEN
 				 NULLIF(concat_ws(', ', sa.address ->> 'name', sa.address ->> 'line1', sa.address ->> 'line2',
 								  NULLIF(concat_ws(' ', sa.address ->> 'postal_code', sa.address ->> 'city'), ''),
-								  sa.address ->> 'region', sa.address ->> 'country', sa.address ->> 'phone'), '') AS ship_to
+								  sa.address ->> 'region', sa.address ->> 'country', sa.address ->> 'phone'), '') END AS ship_to
 		  FROM c
 		  -- the current shipping address (issue 18): the newest version, as a
 		  -- join the planner may hash rather than a LATERAL ... LIMIT 1 it
@@ -436,7 +439,10 @@ BEGIN
 	END IF;
 	RETURN QUERY
 	SELECT o.order_id, o.order_no, o.status, o.payment_status, o.delivery_status, x.since,
-		   now_ - x.since, x.reason, NULLIF(concat_ws(', ', sa.address ->> 'city', sa.address ->> 'country'), '')
+		   now_ - x.since, x.reason,
+		   -- only for an order with an address (4% of the report's instructions)
+		   CASE WHEN sa.address IS NOT NULL
+				THEN NULLIF(concat_ws(', ', sa.address ->> 'city', sa.address ->> 'country'), '') END
 	FROM order_mgmt.orders o
 	CROSS JOIN LATERAL (SELECT
 		CASE WHEN o.payment_status IN ('unpaid', 'pending', 'failed') THEN o.created_at ELSE o.paid_at END AS since,
@@ -493,7 +499,9 @@ BEGIN
 	-- on its own).
 	RETURN QUERY
 	SELECT x.day, x.order_id, x.order_no, x.customer_id, x.email, x.products, x.total,
-		   x.cancel_reason, x.cancel_source, x.cancel_note, x.comment, x.score, NULLIF(concat_ws(', ', sa.address ->> 'city', sa.address ->> 'country'), '')
+		   x.cancel_reason, x.cancel_source, x.cancel_note, x.comment, x.score,
+		   CASE WHEN sa.address IS NOT NULL
+				THEN NULLIF(concat_ws(', ', sa.address ->> 'city', sa.address ->> 'country'), '') END
 	FROM (SELECT (o.cancelled_at AT TIME ZONE r.tz)::date AS day, o.cancelled_at, o.order_id, o.order_no,
 				 o.customer_id, o.email, o.total, o.cancel_reason, o.cancel_source, o.cancel_note,
 				 f.comment, f.score,

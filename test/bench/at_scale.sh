@@ -3,7 +3,8 @@
 # the PG* environment):
 #   reports N     gen_orders.sql (N orders of shop 1, 10,000 of each of 100
 #                 other shops), then every report (reports.sql) three times:
-#                 each report's median time
+#                 each report's median time; then the floors of the five that
+#                 read or return the most rows (reports_floor.sql) the same way
 #   verify_at N   the same data made consistent (gen_ledgers.sql), then
 #                 verify() and verify(1) three times: the median times; fails
 #                 on any row
@@ -19,18 +20,29 @@ reports() {			# orders
 		psql -X -q -v ON_ERROR_STOP=1 -d "$db" -f "$at_scale_dir/reports.sql" | grep '^Time:' || return 1
 	done >"$times"
 	# the median of the three times of each report, in report order
-	awk '{t[NR] = $2} END {
-		split("daily_breakdown lost_orders cancel_reasons followups recovery variant_mix stuck cancellations", n, " ")
-		if (NR != 24) { print "reports: " NR " of 24 timings"; exit 1 }
-		for (r = 1; r <= 8; r++) {
-			a = t[r]; b = t[r + 8]; c = t[r + 16]
-			m = (a <= b && b <= c) || (c <= b && b <= a) ? b : (b <= a && a <= c) || (c <= a && a <= b) ? a : c
-			printf "   %-16s %8.1f ms (median of 3)\n", n[r], m
-		}
-	}' "$times"
+	medians "daily_breakdown lost_orders cancel_reasons followups recovery variant_mix stuck cancellations" \
+		"median of 3" <"$times" || { rm -f "$times"; return 1; }
+	# their floors (reports_floor.sql): the same rows, plain
+	for _ in 1 2 3; do
+		psql -X -q -v ON_ERROR_STOP=1 -d "$db" -f "$at_scale_dir/reports_floor.sql" | grep '^Time:' || return 1
+	done >"$times"
+	medians "daily_breakdown followups variant_mix stuck cancellations" "its floor, median of 3" <"$times"
 	local rc=$?
 	rm -f "$times"
 	return $rc
+}
+# The median of three rounds of timings (psql's "Time: N ms" lines, round
+# after round) of each name in $1, printed with the label $2.
+medians() {		# names label
+	awk -v names="$1" -v label="$2" '{t[NR] = $2} END {
+		k = split(names, n, " ")
+		if (NR != 3 * k) { print "reports: " NR " of " 3 * k " timings"; exit 1 }
+		for (r = 1; r <= k; r++) {
+			a = t[r]; b = t[r + k]; c = t[r + 2 * k]
+			m = (a <= b && b <= c) || (c <= b && b <= a) ? b : (b <= a && a <= c) || (c <= a && a <= b) ? a : c
+			printf "   %-16s %8.1f ms (%s)\n", n[r], m, label
+		}
+	}'
 }
 verify_at() {		# orders
 	local db=order_mgmt_verify out
