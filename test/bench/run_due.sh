@@ -92,6 +92,8 @@ start=$(date +%s.%N)
 pids=()
 for s in $(seq 1 "$sweepers"); do
 	PGOPTIONS="${PGOPTIONS:-} $role" psql -X -q -v ON_ERROR_STOP=1 -d "$db" >"$work/sweep$s.out" 2>&1 <<SQL &
+SELECT pg_backend_pid() AS pid \\gset
+\\setenv OM_SWEEPER_PID :pid
 DO \$\$
 BEGIN
 	-- a sweeper that finds nothing free stops; the others finish
@@ -101,6 +103,8 @@ BEGIN
 	END LOOP;
 END
 \$\$;
+-- the backend's CPU time (user + system, in clock ticks) when the server is local
+\\! awk '{print \$14 + \$15}' /proc/\$OM_SWEEPER_PID/stat >"$work/cpu$s" 2>/dev/null || true
 SQL
 	pids+=($!)
 done
@@ -109,9 +113,26 @@ for p in "${pids[@]}"; do
 	wait "$p" || failed=1
 done
 end=$(date +%s.%N)
+# the sweepers' CPU, when the server is local (clock ticks)
+cpu=$(cat "$work"/cpu* 2>/dev/null | awk -v hz="$(getconf CLK_TCK)" '{t += $1; n++} END {if (n) printf "%.2f", t / hz}')
 read -r wal events <<<"$(psql_q -F ' ' -c "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '$lsn0'),
 	(SELECT count(*) FROM order_mgmt.order_event WHERE event_id > $ev0)")"
 sweep_orders=$(count_since "$last")
+# RUN_DUE_WAL_RELS=1: the sweep's WAL by relation (pg_walinspect; a record
+# counts for the relation of its first block); slow over much WAL
+if [ "${RUN_DUE_WAL_RELS:-0}" = 1 ]; then
+	echo "   the sweep's WAL by relation (bytes per order swept, records per order):"
+	psql_q -F ' ' <<SQL | awk '{printf "     %-32s %6s %6s\n", $1, $2, $3}'
+CREATE EXTENSION IF NOT EXISTS pg_walinspect;
+WITH n AS (SELECT greatest(count(*), 1) AS n FROM order_mgmt.orders WHERE order_id <= $last AND status = 'cancelled'),
+r AS (SELECT record_length, (regexp_match(block_ref, 'rel \d+/\d+/(\d+)'))[1]::oid AS node
+	  FROM pg_get_wal_records_info('$lsn0', pg_current_wal_flush_lsn()))
+SELECT coalesce(c.relname, CASE WHEN r.node IS NULL THEN '(no_block:commit,...)' ELSE 'relfilenode_' || r.node END),
+	   round(sum(r.record_length) / min(n.n)), round(count(*)::numeric / min(n.n), 2)
+FROM r CROSS JOIN n LEFT JOIN pg_class c ON c.relfilenode = r.node
+GROUP BY 1 ORDER BY 2 DESC LIMIT 20;
+SQL
+fi
 if [ -n "$bench_pid" ]; then
 	kill "$bench_pid" 2>/dev/null || true
 	wait "$bench_pid" 2>/dev/null || true
@@ -127,11 +148,12 @@ read -r cancelled left bad <<<"$(psql_q -F ' ' -c "
 		   (SELECT count(*) FROM order_mgmt.verify())
 	FROM order_mgmt.orders WHERE shop_id = 1 AND created_at < now() - interval '1 day'")"
 awk -v n="$cancelled" -v s="$start" -v e="$end" -v a="$alone" -v b="$sweep_orders" -v c="$clients" \
-	-v w="$wal" -v ev="$events" 'BEGIN {
+	-v w="$wal" -v ev="$events" -v cpu="$cpu" 'BEGIN {
 	t = e - s
 	printf "   %d orders expired and auto-cancelled in %.1f s: %.0f orders/s\n", n, t, n / t
 	if (n > 0 && c == 0)
-		printf "   per order: %.0f bytes of WAL, %.2f events\n", w / n, ev / n
+		printf "   per order: %.0f bytes of WAL, %.2f events%s\n", w / n, ev / n,
+			cpu != "" ? sprintf(", %.0f us of CPU in the sweepers (%.1f s in all)", 1e6 * cpu / n, cpu) : ""
 	pct = a > 0 ? 100 * (b / t) / a : 0
 	if (c > 0)
 		printf "   checkouts (%d clients): %d orders/s alone, %.0f orders/s beside the sweep (%.0f%%)\n",
