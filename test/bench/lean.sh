@@ -7,7 +7,9 @@
 #   checkout  checkout.sh, variants minimal, needed and om, uniform SKUs, 8 and 32
 #             clients, synchronous_commit on, BENCH_RUNS=2 of 20 s
 #   run_due   run_due.sh 100000 with 2 sweepers: alone (0 clients), then
-#             with 4 checkout clients beside
+#             with 4 checkout clients beside; then the sweep floor alone
+#             (run_due.sh's variant floor: run_due()'s writes by one plain
+#             SQL statement per batch, order_mgmt's triggers off)
 #   hot       hot_auto.sh when it is there: the hot SKU with the shop's
 #             defaults (K = auto), on one row (K = 1) and on 16 set by
 #             hand, 32 clients; beside it the checkout step's om at 32
@@ -34,6 +36,8 @@
 #   LEAN_WAL=2000|200        checkouts measured by wal.sh
 #   LEAN_DUE=100000|2000     overdue orders run_due.sh sweeps
 #   LEAN_DUE_CLIENTS="0 4"   checkout clients beside the sweepers, per run
+#   LEAN_DUE_FLOOR=floor     run_due.sh's floor variants to run alone after
+#                            them ("" for none; also floor0, floor2)
 #   LEAN_ORDERS=1000000|5000 orders of shop 1 for reports and verify
 #   LEAN_HOT_K="1 16 auto" LEAN_HOT_CLIENTS=32   the hot SKU's matrix
 #   LEAN_SETUP=0             as root: skip test/setup.sh (this tree is
@@ -86,6 +90,7 @@ else
 fi
 steps=${LEAN_STEPS:-wal checkout run_due hot reports verify}
 due_clients=${LEAN_DUE_CLIENTS:-0 4}
+due_floor=${LEAN_DUE_FLOOR-floor}
 hot_k=${LEAN_HOT_K:-1 16 auto}
 hot_clients=${LEAN_HOT_CLIENTS:-32}
 out=${LEAN_OUT:-$(mktemp -d /tmp/om-lean.XXXXXX)}
@@ -129,6 +134,9 @@ want checkout && step checkout checkout env BENCH_VARIANTS="minimal needed om" B
 if want run_due; then
 	for c in $due_clients; do
 		step "run_due $due 2 $c" "run_due-$c" bash "$here/run_due.sh" "$due" 2 "$c"
+	done
+	for v in $due_floor; do
+		step "run_due $due 2 0 1000 $v" "run_due-$v" bash "$here/run_due.sh" "$due" 2 0 1000 "$v"
 	done
 fi
 if want hot && [ -f "$here/hot_auto.sh" ]; then
@@ -204,14 +212,27 @@ else
 fi
 
 # run_due
+due_rate() { [ -s "$1" ] && sed -n 's/.* orders expired and auto-cancelled in .*: \([0-9]*\) orders\/s$/\1/p' "$1"; }
+due_cpu() { [ -s "$1" ] && sed -n 's/.*, \([0-9]*\) us of CPU in the sweepers.*/\1/p' "$1"; }
 for c in $due_clients; do
 	log=$out/run_due-$c.log
 	what="run_due, $due orders, 2 sweepers, $c checkout clients beside"
 	[ "$c" = 0 ] && what="run_due, $due orders, 2 sweepers alone"
 	rate=
-	[ -s "$log" ] && rate=$(sed -n 's/.* orders expired and auto-cancelled in .*: \([0-9]*\) orders\/s$/\1/p' "$log")
+	rate=$(due_rate "$log")
 	if [ -n "$rate" ]; then
-		beside=$(sed -n 's/.*checkouts ([0-9]* clients): \([0-9]*\) orders\/s alone, \([0-9]*\) orders\/s beside.*(\([0-9]*%\)).*/; checkouts beside: \2 orders\/s, \1 alone (\3)/p' "$log")
+		# beside the sweep alone: the sweep floor (the same writes as plain
+		# SQL), what any sweeper could reach with these tables here
+		fl=
+		if [ "$c" = 0 ]; then
+			for v in $due_floor; do
+				fr=$(due_rate "$out/run_due-$v.log")
+				[ -n "$fr" ] || continue
+				fc=$(due_cpu "$out/run_due-$v.log") oc=$(due_cpu "$log")
+				fl="$fl; the sweep floor ($v) $fr orders/s, om $(ratio "$rate" "$fr") of it${fc:+${oc:+ (CPU per order: om $oc us, $v $fc us)}}"
+			done
+		fi
+		beside=$fl$(sed -n 's/.*checkouts ([0-9]* clients): \([0-9]*\) orders\/s alone, \([0-9]*\) orders\/s beside.*(\([0-9]*%\)).*/; checkouts beside: \2 orders\/s, \1 alone (\3)/p' "$log")
 		row "$what" ">= 20000 orders/s" "$rate$beside" "$(met "$rate" '>=' 20000)"
 	else
 		row "$what" ">= 20000 orders/s" "$(not_run)" -
